@@ -1,0 +1,263 @@
+"""Where evidence comes from, and how its bytes become text.
+
+Exchange and PowerShell write text in several encodings: protocol logs are UTF-8 with a
+byte-order mark, Windows PowerShell's ``>`` redirection and ``Export-Clixml`` write UTF-16
+LE with a BOM, and files copied through other tools lose their BOM or gain stray bytes.
+:func:`decode_bytes` is the one function that turns such bytes into text for every reader.
+It never raises on content: undecodable bytes become U+FFFD and each is reported as a
+:class:`~exchange_tls.errors.Problem` at its line and column.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from pathlib import Path
+from typing import BinaryIO
+
+import attrs
+
+from exchange_tls.errors import Problem, Severity
+
+__all__ = ["DecodedText", "SourceRef", "decode_bytes", "read_source"]
+
+
+@attrs.frozen(order=True)
+class SourceRef:
+    """A place in the evidence: a source name and a 1-based line.
+
+    >>> str(SourceRef("SEND20171007-1.LOG", 21))
+    'SEND20171007-1.LOG:21'
+    """
+
+    #: The file name, path or label of the input.
+    source: str
+    #: 1-based line, or ``None`` for the source as a whole.
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.source if self.line is None else f"{self.source}:{self.line}"
+
+
+@attrs.frozen
+class DecodedText:
+    """Text decoded from bytes, with what was learnt on the way."""
+
+    #: The text, with every CRLF and lone CR turned into LF.
+    text: str
+    #: The name of the source, as used in problems.
+    source: str
+    #: The codec that decoded it: ``utf-8``, ``utf-16-le``, ``utf-16-be``, ``utf-32-le``
+    #: or ``utf-32-be``.
+    encoding: str
+    #: Whether the bytes began with a byte-order mark.
+    bom: bool
+    #: The line ending found: ``"\r\n"``, ``"\n"``, ``"\r"``, ``"mixed"``, or ``None``
+    #: when the text has no line break.
+    newline: str | None
+    #: Undecodable bytes and unusual encodings, in order of position.
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines without their line endings; line ``n`` is ``lines[n - 1]``."""
+        lines = self.text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        return lines
+
+
+# Longest first: the UTF-32 LE mark begins with the UTF-16 LE mark.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+# Bytes that could not be decoded are carried through as lone surrogates U+DC00+byte
+# (what the ``surrogateescape`` handler does for UTF-8). A strict decoder never produces
+# lone surrogates, so they mark exactly the bad bytes.
+_ESCAPED_BYTES = re.compile("[\udc00-\udcff]+")
+
+# After this many listed problems the rest of a source is summed up in one problem, so a
+# file in the wrong encoding cannot produce a million problem records.
+MAX_DECODE_PROBLEMS = 100
+
+# How many bytes of a file without a BOM are looked at to recognise UTF-16.
+_SNIFF_BYTES = 4096
+
+
+def _sniff_utf16(data: bytes) -> str | None:
+    """Recognise BOM-less UTF-16 by its zero bytes (mostly ASCII text has many)."""
+    sample = data[: _SNIFF_BYTES - _SNIFF_BYTES % 2]
+    half = len(sample) // 2
+    if half < 2:
+        return None
+    even_zeros = sample[0::2].count(0)
+    odd_zeros = sample[1::2].count(0)
+    if odd_zeros >= half * 0.3 and even_zeros <= half * 0.05:
+        return "utf-16-le"
+    if even_zeros >= half * 0.3 and odd_zeros <= half * 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: each undecodable byte becomes the lone surrogate U+DC00+byte."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(chr(0xDC00 + byte) for byte in bad), error.end
+
+
+# ``surrogateescape`` does the same for UTF-8 but cannot carry bytes below 0x80, which
+# UTF-16 and UTF-32 can leave undecodable (a truncated last unit). Registering a handler
+# under the library's own name adds to the codec registry without changing any behaviour
+# that other code relies on.
+_ESCAPE_HANDLER = "exchange_tls.escape"
+codecs.register_error(_ESCAPE_HANDLER, _escape_undecodable)
+
+
+def _newline_style(text: str) -> tuple[str, str | None]:
+    """Return the text with LF line endings, and the line ending it had."""
+    crlf = text.count("\r\n")
+    cr = text.count("\r") - crlf
+    lf = text.count("\n") - crlf
+    kinds = [name for name, count in (("\r\n", crlf), ("\r", cr), ("\n", lf)) if count]
+    if crlf:
+        text = text.replace("\r\n", "\n")
+    if cr:
+        text = text.replace("\r", "\n")
+    if not kinds:
+        return text, None
+    return text, kinds[0] if len(kinds) == 1 else "mixed"
+
+
+def _line_text(text: str, line_start: int) -> str:
+    end = text.find("\n", line_start)
+    return text[line_start:] if end == -1 else text[line_start:end]
+
+
+def _replace_escaped_bytes(text: str, source: str) -> tuple[str, list[Problem]]:
+    """Replace escaped bytes with U+FFFD and report each run at its line and column."""
+    problems: list[Problem] = []
+    if _ESCAPED_BYTES.search(text) is None:
+        return text, problems
+    # Each escaped byte becomes exactly one U+FFFD, so offsets stay valid after replacing.
+    clean = _ESCAPED_BYTES.sub(lambda match: "\ufffd" * len(match.group()), text)
+    line, line_start, scanned = 1, 0, 0
+    unlisted = 0
+    for match in _ESCAPED_BYTES.finditer(text):
+        if len(problems) >= MAX_DECODE_PROBLEMS:
+            unlisted += 1
+            continue
+        line += text.count("\n", scanned, match.start())
+        scanned = match.start()
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        column = match.start() - line_start + 1
+        raw = bytes(ord(char) - 0xDC00 for char in match.group())
+        shown = " ".join(f"0x{byte:02X}" for byte in raw[:8]) + (" …" if len(raw) > 8 else "")
+        noun = "byte" if len(raw) == 1 else f"{len(raw)} bytes"
+        problems.append(
+            Problem(
+                message=f"undecodable {noun} {shown} replaced with U+FFFD",
+                source=source,
+                line=line,
+                column=column,
+                line_text=_line_text(clean, line_start),
+                severity=Severity.WARNING,
+                code="undecodable-bytes",
+            )
+        )
+    if unlisted:
+        problems.append(
+            Problem(
+                message=f"{unlisted} more runs of undecodable bytes replaced with U+FFFD "
+                "and not listed; is the file in a legacy code page?",
+                source=source,
+                severity=Severity.WARNING,
+                code="undecodable-bytes",
+            )
+        )
+    return clean, problems
+
+
+def decode_bytes(data: bytes, source: str = "<bytes>") -> DecodedText:
+    r"""Turn the bytes of a piece of evidence into text; never raises on content.
+
+    The encoding comes from the byte-order mark: UTF-8, UTF-16 LE/BE or UTF-32 LE/BE.
+    Without one, UTF-16 is recognised by its zero bytes and anything else is read as
+    UTF-8. CRLF and lone CR line endings become LF.
+
+    >>> decoded = decode_bytes(b"\xff\xfeS\x00t\x00a\x00t\x00u\x00s\x00\r\x00\n\x00")
+    >>> decoded.text, decoded.encoding, decoded.bom, decoded.newline
+    ('Status\n', 'utf-16-le', True, '\r\n')
+
+    An undecodable byte becomes U+FFFD and is reported where it stands:
+
+    >>> decoded = decode_bytes(b"Status : Retry\nNextHopDomain : \xffcontoso.com\n", "q.txt")
+    >>> decoded.lines[1]
+    'NextHopDomain : \ufffdcontoso.com'
+    >>> print(decoded.problems[0])
+    q.txt:2:17: warning: undecodable byte 0xFF replaced with U+FFFD
+        NextHopDomain : \ufffdcontoso.com
+                        ^
+    """
+    problems: list[Problem] = []
+    encoding, bom = "utf-8", False
+    for mark, name in _BOMS:
+        # FF FE 00 00 is also UTF-16 LE text that begins with U+0000; only a length
+        # in whole 4-byte units can be UTF-32.
+        if name.startswith("utf-32") and len(data) % 4:
+            continue
+        if data.startswith(mark):
+            encoding, bom = name, True
+            data = data[len(mark) :]
+            break
+    else:
+        sniffed = _sniff_utf16(data)
+        if sniffed is not None:
+            encoding = sniffed
+            problems.append(
+                Problem(
+                    message=f"no byte-order mark; read as {encoding.upper()} "
+                    "because of its zero bytes",
+                    source=source,
+                    severity=Severity.INFO,
+                    code="encoding-guessed",
+                )
+            )
+    text = data.decode(encoding, _ESCAPE_HANDLER)
+    text, newline = _newline_style(text)
+    text, byte_problems = _replace_escaped_bytes(text, source)
+    problems.extend(byte_problems)
+    return DecodedText(
+        text=text,
+        source=source,
+        encoding=encoding,
+        bom=bom,
+        newline=newline,
+        problems=tuple(problems),
+    )
+
+
+def read_source(file: str | os.PathLike[str] | BinaryIO, *, name: str | None = None) -> DecodedText:
+    """Read a path or a binary file object and decode it with :func:`decode_bytes`.
+
+    ``name`` labels the source in problems and evidence references; it defaults to the
+    path, or to the file object's ``name``.
+    """
+    if isinstance(file, (str, os.PathLike)):
+        path = Path(file)
+        return decode_bytes(path.read_bytes(), name if name is not None else str(path))
+    data = file.read()
+    if not isinstance(data, bytes):
+        raise TypeError(
+            "read_source() needs a path or a file opened in binary mode ('rb'), "
+            f"not {type(file).__name__}"
+        )
+    label = name if name is not None else str(getattr(file, "name", "<stream>"))
+    return decode_bytes(data, label)
