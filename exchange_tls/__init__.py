@@ -5,6 +5,7 @@ The public names are importable from here; see the API reference for each.
 
 from __future__ import annotations
 
+from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import (
     ErrorMode,
     ExchangeTlsError,
@@ -13,20 +14,43 @@ from exchange_tls.errors import (
     ProblemCollector,
     Severity,
 )
+from exchange_tls.queues import (
+    DeliveryType,
+    LastError,
+    QueueRecord,
+    QueueStatus,
+    parse_last_error,
+    parse_queues,
+    read_queues,
+)
+from exchange_tls.results import ReadResult
+from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
 from exchange_tls.sources import DecodedText, SourceRef, decode_bytes, read_source
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DecodedText",
+    "DeliveryType",
+    "Endpoint",
+    "EnhancedStatusCode",
     "ErrorMode",
     "ExchangeTlsError",
+    "LastError",
     "ParseError",
     "Problem",
     "ProblemCollector",
+    "QueueRecord",
+    "QueueStatus",
+    "ReadResult",
     "Severity",
+    "SmtpReply",
     "SourceRef",
     "__version__",
     "decode_bytes",
+    "parse_last_error",
+    "parse_queues",
+    "parse_smtp_reply",
+    "read_queues",
     "read_source",
 ]

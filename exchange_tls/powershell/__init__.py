@@ -1,0 +1,1 @@
+"""Readers for PowerShell output formats, shared by every kind of evidence."""

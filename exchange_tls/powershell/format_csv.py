@@ -1,0 +1,82 @@
+r"""Read ``Export-Csv`` output into records.
+
+::
+
+    #TYPE Deserialized.Microsoft.Exchange.Data.QueueViewer.ExtensibleQueueInfo
+    "Identity","DeliveryType","Status","MessageCount",…
+    "EX01\\9","SmartHostConnectorDelivery","Retry","42",…
+
+Rows are split by the standard library's ``csv`` module. The ``#TYPE`` line, when
+present, gives the type names. A row with more or fewer fields than the header is
+reported, never padded or cut.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from exchange_tls.errors import Problem, ProblemCollector
+from exchange_tls.powershell.records import PSObject, PSProperty
+from exchange_tls.sources import SourceRef
+
+__all__ = ["read_csv"]
+
+
+def read_csv(
+    lines: list[str], *, source: str, collector: ProblemCollector, first_line: int = 1
+) -> list[PSObject]:
+    """Read Export-Csv lines into records; ``first_line`` numbers ``lines[0]``."""
+    type_names: tuple[str, ...] = ()
+    offset = 0
+    while offset < len(lines) and not lines[offset].strip():
+        offset += 1
+    if offset < len(lines) and lines[offset].startswith("#TYPE"):
+        type_names = (lines[offset][len("#TYPE") :].strip(),)
+        offset += 1
+    reader = csv.reader(io.StringIO("\n".join(lines[offset:])))
+    base = first_line + offset
+    header: list[str] | None = None
+    records: list[PSObject] = []
+    start = 1
+    try:
+        for row in reader:
+            number = base + start - 1
+            start = reader.line_num + 1
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if header is None:
+                header = row
+                continue
+            if len(row) != len(header):
+                collector.report(
+                    Problem(
+                        message=f"row has {len(row)} fields, the header has {len(header)}",
+                        source=source,
+                        line=number,
+                        column=1,
+                        line_text=lines[number - first_line]
+                        if number - first_line < len(lines)
+                        else None,
+                        code="field-count",
+                    )
+                )
+                continue
+            properties = [
+                PSProperty(name=name, value=value, line=number)
+                for name, value in zip(header, row, strict=True)
+            ]
+            record = PSObject(properties, SourceRef(source, number), type_names=type_names)
+            records.append(record)
+    except csv.Error as error:
+        number = base + reader.line_num - 1
+        collector.report(
+            Problem(
+                message=f"cannot split the row: {error}",
+                source=source,
+                line=number,
+                column=1,
+                code="csv-error",
+            )
+        )
+    return records

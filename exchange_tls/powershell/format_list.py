@@ -1,0 +1,85 @@
+r"""Read ``Format-List`` output (``| fl``) into records.
+
+::
+
+    Identity           : EX01\\9
+    Status             : Retry
+    LastError          : [{LRT=…};{LED=451 4.4.0 Primary target IP address responded
+                         with: "421 4.4.1 Connection timed out." …}]
+
+A property is ``Name : value``. A line that is not one continues the value before it:
+consoles wrap long values, indented or not, and pastes add blank lines between
+properties. A new record starts where a property name repeats, so neither blank lines
+nor their absence decide it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from exchange_tls.errors import Problem, ProblemCollector, Severity
+from exchange_tls.powershell.records import PSObject, PSProperty
+from exchange_tls.sources import SourceRef
+
+__all__ = ["read_format_list"]
+
+_PROPERTY = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*:(?:[ \t](?P<value>.*)|[ \t]*$)")
+
+
+def _open_brackets(value: str) -> bool:
+    """Whether a ``[`` or ``{`` value has not been closed yet (it continues)."""
+    if not value.startswith(("[", "{")):
+        return False
+    opened = value.count("[") + value.count("{")
+    closed = value.count("]") + value.count("}")
+    return opened > closed
+
+
+def read_format_list(
+    lines: list[str], *, source: str, collector: ProblemCollector, first_line: int = 1
+) -> list[PSObject]:
+    """Read Format-List lines into records; ``first_line`` numbers ``lines[0]``."""
+    records: list[PSObject] = []
+    current: list[list[object]] = []  # [name, value, line] while the value may grow
+    seen: set[str] = set()
+
+    def finish() -> None:
+        if current:
+            properties = [
+                PSProperty(name=str(name), value=str(value), line=int(str(line)))
+                for name, value, line in current
+            ]
+            records.append(PSObject(properties, SourceRef(source, properties[0].line)))
+        current.clear()
+        seen.clear()
+
+    for offset, line in enumerate(lines):
+        number = first_line + offset
+        stripped = line.strip()
+        if not stripped:
+            continue
+        continuing = bool(current) and _open_brackets(str(current[-1][1]))
+        match = None if continuing else _PROPERTY.match(line)
+        if match is not None:
+            name = match.group("name")
+            if name.casefold() in seen:
+                finish()
+            seen.add(name.casefold())
+            current.append([name, (match.group("value") or "").strip(), number])
+        elif current:
+            value = str(current[-1][1])
+            current[-1][1] = f"{value} {stripped}" if value else stripped
+        else:
+            collector.report(
+                Problem(
+                    message="ignored a line before the first property",
+                    source=source,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="not-a-property",
+                )
+            )
+    finish()
+    return records

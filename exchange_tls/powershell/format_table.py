@@ -1,0 +1,157 @@
+"""Read ``Format-Table`` output (the default view of most cmdlets) into records.
+
+::
+
+    Thumbprint                                Services   Subject
+    ----------                                --------   -------
+    B8FFF722AAF9E4CFA055581061F6020C70BAC8AF  ...WS..    CN=outlook.exchange.info, OU=…
+
+The dash line under the header gives each column's start; a row is cut at those
+positions. A cell the display cut short ends in ``...`` (``…`` in PowerShell 7) and is
+marked truncated, never taken as complete. A row whose first cell is empty continues the
+row above (``Format-Table -Wrap``). Several tables in one text, each with its header, are
+read in turn.
+"""
+
+from __future__ import annotations
+
+import re
+
+from exchange_tls.errors import Problem, ProblemCollector, Severity
+from exchange_tls.powershell.records import PSObject, PSProperty
+from exchange_tls.sources import SourceRef
+
+__all__ = ["find_table_header", "read_format_table"]
+
+_DASHES = re.compile(r"-+")
+_TRUNCATION = ("...", "\u2026")
+
+
+def _is_dash_line(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and set(stripped) <= {"-", " "}
+
+
+def _columns(header: str, dashes: str) -> list[tuple[str, int]] | None:
+    """Column names and start positions, when the header sits over the dash runs."""
+    columns = []
+    runs = list(_DASHES.finditer(dashes))
+    for index, run in enumerate(runs):
+        end = runs[index + 1].start() if index + 1 < len(runs) else len(header)
+        name = header[run.start() : max(end, run.end())].strip()
+        if not name:
+            return None
+        columns.append((name, run.start()))
+    return columns
+
+
+def find_table_header(lines: list[str], start: int = 0) -> int | None:
+    """Return the index of the next header line (a line followed by a dash line)."""
+    for index in range(start, len(lines) - 1):
+        if lines[index].strip() and not _is_dash_line(lines[index]):
+            following = lines[index + 1]
+            if _is_dash_line(following) and _columns(lines[index], following):
+                return index
+    return None
+
+
+def _cells(line: str, columns: list[tuple[str, int]]) -> list[str]:
+    cells = []
+    for index, (_, start) in enumerate(columns):
+        end = columns[index + 1][1] if index + 1 < len(columns) else len(line)
+        cells.append(line[start:end].strip())
+    return cells
+
+
+def read_format_table(
+    lines: list[str], *, source: str, collector: ProblemCollector, first_line: int = 1
+) -> list[PSObject]:
+    """Read table lines into records; ``first_line`` numbers ``lines[0]``."""
+    records: list[tuple[list[str], list[str], int]] = []
+    columns: list[tuple[str, int]] | None = None
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        number = first_line + index
+        # Searched once per table, not once per line: the search itself scans forward.
+        header = find_table_header(lines, index) if columns is None else None
+        if columns is None and header is None:
+            for skipped in range(index, len(lines)):
+                if lines[skipped].strip():
+                    _ignored(
+                        collector,
+                        source,
+                        first_line + skipped,
+                        lines[skipped],
+                        "ignored a line outside any table",
+                    )
+            break
+        if header is not None:
+            for skipped in range(index, header):
+                if lines[skipped].strip():
+                    _ignored(
+                        collector,
+                        source,
+                        first_line + skipped,
+                        lines[skipped],
+                        "ignored a line before the table header",
+                    )
+            columns = _columns(lines[header], lines[header + 1])
+            index = header + 2
+            continue
+        assert columns is not None  # noqa: S101 -- set by the branch above
+        if not line.strip():
+            index += 1
+            continue
+        if index + 1 < len(lines) and _is_dash_line(lines[index + 1]):
+            columns = None  # a new header block starts here
+            continue
+        before = line[: columns[0][1]]
+        if before.strip():
+            collector.report(
+                Problem(
+                    message=f"ignored {before.strip()!r} before the first column",
+                    source=source,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="outside-columns",
+                )
+            )
+        cells = _cells(line, columns)
+        names = [name for name, _ in columns]
+        if records and not cells[0] and records[-1][0] == names:
+            previous = records[-1][1]
+            for position, cell in enumerate(cells):
+                if cell:
+                    previous[position] = f"{previous[position]} {cell}".strip()
+        else:
+            records.append((names, cells, number))
+        index += 1
+    return [_record(names, cells, number, source) for names, cells, number in records]
+
+
+def _record(names: list[str], cells: list[str], number: int, source: str) -> PSObject:
+    properties = []
+    for name, cell in zip(names, cells, strict=True):
+        truncated = cell.endswith(_TRUNCATION)
+        value = cell.rstrip(".\u2026").rstrip() if truncated else cell
+        properties.append(PSProperty(name=name, value=value, line=number, truncated=truncated))
+    return PSObject(properties, SourceRef(source, number))
+
+
+def _ignored(
+    collector: ProblemCollector, source: str, number: int, line: str, message: str
+) -> None:
+    collector.report(
+        Problem(
+            message=message,
+            source=source,
+            line=number,
+            column=1,
+            line_text=line,
+            severity=Severity.INFO,
+            code="not-a-row",
+        )
+    )

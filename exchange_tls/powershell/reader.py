@@ -1,0 +1,102 @@
+"""Detect a PowerShell output format and read it into records.
+
+=============  =========================================================================
+format         recognised by
+=============  =========================================================================
+``clixml``     the root element names PowerShell's CLIXML namespace
+``json``       the text starts with ``{`` or ``[`` followed by a JSON value
+``csv``        a ``#TYPE`` line, or a first line of quoted, comma-separated names
+``table``      a header line over a line of dashes
+``list``       a first line of the form ``Name : value``
+=============  =========================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector
+from exchange_tls.powershell.format_clixml import looks_like_clixml, read_clixml
+from exchange_tls.powershell.format_csv import read_csv
+from exchange_tls.powershell.format_json import read_json
+from exchange_tls.powershell.format_list import read_format_list
+from exchange_tls.powershell.format_table import find_table_header, read_format_table
+from exchange_tls.powershell.pasted import strip_common_prefix
+from exchange_tls.powershell.records import PSObject
+
+__all__ = ["FORMATS", "Format", "detect_format", "read_records"]
+
+#: The PowerShell output formats that every evidence reader accepts.
+Format = Literal["list", "table", "csv", "json", "clixml"]
+FORMATS: tuple[Format, ...] = ("list", "table", "csv", "json", "clixml")
+
+_JSON_START = re.compile(r'^\s*(?:\{\s*(?:"|\})|\[\s*(?:\{|\]|"|-?\d|true|false|null))')
+_CSV_HEADER = re.compile(r'^"[^"]+"(?:,"[^"]*")*\s*$')
+_LIST_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*:(?:[ \t]|$)")
+
+
+def detect_format(lines: list[str]) -> Format | None:
+    """Return the format of the text in ``lines``, or ``None`` when none fits."""
+    text_head = "\n".join(lines[:50])
+    if looks_like_clixml(text_head):
+        return "clixml"
+    if _JSON_START.match(text_head):
+        return "json"
+    content = [line for line in lines if line.strip()]
+    if not content:
+        return None
+    if content[0].startswith("#TYPE") or _CSV_HEADER.match(content[0].strip()):
+        return "csv"
+    if find_table_header(lines[:200]) is not None:
+        header = find_table_header(lines[:200])
+        first_list = next(
+            (index for index, line in enumerate(lines) if _LIST_LINE.match(line)), None
+        )
+        if first_list is None or (header is not None and header <= first_list):
+            return "table"
+    if any(_LIST_LINE.match(line) for line in content[:50]):
+        return "list"
+    return None
+
+
+def read_records(
+    lines: list[str],
+    *,
+    source: str,
+    format: Format | Literal["auto"] = "auto",
+    errors: ErrorMode = "collect",
+    collector: ProblemCollector | None = None,
+) -> tuple[Format, list[PSObject], tuple[Problem, ...]]:
+    """Read decoded ``lines`` in ``format`` (or the detected one) into records.
+
+    Returns the format used, the records, and the problems found. In ``errors="raise"``
+    mode the first error raises :class:`~exchange_tls.ParseError`.
+    """
+    collector = collector if collector is not None else ProblemCollector(errors)
+    if format not in (*FORMATS, "auto"):
+        raise ValueError(f"format must be one of {', '.join(FORMATS)} or 'auto', not {format!r}")
+    if format != "clixml" and format != "json":
+        lines = strip_common_prefix(lines, source=source, collector=collector)
+    chosen = detect_format(lines) if format == "auto" else format
+    if chosen is None:
+        first = next((index for index, line in enumerate(lines) if line.strip()), 0)
+        raise ParseError(
+            "not PowerShell output this library reads (Format-List, Format-Table, "
+            "Export-Csv, ConvertTo-Json or Export-Clixml)",
+            source=source,
+            line=first + 1,
+            column=1,
+            line_text=lines[first] if lines else "",
+        )
+    if chosen == "list":
+        records = read_format_list(lines, source=source, collector=collector)
+    elif chosen == "table":
+        records = read_format_table(lines, source=source, collector=collector)
+    elif chosen == "csv":
+        records = read_csv(lines, source=source, collector=collector)
+    elif chosen == "json":
+        records = read_json("\n".join(lines), source=source, collector=collector)
+    else:
+        records = read_clixml("\n".join(lines), source=source, collector=collector)
+    return chosen, records, collector.problems

@@ -1,0 +1,219 @@
+"""Read ``Get-Queue`` output in any PowerShell format into :class:`QueueRecord` models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import BinaryIO, Literal
+
+from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
+from exchange_tls.powershell.dates import DateOrder, infer_date_order
+from exchange_tls.powershell.reader import Format, read_records
+from exchange_tls.powershell.records import PSObject, PSProperty
+from exchange_tls.powershell.values import (
+    as_datetime,
+    as_enum,
+    as_int,
+    as_text,
+    complete_truncated,
+)
+from exchange_tls.queues.last_error import LastError, parse_last_error
+from exchange_tls.queues.models import DeliveryType, QueueRecord, QueueStatus
+from exchange_tls.results import ReadResult
+from exchange_tls.sources import read_source
+
+__all__ = ["parse_queues", "read_queues"]
+
+_QUEUE_PROPERTIES = ("Identity", "QueueIdentity", "DeliveryType", "NextHopDomain", "LastError")
+_DATE_PROPERTIES = ("LastRetryTime", "NextRetryTime", "FirstRetryTime")
+_STATUS_NUMBERS = {status.value: status for status in QueueStatus}
+
+
+class _QueueBinder:
+    def __init__(
+        self,
+        source: str,
+        collector: ProblemCollector,
+        date_order: DateOrder | None,
+        tz: dt.tzinfo,
+    ) -> None:
+        self.source = source
+        self.collector = collector
+        self.date_order = date_order
+        self.tz = tz
+
+    def report(self, message: str, prop: PSProperty | None, record: PSObject, code: str) -> None:
+        self.collector.report(
+            Problem(
+                message=message,
+                source=self.source,
+                line=prop.line if prop is not None else record.source.line,
+                severity=Severity.WARNING,
+                code=code,
+            )
+        )
+
+    def delivery_type(self, record: PSObject) -> DeliveryType | None:
+        prop = record.get("DeliveryType")
+        if prop is None:
+            return None
+        member, reason = as_enum(DeliveryType, prop.value)
+        if member is None and prop.truncated and isinstance(prop.value, str):
+            member = complete_truncated(DeliveryType, prop.value)
+            if member is not None:
+                self.collector.report(
+                    Problem(
+                        message=f"DeliveryType {prop.value!r}... cut short by the table; "
+                        f"read as {member.value}, the only type it begins",
+                        source=self.source,
+                        line=prop.line,
+                        severity=Severity.INFO,
+                        code="completed-truncated",
+                    )
+                )
+                return member
+        if reason is not None:
+            self.report(f"DeliveryType: {reason}", prop, record, "unknown-value")
+        return member
+
+    def status(self, record: PSObject) -> QueueStatus | None:
+        prop = record.get("Status")
+        if prop is None:
+            return None
+        member, reason = as_enum(QueueStatus, prop.value, _STATUS_NUMBERS)
+        if reason is not None:
+            self.report(f"Status: {reason}", prop, record, "unknown-value")
+        return member
+
+    def date(self, record: PSObject, name: str) -> dt.datetime | None:
+        prop = record.get(name)
+        if prop is None:
+            return None
+        reading = as_datetime(prop.value, self.date_order, tz=self.tz)
+        if reading.reason is not None:
+            self.report(f"{name}: {reading.reason}", prop, record, "ambiguous-date")
+        return reading.value
+
+    def last_error(self, record: PSObject) -> LastError | None:
+        prop = record.get("LastError")
+        text = as_text(prop.value) if prop is not None else None
+        if prop is None or text is None:
+            return None
+        try:
+            error = parse_last_error(
+                text, date_order=self.date_order, tz=self.tz, source=self.source, line=prop.line
+            )
+        except ParseError as failure:
+            self.report(
+                f"LastError holds no SMTP reply ({failure.message}); kept as text",
+                prop,
+                record,
+                "last-error-not-a-reply",
+            )
+            return LastError(reply=None, raw=text, description=text)
+        self.collector.extend(list(error.problems))
+        return error
+
+    def bind(self, record: PSObject) -> QueueRecord | None:
+        if not any(record.get(name) is not None for name in _QUEUE_PROPERTIES):
+            self.collector.report(
+                Problem(
+                    message="record has none of Identity, DeliveryType, NextHopDomain or "
+                    f"LastError; it is not a queue (properties: {', '.join(record.names[:6])})",
+                    source=self.source,
+                    line=record.source.line,
+                    code="not-a-queue",
+                )
+            )
+            return None
+        return QueueRecord(
+            identity=as_text(record.value_of("Identity"))
+            or as_text(record.value_of("QueueIdentity")),
+            delivery_type=self.delivery_type(record),
+            status=self.status(record),
+            message_count=as_int(record.value_of("MessageCount")),
+            next_hop_domain=as_text(record.value_of("NextHopDomain")),
+            last_error=self.last_error(record),
+            retry_count=as_int(record.value_of("RetryCount")),
+            last_retry_time=self.date(record, "LastRetryTime"),
+            next_retry_time=self.date(record, "NextRetryTime"),
+            first_retry_time=self.date(record, "FirstRetryTime"),
+            tls_domain=as_text(record.value_of("TlsDomain")),
+            next_hop_category=as_text(record.value_of("NextHopCategory")),
+            next_hop_connector=as_text(record.value_of("NextHopConnector")),
+            deferred_message_count=as_int(record.value_of("DeferredMessageCount")),
+            source=record.source,
+        )
+
+
+def _date_texts(records: list[PSObject]) -> list[str]:
+    texts = []
+    for record in records:
+        for name in _DATE_PROPERTIES:
+            value = record.value_of(name)
+            if isinstance(value, str) and value.strip():
+                texts.append(value)
+    return texts
+
+
+def parse_queues(
+    text: str,
+    format: Format | Literal["auto"] = "auto",
+    *,
+    date_order: DateOrder | None = None,
+    tz: dt.tzinfo = dt.timezone.utc,
+    source: str = "<queues>",
+    errors: ErrorMode = "collect",
+) -> ReadResult[QueueRecord]:
+    r"""Read ``Get-Queue`` output: Format-List, table, Export-Csv, JSON or CLIXML.
+
+    Dates in text output are in the server's culture. When ``date_order`` is not given,
+    it is inferred from the file's dates when only one order fits them all; otherwise an
+    ambiguous date becomes ``None`` with a warning. ``tz`` is the server's time zone
+    (Exchange prints local time without an offset); results are in UTC.
+
+    >>> queues = parse_queues(
+    ...     "Identity      : EX01\\9\n"
+    ...     "DeliveryType  : SmartHostConnectorDelivery\n"
+    ...     "Status        : Retry\n"
+    ...     "MessageCount  : 42\n"
+    ...     "LastError     : [{LRT=};{LED=451 4.4.0 Primary target IP address responded "
+    ...     'with: "421 4.4.1 Connection timed out."};{FQDN=};{IP=216.32.181.234}]\n'
+    ... )
+    >>> [(str(q.status), q.message_count, q.last_error.reply.nested.code) for q in queues]
+    [('Retry', 42, 421)]
+    """
+    collector = ProblemCollector(errors)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    used, records, _ = read_records(lines, source=source, format=format, collector=collector)
+    if date_order is None:
+        date_order = infer_date_order(_date_texts(records))
+        if date_order is not None:
+            collector.report(
+                Problem(
+                    message=f"dates read as {date_order}: the only day order that fits "
+                    "every date in the file",
+                    source=source,
+                    severity=Severity.INFO,
+                    code="date-order-inferred",
+                )
+            )
+    binder = _QueueBinder(source, collector, date_order, tz)
+    queues = [queue for queue in map(binder.bind, records) if queue is not None]
+    return ReadResult(queues, problems=collector.problems, format=used)
+
+
+def read_queues(
+    file: str | os.PathLike[str] | BinaryIO,
+    format: Format | Literal["auto"] = "auto",
+    *,
+    date_order: DateOrder | None = None,
+    tz: dt.tzinfo = dt.timezone.utc,
+    errors: ErrorMode = "collect",
+) -> ReadResult[QueueRecord]:
+    """Read a file of ``Get-Queue`` output in any encoding; see :func:`parse_queues`."""
+    decoded = read_source(file)
+    result = parse_queues(
+        decoded.text, format, date_order=date_order, tz=tz, source=decoded.source, errors=errors
+    )
+    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)

@@ -1,0 +1,38 @@
+"""What a reader returns: a list of models that also carries its problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TypeVar
+
+from exchange_tls.errors import Problem
+
+__all__ = ["ReadResult"]
+
+T = TypeVar("T")
+
+
+class ReadResult(list[T]):
+    """A ``list`` of models, with the problems found and the format read.
+
+    It is a plain list for code that only wants the models, and says what could not be
+    read for code that cares.
+
+    >>> result = ReadResult(["a"], problems=(), format="list")
+    >>> result, result.problems, result.format
+    (['a'], (), 'list')
+    """
+
+    problems: tuple[Problem, ...]
+    format: str | None
+
+    def __init__(
+        self,
+        items: Iterable[T] = (),
+        *,
+        problems: Iterable[Problem] = (),
+        format: str | None = None,
+    ) -> None:
+        super().__init__(items)
+        self.problems = tuple(problems)
+        self.format = format
