@@ -28,7 +28,11 @@ autodoc_default_options = {"members": True, "show-inheritance": True}
 
 # Every example in the docs runs as a test: doctest blocks in the pages and in the
 # docstrings that autodoc pulls in.
-doctest_global_setup = "import exchange_tls\nfrom exchange_tls import *"
+doctest_global_setup = """
+import exchange_tls
+from exchange_tls import *
+from exchange_tls.powershell.dates import *
+"""
 doctest_test_doctest_blocks = "default"
 
 html_theme = "furo"

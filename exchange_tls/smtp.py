@@ -27,6 +27,8 @@ __all__ = ["EnhancedStatusCode", "SmtpReply", "normalize_quotes", "parse_smtp_re
 # Deeper nesting than this is not something Exchange writes; it is kept as text so that a
 # hostile reply cannot exhaust the stack.
 MAX_NESTING = 16
+# The longest EHLO reply seen has about 20 lines; past this a "reply" is not one.
+MAX_REPLY_LINES = 1000
 
 _QUOTES = str.maketrans(
     {
@@ -249,6 +251,14 @@ def _build(text: str, source: str, depth: int) -> SmtpReply:
     lines = _join_wrapped_lines(text)
     if not lines:
         raise ParseError("expected an SMTP reply, found nothing", source=source, line=1, column=1)
+    if len(lines) > MAX_REPLY_LINES:
+        raise ParseError(
+            f"an SMTP reply of more than {MAX_REPLY_LINES} lines is not one",
+            source=source,
+            line=MAX_REPLY_LINES + 1,
+            column=1,
+            line_text=lines[MAX_REPLY_LINES],
+        )
     parsed = []
     number = 0
     try:

@@ -40,8 +40,17 @@ def test_unknown_bundled_example_is_refused() -> None:
 def test_describe_example_reports_each_file_encoding() -> None:
     """The description names each file's encoding as decoded."""
     text = describe_example()
-    assert "SEND2017100704-1.LOG: utf-8 with BOM, CRLF line endings, 28 lines, 0 problems" in text
+    assert "SEND2017100704-1.LOG: utf-8 with BOM, CRLF line endings, 28 lines" in text
     assert "get-exchangecertificate-fl.txt: utf-16-le with BOM, CRLF line endings" in text
+
+
+def test_describe_example_decodes_the_queue_error() -> None:
+    """The description decodes the queue's LastError chain and endpoint."""
+    text = describe_example()
+    assert "queue EX01\\9 to domain-com.mail.protection.outlook.com: Retry, 42 messages" in text
+    assert "LastError: 451 4.4.0 (Other or undefined network or routing status)" in text
+    assert "last endpoint tried: 216.32.181.234:25" in text
+    assert "wrapping: 421 4.4.1 (No answer from host)" in text
 
 
 def test_main_refuses_arguments(capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,7 +43,10 @@ def read_csv(
         for row in reader:
             number = base + start - 1
             start = reader.line_num + 1
-            if not row or (len(row) == 1 and not row[0].strip()):
+            # A blank line is no row, but in a one-column file "" is an empty value.
+            if not row or (
+                len(row) == 1 and not row[0].strip() and (header is None or len(header) > 1)
+            ):
                 continue
             if header is None:
                 header = row

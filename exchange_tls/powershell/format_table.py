@@ -15,6 +15,7 @@ read in turn.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from exchange_tls.errors import Problem, ProblemCollector, Severity
@@ -67,7 +68,7 @@ def read_format_table(
     lines: list[str], *, source: str, collector: ProblemCollector, first_line: int = 1
 ) -> list[PSObject]:
     """Read table lines into records; ``first_line`` numbers ``lines[0]``."""
-    records: list[tuple[list[str], list[str], int]] = []
+    records: list[tuple[list[str], list[str], int, list[int | None]]] = []
     columns: list[tuple[str, int]] | None = None
     index = 0
     while index < len(lines):
@@ -127,15 +128,39 @@ def read_format_table(
                 if cell:
                     previous[position] = f"{previous[position]} {cell}".strip()
         else:
-            records.append((names, cells, number))
+            records.append((names, cells, number, _widths(columns)))
         index += 1
-    return [_record(names, cells, number, source) for names, cells, number in records]
+    return [_record(*record, source=source) for record in records]
 
 
-def _record(names: list[str], cells: list[str], number: int, source: str) -> PSObject:
+def _widths(columns: list[tuple[str, int]]) -> list[int | None]:
+    """Each column's width without the separating space; ``None`` for the last."""
+    starts = [start for _, start in columns]
+    return [after - start - 1 for start, after in itertools.pairwise(starts)] + [None]
+
+
+def _is_truncated(cell: str, width: int | None) -> bool:
+    """Whether the display cut ``cell`` short.
+
+    PowerShell 7 marks a cut with ``…``. Windows PowerShell uses ``...``, which values
+    also end in (the flags ``IP.W...``), so there a cell counts as cut only when it
+    fills its column to the edge; in the last column, only when it is not all dots.
+    """
+    if cell.endswith("\u2026"):
+        return True
+    if not cell.endswith("..."):
+        return False
+    if width is None:
+        return bool(cell.strip("."))
+    return len(cell) >= width
+
+
+def _record(
+    names: list[str], cells: list[str], number: int, widths: list[int | None], *, source: str
+) -> PSObject:
     properties = []
-    for name, cell in zip(names, cells, strict=True):
-        truncated = cell.endswith(_TRUNCATION)
+    for name, cell, width in zip(names, cells, widths, strict=True):
+        truncated = _is_truncated(cell, width)
         value = cell.rstrip(".\u2026").rstrip() if truncated else cell
         properties.append(PSProperty(name=name, value=value, line=number, truncated=truncated))
     return PSObject(properties, SourceRef(source, number))

@@ -31,7 +31,7 @@ __all__ = ["FORMATS", "Format", "detect_format", "read_records"]
 Format = Literal["list", "table", "csv", "json", "clixml"]
 FORMATS: tuple[Format, ...] = ("list", "table", "csv", "json", "clixml")
 
-_JSON_START = re.compile(r'^\s*(?:\{\s*(?:"|\})|\[\s*(?:\{|\]|"|-?\d|true|false|null))')
+_JSON_START = re.compile(r'^\s*(?:\{\s*(?:"|\})|\[\s*(?:\{\s*(?:"|\})|\]|"|-?\d|true|false|null))')
 _CSV_HEADER = re.compile(r'^"[^"]+"(?:,"[^"]*")*\s*$')
 _LIST_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*:(?:[ \t]|$)")
 

@@ -26,6 +26,7 @@ __all__ = ["LastError", "parse_last_error"]
 
 _KNOWN_KEYS = ("LRT", "LED", "FQDN", "IP")
 _ITEM_BOUNDARY = re.compile(r"\}\s*;\s*\{")
+_LOST_BOUNDARY = re.compile(r"\}\s*;\s*")
 _KEY = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z0-9_-]*)\s*=(?P<value>.*)$", re.DOTALL)
 _LABEL = re.compile(r"^\s*(?:LastError|RecipientStatus|Last Error)\s*:\s*", re.IGNORECASE)
 _WRAPPED = re.compile(r"[ \t]*\n\s*")
@@ -80,7 +81,18 @@ def _unwrap(text: str) -> str:
 
 
 def _items(body: str) -> list[str]:
-    return _ITEM_BOUNDARY.split(body)
+    """Split between items; the LED alone may hold anything, so only it is not split further.
+
+    A paste can lose the ``{KEY=`` of an item (``{MSG=};host}``): in a value other than
+    the LED, ``};`` then marks where the next, keyless, item starts.
+    """
+    items: list[str] = []
+    for item in _ITEM_BOUNDARY.split(body):
+        if item.lstrip().upper().startswith("LED="):
+            items.append(item)
+        else:
+            items.extend(_LOST_BOUNDARY.split(item))
+    return items
 
 
 def parse_last_error(
