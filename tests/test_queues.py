@@ -1,4 +1,6 @@
+import contextlib
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -247,3 +249,31 @@ def test_unknown_status_is_none_with_a_warning() -> None:
     assert [problem.message for problem in result.problems] == [
         "Status: unknown QueueStatus 'Sleeping'"
     ]
+
+
+HOSTILE = {
+    "megabyte-led": "[{LRT=};{LED=451 4.4.0 " + "x;[]\"'" * 170_000 + "};{FQDN=}]",
+    "unbalanced-quotes": '[{LED=451 4.4.0 Primary target IP address responded with: "'
+    + '"' * 500_000,
+    "unclosed-brackets": "[{" * 300_000,
+    "truncated": "[{LRT=8/20/2018 12:00:39 AM};{LED=451 4.4.0 Primary target IP address res",
+    "garbage": "\x00\x01\x02" * 300_000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_last_errors_end_quickly_with_a_result_or_parse_error(text: str) -> None:
+    """Garbage, truncation, unbalanced quotes and 1 MB strings: a result or ParseError, fast."""
+    started = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_last_error(text)
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_queue_output_ends_quickly(text: str) -> None:
+    """The same inputs as a LastError value of a Format-List queue end fast too."""
+    started = time.perf_counter()
+    with contextlib.suppress(ParseError):
+        parse_queues("Identity : EX01\\1\nLastError : " + text)
+    assert time.perf_counter() - started < 2
