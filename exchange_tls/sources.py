@@ -20,7 +20,15 @@ import attrs
 
 from exchange_tls.errors import Problem, Severity
 
-__all__ = ["DecodedText", "SourceRef", "decode_bytes", "read_source"]
+__all__ = [
+    "ESCAPE_HANDLER",
+    "DecodedText",
+    "SourceRef",
+    "decode_bytes",
+    "detect_encoding",
+    "read_source",
+    "replace_undecodable",
+]
 
 
 @attrs.frozen(order=True)
@@ -117,8 +125,8 @@ def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
 # UTF-16 and UTF-32 can leave undecodable (a truncated last unit). Registering a handler
 # under the library's own name adds to the codec registry without changing any behaviour
 # that other code relies on.
-_ESCAPE_HANDLER = "exchange_tls.escape"
-codecs.register_error(_ESCAPE_HANDLER, _escape_undecodable)
+ESCAPE_HANDLER = "exchange_tls.escape"
+codecs.register_error(ESCAPE_HANDLER, _escape_undecodable)
 
 
 def _newline_style(text: str) -> tuple[str, str | None]:
@@ -141,14 +149,20 @@ def _line_text(text: str, line_start: int) -> str:
     return text[line_start:] if end == -1 else text[line_start:end]
 
 
-def _replace_escaped_bytes(text: str, source: str) -> tuple[str, list[Problem]]:
-    """Replace escaped bytes with U+FFFD and report each run at its line and column."""
+def replace_undecodable(
+    text: str, source: str, *, first_line: int = 1
+) -> tuple[str, list[Problem]]:
+    """Replace escaped bytes with U+FFFD and report each run at its line and column.
+
+    ``text`` comes from a decode with :data:`ESCAPE_HANDLER`; ``first_line`` numbers its
+    first line, for text decoded piece by piece.
+    """
     problems: list[Problem] = []
     if _ESCAPED_BYTES.search(text) is None:
         return text, problems
     # Each escaped byte becomes exactly one U+FFFD, so offsets stay valid after replacing.
     clean = _ESCAPED_BYTES.sub(lambda match: "\ufffd" * len(match.group()), text)
-    line, line_start, scanned = 1, 0, 0
+    line, line_start, scanned = first_line, 0, 0
     unlisted = 0
     for match in _ESCAPED_BYTES.finditer(text):
         if len(problems) >= MAX_DECODE_PROBLEMS:
@@ -185,6 +199,34 @@ def _replace_escaped_bytes(text: str, source: str) -> tuple[str, list[Problem]]:
     return clean, problems
 
 
+def detect_encoding(head: bytes, *, whole: bool = False) -> tuple[str, int, bool]:
+    """Return the codec for bytes beginning with ``head``, its BOM length, and a guess flag.
+
+    The flag says the codec was guessed (BOM-less UTF-16); ``whole`` says ``head`` is
+    all the data, which lets a UTF-32 mark be told from UTF-16 text.
+    """
+    for mark, name in _BOMS:
+        # FF FE 00 00 is also UTF-16 LE text that begins with U+0000; only a length
+        # in whole 4-byte units can be UTF-32.
+        if whole and name.startswith("utf-32") and len(head) % 4:
+            continue
+        if head.startswith(mark):
+            return name, len(mark), False
+    sniffed = _sniff_utf16(head)
+    if sniffed is not None:
+        return sniffed, 0, True
+    return "utf-8", 0, False
+
+
+def guessed_encoding_problem(encoding: str, source: str) -> Problem:
+    return Problem(
+        message=f"no byte-order mark; read as {encoding.upper()} because of its zero bytes",
+        source=source,
+        severity=Severity.INFO,
+        code="encoding-guessed",
+    )
+
+
 def decode_bytes(data: bytes, source: str = "<bytes>") -> DecodedText:
     r"""Turn the bytes of a piece of evidence into text; never raises on content.
 
@@ -207,32 +249,14 @@ def decode_bytes(data: bytes, source: str = "<bytes>") -> DecodedText:
                         ^
     """
     problems: list[Problem] = []
-    encoding, bom = "utf-8", False
-    for mark, name in _BOMS:
-        # FF FE 00 00 is also UTF-16 LE text that begins with U+0000; only a length
-        # in whole 4-byte units can be UTF-32.
-        if name.startswith("utf-32") and len(data) % 4:
-            continue
-        if data.startswith(mark):
-            encoding, bom = name, True
-            data = data[len(mark) :]
-            break
-    else:
-        sniffed = _sniff_utf16(data)
-        if sniffed is not None:
-            encoding = sniffed
-            problems.append(
-                Problem(
-                    message=f"no byte-order mark; read as {encoding.upper()} "
-                    "because of its zero bytes",
-                    source=source,
-                    severity=Severity.INFO,
-                    code="encoding-guessed",
-                )
-            )
-    text = data.decode(encoding, _ESCAPE_HANDLER)
+    encoding, mark_length, guessed = detect_encoding(data, whole=True)
+    bom = mark_length > 0
+    data = data[mark_length:]
+    if guessed:
+        problems.append(guessed_encoding_problem(encoding, source))
+    text = data.decode(encoding, ESCAPE_HANDLER)
     text, newline = _newline_style(text)
-    text, byte_problems = _replace_escaped_bytes(text, source)
+    text, byte_problems = replace_undecodable(text, source)
     problems.extend(byte_problems)
     return DecodedText(
         text=text,

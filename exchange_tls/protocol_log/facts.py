@@ -1,0 +1,327 @@
+"""What a session's rows say: TLS, certificates, connection and authentication failures.
+
+Theory of operation. One pass over a session's rows, in sequence order. Most rows are
+SMTP commands and replies and are passed over with two cheap tests (the event, the
+first characters). Information rows (``*``) are matched by the exact strings Exchange
+writes (``domain.md`` §2, §8): a certificate block starts at a ``… certificate`` label
+and collects the ``Certificate …`` rows that follow; the outcome of the handshake is
+one line; everything else is a single labelled line. Only ``str`` methods and a few
+anchored regular expressions are used here; nothing is parsed with a grammar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from exchange_tls.protocol_log.models import (
+    CertificateIdentity,
+    ConnectFailure,
+    Direction,
+    Event,
+    ProtocolLogRow,
+    TlsHandshake,
+)
+from exchange_tls.sources import SourceRef
+
+__all__ = ["SessionFacts", "infer_direction", "session_facts"]
+
+_TLS_FAILED = "TLS negotiation failed with error "
+_TLS_SUCCEEDED = re.compile(
+    r"^TLS protocol (?P<protocol>\S+) negotiation succeeded using bulk encryption algorithm "
+    r"(?P<cipher>\S+) with strength (?P<cipher_strength>\d+) bits, MAC hash algorithm "
+    r"(?P<hash>\S+) with strength (?P<hash_strength>\d+) bits and key exchange algorithm "
+    r"(?P<kex>\S+) with strength (?P<kex_strength>\d+) bits"
+)
+_CONNECT_FAILED = re.compile(
+    r"^Failed to connect\. Winsock error code: (?P<winsock>-?\d+), Win32 error code: "
+    r"(?P<win32>-?\d+)(?:.*?, Error Message: (?P<message>.*))?",
+    re.DOTALL,
+)
+_AUTH_FAILED = re.compile(
+    r"^(?:Outbound Authentication failed with|Inbound AUTH \S+ failed because of) (?P<error>\S+)"
+)
+_CHAIN_STATUS = re.compile(r"^Client certificate chain validation status: '(?P<status>[^']*)'")
+_DOMAIN = re.compile(
+    r"^TlsDomainCapabilities='(?P<capabilities>[^']*)'; Status='(?P<status>[^']*)'"
+)
+_CERTIFICATE_LABELS = ("Sending certificate", "Remote certificate", "Received certificate")
+_CONDENSED_LABELS = "Subject Issuer name Serial number Thumbprint Not before Not after"
+_PROTOCOL = re.compile(r"^SP_PROT_(?P<version>(?:TLS|SSL)\d(?:_\d)?)_(?:CLIENT|SERVER)$")
+_THUMBPRINT_AND_DATES = re.compile(
+    r"(?P<serial>[0-9A-Fa-f]+) (?P<thumbprint>[0-9A-Fa-f]{40}) "
+    r"(?P<not_before>\d{4}-\d\d-\d\dT[\d:.]+Z) (?P<not_after>\d{4}-\d\d-\d\dT[\d:.]+Z)"
+    r"(?: (?P<names>.*))?$"
+)
+# A second DN starts at a space that does not follow a comma and precedes "TYPE=".
+_DN_BOUNDARY = re.compile(r"(?<!,) (?=[A-Za-z][A-Za-z0-9.]*=)")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_COMMANDS = (
+    "EHLO",
+    "HELO",
+    "STARTTLS",
+    "MAIL FROM",
+    "RCPT TO",
+    "DATA",
+    "BDAT",
+    "QUIT",
+    "AUTH",
+    "XEXCH50",
+    "RSET",
+    "NOOP",
+)
+
+
+class SessionFacts:
+    """The facts of one session, gathered in one pass (see the module's docstring)."""
+
+    __slots__ = (
+        "auth_failure",
+        "complete",
+        "connect_failure",
+        "disconnect_reason",
+        "tls",
+    )
+
+    def __init__(self) -> None:
+        self.auth_failure: str | None = None
+        self.connect_failure: ConnectFailure | None = None
+        self.disconnect_reason: str | None = None
+        self.complete = False
+        self.tls: TlsHandshake | None = None
+
+
+def infer_direction(rows: list[ProtocolLogRow]) -> Direction | None:
+    """Tell send from receive by who sends commands, when the log does not say."""
+    for row in rows:
+        if row.event not in (Event.SEND, Event.RECEIVE) or not row.data:
+            continue
+        is_reply = row.data[:3].isdigit()
+        is_command = row.data.upper().startswith(_COMMANDS)
+        if not (is_reply or is_command):
+            continue
+        exchange_sends_commands = (row.event is Event.SEND) == is_command
+        return Direction.SEND if exchange_sends_commands else Direction.RECEIVE
+    for row in rows:
+        if row.context == "attempting to connect" or row.context.startswith("Failed to connect."):
+            return Direction.SEND
+    return None
+
+
+def _timestamp(text: str) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _thumbprint(text: str | None) -> str | None:
+    """Upper-case a real thumbprint; keep a masked one (``xxxx``) as written."""
+    if not text:
+        return None
+    text = text.strip()
+    return text.upper() if _HEX.fullmatch(text) else text
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name for name in text.split(";") if name)
+
+
+def _split_dns(text: str) -> tuple[str | None, str | None]:
+    """Split ``subject issuer`` joined by a space, when exactly one split is possible."""
+    boundaries = [match.start() for match in _DN_BOUNDARY.finditer(text)]
+    if len(boundaries) != 1:
+        return None, None
+    return text[: boundaries[0]], text[boundaries[0] + 1 :]
+
+
+def _condensed(row: ProtocolLogRow, label: str) -> CertificateIdentity:
+    """Read the one-row certificate block: values joined by spaces in ``data``."""
+    data = row.data.strip()
+    match = _THUMBPRINT_AND_DATES.search(data)
+    if match is None:
+        return CertificateIdentity(label=label, source=row.source)
+    subject, issuer = _split_dns(data[: match.start()].strip())
+    return CertificateIdentity(
+        subject=subject,
+        issuer=issuer,
+        serial_number=match.group("serial"),
+        thumbprint=match.group("thumbprint").upper(),
+        not_before=_timestamp(match.group("not_before")),
+        not_after=_timestamp(match.group("not_after")),
+        alternate_names=_names(match.group("names") or ""),
+        label=label,
+        source=row.source,
+    )
+
+
+class _CertificateBlock:
+    """The classic block: a label row, then one ``Certificate …`` row per attribute."""
+
+    __slots__ = ("label", "source", "values")
+
+    def __init__(self, label: str, source: SourceRef) -> None:
+        self.label = label
+        self.source = source
+        self.values: dict[str, str] = {}
+
+    def add(self, row: ProtocolLogRow) -> bool:
+        context = row.context
+        if not context.startswith("Certificate "):
+            return False
+        self.values[context[len("Certificate ") :]] = row.data
+        return True
+
+    def identity(self) -> CertificateIdentity:
+        values = self.values
+        names = values.get("alternate names")
+        thumbprint = values.get("thumbprint")
+        return CertificateIdentity(
+            subject=values.get("subject") or None,
+            issuer=values.get("issuer name") or None,
+            serial_number=values.get("serial number") or None,
+            thumbprint=_thumbprint(thumbprint),
+            not_before=_timestamp(values.get("not before", "")),
+            not_after=_timestamp(values.get("not after", "")),
+            alternate_names=_names(names) if names is not None else None,
+            label=self.label,
+            source=self.source,
+        )
+
+
+def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> SessionFacts:
+    """Gather the facts of one session from its rows, in sequence order."""
+    facts = SessionFacts()
+    command_event = Event.RECEIVE if direction is Direction.RECEIVE else Event.SEND
+    reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
+    offered: bool | None = None
+    requested = False
+    saw_tls = False
+    succeeded: bool | None = None
+    error: str | None = None
+    success: re.Match[str] | None = None
+    local: CertificateIdentity | None = None
+    remote: CertificateIdentity | None = None
+    chain_status: str | None = None
+    domain: re.Match[str] | None = None
+    evidence: list[SourceRef] = []
+    block: _CertificateBlock | None = None
+    after_ehlo = False
+
+    def close_block() -> None:
+        nonlocal block, local, remote
+        if block is not None:
+            identity = block.identity()
+            if identity.label == "Sending certificate":
+                local = identity
+            else:
+                remote = identity
+            block = None
+
+    for row in rows:
+        event = row.event
+        if event is Event.INFORMATION:
+            if block is not None and block.add(row):
+                continue
+            close_block()
+            if row.context.startswith("Certificate ") and row.data:
+                # A block whose label row is missing (an excerpt): Exchange labels the
+                # certificate it presents "Sending certificate", so that is what it is.
+                saw_tls = True
+                evidence.append(row.source)
+                block = _CertificateBlock("Sending certificate", row.source)
+                block.add(row)
+                continue
+            text = row.context or row.data
+            if text.startswith(_CERTIFICATE_LABELS):
+                label = next(label for label in _CERTIFICATE_LABELS if text.startswith(label))
+                saw_tls = True
+                evidence.append(row.source)
+                if _CONDENSED_LABELS in text:
+                    identity = _condensed(row, label)
+                    if label == "Sending certificate":
+                        local = identity
+                    else:
+                        remote = identity
+                else:
+                    block = _CertificateBlock(label, row.source)
+            elif text.startswith(_TLS_FAILED):
+                saw_tls, succeeded = True, False
+                error = text[len(_TLS_FAILED) :].strip() or None
+                evidence.append(row.source)
+            elif text.startswith("TLS protocol "):
+                success = _TLS_SUCCEEDED.match(text)
+                saw_tls = True
+                if success is not None:
+                    succeeded = True
+                evidence.append(row.source)
+            elif text.startswith("Failed to connect."):
+                match = _CONNECT_FAILED.match(text)
+                facts.connect_failure = ConnectFailure(
+                    winsock_error=int(match.group("winsock")) if match else None,
+                    win32_error=int(match.group("win32")) if match else None,
+                    message=(match.group("message") or None) if match else None,
+                    text=text,
+                    source=row.source,
+                )
+            elif text.startswith(("Outbound Authentication failed", "Inbound AUTH")):
+                match = _AUTH_FAILED.match(text)
+                if match is not None:
+                    facts.auth_failure = match.group("error")
+            elif text.startswith("Client certificate chain validation status"):
+                status = _CHAIN_STATUS.match(text)
+                chain_status = status.group("status") if status else None
+                evidence.append(row.source)
+            elif text.startswith("TlsDomainCapabilities="):
+                domain = _DOMAIN.match(text)
+                evidence.append(row.source)
+            continue
+        close_block()
+        data = row.data
+        if event is command_event:
+            upper = data[:8].upper()
+            if upper.startswith("STARTTLS"):
+                requested = True
+                saw_tls = True
+                evidence.append(row.source)
+            after_ehlo = upper.startswith(("EHLO", "HELO"))
+        elif event is reply_event:
+            if after_ehlo and data.startswith("250"):
+                # Exchange 2013 and later log the whole EHLO reply on one line.
+                if "STARTTLS" in data.upper().replace("-", " ").split():
+                    offered = True
+                    saw_tls = True
+                elif offered is None and data[3:4] == " " and not saw_tls:
+                    # After TLS the second EHLO reply no longer lists STARTTLS.
+                    offered = False
+                if data[3:4] == " ":
+                    after_ehlo = False
+        elif event is Event.DISCONNECT:
+            facts.complete = True
+            facts.disconnect_reason = row.context or row.data or None
+    close_block()
+    if saw_tls or offered is not None:
+        protocol_raw = success.group("protocol") if success else None
+        version = _PROTOCOL.match(protocol_raw) if protocol_raw else None
+        facts.tls = TlsHandshake(
+            starttls_offered=offered,
+            starttls_requested=requested,
+            succeeded=succeeded,
+            error=error,
+            protocol=version.group("version") if version else protocol_raw,
+            protocol_raw=protocol_raw,
+            cipher=success.group("cipher") if success else None,
+            cipher_strength=int(success.group("cipher_strength")) if success else None,
+            hash_algorithm=success.group("hash") if success else None,
+            hash_strength=int(success.group("hash_strength")) if success else None,
+            key_exchange=success.group("kex") if success else None,
+            key_exchange_strength=int(success.group("kex_strength")) if success else None,
+            local_certificate=local,
+            remote_certificate=remote,
+            client_certificate_status=chain_status,
+            domain_capabilities=domain.group("capabilities") if domain else None,
+            domain_status=domain.group("status") if domain else None,
+            evidence=tuple(evidence),
+        )
+    return facts

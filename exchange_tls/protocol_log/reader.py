@@ -1,0 +1,539 @@
+"""Read protocol logs: streaming, typed rows with their file and line.
+
+Theory of operation. Text arrives in chunks of whole lines (from a file read 1 MiB at a
+time, or from text in memory). Each chunk takes one of two paths:
+
+* the fast path, for the normal case of a log written by Exchange: no ``#`` directive,
+  no blank line, nine fields in the standard order on every line. The standard
+  library's ``csv`` module splits the lines; timestamps, sequence numbers and events
+  are checked column by column with C-level ``map``; rows are built in bulk;
+* the careful path, line by line, for everything else: header directives, a
+  ``#Fields`` line that reorders or adds columns, blank lines, and bad rows. A bad row
+  becomes a :class:`~exchange_tls.Problem` at its file and line (or raises, in
+  ``errors="raise"`` mode), so rows in equal rows out plus rows reported.
+
+A chunk that fails any fast-path check is read again on the careful path; the two give
+the same rows. Memory is one chunk and its rows, whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import csv
+import datetime as dt
+import itertools
+import operator
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
+from exchange_tls.protocol_log.files import direction_from_path, expand_paths
+from exchange_tls.protocol_log.models import (
+    Direction,
+    Event,
+    ProtocolLog,
+    ProtocolLogHeader,
+    ProtocolLogRow,
+)
+from exchange_tls.protocol_log.pasted import repair_pasted
+from exchange_tls.sources import (
+    ESCAPE_HANDLER,
+    SourceRef,
+    decode_bytes,
+    detect_encoding,
+    guessed_encoding_problem,
+    replace_undecodable,
+)
+
+__all__ = [
+    "STANDARD_FIELDS",
+    "ProtocolRowReader",
+    "iter_protocol_rows",
+    "parse_protocol_log",
+    "read_protocol_log",
+]
+
+#: The nine fields of every Exchange protocol log since 2007, in order.
+STANDARD_FIELDS = (
+    "date-time",
+    "connector-id",
+    "session-id",
+    "sequence-number",
+    "local-endpoint",
+    "remote-endpoint",
+    "event",
+    "data",
+    "context",
+)
+_EVENTS = {event.value: event for event in Event}
+_EVENT_CHARACTERS = frozenset(_EVENTS)
+_DIRECTIVE = re.compile(r"^#(?P<name>[A-Za-z-]+):\s?(?P<value>.*)$")
+_CHUNK_BYTES = 1 << 20
+_FIELD_GETTERS = [operator.itemgetter(index) for index in range(9)]
+_consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=0).extend
+_new = object.__new__
+# Filling the one slot of ProtocolLogRow through its descriptor, in bulk, skips the
+# per-row Python __init__; the instance is the same frozen attrs object.
+_set_values = ProtocolLogRow.__dict__["values"].__set__
+_fromisoformat = dt.datetime.fromisoformat
+_tzinfo = operator.attrgetter("tzinfo")
+_UTC_ONLY = {dt.timezone.utc}
+
+
+def _parse_timestamp(text: str) -> dt.datetime | None:
+    """Read ``2017-10-07T04:42:56.804Z``; ``None`` when it is not a UTC timestamp."""
+    try:
+        value = _fromisoformat(text)
+    except ValueError:
+        # Python 3.10's fromisoformat rejects "Z" and 1, 2, 4 or 5 fraction digits.
+        match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z", text)
+        if match is None:
+            return None
+        fraction = (match.group(2) or "").ljust(6, "0")
+        try:
+            value = _fromisoformat(f"{match.group(1)}.{fraction}+00:00")
+        except ValueError:
+            return None
+    if value.tzinfo is None:
+        return None
+    return value.astimezone(dt.timezone.utc) if value.utcoffset() else value
+
+
+class _Columns:
+    """Where each standard field is in a row, from the last ``#Fields`` line."""
+
+    __slots__ = ("count", "getters", "names", "standard")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.count = len(names)
+        self.standard = names == STANDARD_FIELDS
+        folded = [name.strip().casefold() for name in names]
+        positions = [folded.index(field) if field in folded else None for field in STANDARD_FIELDS]
+        self.getters = positions
+
+
+_STANDARD = _Columns(STANDARD_FIELDS)
+
+
+class _LogReader:
+    """Reads one log, chunk by chunk; holds what a header said so far."""
+
+    def __init__(
+        self,
+        name: str,
+        collector: ProblemCollector,
+        *,
+        direction: Direction | None = None,
+        pasted: bool = False,
+    ) -> None:
+        self.name = name
+        self.collector = collector
+        self.columns = _STANDARD
+        self.direction = direction
+        self.pasted = pasted
+        self.headers: list[ProtocolLogHeader] = []
+        self._directives: dict[str, str] = {}
+        self._directive_line = 0
+        self.rows_seen = 0
+
+    # -- problems ------------------------------------------------------------------------
+
+    def problem(self, message: str, line: int, text: str, code: str, *, column: int = 1) -> None:
+        self.collector.report(
+            Problem(
+                message=message,
+                source=self.name,
+                line=line,
+                column=column,
+                line_text=text,
+                code=code,
+            )
+        )
+
+    # -- chunks --------------------------------------------------------------------------
+
+    def read_chunk(self, lines: list[str], first_line: int) -> list[ProtocolLogRow]:
+        """Read whole lines (without line ends); ``first_line`` numbers ``lines[0]``."""
+        if not lines:
+            return []
+        if self.columns.standard and not self.pasted:
+            rows = self._fast(lines, first_line)
+            if rows is not None:
+                return rows
+        return self._careful(lines, first_line)
+
+    def _fast(self, lines: list[str], first_line: int) -> list[ProtocolLogRow] | None:
+        if "" in lines or any(map(operator.methodcaller("startswith", "#"), lines)):
+            return None
+        fields = list(csv.reader(lines))
+        if len(fields) != len(lines) or set(map(len, fields)) != {9}:
+            return None
+        columns = list(zip(*fields, strict=True))
+        if not set(columns[6]) <= _EVENT_CHARACTERS:
+            return None
+        try:
+            timestamps = list(map(_fromisoformat, columns[0]))
+            sequence = list(map(int, columns[3]))
+        except ValueError:
+            return None
+        if set(map(_tzinfo, timestamps)) != _UTC_ONLY:
+            return None
+        values = zip(
+            timestamps,
+            columns[1],
+            columns[2],
+            sequence,
+            columns[4],
+            columns[5],
+            map(_EVENTS.__getitem__, columns[6]),
+            columns[7],
+            columns[8],
+            itertools.repeat(self.name),
+            range(first_line, first_line + len(lines)),
+            itertools.repeat(self.direction),
+        )
+        rows = list(map(_new, itertools.repeat(ProtocolLogRow, len(lines))))
+        _consume(map(_set_values, rows, values))
+        self.rows_seen += len(rows)
+        return rows
+
+    def _careful(self, lines: list[str], first_line: int) -> list[ProtocolLogRow]:
+        rows: list[ProtocolLogRow] = []
+        for offset, line in enumerate(lines):
+            number = first_line + offset
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                self._directive(line, number)
+                continue
+            row = self._row(line, number)
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    # -- header --------------------------------------------------------------------------
+
+    def _directive(self, line: str, number: int) -> None:
+        match = _DIRECTIVE.match(line)
+        if match is None:
+            self.collector.report(
+                Problem(
+                    message="ignored a '#' line that is not a header directive",
+                    source=self.name,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="not-a-directive",
+                )
+            )
+            return
+        name, value = match.group("name").casefold(), match.group("value").strip()
+        if name == "software" or not self._directives:
+            self._directives = {}
+            self._directive_line = number
+        self._directives[name] = value
+        if name == "log-type":
+            header = ProtocolLogHeader(log_type=value)
+            if header.direction is not None:
+                self.direction = header.direction
+        if name == "fields":
+            self._set_fields(tuple(field.strip() for field in value.split(",")), number, line)
+            self._finish_header()
+
+    def _set_fields(self, names: tuple[str, ...], number: int, line: str) -> None:
+        columns = _Columns(names)
+        missing = [STANDARD_FIELDS[i] for i, at in enumerate(columns.getters) if at is None]
+        if missing:
+            self.problem(
+                f"#Fields lacks {', '.join(missing)}; those fields will be empty",
+                number,
+                line,
+                "fields-missing",
+            )
+        self.columns = columns
+
+    def _finish_header(self) -> None:
+        directives = self._directives
+        date = _parse_timestamp(directives.get("date", ""))
+        self.headers.append(
+            ProtocolLogHeader(
+                software=directives.get("software"),
+                version=directives.get("version"),
+                log_type=directives.get("log-type"),
+                date=date,
+                fields=self.columns.names,
+                source=SourceRef(self.name, self._directive_line),
+            )
+        )
+        self._directives = {}
+
+    # -- rows ----------------------------------------------------------------------------
+
+    def _row(self, line: str, number: int) -> ProtocolLogRow | None:
+        try:
+            fields = next(csv.reader([line]))
+        except (csv.Error, StopIteration) as error:
+            self.problem(f"cannot split the row: {error}", number, line, "csv-error")
+            return None
+        columns = self.columns
+        folded = [field.strip().casefold() for field in fields]
+        if "date-time" in folded and "session-id" in folded:
+            # A stray CSV header (the field names without '#Fields: ') sets the columns.
+            self._set_fields(tuple(field.strip() for field in fields), number, line)
+            self.collector.report(
+                Problem(
+                    message="read a header line without '#Fields:' as the field names",
+                    source=self.name,
+                    line=number,
+                    severity=Severity.INFO,
+                    code="csv-header",
+                )
+            )
+            return None
+        if self.pasted and len(fields) == columns.count + 1 and fields[-1] == "":
+            fields.pop()  # a trailing comma a paste added
+        if len(fields) != columns.count:
+            self.problem(
+                f"expected {columns.count} fields, found {len(fields)}",
+                number,
+                line,
+                "field-count",
+            )
+            return None
+        values = [fields[at] if at is not None else "" for at in columns.getters]
+        timestamp = _parse_timestamp(values[0])
+        if timestamp is None:
+            self.problem(
+                f"expected a UTC timestamp such as 2017-10-07T04:42:56.804Z, found {values[0]!r}",
+                number,
+                line,
+                "bad-timestamp",
+            )
+            return None
+        event_text = values[6].strip()
+        if event_text == "" and self.pasted:
+            event_text = "*"
+            self.collector.report(
+                Problem(
+                    message="restored the '*' event that the paste lost",
+                    source=self.name,
+                    line=number,
+                    severity=Severity.INFO,
+                    code="pasted-event",
+                )
+            )
+        event = _EVENTS.get(event_text)
+        if event is None:
+            self.problem(
+                f"unknown event {values[6]!r}; expected one of + - > < *",
+                number,
+                line,
+                "unknown-event",
+                column=_column_of(line, 6),
+            )
+            return None
+        sequence_text = values[3].strip()
+        sequence = int(sequence_text) if sequence_text.isdigit() else None
+        if sequence is None:
+            self.collector.report(
+                Problem(
+                    message=f"sequence number {values[3]!r} is not a number; kept as unknown",
+                    source=self.name,
+                    line=number,
+                    column=_column_of(line, 3),
+                    line_text=line,
+                    severity=Severity.WARNING,
+                    code="bad-sequence",
+                )
+            )
+        self.rows_seen += 1
+        return ProtocolLogRow(
+            (
+                timestamp,
+                values[1],
+                values[2],
+                sequence,
+                values[4],
+                values[5],
+                event,
+                values[7],
+                values[8],
+                self.name,
+                number,
+                self.direction,
+            )
+        )
+
+
+def _column_of(line: str, field: int) -> int:
+    """Return the 1-based column where field ``field`` starts (ignoring quoting)."""
+    position = 0
+    for _ in range(field):
+        comma = line.find(",", position)
+        if comma == -1:
+            return 1
+        position = comma + 1
+    return position + 1
+
+
+# -- streaming files ----------------------------------------------------------------------
+
+
+def _chunks_of_lines(
+    binary: BinaryIO, name: str, collector: ProblemCollector
+) -> Iterator[tuple[list[str], int]]:
+    """Decode a binary stream and yield ``(whole lines, number of the first)``."""
+    head = binary.read(4096)
+    encoding, mark, guessed = detect_encoding(head)
+    if guessed:
+        collector.report(guessed_encoding_problem(encoding, name))
+    decoder = codecs.getincrementaldecoder(encoding)(errors=ESCAPE_HANDLER)
+    pending = decoder.decode(head[mark:])
+    next_line = 1
+    while True:
+        block = binary.read(_CHUNK_BYTES)
+        final = not block
+        text = pending + decoder.decode(block, final=final)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+            if not final and text.endswith("\r"):
+                text, carry_cr = text[:-1], True
+            else:
+                carry_cr = False
+            text = text.replace("\r", "\n") + ("\r" if carry_cr else "")
+        if final:
+            emit, pending = text.removesuffix("\n"), ""
+        else:
+            cut = text.rfind("\n")
+            if cut == -1:
+                pending = text
+                continue
+            emit, pending = text[:cut], text[cut + 1 :]
+        emit, problems = replace_undecodable(emit, name, first_line=next_line)
+        collector.extend(problems)
+        lines = emit.split("\n") if emit else []
+        if lines:
+            yield lines, next_line
+            next_line += len(lines)
+        if final:
+            return
+
+
+class ProtocolRowReader:
+    """Rows of several logs, streamed, with the problems found so far.
+
+    Iterate over it for :class:`ProtocolLogRow` objects; :attr:`problems` grows as
+    reading goes on, and :attr:`headers` holds the header blocks seen.
+    """
+
+    def __init__(
+        self, paths: Iterable[str | os.PathLike[str]], *, errors: ErrorMode = "collect"
+    ) -> None:
+        self._paths = list(paths)
+        self._collector = ProblemCollector(errors)
+        self.headers: list[ProtocolLogHeader] = []
+        self.files: list[str] = []
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """Every problem reported so far."""
+        return self._collector.problems
+
+    def __iter__(self) -> Iterator[ProtocolLogRow]:
+        for path in expand_paths(self._paths, self._collector):
+            name = str(path)
+            self.files.append(name)
+            reader = _LogReader(name, self._collector, direction=direction_from_path(path))
+            with open(path, "rb") as binary:
+                for lines, first in _chunks_of_lines(binary, name, self._collector):
+                    yield from reader.read_chunk(lines, first)
+            self.headers.extend(reader.headers)
+
+
+def iter_protocol_rows(
+    *paths: str | os.PathLike[str], errors: ErrorMode = "collect"
+) -> ProtocolRowReader:
+    """Stream the rows of protocol logs: files, folders and glob patterns.
+
+    A folder is read as its ``SEND*``/``RECV*`` files in name order (hourly names such
+    as ``RECV2023011116-1.LOG`` included, instance numbers in numeric order). Memory
+    stays flat whatever the size of the logs. The returned reader is an iterator that
+    also carries ``problems``.
+    """
+    return ProtocolRowReader(paths, errors=errors)
+
+
+def parse_protocol_log(
+    text: str,
+    name: str | None = None,
+    *,
+    pasted: bool = False,
+    errors: ErrorMode = "collect",
+    direction: Direction | None = None,
+) -> ProtocolLog:
+    r"""Read a protocol log from text in memory.
+
+    With ``pasted=True`` the text may have come through a web page or a ticket: quote
+    prefixes, indentation, blank lines, curly quotes, Markdown escapes and bold
+    markers, header lines without their ``#``, a lost ``*`` event and one pair of
+    enclosing quotes are repaired, and each repair is reported as information.
+
+    >>> log = parse_protocol_log(
+    ...     "#Log-type: SMTP Send Protocol Log\n"
+    ...     "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    ...     "remote-endpoint,event,data,context\n"
+    ...     "2017-10-07T04:42:56.804Z,Outbound to Office 365,08D50D3D9730A8D2,21,,,*,,"
+    ...     "TLS negotiation failed with error UnknownCredentials\n",
+    ...     name="SEND20171007-1.LOG",
+    ... )
+    >>> [row] = log.rows
+    >>> row.direction, str(row.source)
+    (<Direction.SEND: 'send'>, 'SEND20171007-1.LOG:3')
+    >>> row.context
+    'TLS negotiation failed with error UnknownCredentials'
+    """
+    label = name if name is not None else "<log>"
+    collector = ProblemCollector(errors)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if pasted:
+        text = repair_pasted(text, label, collector)
+    reader = _LogReader(
+        label,
+        collector,
+        direction=direction or direction_from_path(Path(label)),
+        pasted=pasted,
+    )
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    rows: list[ProtocolLogRow] = []
+    for start in range(0, len(lines), 8192):
+        rows.extend(reader.read_chunk(lines[start : start + 8192], start + 1))
+    return ProtocolLog(
+        headers=tuple(reader.headers), rows=tuple(rows), problems=collector.problems, name=label
+    )
+
+
+def read_protocol_log(
+    file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
+) -> ProtocolLog:
+    """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
+    if isinstance(file, (str, os.PathLike)):
+        path = Path(file)
+        decoded = decode_bytes(path.read_bytes(), str(path))
+    else:
+        data = file.read()
+        decoded = decode_bytes(data, str(getattr(file, "name", "<stream>")))
+    log = parse_protocol_log(decoded.text, decoded.source, errors=errors)
+    return ProtocolLog(
+        headers=log.headers,
+        rows=log.rows,
+        problems=(*decoded.problems, *log.problems),
+        name=log.name,
+    )
