@@ -28,6 +28,7 @@ __all__ = [
     "detect_encoding",
     "read_source",
     "replace_undecodable",
+    "undecodable_seen",
 ]
 
 
@@ -113,10 +114,22 @@ def _sniff_utf16(data: bytes) -> str | None:
     return None
 
 
+# How many times the handler has run, process-wide. A streaming reader compares it
+# before and after a batch to learn cheaply whether the batch holds escaped bytes; a
+# concurrent reader can only cause a needless check, never a missed one.
+_UNDECODABLE_SEEN = [0]
+
+
+def undecodable_seen() -> int:
+    """Return how many undecodable byte runs the escape handler has met so far."""
+    return _UNDECODABLE_SEEN[0]
+
+
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: each undecodable byte becomes the lone surrogate U+DC00+byte."""
     if not isinstance(error, UnicodeDecodeError):
         raise error
+    _UNDECODABLE_SEEN[0] += 1
     bad = error.object[error.start : error.end]
     return "".join(chr(0xDC00 + byte) for byte in bad), error.end
 
@@ -158,7 +171,15 @@ def replace_undecodable(
     first line, for text decoded piece by piece.
     """
     problems: list[Problem] = []
-    if _ESCAPED_BYTES.search(text) is None:
+    if text.isascii():
+        return text, problems
+    try:
+        # Encoding refuses lone surrogates, and is several times faster than a regex
+        # search over non-ASCII text.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
         return text, problems
     # Each escaped byte becomes exactly one U+FFFD, so offsets stay valid after replacing.
     clean = _ESCAPED_BYTES.sub(lambda match: "\ufffd" * len(match.group()), text)

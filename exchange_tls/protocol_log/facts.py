@@ -12,7 +12,10 @@ anchored regular expressions are used here; nothing is parsed with a grammar.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 import re
+from collections.abc import Iterable
 
 from exchange_tls.protocol_log.models import (
     CertificateIdentity,
@@ -109,6 +112,8 @@ def infer_direction(rows: list[ProtocolLogRow]) -> Direction | None:
 
 
 def _timestamp(text: str) -> dt.datetime | None:
+    if not text:
+        return None
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -166,11 +171,10 @@ class _CertificateBlock:
         self.source = source
         self.values: dict[str, str] = {}
 
-    def add(self, row: ProtocolLogRow) -> bool:
-        context = row.context
+    def add(self, context: str, data: str) -> bool:
         if not context.startswith("Certificate "):
             return False
-        self.values[context[len("Certificate ") :]] = row.data
+        self.values[context[12:]] = data  # after "Certificate "
         return True
 
     def identity(self) -> CertificateIdentity:
@@ -190,14 +194,39 @@ class _CertificateBlock:
         )
 
 
+_VALUES = operator.attrgetter("values")
+_EVENT, _DATA, _CONTEXT = operator.itemgetter(6), operator.itemgetter(7), operator.itemgetter(8)
+
+
+def _indexes(flags: Iterable[object]) -> list[int]:
+    """Return the positions where ``flags`` is true, without a Python-level loop."""
+    return list(itertools.compress(itertools.count(), flags))
+
+
 def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> SessionFacts:
-    """Gather the facts of one session from its rows, in sequence order."""
+    """Gather the facts of one session from its rows, in sequence order.
+
+    Most rows are plain SMTP traffic. Column-wise C-level scans pick out the rows that
+    can state a fact (information rows, the disconnect, STARTTLS and EHLO), and only
+    those go through the loop below.
+    """
     facts = SessionFacts()
+    count = len(rows)
+    values = list(map(_VALUES, rows))
+    events = list(map(_EVENT, values))
+    data = list(map(_DATA, values))
+    contexts = list(map(_CONTEXT, values))
+    information = _indexes(map(operator.is_, events, itertools.repeat(Event.INFORMATION)))
+    starttls = _indexes(map(operator.contains, data, itertools.repeat("STARTTLS")))
+    interesting = sorted({*information, *starttls})
+    if Event.DISCONNECT in events:
+        interesting.append(events.index(Event.DISCONNECT))
+        interesting.sort()
     command_event = Event.RECEIVE if direction is Direction.RECEIVE else Event.SEND
     reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
     offered: bool | None = None
     requested = False
-    saw_tls = False
+    first_tls: int | None = None
     succeeded: bool | None = None
     error: str | None = None
     success: re.Match[str] | None = None
@@ -205,9 +234,9 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
     remote: CertificateIdentity | None = None
     chain_status: str | None = None
     domain: re.Match[str] | None = None
-    evidence: list[SourceRef] = []
+    evidence: list[ProtocolLogRow] = []
     block: _CertificateBlock | None = None
-    after_ehlo = False
+    block_end = -1
 
     def close_block() -> None:
         nonlocal block, local, remote
@@ -219,25 +248,37 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
                 remote = identity
             block = None
 
-    for row in rows:
-        event = row.event
+    def tls_seen(index: int) -> None:
+        nonlocal first_tls
+        if first_tls is None:
+            first_tls = index
+
+    for index in interesting:
+        row = rows[index]
+        event = events[index]
+        if block is not None and (index != block_end + 1 or event is not Event.INFORMATION):
+            close_block()
         if event is Event.INFORMATION:
-            if block is not None and block.add(row):
+            context = contexts[index]
+            if block is not None and context.startswith("Certificate "):
+                block.values[context[12:]] = data[index]  # after "Certificate "
+                block_end = index
                 continue
             close_block()
-            if row.context.startswith("Certificate ") and row.data:
+            if context.startswith("Certificate ") and data[index]:
                 # A block whose label row is missing (an excerpt): Exchange labels the
                 # certificate it presents "Sending certificate", so that is what it is.
-                saw_tls = True
-                evidence.append(row.source)
+                tls_seen(index)
+                evidence.append(row)
                 block = _CertificateBlock("Sending certificate", row.source)
-                block.add(row)
+                block.add(context, data[index])
+                block_end = index
                 continue
-            text = row.context or row.data
+            text = context or data[index]
             if text.startswith(_CERTIFICATE_LABELS):
-                label = next(label for label in _CERTIFICATE_LABELS if text.startswith(label))
-                saw_tls = True
-                evidence.append(row.source)
+                label = text[: text.index(" certificate") + len(" certificate")]
+                tls_seen(index)
+                evidence.append(row)
                 if _CONDENSED_LABELS in text:
                     identity = _condensed(row, label)
                     if label == "Sending certificate":
@@ -246,16 +287,18 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
                         remote = identity
                 else:
                     block = _CertificateBlock(label, row.source)
+                    block_end = index
             elif text.startswith(_TLS_FAILED):
-                saw_tls, succeeded = True, False
+                tls_seen(index)
+                succeeded = False
                 error = text[len(_TLS_FAILED) :].strip() or None
-                evidence.append(row.source)
+                evidence.append(row)
             elif text.startswith("TLS protocol "):
+                tls_seen(index)
                 success = _TLS_SUCCEEDED.match(text)
-                saw_tls = True
                 if success is not None:
                     succeeded = True
-                evidence.append(row.source)
+                evidence.append(row)
             elif text.startswith("Failed to connect."):
                 match = _CONNECT_FAILED.match(text)
                 facts.connect_failure = ConnectFailure(
@@ -272,37 +315,33 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
             elif text.startswith("Client certificate chain validation status"):
                 status = _CHAIN_STATUS.match(text)
                 chain_status = status.group("status") if status else None
-                evidence.append(row.source)
+                evidence.append(row)
             elif text.startswith("TlsDomainCapabilities="):
                 domain = _DOMAIN.match(text)
-                evidence.append(row.source)
-            continue
-        close_block()
-        data = row.data
-        if event is command_event:
-            upper = data[:8].upper()
-            if upper.startswith("STARTTLS"):
-                requested = True
-                saw_tls = True
-                evidence.append(row.source)
-            after_ehlo = upper.startswith(("EHLO", "HELO"))
-        elif event is reply_event:
-            if after_ehlo and data.startswith("250"):
-                # Exchange 2013 and later log the whole EHLO reply on one line.
-                if "STARTTLS" in data.upper().replace("-", " ").split():
-                    offered = True
-                    saw_tls = True
-                elif offered is None and data[3:4] == " " and not saw_tls:
-                    # After TLS the second EHLO reply no longer lists STARTTLS.
-                    offered = False
-                if data[3:4] == " ":
-                    after_ehlo = False
+                evidence.append(row)
         elif event is Event.DISCONNECT:
             facts.complete = True
-            facts.disconnect_reason = row.context or row.data or None
+            facts.disconnect_reason = contexts[index] or data[index] or None
+        elif event is command_event:
+            if data[index][:8].upper().startswith("STARTTLS"):
+                requested = True
+                tls_seen(index)
+                evidence.append(row)
+        elif (
+            event is reply_event
+            and data[index].startswith("250")
+            and "STARTTLS" in data[index].replace("-", " ").split()
+        ):
+            # A STARTTLS offer: "250-STARTTLS", or inside the one-line EHLO reply of
+            # Exchange 2013 and later.
+            offered = True
     close_block()
-    if saw_tls or offered is not None:
-        protocol_raw = success.group("protocol") if success else None
+    if offered is None:
+        offered = _offer_refused(events, data, first_tls, command_event, reply_event, count)
+    if first_tls is not None or offered is not None:
+        protocol_raw, cipher, cipher_bits, hash_name, hash_bits, kex, kex_bits = (
+            success.groups() if success else (None,) * 7
+        )
         version = _PROTOCOL.match(protocol_raw) if protocol_raw else None
         facts.tls = TlsHandshake(
             starttls_offered=offered,
@@ -311,17 +350,47 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
             error=error,
             protocol=version.group("version") if version else protocol_raw,
             protocol_raw=protocol_raw,
-            cipher=success.group("cipher") if success else None,
-            cipher_strength=int(success.group("cipher_strength")) if success else None,
-            hash_algorithm=success.group("hash") if success else None,
-            hash_strength=int(success.group("hash_strength")) if success else None,
-            key_exchange=success.group("kex") if success else None,
-            key_exchange_strength=int(success.group("kex_strength")) if success else None,
+            cipher=cipher,
+            cipher_strength=int(cipher_bits) if cipher_bits else None,
+            hash_algorithm=hash_name,
+            hash_strength=int(hash_bits) if hash_bits else None,
+            key_exchange=kex,
+            key_exchange_strength=int(kex_bits) if kex_bits else None,
             local_certificate=local,
             remote_certificate=remote,
             client_certificate_status=chain_status,
             domain_capabilities=domain.group("capabilities") if domain else None,
             domain_status=domain.group("status") if domain else None,
-            evidence=tuple(evidence),
+            evidence_rows=tuple(evidence),
         )
     return facts
+
+
+def _offer_refused(
+    events: list[Event],
+    data: list[str],
+    first_tls: int | None,
+    command_event: Event,
+    reply_event: Event,
+    count: int,
+) -> bool | None:
+    """Return False when the EHLO reply ended without STARTTLS before any TLS began.
+
+    After TLS the second EHLO reply no longer lists STARTTLS, so only the reply to an
+    EHLO sent before TLS can say that STARTTLS was not offered.
+    """
+    end = count if first_tls is None else first_tls
+    ehlo = next(
+        (
+            index
+            for index in range(end)
+            if events[index] is command_event and data[index][:4].upper() in ("EHLO", "HELO")
+        ),
+        None,
+    )
+    if ehlo is None:
+        return None
+    for index in range(ehlo + 1, end):
+        if events[index] is reply_event and data[index][3:4] == " " and data[index][:1] == "2":
+            return False
+    return None

@@ -39,6 +39,11 @@ class Event(enum.Enum):
     RECEIVE = "<"
     INFORMATION = "*"
 
+    # Enum's own __hash__ is a Python function; members are singletons compared by
+    # identity, so the identity hash is equivalent and keeps dict lookups on the hot
+    # path in C.
+    __hash__ = object.__hash__
+
 
 class Direction(enum.Enum):
     """Which side of SMTP the log records."""
@@ -47,6 +52,8 @@ class Direction(enum.Enum):
     SEND = "send"
     #: ``SMTP Receive Protocol Log``: Exchange is the server (receive connectors).
     RECEIVE = "receive"
+
+    __hash__ = object.__hash__  # see Event.__hash__
 
 
 @functools.lru_cache(maxsize=4096)
@@ -318,7 +325,12 @@ class TlsHandshake:
     domain_capabilities: str | None = None
     domain_status: str | None = None
     #: The rows that state these facts, in order: what a finding cites.
-    evidence: tuple[SourceRef, ...] = ()
+    evidence_rows: tuple[ProtocolLogRow, ...] = ()
+
+    @property
+    def evidence(self) -> tuple[SourceRef, ...]:
+        """Where the rows that state these facts are: file and line, in order."""
+        return tuple(row.source for row in self.evidence_rows)
 
 
 @attrs.frozen(kw_only=True)

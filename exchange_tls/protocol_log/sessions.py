@@ -14,6 +14,8 @@ minutes) is returned incomplete as soon as the log has moved past it, and at mos
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import operator
 from collections.abc import Iterable, Iterator
 
 from exchange_tls.protocol_log.facts import infer_direction, session_facts
@@ -22,6 +24,9 @@ from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, S
 __all__ = ["SessionAssembler", "assemble_sessions"]
 
 _Key = tuple["Direction | None", str, str]
+_SWEEP_EVERY = 4096
+_VALUES = operator.attrgetter("values")
+_SEQUENCE = operator.itemgetter(3)
 
 
 def _order(row: ProtocolLogRow) -> int:
@@ -29,9 +34,18 @@ def _order(row: ProtocolLogRow) -> int:
     return -1 if number is None else number
 
 
+def _in_order(rows: list[ProtocolLogRow]) -> bool:
+    """Whether the rows already run in sequence order (the usual case), checked in C."""
+    numbers = list(map(_SEQUENCE, map(_VALUES, rows)))
+    if None in numbers:
+        return False
+    return all(map(operator.le, numbers, itertools.islice(numbers, 1, None)))
+
+
 def build_session(key: _Key, rows: list[ProtocolLogRow], *, ended: bool) -> SmtpSession:
     """Build a session from its rows; ``ended`` says its disconnect row was seen."""
-    rows.sort(key=_order)
+    if not _in_order(rows):
+        rows.sort(key=_order)
     direction, connector_id, session_id = key
     if direction is None:
         direction = infer_direction(rows)
@@ -73,11 +87,10 @@ class SessionAssembler:
         max_open: int = 100_000,
     ) -> None:
         self._open: dict[_Key, list[ProtocolLogRow]] = {}
-        self._last_seen: dict[_Key, dt.datetime] = {}
         self._idle_timeout = idle_timeout
         self._max_open = max_open
         self._latest: dt.datetime | None = None
-        self._fed = 0
+        self._until_sweep = _SWEEP_EVERY
 
     @property
     def open_sessions(self) -> int:
@@ -86,41 +99,49 @@ class SessionAssembler:
 
     def feed(self, row: ProtocolLogRow) -> list[SmtpSession]:
         """Add a row; return the sessions it finished (usually none)."""
-        key = (row.direction, row.connector_id, row.session_id)
-        rows = self._open.get(key)
-        if rows is None:
-            rows = self._open[key] = []
-        rows.append(row)
-        timestamp = row.timestamp
-        # Re-inserting keeps _last_seen ordered by last activity, oldest first.
-        self._last_seen.pop(key, None)
-        self._last_seen[key] = timestamp
-        if self._latest is None or timestamp > self._latest:
-            self._latest = timestamp
-        finished: list[SmtpSession] = []
-        if row.event is Event.DISCONNECT:
-            del self._open[key], self._last_seen[key]
-            finished.append(build_session(key, rows, ended=True))
-        self._fed += 1
-        if self._fed % 4096 == 0 or len(self._open) > self._max_open:
-            finished.extend(self._evict())
-        return finished
+        return list(self.feed_all((row,)))
+
+    def feed_all(self, rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:
+        """Add rows; yield each session as it finishes. The loop of :meth:`feed`, inlined."""
+        open_sessions = self._open
+        disconnect = Event.DISCONNECT
+        until_sweep = self._until_sweep
+        for row in rows:
+            values = row.values
+            key = (values[11], values[1], values[2])
+            session = open_sessions.get(key)
+            if session is None:
+                open_sessions[key] = [row]
+            else:
+                session.append(row)
+            if values[6] is disconnect:
+                yield build_session(key, open_sessions.pop(key), ended=True)
+            until_sweep -= 1
+            if until_sweep <= 0:
+                # Limits are checked at sweeps, every few thousand rows, to keep the
+                # per-row work minimal; max_open can be exceeded by that much between.
+                self._latest = values[0] if self._latest is None else max(self._latest, values[0])
+                yield from self._evict()
+                until_sweep = self._until_sweep
+        self._until_sweep = until_sweep
 
     def _evict(self) -> list[SmtpSession]:
         """Return sessions idle too long, and the oldest beyond ``max_open``."""
+        # A sweep looks at every open session, so it runs once per that many rows (but
+        # often enough to honour max_open): its cost per row stays constant.
+        self._until_sweep = max(1, min(max(_SWEEP_EVERY, len(self._open)), self._max_open))
         evicted: list[SmtpSession] = []
-        cutoff = None if self._latest is None else self._latest - self._idle_timeout
-        while self._last_seen:
-            oldest, seen = next(iter(self._last_seen.items()))
-            if len(self._open) <= self._max_open and (cutoff is None or seen >= cutoff):
-                break
-            evicted.append(self._finish(oldest))
+        if self._latest is not None:
+            cutoff = self._latest - self._idle_timeout
+            idle = [key for key, rows in self._open.items() if rows[-1].values[0] < cutoff]
+            evicted.extend(self._finish(key) for key in idle)
+        while len(self._open) > self._max_open:
+            # Dicts keep insertion order: the first key is the session that began first.
+            evicted.append(self._finish(next(iter(self._open))))
         return evicted
 
     def _finish(self, key: _Key) -> SmtpSession:
-        rows = self._open.pop(key)
-        del self._last_seen[key]
-        return build_session(key, rows, ended=False)
+        return build_session(key, self._open.pop(key), ended=False)
 
     def close(self) -> list[SmtpSession]:
         """Return every open session, marked incomplete, in order of first row."""
@@ -141,6 +162,5 @@ def assemble_sessions(rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:
     ('UnknownCredentials', False)
     """
     assembler = SessionAssembler()
-    for row in rows:
-        yield from assembler.feed(row)
+    yield from assembler.feed_all(rows)
     yield from assembler.close()

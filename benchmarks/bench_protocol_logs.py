@@ -1,0 +1,121 @@
+"""Throughput and memory of the protocol-log reader, against csv.reader in the same run.
+
+Run: ``python benchmarks/bench_protocol_logs.py`` (generates 200 MB under a temporary
+folder unless ``--folder`` names one). Each measurement runs in a fresh subprocess, so
+peak RSS is that of the measurement alone. The figures that count are the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from generate_logs import generate  # noqa: E402 -- the benchmark's own helper
+
+
+def _csv_baseline(files: list[Path]) -> int:
+    rows = 0
+    for path in files:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for _ in csv.reader(handle):
+                rows += 1
+    return rows
+
+
+def _typed_rows(files: list[Path]) -> int:
+    from exchange_tls import iter_protocol_rows
+
+    rows = 0
+    for _ in iter_protocol_rows(*files):
+        rows += 1
+    return rows
+
+
+def _sessions(files: list[Path]) -> int:
+    from exchange_tls import assemble_sessions, iter_protocol_rows
+
+    rows = 0
+    for session in assemble_sessions(iter_protocol_rows(*files)):
+        rows += len(session.rows)
+        tls = session.tls
+        if tls is not None and tls.local_certificate is not None:
+            _ = (tls.succeeded, tls.error, tls.local_certificate.thumbprint)
+    return rows
+
+
+MEASURES = {"csv": _csv_baseline, "rows": _typed_rows, "sessions": _sessions}
+
+
+def _child(measure: str, files: list[str]) -> None:
+    import resource
+
+    paths = [Path(name) for name in files]
+    started = time.perf_counter()
+    rows = MEASURES[measure](paths)
+    elapsed = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_rss_mib": peak_kib / 1024}))
+
+
+def _run(measure: str, files: list[Path], repeat: int) -> dict[str, float]:
+    best: dict[str, float] | None = None
+    for _ in range(repeat):
+        output = subprocess.run(  # noqa: S603 -- our own interpreter and script
+            [sys.executable, __file__, "--child", measure, *map(str, files)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        result = json.loads(output)
+        if best is None or result["seconds"] < best["seconds"]:
+            best = result
+    assert best is not None
+    return best
+
+
+def main() -> None:
+    """Measure and print a table of rows/s, ratios and peak RSS."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--folder", type=Path)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--megabytes", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--child", nargs="+")
+    arguments = parser.parse_args()
+    if arguments.child:
+        _child(arguments.child[0], arguments.child[1:])
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = arguments.folder or Path(scratch) / "SmtpSend"
+        files = sorted(folder.glob("SEND*.LOG")) or generate(
+            folder, arguments.files, arguments.megabytes
+        )
+        size = sum(path.stat().st_size for path in files) / 1e6
+        print(f"{len(files)} files, {size:.0f} MB")
+        results = {measure: _run(measure, files, arguments.repeat) for measure in MEASURES}
+        baseline = results["csv"]["rows"] / results["csv"]["seconds"]
+        print(f"{'measure':<10} {'rows':>10} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10}")
+        for measure, result in results.items():
+            rate = result["rows"] / result["seconds"]
+            print(
+                f"{measure:<10} {result['rows']:>10} {rate:>12,.0f} {rate / baseline:>7.2f} "
+                f"{result['peak_rss_mib']:>8.1f} MiB"
+            )
+        small = files[:2]
+        memory = {
+            "2 files": _run("sessions", small, 1)["peak_rss_mib"],
+            f"{len(files)} files": results["sessions"]["peak_rss_mib"],
+        }
+        print("peak RSS of sessions: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in memory.items()))
+
+
+if __name__ == "__main__":
+    main()
