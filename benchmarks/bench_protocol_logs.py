@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from generate_logs import generate  # noqa: E402 -- the benchmark's own helper
+from generate_logs import generate
 
 
 def _csv_baseline(files: list[Path]) -> int:

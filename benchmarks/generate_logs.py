@@ -20,7 +20,12 @@ HEADER = (
     "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
     "remote-endpoint,event,data,context\r\n"
 )
-CONNECTORS = ["Outbound to Office 365", "Internet Mail", "组织内 SMTP 发送连接器", "Relais für Ämter"]
+CONNECTORS = [
+    "Outbound to Office 365",
+    "Internet Mail",
+    "组织内 SMTP 发送连接器",
+    "Relais für Ämter",
+]
 SUCCESS = (
     '"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption '
     "algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with "
@@ -33,7 +38,9 @@ ISSUER = '"CN=Contoso Issuing CA 01, O=Contoso Ltd, C=CH"'
 def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[dt.datetime, str]]:
     connector = rng.choice(CONNECTORS)
     local = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}:{rng.randrange(1024, 65535)}"
-    remote = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}:25"
+    remote = (
+        f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}:25"
+    )
     session_id = f"{0x08D50D3D00000000 + session:016X}"
     fails = rng.random() < 0.05
     lines = [
@@ -55,7 +62,10 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
         ("*", "*.contoso.com;contoso.com", "Certificate alternate names"),
     ]
     if fails:
-        lines += [("*", "", "TLS negotiation failed with error UnknownCredentials"), ("-", "", "Local")]
+        lines += [
+            ("*", "", "TLS negotiation failed with error UnknownCredentials"),
+            ("-", "", "Local"),
+        ]
     else:
         lines += [
             ("*", "", SUCCESS),
@@ -63,12 +73,20 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
             ("<", "250-mx.example.net Hello [203.0.113.7]", ""),
             ("<", "250 CHUNKING", ""),
             ("*", f"{rng.getrandbits(40)};250 2.1.5 Recipient OK", "sending message"),
-            (">", f"MAIL FROM:<user{rng.randrange(10**6)}@contoso.com> SIZE={rng.randrange(10**6)}", ""),
+            (
+                ">",
+                f"MAIL FROM:<user{rng.randrange(10**6)}@contoso.com> SIZE={rng.randrange(10**6)}",
+                "",
+            ),
             (">", f"RCPT TO:<r{rng.randrange(10**6)}@example.net>", ""),
             ("<", "250 2.1.0 Sender OK", ""),
             ("<", "250 2.1.5 Recipient OK", ""),
             (">", "BDAT 12345 LAST", ""),
-            ("<", "250 2.6.0 <msg@contoso.com> [InternalId=123, Hostname=mx] Queued mail for delivery", ""),
+            (
+                "<",
+                "250 2.6.0 <msg@contoso.com> [InternalId=123, Hostname=mx] Queued mail for delivery",
+                "",
+            ),
             (">", "QUIT", ""),
             ("<", "221 2.0.0 Service closing transmission channel", ""),
             ("-", "", "Local"),
@@ -82,7 +100,10 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
         if "," in data and not data.startswith('"'):
             data = f'"{data}"'
         rows.append(
-            (moment, f"{connector},{session_id},{sequence},{local},{remote},{event},{data},{context}")
+            (
+                moment,
+                f"{connector},{session_id},{sequence},{local},{remote},{event},{data},{context}",
+            )
         )
     return rows
 

@@ -95,7 +95,11 @@ class SessionFacts:
 
 
 def infer_direction(rows: list[ProtocolLogRow]) -> Direction | None:
-    """Tell send from receive by who sends commands, when the log does not say."""
+    """Tell send from receive when the log does not say.
+
+    By who sends SMTP commands, else by a connection attempt (only sends make them),
+    else by the connector id's shape.
+    """
     for row in rows:
         if row.event not in (Event.SEND, Event.RECEIVE) or not row.data:
             continue
@@ -108,7 +112,9 @@ def infer_direction(rows: list[ProtocolLogRow]) -> Direction | None:
     for row in rows:
         if row.context == "attempting to connect" or row.context.startswith("Failed to connect."):
             return Direction.SEND
-    return None
+    # Last, the connector id: receive connectors are logged as "SERVER\Name", send
+    # connectors by their name alone (domain.md §1.5).
+    return Direction.RECEIVE if "\\" in rows[0].connector_id else Direction.SEND
 
 
 def _timestamp(text: str) -> dt.datetime | None:

@@ -56,6 +56,13 @@ class Direction(enum.Enum):
     __hash__ = object.__hash__  # see Event.__hash__
 
 
+def _quote(field: str) -> str:
+    """Quote a field the way Exchange's CSV writer does: only when it must."""
+    if "," in field or '"' in field:
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
 @functools.lru_cache(maxsize=4096)
 def _endpoint(text: str) -> Endpoint | None:
     # Endpoints repeat on every row of a session; parsing each distinct text once keeps
@@ -192,6 +199,34 @@ class ProtocolLogRow:
     def text(self) -> str:
         """The row's message: ``data``, or ``context`` where ``data`` is empty."""
         return self.values[7] or self.values[8]
+
+    def to_line(self) -> str:
+        """Write the row as Exchange does: CSV, quoting only fields with ``,`` or ``"``.
+
+        >>> import datetime
+        >>> print(ProtocolLogRow.create(
+        ...     timestamp=datetime.datetime(2017, 10, 7, 4, 42, 56, 804000, datetime.timezone.utc),
+        ...     connector_id="Out", session_id="08D50D3D",
+        ...     sequence_number=17, event=Event.INFORMATION,
+        ...     data='CN=x, O="A" Inc', context="Certificate subject",
+        ... ).to_line())
+        2017-10-07T04:42:56.804Z,Out,08D50D3D,17,,,*,"CN=x, O=""A"" Inc",Certificate subject
+        """
+        moment = self.timestamp
+        stamp = f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+        sequence = "" if self.sequence_number is None else str(self.sequence_number)
+        fields = (
+            stamp,
+            self.connector_id,
+            self.session_id,
+            sequence,
+            self.values[4],
+            self.values[5],
+            self.event.value,
+            self.data,
+            self.context,
+        )
+        return ",".join(_quote(field) for field in fields)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fields as JSON-ready values."""

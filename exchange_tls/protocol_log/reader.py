@@ -83,7 +83,6 @@ _new = object.__new__
 _set_values = ProtocolLogRow.__dict__["values"].__set__
 _fromisoformat = dt.datetime.fromisoformat
 _tzinfo = operator.attrgetter("tzinfo")
-_starts_with_hash = operator.methodcaller("startswith", "#")
 _UTC_ONLY = {dt.timezone.utc}
 
 
@@ -176,6 +175,11 @@ class _LogReader:
 
     def read(self, split: _Split) -> Iterator[ProtocolLogRow]:
         """Read every row a ``csv.reader`` splits."""
+        for batch in self.batches(split):
+            yield from batch
+
+    def batches(self, split: _Split) -> Iterator[list[ProtocolLogRow]]:
+        """Read the rows a ``csv.reader`` splits, a batch at a time."""
         line = 0
         while True:
             seen = undecodable_seen()
@@ -190,7 +194,7 @@ class _LogReader:
             rows = None
             if self.columns.standard and not self.pasted:
                 rows = self._fast(batch, first)
-            yield from rows if rows is not None else self._careful(batch, first)
+            yield rows if rows is not None else self._careful(batch, first)
 
     def _spanning_lines(self, first: int) -> None:
         self.collector.report(
@@ -219,8 +223,10 @@ class _LogReader:
         if [] in batch or set(map(len, batch)) != {9}:
             return None
         columns = list(zip(*batch, strict=True))
-        if not set(columns[6]) <= _EVENT_CHARACTERS or any(map(_starts_with_hash, columns[0])):
+        if not set(columns[6]) <= _EVENT_CHARACTERS:
             return None
+        # A directive line ("#Fields: …") fails the timestamp check below, so directives
+        # need no test of their own here.
         try:
             timestamps = list(map(_fromisoformat, columns[0]))
             sequence = list(map(int, columns[3]))
@@ -474,7 +480,8 @@ class ProtocolRowReader:
                 text = _open_text(binary, name, self._collector)
                 split = csv.reader(text)
                 try:
-                    yield from log.read(split)
+                    for batch in log.batches(split):
+                        yield from batch
                 except csv.Error as error:
                     log.problem(
                         f"cannot split the rest of the file: {error}",

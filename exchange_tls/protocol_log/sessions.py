@@ -90,7 +90,7 @@ class SessionAssembler:
         self._idle_timeout = idle_timeout
         self._max_open = max_open
         self._latest: dt.datetime | None = None
-        self._until_sweep = _SWEEP_EVERY
+        self._until_sweep = max(1, min(_SWEEP_EVERY, max_open))
 
     @property
     def open_sessions(self) -> int:
