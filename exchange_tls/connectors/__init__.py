@@ -1,0 +1,23 @@
+"""Connector evidence: ``Get-SendConnector`` and ``Get-ReceiveConnector`` output."""
+
+from __future__ import annotations
+
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
+from exchange_tls.connectors.reader import (
+    parse_receive_connectors,
+    parse_send_connectors,
+    read_receive_connectors,
+    read_send_connectors,
+)
+from exchange_tls.connectors.selection import candidate_certificates, names_match
+
+__all__ = [
+    "ReceiveConnector",
+    "SendConnector",
+    "candidate_certificates",
+    "names_match",
+    "parse_receive_connectors",
+    "parse_send_connectors",
+    "read_receive_connectors",
+    "read_send_connectors",
+]
