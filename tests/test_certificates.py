@@ -503,3 +503,21 @@ def test_certificate_round_trips_through_the_default_table(
         certificate.services,
         certificate.subject,
     )
+
+
+def test_select_object_table_of_one_column() -> None:
+    """`| Select-Object Services` gives a one-column table of names."""
+    [certificate] = parse_certificates("\nServices\n--------\nIMAP, POP, IIS, SMTP\n")
+    assert certificate.services == Services(27)
+    assert certificate.thumbprint is None
+
+
+def test_html_source_of_a_blog_is_refused_with_a_position() -> None:
+    """The WordPress sample is HTML source, not output: ParseError at its first line."""
+    path = (
+        DATA
+        / "certificates/wp-blog_ex2010_get-exchangecertificate_table_6flag-services_html-syntax-highlighted_before.html.txt"
+    )
+    with pytest.raises(ParseError) as caught:
+        read_certificates(path)
+    assert (caught.value.line, caught.value.column) == (1, 1)
