@@ -14,7 +14,6 @@ minutes) is returned incomplete as soon as the log has moved past it, and at mos
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import operator
 from collections.abc import Iterable, Iterator
 
@@ -34,18 +33,21 @@ def _order(row: ProtocolLogRow) -> int:
     return -1 if number is None else number
 
 
-def _in_order(rows: list[ProtocolLogRow]) -> bool:
-    """Whether the rows already run in sequence order (the usual case), checked in C."""
+def _sequence_order(rows: list[ProtocolLogRow]) -> list[ProtocolLogRow]:
+    """Put rows in sequence order, stably; the usual in-order case costs C calls only."""
     numbers = list(map(_SEQUENCE, map(_VALUES, rows)))
     if None in numbers:
-        return False
-    return all(map(operator.le, numbers, itertools.islice(numbers, 1, None)))
+        return sorted(rows, key=_order)
+    ordered = sorted(numbers)
+    if ordered == numbers:
+        return rows
+    positions = sorted(range(len(rows)), key=numbers.__getitem__)
+    return list(map(rows.__getitem__, positions))
 
 
 def build_session(key: _Key, rows: list[ProtocolLogRow], *, ended: bool) -> SmtpSession:
     """Build a session from its rows; ``ended`` says its disconnect row was seen."""
-    if not _in_order(rows):
-        rows.sort(key=_order)
+    rows = _sequence_order(rows)
     direction, connector_id, session_id = key
     if direction is None:
         direction = infer_direction(rows)
