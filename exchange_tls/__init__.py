@@ -25,6 +25,15 @@ from exchange_tls.connectors import (
     read_receive_connectors,
     read_send_connectors,
 )
+from exchange_tls.diagnosis import (
+    CATALOGUE,
+    Confidence,
+    Diagnosis,
+    Evidence,
+    EvidenceRef,
+    Finding,
+    diagnose,
+)
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import (
     ErrorMode,
@@ -67,19 +76,25 @@ from exchange_tls.sources import DecodedText, SourceRef, decode_bytes, read_sour
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CATALOGUE",
     "CertificateIdentity",
     "CertificateStatus",
+    "Confidence",
     "ConnectFailure",
     "DecodedText",
     "DeliveryType",
+    "Diagnosis",
     "Direction",
     "DistinguishedName",
     "Endpoint",
     "EnhancedStatusCode",
     "ErrorMode",
     "Event",
+    "Evidence",
+    "EvidenceRef",
     "ExchangeCertificate",
     "ExchangeTlsError",
+    "Finding",
     "LastError",
     "ParseError",
     "Problem",
@@ -106,6 +121,7 @@ __all__ = [
     "assemble_sessions",
     "candidate_certificates",
     "decode_bytes",
+    "diagnose",
     "iter_protocol_rows",
     "parse_certificates",
     "parse_last_error",

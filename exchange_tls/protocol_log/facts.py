@@ -164,24 +164,20 @@ def _condensed(row: ProtocolLogRow, label: str) -> CertificateIdentity:
         alternate_names=_names(match.group("names") or ""),
         label=label,
         source=row.source,
+        thumbprint_source=row.source,
     )
 
 
 class _CertificateBlock:
     """The classic block: a label row, then one ``Certificate …`` row per attribute."""
 
-    __slots__ = ("label", "source", "values")
+    __slots__ = ("label", "source", "thumbprint_row", "values")
 
     def __init__(self, label: str, source: SourceRef) -> None:
         self.label = label
         self.source = source
         self.values: dict[str, str] = {}
-
-    def add(self, context: str, data: str) -> bool:
-        if not context.startswith("Certificate "):
-            return False
-        self.values[context[12:]] = data  # after "Certificate "
-        return True
+        self.thumbprint_row: ProtocolLogRow | None = None
 
     def identity(self) -> CertificateIdentity:
         values = self.values
@@ -197,6 +193,7 @@ class _CertificateBlock:
             alternate_names=_names(names) if names is not None else None,
             label=self.label,
             source=self.source,
+            thumbprint_source=self.thumbprint_row.source if self.thumbprint_row else None,
         )
 
 
@@ -268,6 +265,8 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
             context = contexts[index]
             if block is not None and context.startswith("Certificate "):
                 block.values[context[12:]] = data[index]  # after "Certificate "
+                if context == "Certificate thumbprint":
+                    block.thumbprint_row = row
                 block_end = index
                 continue
             close_block()
@@ -277,7 +276,9 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
                 tls_seen(index)
                 evidence.append(row)
                 block = _CertificateBlock("Sending certificate", row.source)
-                block.add(context, data[index])
+                block.values[context[12:]] = data[index]
+                if context == "Certificate thumbprint":
+                    block.thumbprint_row = row
                 block_end = index
                 continue
             text = context or data[index]

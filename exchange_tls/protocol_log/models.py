@@ -315,6 +315,8 @@ class CertificateIdentity:
     label: str | None = None
     #: The row where the certificate block starts.
     source: SourceRef | None = None
+    #: The row that gives the thumbprint (the block's ``Certificate thumbprint`` row).
+    thumbprint_source: SourceRef | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -1,0 +1,26 @@
+"""Diagnosis: the rule catalogue and ``diagnose()``."""
+
+from __future__ import annotations
+
+from exchange_tls.diagnosis.catalogue import CATALOGUE, Rule
+from exchange_tls.diagnosis.engine import diagnose
+from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.diagnosis.model import (
+    SCHEMA_VERSION,
+    Confidence,
+    Diagnosis,
+    EvidenceRef,
+    Finding,
+)
+
+__all__ = [
+    "CATALOGUE",
+    "SCHEMA_VERSION",
+    "Confidence",
+    "Diagnosis",
+    "Evidence",
+    "EvidenceRef",
+    "Finding",
+    "Rule",
+    "diagnose",
+]

@@ -1,0 +1,7 @@
+"""The rule families; importing this package fills the catalogue."""
+
+from __future__ import annotations
+
+from exchange_tls.diagnosis.rules import certificates, connectors, transport
+
+__all__ = ["certificates", "connectors", "transport"]

@@ -1,0 +1,57 @@
+"""Write a diagnosis as a commented PowerShell script: check, fix and verify."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from exchange_tls import __version__
+from exchange_tls.remediation.steps import Purpose
+
+if TYPE_CHECKING:
+    from exchange_tls.diagnosis.model import Diagnosis
+
+__all__ = ["render_script"]
+
+
+def _comment(text: str) -> list[str]:
+    # One comment line per source line: a value with a line break cannot end the comment.
+    return ["# " + line for line in text.replace("\r", "\n").split("\n")]
+
+
+def render_script(diagnosis: Diagnosis) -> str:
+    """Return the script: a banner, then per finding its check, fix and verify steps.
+
+    Commands that change state carry ``-WhatIf`` where the cmdlet takes it: remove it
+    to make the change once the checks confirm the finding.
+    """
+    lines = [
+        "#Requires -Version 5.1",
+        "# Remediation script written by exchange_tls " + __version__,
+        f"# Evidence time: {diagnosis.now.isoformat() if diagnosis.now else 'unknown'}",
+        f"# Findings: {len(diagnosis.findings)}",
+        "# Run it in the Exchange Management Shell. Changes carry -WhatIf: read what they",
+        "# would do, then remove -WhatIf to apply them.",
+        "",
+    ]
+    if not diagnosis.findings:
+        lines.append("# Nothing to fix: the evidence shows no problem.")
+    for number, finding in enumerate(diagnosis.findings, start=1):
+        lines.extend(
+            _comment(
+                f"[{number}] {finding.severity.value.upper()} {finding.rule_id}: {finding.title}"
+            )
+        )
+        lines.extend(_comment(finding.summary))
+        for ref in finding.evidence:
+            lines.extend(_comment(f"  evidence: {ref}"))
+        for purpose in (Purpose.CHECK, Purpose.FIX, Purpose.VERIFY):
+            steps = [step for step in finding.remediation if step.purpose is purpose]
+            if not steps:
+                continue
+            lines.append(f"# --- {purpose.value}")
+            for step in steps:
+                if step.note:
+                    lines.extend(_comment(step.note))
+                lines.append(step.command.render(what_if=purpose is Purpose.FIX))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
