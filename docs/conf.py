@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import exchange_tls
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "exchange_tls"
 author = "The exchange_tls developers"
@@ -11,6 +16,7 @@ release = exchange_tls.__version__
 version = ".".join(release.split(".")[:2])
 
 extensions = [
+    "rule_catalogue",
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",

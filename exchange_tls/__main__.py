@@ -1,4 +1,4 @@
-"""``python -m exchange_tls``: read the bundled KB 4051498 evidence and say what it shows."""
+"""``python -m exchange_tls``: diagnose the bundled KB 4051498 evidence."""
 
 from __future__ import annotations
 
@@ -7,57 +7,81 @@ from collections.abc import Sequence
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE, example_files
+from exchange_tls.certificates import ExchangeCertificate, parse_certificates
+from exchange_tls.connectors import SendConnector, parse_send_connectors
+from exchange_tls.diagnosis import Diagnosis, Evidence, diagnose
+from exchange_tls.errors import Problem
+from exchange_tls.protocol_log import SmtpSession, assemble_sessions, parse_protocol_log
 from exchange_tls.queues import QueueRecord, parse_queues
-from exchange_tls.smtp import SmtpReply
 from exchange_tls.sources import decode_bytes
 
 _NEWLINE_NAMES = {"\r\n": "CRLF", "\n": "LF", "\r": "CR", "mixed": "mixed", None: "none"}
 
 
-def _describe_reply(reply: SmtpReply, indent: str) -> list[str]:
-    lines = []
-    for depth, link in enumerate(reply.chain):
-        enhanced = link.enhanced
-        meaning = f" ({enhanced.description})" if enhanced is not None else ""
-        label = "LastError" if depth == 0 else "wrapping"
-        nesting = "  " * max(depth - 1, 0)
-        codes = f"{link.code} {enhanced}" if enhanced is not None else str(link.code)
-        lines.append(f"{indent}{nesting}{label}: {codes}{meaning}")
-        if link.last_endpoint is not None:
-            lines.append(f"{indent}  last endpoint tried: {link.last_endpoint}")
-    return lines
+def example_evidence(name: str = EXAMPLE) -> tuple[Evidence, list[str]]:
+    """Read a bundled example into evidence; also describe each file as it was read."""
+    described: list[str] = []
+    sessions: list[SmtpSession] = []
+    certificates: list[ExchangeCertificate] = []
+    queues: list[QueueRecord] = []
+    connectors: list[SendConnector] = []
+    problems: list[Problem] = []
+    for entry in example_files(name):
+        decoded = decode_bytes(entry.read_bytes(), entry.name)
+        bom = " with BOM" if decoded.bom else ""
+        described.append(
+            f"  {entry.name}: {decoded.encoding}{bom}, "
+            f"{_NEWLINE_NAMES[decoded.newline]} line endings, {len(decoded.lines)} lines"
+        )
+        problems.extend(decoded.problems)
+        # The bundle's files are named for their kind; load_evidence() will detect it.
+        if entry.name.upper().startswith(("SEND", "RECV")):
+            log = parse_protocol_log(decoded.text, entry.name)
+            sessions.extend(assemble_sessions(log.rows))
+            problems.extend(log.problems)
+        elif entry.name.startswith("get-exchangecertificate"):
+            certificates.extend(
+                parse_certificates(decoded.text, source=entry.name, date_order="MDY")
+            )
+        elif entry.name.startswith("get-queue"):
+            queues.extend(parse_queues(decoded.text, source=entry.name, date_order="MDY"))
+        elif entry.name.startswith("get-sendconnector"):
+            connectors.extend(parse_send_connectors(decoded.text, source=entry.name))
+    evidence = Evidence(
+        sessions=sessions,
+        certificates=certificates,
+        queues=queues,
+        send_connectors=connectors,
+        problems=problems,
+    )
+    return evidence, described
 
 
-def _describe_queue(queue: QueueRecord) -> list[str]:
-    count = "?" if queue.message_count is None else queue.message_count
-    lines = [
-        f"    queue {queue.identity} to {queue.next_hop_domain}: "
-        f"{queue.status or 'status unknown'}, {count} messages"
-    ]
-    if queue.last_error is not None and queue.last_error.reply is not None:
-        lines.extend(_describe_reply(queue.last_error.reply, "      "))
+def describe_diagnosis(diagnosis: Diagnosis) -> list[str]:
+    """Describe the findings: what, the evidence that proves it, and the commands."""
+    if not diagnosis.findings:
+        return ["No problem found."]
+    lines: list[str] = []
+    for finding in diagnosis.findings:
+        lines.append(f"{finding.severity.value.upper()} {finding.rule_id}: {finding.title}")
+        lines.append(f"  {finding.summary}")
+        lines.append("  Evidence:")
+        lines.extend(f"    {ref.source or '(derived)'}: {ref.claim}" for ref in finding.evidence)
+        lines.append("  Remediation:")
+        lines.extend(f"    [{step.purpose.value}] {step.command}" for step in finding.remediation)
     return lines
 
 
 def describe_example(name: str = EXAMPLE) -> str:
-    """Describe each file of a bundled example and decode the queues it holds."""
-    lines = [f"exchange_tls {__version__}: the bundled {name} evidence"]
-    for entry in example_files(name):
-        decoded = decode_bytes(entry.read_bytes(), entry.name)
-        bom = " with BOM" if decoded.bom else ""
-        lines.append(
-            f"  {entry.name}: {decoded.encoding}{bom}, "
-            f"{_NEWLINE_NAMES[decoded.newline]} line endings, {len(decoded.lines)} lines"
-        )
-        lines.extend(f"    {problem}" for problem in decoded.problems)
-        if entry.name.startswith("get-queue"):
-            for queue in parse_queues(decoded.text, source=entry.name, date_order="MDY"):
-                lines.extend(_describe_queue(queue))
+    """Read a bundled example and return its files and its diagnosis as text."""
+    evidence, described = example_evidence(name)
+    lines = [f"exchange_tls {__version__}: the bundled {name} evidence", *described, ""]
+    lines.extend(describe_diagnosis(diagnose(evidence)))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the description of the bundled example and return the exit status."""
+    """Print the diagnosis of the bundled example and return the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments:
         print("usage: python -m exchange_tls", file=sys.stderr)

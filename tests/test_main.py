@@ -44,13 +44,18 @@ def test_describe_example_reports_each_file_encoding() -> None:
     assert "get-exchangecertificate-fl.txt: utf-16-le with BOM, CRLF line endings" in text
 
 
-def test_describe_example_decodes_the_queue_error() -> None:
-    """The description decodes the queue's LastError chain and endpoint."""
+def test_describe_example_diagnoses_kb4051498() -> None:
+    """The description ends in the KB 4051498 finding, its evidence lines and its fix."""
     text = describe_example()
-    assert "queue EX01\\9 to domain-com.mail.protection.outlook.com: Retry, 42 messages" in text
-    assert "LastError: 451 4.4.0 (Other or undefined network or routing status)" in text
-    assert "last endpoint tried: 216.32.181.234:25" in text
-    assert "wrapping: 421 4.4.1 (No answer from host)" in text
+    assert "ERROR certificate-not-enabled-for-smtp" in text
+    assert (
+        "SEND2017100704-1.LOG:27: connector 'Outbound to Office 365' failed the TLS handshake"
+        in text
+    )
+    assert (
+        "[fix] Enable-ExchangeCertificate -Thumbprint '054FB2800CE2E07A56DE07920D3C9847D3058CE1' "
+        "-Services POP,IIS,SMTP"
+    ) in text
 
 
 def test_main_refuses_arguments(capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,15 +63,24 @@ class Context:
     def __init__(self, evidence: Evidence, now: dt.datetime | None) -> None:
         self.evidence = evidence
         self.now = now
+        # Every input is put in a total order first, so that the findings do not depend on
+        # the order the evidence came in (repr breaks the last ties deterministically).
         self.sessions = sorted(
-            evidence.sessions, key=lambda s: (s.start, s.connector_id, s.session_id)
+            evidence.sessions,
+            key=lambda s: (
+                s.start,
+                s.connector_id,
+                s.session_id,
+                str(s.rows[0].source),
+                len(s.rows),
+            ),
         )
         self.send_sessions = [s for s in self.sessions if s.direction is not Direction.RECEIVE]
         self.certificates = sorted(
-            evidence.certificates, key=lambda c: (c.thumbprint or "", c.subject or "")
+            evidence.certificates, key=lambda c: (c.thumbprint or "", c.subject or "", repr(c))
         )
-        self.queues = sorted(evidence.queues, key=lambda q: q.identity or "")
-        self.connectors = sorted(evidence.send_connectors, key=lambda c: _fold(c.name))
+        self.queues = sorted(evidence.queues, key=lambda q: (q.identity or "", repr(q)))
+        self.connectors = sorted(evidence.send_connectors, key=lambda c: (_fold(c.name), repr(c)))
         self._by_thumbprint = {c.thumbprint: c for c in self.certificates if c.thumbprint}
         self._sessions_by_connector: dict[str, list[SmtpSession]] = defaultdict(list)
         for session in self.send_sessions:

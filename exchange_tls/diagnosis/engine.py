@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+import attrs
+
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.context import Context
@@ -42,9 +44,33 @@ def latest_time(evidence: Evidence) -> dt.datetime | None:
     return max(moments) if moments else None
 
 
+def _renderable(finding: Finding) -> Finding:
+    """Leave out steps whose values cannot be written as PowerShell (a NUL), and say so."""
+    kept = []
+    for step in finding.remediation:
+        try:
+            step.command.render()
+        except ValueError:
+            continue
+        kept.append(step)
+    if len(kept) == len(finding.remediation):
+        return finding
+    left_out = len(finding.remediation) - len(kept)
+    return attrs.evolve(
+        finding,
+        remediation=tuple(kept),
+        preconditions=(
+            *finding.preconditions,
+            f"{left_out} remediation step(s) left out: a value from the evidence cannot be "
+            "written as a PowerShell literal",
+        ),
+    )
+
+
 def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     place = {rule.rule_id: index for index, rule in enumerate(CATALOGUE)}
     unique = {(f.rule_id, f.subject, f.summary): f for f in findings}
+    # The summary and the cited places break ties, so the order never depends on input order.
     return tuple(
         sorted(
             unique.values(),
@@ -53,6 +79,8 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
                 f.sort_key[1],
                 place.get(f.rule_id, len(place)),
                 f.subject,
+                f.summary,
+                repr(f.evidence),
             ),
         )
     )
@@ -67,5 +95,5 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
     """
     moment = now if now is not None else latest_time(evidence)
     context = Context(evidence, moment)
-    findings = [finding for rule in CATALOGUE for finding in rule.check(context)]
+    findings = [_renderable(finding) for rule in CATALOGUE for finding in rule.check(context)]
     return Diagnosis(findings=_ordered(findings), now=moment)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+from importlib import resources
 from typing import Any
 
 import attrs
@@ -13,10 +14,18 @@ from exchange_tls.errors import Severity
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
 
-__all__ = ["SCHEMA_VERSION", "Confidence", "Diagnosis", "EvidenceRef", "Finding"]
+__all__ = ["SCHEMA_VERSION", "Confidence", "Diagnosis", "EvidenceRef", "Finding", "schema"]
 
-#: The version of the JSON document that :meth:`Diagnosis.to_dict` writes.
+#: The version of the JSON document that :meth:`Diagnosis.to_dict` writes; its JSON
+#: Schema ships as ``exchange_tls/data/diagnosis.schema.json`` (:func:`schema`).
 SCHEMA_VERSION = "1"
+
+
+def schema() -> dict[str, Any]:
+    """Return the JSON Schema of :meth:`Diagnosis.to_dict`."""
+    text = resources.files("exchange_tls").joinpath("data/diagnosis.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 class Confidence(enum.Enum):

@@ -378,6 +378,8 @@ class TestNetConnection(Command):
     """``Test-NetConnection`` to a host's SMTP port."""
 
     cmdlet: ClassVar[str] = "Test-NetConnection"
+    # Its name starts with "Test": keep pytest from collecting it in users' test modules.
+    __test__: ClassVar[bool] = False
     computer_name: str
     port: int = attrs.field(
         default=25, validator=[attrs.validators.ge(1), attrs.validators.le(65535)]

@@ -1,0 +1,495 @@
+import datetime as dt
+import random
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange_tls import (
+    CATALOGUE,
+    CertificateStatus,
+    Evidence,
+    ExchangeCertificate,
+    SendConnector,
+    Services,
+    Severity,
+    assemble_sessions,
+    diagnose,
+    parse_protocol_log,
+    parse_queues,
+    parse_tls_certificate_name,
+    read_certificates,
+    read_queues,
+    read_send_connectors,
+)
+from exchange_tls.diagnosis.model import schema
+
+DATA = Path(__file__).parent / "data"
+BUNDLED = Path(__file__).parent.parent / "exchange_tls" / "bundled" / "kb4051498"
+UTC = dt.timezone.utc
+T1 = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
+T2 = "A757A5B5395859FE5415EE33E0F5746199FEE979"
+LISTED_RULES = {
+    "certificate-not-enabled-for-smtp",
+    "certificate-missing-private-key",
+    "certificate-key-inaccessible",
+    "tls-certificate-name-not-found",
+    "tls-certificate-name-invalid",
+    "certificate-expired",
+    "certificate-expiring-soon",
+    "no-certificate-for-connector-fqdn",
+    "tls-protocol-mismatch",
+    "remote-requires-starttls",
+    "remote-starttls-unavailable",
+    "certificate-untrusted",
+    "certificate-revocation-check-failed",
+    "self-signed-certificate-external",
+    "connection-failure",
+    "tls-domain-validation-misconfigured",
+    "internal-transport-certificate-problem",
+    "protocol-logging-disabled",
+}
+
+
+def kb_evidence() -> Evidence:
+    """Return the KB 4051498 evidence: the bundle's log, queue and connector, the KB-style list."""
+    rows = list(
+        parse_protocol_log(
+            (BUNDLED / "SEND2017100704-1.LOG").read_text(encoding="utf-8-sig"),
+            "SEND2017100704-1.LOG",
+        ).rows
+    )
+    return Evidence(
+        sessions=assemble_sessions(rows),
+        certificates=read_certificates(
+            DATA / "constructed/get-exchangecertificate-kb4051498-fl.txt", date_order="MDY"
+        ),
+        queues=read_queues(BUNDLED / "get-queue-fl.txt", date_order="MDY"),
+        send_connectors=read_send_connectors(BUNDLED / "get-sendconnector-fl.txt"),
+    )
+
+
+def test_kb4051498_end_to_end() -> None:
+    """Log rows, certificate list and LastError give certificate-not-enabled-for-smtp first."""
+    diagnosis = diagnose(kb_evidence())
+    finding = diagnosis.findings[0]
+    assert finding.rule_id == "certificate-not-enabled-for-smtp"
+    assert finding.severity is Severity.ERROR
+    assert T1 in finding.summary
+    cited = {(ref.source.source, ref.source.line) for ref in finding.evidence if ref.source}
+    assert (
+        "SEND2017100704-1.LOG",
+        27,
+    ) in cited  # TLS negotiation failed with error UnknownCredentials
+    assert ("SEND2017100704-1.LOG", 25) in cited  # Certificate thumbprint
+    fixes = [step.command.render() for step in finding.remediation if step.purpose.value == "fix"]
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services IMAP,POP,IIS,SMTP" in fixes
+    assert all("-Force" not in fix for fix in fixes)
+    enable = next(
+        step for step in finding.remediation if step.command.cmdlet == "Enable-ExchangeCertificate"
+    )
+    assert enable.note is not None
+    assert "Overwrite the existing default SMTP certificate?" in enable.note
+    assert "Answer N" in enable.note
+    assert [step.purpose.value for step in finding.remediation] == sorted(
+        (step.purpose.value for step in finding.remediation), key=["check", "fix", "verify"].index
+    )
+
+
+def test_kb4051498_is_not_called_a_firewall_problem() -> None:
+    """The 421 4.4.1 timeout in the queue does not give connection-failure."""
+    rule_ids = [finding.rule_id for finding in diagnose(kb_evidence()).findings]
+    assert "connection-failure" not in rule_ids
+    assert rule_ids == ["certificate-not-enabled-for-smtp"]
+
+
+def test_without_the_inventory_the_finding_has_medium_confidence() -> None:
+    """From the log alone, F1 still fires, with medium confidence and a check step."""
+    evidence = kb_evidence()
+    diagnosis = diagnose(Evidence(sessions=evidence.sessions, queues=evidence.queues))
+    finding = diagnosis.findings[0]
+    assert (finding.rule_id, finding.confidence.value) == (
+        "certificate-not-enabled-for-smtp",
+        "medium",
+    )
+    assert (
+        finding.remediation[0]
+        .command.render()
+        .startswith(f"Get-ExchangeCertificate -Thumbprint '{T1}'")
+    )
+
+
+def test_diagnosis_json_matches_the_schema() -> None:
+    """to_dict() follows the shipped JSON Schema, and to_json() is its JSON."""
+    diagnosis = diagnose(kb_evidence())
+    jsonschema.validate(diagnosis.to_dict(), schema())
+    assert '"schema_version": "1"' in diagnosis.to_json()
+
+
+def test_script_has_check_fix_verify_with_what_if() -> None:
+    """to_script() writes the sections and -WhatIf on changes, never -Force."""
+    script = diagnose(kb_evidence()).to_script()
+    assert "# --- check" in script
+    assert "# --- fix" in script
+    assert "# --- verify" in script
+    assert (
+        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services IMAP,POP,IIS,SMTP -WhatIf"
+        in script
+    )
+    commands = [line for line in script.splitlines() if line and not line.startswith("#")]
+    assert not [line for line in commands if "-Force" in line]
+
+
+# -- one scenario and one near miss per rule --------------------------------------------
+
+NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def log(*rows: str, name: str = "SEND20240601-1.LOG") -> list:  # type: ignore[type-arg]
+    """Return the sessions of protocol-log rows (connector 'Out', session 0A unless given)."""
+    lines = []
+    for number, row in enumerate(rows):
+        session, _, rest = row.partition("|") if "|" in row else ("0A", "", row)
+        lines.append(
+            f"2024-06-01T00:00:{number:02d}.000Z,Out,{session},{number},10.0.0.1:1000,192.0.2.25:25,{rest}"
+        )
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), name).rows))
+
+
+def presented(thumbprint: str, error: str | None) -> list[str]:
+    """Return the rows of a session presenting a certificate, failing with ``error`` or succeeding."""
+    outcome = (
+        f"*,,TLS negotiation failed with error {error}"
+        if error
+        else '*,,"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with strength 384 bits"'
+    )
+    return [
+        ">,EHLO mail.contoso.com,",
+        "<,250-mx Hello,",
+        "<,250 STARTTLS,",
+        ">,STARTTLS,",
+        "<,220 2.0.0 SMTP server ready,",
+        "*,,Sending certificate",
+        "*,CN=mail.contoso.com,Certificate subject",
+        "*,CN=Contoso CA,Certificate issuer name",
+        f"*,{thumbprint},Certificate thumbprint",
+        outcome,
+        "-,,Local",
+    ]
+
+
+def cert(thumbprint: str = T1, **changes: object) -> ExchangeCertificate:
+    """Return a healthy SMTP certificate for mail.contoso.com, with changes."""
+    values: dict[str, object] = {
+        "thumbprint": thumbprint,
+        "services": Services.IIS | Services.SMTP,
+        "subject": "CN=mail.contoso.com",
+        "issuer": "CN=Contoso CA",
+        "certificate_domains": ("mail.contoso.com",),
+        "has_private_key": True,
+        "is_self_signed": False,
+        "status": CertificateStatus.VALID,
+        "not_before": dt.datetime(2024, 1, 1, tzinfo=UTC),
+        "not_after": dt.datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    values.update(changes)
+    return ExchangeCertificate(**values)  # type: ignore[arg-type]
+
+
+def connector(**changes: object) -> SendConnector:
+    """Return a send connector 'Out' for mail.contoso.com, with changes."""
+    values: dict[str, object] = {
+        "name": "Out",
+        "fqdn": "mail.contoso.com",
+        "require_tls": True,
+        "protocol_logging_level": "Verbose",
+    }
+    values.update(changes)
+    return SendConnector(**values)  # type: ignore[arg-type]
+
+
+def queue(last_error: str, next_hop: str = "mx.example.net") -> list:  # type: ignore[type-arg]
+    """Return a failing queue with this LastError."""
+    return list(
+        parse_queues(
+            f"Identity : EX01\\5\nStatus : Retry\nNextHopDomain : {next_hop}\nLastError : {last_error}\n"
+        )
+    )
+
+
+TLS_NAME = parse_tls_certificate_name("<I>CN=Contoso CA<S>CN=mail.contoso.com")
+SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
+    "certificate-not-enabled-for-smtp": (
+        Evidence(
+            sessions=log(*presented(T1, "UnknownCredentials")),
+            certificates=[cert(services=Services.IIS)],
+        ),
+        Evidence(sessions=log(*presented(T1, "UnknownCredentials")), certificates=[cert()]),
+    ),
+    "certificate-missing-private-key": (
+        Evidence(
+            sessions=log(*presented(T1, "NoCredentials")),
+            certificates=[cert(has_private_key=False)],
+        ),
+        Evidence(sessions=log(*presented(T1, None)), certificates=[cert()]),
+    ),
+    "certificate-key-inaccessible": (
+        Evidence(sessions=log(*presented(T1, "UnknownCredentials")), certificates=[cert()]),
+        Evidence(
+            sessions=log(*presented(T1, "UnknownCredentials")),
+            certificates=[cert(services=Services.IIS)],
+        ),
+    ),
+    "tls-certificate-name-not-found": (
+        Evidence(
+            send_connectors=[
+                connector(
+                    tls_certificate_name=parse_tls_certificate_name(
+                        "<I>CN=Old CA<S>CN=mail.contoso.com"
+                    )
+                )
+            ],
+            certificates=[cert()],
+        ),
+        Evidence(send_connectors=[connector(tls_certificate_name=TLS_NAME)], certificates=[cert()]),
+    ),
+    "tls-certificate-name-invalid": (
+        Evidence(
+            send_connectors=[
+                connector(
+                    tls_certificate_name=parse_tls_certificate_name(
+                        "CN=Contoso CACN=mail.contoso.com"
+                    )
+                )
+            ]
+        ),
+        Evidence(send_connectors=[connector(tls_certificate_name=TLS_NAME)]),
+    ),
+    "certificate-expired": (
+        Evidence(certificates=[cert(not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))]),
+        Evidence(
+            certificates=[
+                cert(services=Services.IIS, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+            ]
+        ),
+    ),
+    "certificate-expiring-soon": (
+        Evidence(certificates=[cert(not_after=dt.datetime(2024, 6, 15, tzinfo=UTC))]),
+        Evidence(certificates=[cert(not_after=dt.datetime(2024, 8, 15, tzinfo=UTC))]),
+    ),
+    "no-certificate-for-connector-fqdn": (
+        Evidence(send_connectors=[connector(fqdn="relay.contoso.com")], certificates=[cert()]),
+        Evidence(
+            send_connectors=[connector(fqdn="relay.contoso.com", require_tls=False)],
+            certificates=[cert()],
+        ),
+    ),
+    "tls-protocol-mismatch": (
+        Evidence(sessions=log(*presented(T1, "SocketError"))),
+        Evidence(sessions=log(*presented(T1, None))),
+    ),
+    "remote-requires-starttls": (
+        Evidence(
+            queues=queue(
+                '451 4.4.0 Primary target IP address responded with: "451 5.7.3 Must issue a STARTTLS command first." Attempted failover to alternate host, but that did not succeed.'
+            )
+        ),
+        Evidence(
+            queues=queue(
+                '451 4.4.0 Primary target IP address responded with: "451 5.7.3 STARTTLS command accepted." Attempted failover to alternate host, but that did not succeed.'
+            )
+        ),
+    ),
+    "remote-starttls-unavailable": (
+        Evidence(queues=queue("451 5.7.3 STARTTLS is required to send mail")),
+        Evidence(queues=queue("451 4.4.0 DNS query failed")),
+    ),
+    "certificate-untrusted": (
+        Evidence(certificates=[cert(status=CertificateStatus.UNTRUSTED)]),
+        Evidence(certificates=[cert(status=CertificateStatus.UNTRUSTED, services=Services.IIS)]),
+    ),
+    "certificate-revocation-check-failed": (
+        Evidence(certificates=[cert(status=CertificateStatus.REVOCATION_CHECK_FAILURE)]),
+        Evidence(certificates=[cert(status=CertificateStatus.VALID)]),
+    ),
+    "self-signed-certificate-external": (
+        Evidence(
+            send_connectors=[connector(smart_hosts=("contoso-com.mail.protection.outlook.com",))],
+            certificates=[cert(is_self_signed=True)],
+        ),
+        Evidence(
+            send_connectors=[connector(smart_hosts=("relay.contoso.local",))],
+            certificates=[cert(is_self_signed=True)],
+        ),
+    ),
+    "connection-failure": (
+        Evidence(
+            sessions=log(
+                "*,,attempting to connect",
+                '*,,"Failed to connect. Winsock error code: 10060, Win32 error code: 10060, Error Message: A connection attempt failed"',
+            )
+        ),
+        Evidence(
+            sessions=log(*presented(T1, "UnknownCredentials")),
+            queues=queue(
+                '451 4.4.0 Primary target IP address responded with: "421 4.4.1 Connection timed out." Attempted failover to alternate host, but that did not succeed. The last endpoint attempted was 192.0.2.25:25'
+            ),
+        ),
+    ),
+    "tls-domain-validation-misconfigured": (
+        Evidence(
+            send_connectors=[
+                connector(tls_auth_level="DomainValidation", smart_hosts=("smtp.example.net",))
+            ]
+        ),
+        Evidence(
+            send_connectors=[
+                connector(
+                    tls_auth_level="DomainValidation",
+                    tls_domain="example.net",
+                    smart_hosts=("smtp.example.net",),
+                )
+            ]
+        ),
+    ),
+    "internal-transport-certificate-problem": (
+        Evidence(sessions=log("*,,Outbound Authentication failed with LogonDenied")),
+        Evidence(sessions=log("*,,Set Session Permissions")),
+    ),
+    "protocol-logging-disabled": (
+        Evidence(
+            send_connectors=[
+                connector(protocol_logging_level="None", smart_hosts=("mx.example.net",))
+            ],
+            queues=queue("451 4.4.0 DNS query failed"),
+        ),
+        Evidence(
+            send_connectors=[
+                connector(protocol_logging_level="Verbose", smart_hosts=("mx.example.net",))
+            ],
+            queues=queue("451 4.4.0 DNS query failed"),
+        ),
+    ),
+}
+
+
+def test_every_listed_rule_is_in_the_catalogue_with_scenarios() -> None:
+    """The catalogue has every listed rule id, and each has a scenario pair here."""
+    assert {rule.rule_id for rule in CATALOGUE} == LISTED_RULES
+    assert set(SCENARIOS) == LISTED_RULES
+
+
+@pytest.mark.parametrize("rule_id", sorted(SCENARIOS))
+def test_rule_fires_on_its_scenario(rule_id: str) -> None:
+    """Each rule fires on evidence that shows its failure, and cites that evidence."""
+    scenario, _ = SCENARIOS[rule_id]
+    findings = [
+        finding for finding in diagnose(scenario, now=NOW).findings if finding.rule_id == rule_id
+    ]
+    assert findings, rule_id
+    assert findings[0].evidence
+
+
+@pytest.mark.parametrize("rule_id", sorted(SCENARIOS))
+def test_rule_stays_silent_on_its_near_miss(rule_id: str) -> None:
+    """Each rule stays silent on evidence that only looks like its failure."""
+    _, near_miss = SCENARIOS[rule_id]
+    assert rule_id not in [finding.rule_id for finding in diagnose(near_miss, now=NOW).findings]
+
+
+def test_healthy_evidence_gives_no_warning() -> None:
+    """Successful TLS with a valid, bound certificate gives no error or warning."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, None)),
+        certificates=[cert()],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+        queues=list(
+            parse_queues(
+                "Identity : EX01\\5\nStatus : Ready\nMessageCount : 0\nNextHopDomain : mx.example.net\n"
+            )
+        ),
+    )
+    diagnosis = diagnose(evidence, now=NOW)
+    assert diagnosis.findings == ()
+    assert diagnosis.healthy
+    assert "Nothing to fix" in diagnosis.to_script()
+
+
+def test_now_defaults_to_the_latest_time_in_the_evidence() -> None:
+    """Without now, the diagnosis uses the evidence's latest time, not the clock."""
+    diagnosis = diagnose(Evidence(sessions=log(*presented(T1, None))))
+    assert diagnosis.now == dt.datetime(2024, 6, 1, 0, 0, 10, tzinfo=UTC)
+
+
+# -- properties ----------------------------------------------------------------------------
+
+ALL_EVIDENCE = [evidence for pair in SCENARIOS.values() for evidence in pair]
+
+
+@settings(max_examples=50)
+@given(
+    st.lists(st.sampled_from(ALL_EVIDENCE), min_size=1, max_size=4),
+    st.randoms(use_true_random=False),
+)
+def test_diagnosis_ignores_input_order(parts: list[Evidence], rng: random.Random) -> None:
+    """Shuffled inputs give the same findings in the same order."""
+    merged = {
+        field: [item for part in parts for item in getattr(part, field)]
+        for field in ("sessions", "certificates", "queues", "send_connectors")
+    }
+    first = diagnose(Evidence(**merged), now=NOW)  # type: ignore[arg-type]
+    shuffled = {field: rng.sample(items, len(items)) for field, items in merged.items()}
+    second = diagnose(Evidence(**shuffled), now=NOW)  # type: ignore[arg-type]
+    assert first.to_dict() == second.to_dict()
+
+
+certificates = st.builds(
+    ExchangeCertificate,
+    thumbprint=st.one_of(
+        st.none(), st.from_regex(r"[0-9A-F]{40}", fullmatch=True), st.text(max_size=5)
+    ),
+    services=st.one_of(st.none(), st.integers(0, 127).map(Services)),
+    subject=st.one_of(st.none(), st.text(max_size=20)),
+    issuer=st.one_of(st.none(), st.text(max_size=20)),
+    not_after=st.one_of(st.none(), st.datetimes(timezones=st.just(UTC))),
+    has_private_key=st.one_of(st.none(), st.booleans()),
+    status=st.one_of(st.none(), st.sampled_from(list(CertificateStatus)), st.integers(0, 9)),
+    certificate_domains=st.one_of(st.none(), st.lists(st.text(max_size=10)).map(tuple)),
+)
+connectors = st.builds(
+    SendConnector,
+    name=st.one_of(st.none(), st.text(max_size=20)),
+    fqdn=st.one_of(st.none(), st.text(max_size=20)),
+    require_tls=st.one_of(st.none(), st.booleans()),
+    tls_auth_level=st.one_of(
+        st.none(),
+        st.sampled_from(["EncryptionOnly", "CertificateValidation", "DomainValidation", "x"]),
+    ),
+    tls_domain=st.one_of(st.none(), st.text(max_size=10)),
+    smart_hosts=st.one_of(st.none(), st.lists(st.text(max_size=10)).map(tuple)),
+    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    protocol_logging_level=st.one_of(st.none(), st.sampled_from(["None", "Verbose"])),
+)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(certificates, max_size=4),
+    st.lists(connectors, max_size=3),
+    st.sampled_from(ALL_EVIDENCE),
+)
+def test_diagnose_never_raises_on_well_typed_evidence(
+    certs: list[ExchangeCertificate], conns: list[SendConnector], base: Evidence
+) -> None:
+    """Any well-typed evidence gives a diagnosis that follows the schema."""
+    evidence = Evidence(
+        sessions=base.sessions,
+        queues=base.queues,
+        certificates=[*base.certificates, *certs],
+        send_connectors=[*base.send_connectors, *conns],
+    )
+    diagnosis = diagnose(evidence, now=NOW)
+    jsonschema.validate(diagnosis.to_dict(), schema())
+    diagnosis.to_script()
