@@ -73,6 +73,7 @@ class Context:
                 s.session_id,
                 str(s.rows[0].source),
                 len(s.rows),
+                tuple(row.text for row in s.rows),
             ),
         )
         self.send_sessions = [s for s in self.sessions if s.direction is not Direction.RECEIVE]
@@ -120,7 +121,11 @@ class Context:
 
     def sessions_of(self, connector: SendConnector) -> list[SmtpSession]:
         """Return the send sessions logged for the connector."""
-        return list(self._sessions_by_connector.get(_fold(connector.name), ()))
+        return self.sessions_named(connector.name)
+
+    def sessions_named(self, connector_id: str | None) -> list[SmtpSession]:
+        """Return the send sessions whose connector id is ``connector_id``, in time order."""
+        return list(self._sessions_by_connector.get(_fold(connector_id), ()))
 
     def connector_for_queue(self, queue: QueueRecord) -> SendConnector | None:
         """Return the connector serving the queue: by smart host, else address space."""

@@ -81,6 +81,29 @@ def _session_evidence(session: SmtpSession) -> list[EvidenceRef]:
     return refs
 
 
+def _history(context: Context, session: SmtpSession) -> tuple[str, list[EvidenceRef]]:
+    """Describe the connector's TLS timeline: last success, failures since, any new certificate."""
+    timeline = context.timeline(context.sessions_named(session.connector_id))
+    if timeline.last_success is None:
+        return "", []
+    success = timeline.last_success
+    row = next((r for r in success.rows if r.text.startswith("TLS protocol ")), success.rows[0])
+    refs = [row_ref(row, "the connector's last successful TLS handshake")]
+    sentence = (
+        f" TLS last succeeded at {success.end:%Y-%m-%d %H:%M} UTC, with "
+        f"{timeline.failures_since} failure(s) since."
+    )
+    changed = timeline.changed_certificate
+    if changed is not None:
+        before = success.tls.local_certificate if success.tls else None
+        sentence += (
+            f" The certificate presented changed at the first failure, from "
+            f"{before.thumbprint if before else 'another'} to {changed.thumbprint}: the "
+            "likely trigger."
+        )
+    return sentence, refs
+
+
 def _queue_evidence(context: Context, session: SmtpSession) -> list[EvidenceRef]:
     claim = "the queue's error looks like a network problem, but it follows the TLS failure above"
     return [
@@ -185,6 +208,8 @@ def certificate_not_enabled_for_smtp(context: Context) -> Iterator[Finding]:
             )
             confidence = Confidence.HIGH
         evidence.extend(_queue_evidence(context, session))
+        history, history_refs = _history(context, session)
+        evidence.extend(history_refs)
         services = (
             certificate.services if certificate and certificate.services else Services.NONE
         ) | Services.SMTP
@@ -214,7 +239,7 @@ def certificate_not_enabled_for_smtp(context: Context) -> Iterator[Finding]:
             summary=(
                 f"Send connector {connector_id!r} presents {name} "
                 f"(thumbprint {thumbprint or 'unknown'}), which is not enabled for SMTP, so "
-                f"TLS fails with UnknownCredentials and mail waits in the queue.{missing}"
+                f"TLS fails with UnknownCredentials and mail waits in the queue.{history}{missing}"
             ),
             evidence=tuple(evidence),
             confidence=confidence,
