@@ -497,10 +497,14 @@ def test_diagnose_never_raises_on_well_typed_evidence(
 
 def test_timeline_names_the_new_certificate_as_the_likely_trigger() -> None:
     """A success with one certificate, then failures with another: the new one is named."""
-    rows = [f"0A|{row}" for row in presented(T2, None)] + [f"0B|{row}" for row in presented(T1, "UnknownCredentials")]
+    rows = [f"0A|{row}" for row in presented(T2, None)] + [
+        f"0B|{row}" for row in presented(T1, "UnknownCredentials")
+    ]
     evidence = Evidence(sessions=log(*rows), certificates=[cert(services=Services.IIS)])
     [finding] = diagnose(evidence, now=NOW).findings
     assert finding.rule_id == "certificate-not-enabled-for-smtp"
     assert "TLS last succeeded at 2024-06-01 00:00 UTC, with 1 failure(s) since." in finding.summary
     assert f"changed at the first failure, from {T2} to {T1}: the likely trigger" in finding.summary
-    assert "the connector's last successful TLS handshake" in [ref.claim for ref in finding.evidence]
+    assert "the connector's last successful TLS handshake" in [
+        ref.claim for ref in finding.evidence
+    ]
