@@ -43,6 +43,7 @@ from exchange_tls.errors import (
     ProblemCollector,
     Severity,
 )
+from exchange_tls.loading import load_evidence
 from exchange_tls.protocol_log import (
     CertificateIdentity,
     ConnectFailure,
@@ -123,6 +124,7 @@ __all__ = [
     "decode_bytes",
     "diagnose",
     "iter_protocol_rows",
+    "load_evidence",
     "parse_certificates",
     "parse_last_error",
     "parse_protocol_log",

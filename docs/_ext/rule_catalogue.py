@@ -1,4 +1,4 @@
-"""Write docs/rules.md from the rule catalogue before Sphinx reads the sources."""
+"""Write the generated pages (rule catalogue, CLI reference) before Sphinx reads sources."""
 
 from __future__ import annotations
 
@@ -46,10 +46,53 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup(app: Any) -> dict[str, Any]:
-    """Generate the page when the extension loads, before any source is read."""
-    target = Path(app.srcdir) / "rules.md"
-    text = render()
+def render_cli() -> str:
+    """Return the command-line reference page, from the argument parser itself."""
+    from exchange_tls.cli import build_parser
+
+    parser = build_parser()
+    lines = [
+        "# Command line",
+        "",
+        "This page is generated from the `exchange-tls` argument parser.",
+        "`python -m exchange_tls` runs the same command line; with no arguments it",
+        "diagnoses the bundled KB 4051498 example.",
+        "",
+        "Exit status of `diagnose`: 0 when healthy, 1 when there are findings of error or",
+        "warning severity, 2 for a usage or input error (one line on stderr; `--debug`",
+        "shows the traceback).",
+        "",
+        "```text",
+        parser.format_help().rstrip(),
+        "```",
+    ]
+    subparsers = next(
+        action for action in parser._actions if action.__class__.__name__ == "_SubParsersAction"
+    )
+    for name, command in subparsers.choices.items():  # type: ignore[attr-defined]
+        lines += [
+            "",
+            f"## `exchange-tls {name}`",
+            "",
+            "```text",
+            command.format_help().rstrip(),
+            "```",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _write(target: Path, text: str) -> None:
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         target.write_text(text, encoding="utf-8")
+
+
+def setup_all(app: Any) -> None:
+    """Write every generated page."""
+    _write(Path(app.srcdir) / "rules.md", render())
+    _write(Path(app.srcdir) / "cli.md", render_cli())
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Generate the pages when the extension loads, before any source is read."""
+    setup_all(app)
     return {"parallel_read_safe": True}

@@ -1,0 +1,355 @@
+"""The ``exchange-tls`` command line: diagnose, sessions, certificates, queues, rules."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from exchange_tls import __version__
+from exchange_tls.bundled import EXAMPLE
+from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose
+from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.errors import ExchangeTlsError, ParseError, Severity
+from exchange_tls.loading import load_evidence
+
+__all__ = ["main"]
+
+# Exit statuses: 0 healthy, 1 findings of error or warning severity, 2 usage or input error.
+EXIT_HEALTHY, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PROGRESS_THRESHOLD = 4 * 1024 * 1024
+_COLOURS = {"error": "\033[31;1m", "warning": "\033[33;1m", "info": "\033[36m", "dim": "\033[2m"}
+_RESET = "\033[0m"
+
+
+class _Style:
+    def __init__(self, stream: TextIO, enabled: bool | None = None) -> None:
+        if enabled is None:
+            enabled = stream.isatty() and not os.environ.get("NO_COLOR")
+        self.enabled = enabled
+
+    def __call__(self, text: str, colour: str) -> str:
+        return f"{_COLOURS[colour]}{text}{_RESET}" if self.enabled else text
+
+
+def _bundled_path() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("exchange_tls").joinpath("bundled").joinpath(EXAMPLE)))
+
+
+def _progress(stream: TextIO) -> object:
+    def report(done: int, total: int, name: str) -> None:
+        if total < PROGRESS_THRESHOLD or not stream.isatty():
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done * 100 // max(total, 1):3d}% "
+        )
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return report
+
+
+def _load(arguments: argparse.Namespace) -> Evidence:
+    return load_evidence(
+        *arguments.paths,
+        date_order=arguments.date_order,
+        progress=_progress(sys.stderr),  # type: ignore[arg-type]
+    )
+
+
+# -- diagnose ------------------------------------------------------------------------------
+
+
+def render_text(diagnosis: Diagnosis, style: _Style) -> str:
+    """Write the findings as a report for a terminal."""
+    if not diagnosis.findings:
+        return "No problem found: every check passed on this evidence.\n"
+    lines: list[str] = []
+    for finding in diagnosis.findings:
+        lines.append(
+            style(f"{finding.severity.value.upper()} {finding.rule_id}", finding.severity.value)
+            + f": {finding.title}"
+        )
+        lines.append(f"  {finding.summary}")
+        lines.append(f"  Confidence: {finding.confidence.value}")
+        lines.append("  Evidence:")
+        for ref in finding.evidence:
+            where = str(ref.source) if ref.source else "(derived)"
+            lines.append(f"    {where}: {ref.claim}")
+            lines.append(style(f"      {ref.excerpt}", "dim"))
+        if finding.remediation:
+            lines.append("  Remediation:")
+            for step in finding.remediation:
+                lines.append(f"    [{step.purpose.value}] {step.command}")
+                if step.note:
+                    lines.append(style(f"      {step.note}", "dim"))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_markdown(diagnosis: Diagnosis) -> str:
+    """Write the findings as Markdown, for a ticket or a wiki."""
+    if not diagnosis.findings:
+        return "No problem found.\n"
+    lines = ["# exchange_tls diagnosis", ""]
+    for finding in diagnosis.findings:
+        lines += [
+            f"## {finding.severity.value.upper()}: {finding.title}",
+            "",
+            f"`{finding.rule_id}` ({finding.confidence.value} confidence)",
+            "",
+            finding.summary,
+            "",
+            "Evidence:",
+            "",
+        ]
+        lines += [f"- `{ref.source or '(derived)'}`: {ref.claim}" for ref in finding.evidence]
+        if finding.remediation:
+            lines += ["", "Remediation:", "", "```powershell"]
+            for step in finding.remediation:
+                lines.append(f"# {step.purpose.value}")
+                lines.append(step.command.render())
+            lines += ["```"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _diagnose(arguments: argparse.Namespace) -> int:
+    bundled = not arguments.paths
+    if bundled:
+        arguments.paths = [_bundled_path()]
+        arguments.date_order = arguments.date_order or "MDY"
+        if arguments.format == "text":
+            where = arguments.paths[0]
+            print(f"No path given: diagnosing the bundled KB 4051498 example ({where}).\n")
+    evidence = _load(arguments)
+    diagnosis = diagnose(evidence, now=arguments.now)
+    if arguments.format == "json":
+        print(diagnosis.to_json())
+    elif arguments.format == "markdown":
+        print(render_markdown(diagnosis))
+    elif arguments.format == "ps1":
+        print(diagnosis.to_script(), end="")
+    else:
+        print(render_text(diagnosis, _Style(sys.stdout, False if arguments.no_color else None)))
+        problems = [p for p in evidence.problems if p.severity is not Severity.INFO]
+        if problems:
+            print(
+                f"{len(problems)} things in the evidence could not be read with certainty:",
+                file=sys.stderr,
+            )
+            for problem in problems[:20]:
+                print(f"  {str(problem).splitlines()[0]}", file=sys.stderr)
+    return EXIT_HEALTHY if diagnosis.healthy else EXIT_FINDINGS
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[Mapping[str, object]], as_json: bool, as_csv: bool) -> str:
+    if as_json:
+        return json.dumps(rows, indent=2, default=str, ensure_ascii=False)
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    if as_csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    cells = [[str("" if row[c] is None else row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += [
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
+    return "\n".join(lines)
+
+
+def _sessions(arguments: argparse.Namespace) -> int:
+    evidence = _load(arguments)
+    rows = []
+    for session in evidence.sessions:
+        tls = session.tls
+        if arguments.failed and not (tls and tls.succeeded is False):
+            continue
+        if (
+            arguments.connector
+            and session.connector_id.casefold() != arguments.connector.casefold()
+        ):
+            continue
+        rows.append(
+            {
+                "start": session.start.isoformat(),
+                "connector": session.connector_id,
+                "session": session.session_id,
+                "direction": session.direction.value if session.direction else None,
+                "remote": str(session.remote_endpoint) if session.remote_endpoint else None,
+                "tls": None
+                if tls is None
+                else ("ok" if tls.succeeded else "failed" if tls.succeeded is False else "-"),
+                "error": tls.error if tls else None,
+                "protocol": tls.protocol if tls else None,
+                "certificate": tls.local_certificate.thumbprint
+                if tls and tls.local_certificate
+                else None,
+            }
+        )
+    print(_table(rows, arguments.json, arguments.csv))
+    return EXIT_HEALTHY
+
+
+def _certificates(arguments: argparse.Namespace) -> int:
+    evidence = _load(arguments)
+    rows = [
+        {
+            "thumbprint": c.thumbprint,
+            "services": None if c.services is None else str(c.services),
+            "subject": c.subject,
+            "not_after": c.not_after.date().isoformat() if c.not_after else None,
+            "private_key": c.has_private_key,
+            "status": None if c.status is None else str(c.status),
+        }
+        for c in evidence.certificates
+    ]
+    print(_table(rows, arguments.json, arguments.csv))
+    return EXIT_HEALTHY
+
+
+def _queues(arguments: argparse.Namespace) -> int:
+    evidence = _load(arguments)
+    rows = [
+        {
+            "identity": q.identity,
+            "status": None if q.status is None else str(q.status),
+            "messages": q.message_count,
+            "next_hop": q.next_hop_domain,
+            "error": None
+            if q.last_error is None or q.last_error.reply is None
+            else " -> ".join(
+                f"{r.code} {r.enhanced or ''}".strip() for r in q.last_error.reply.chain
+            ),
+        }
+        for q in evidence.queues
+    ]
+    print(_table(rows, arguments.json, arguments.csv))
+    return EXIT_HEALTHY
+
+
+def _rules(arguments: argparse.Namespace) -> int:
+    rows = [
+        {
+            "rule": rule.rule_id,
+            "severity": rule.severity.value,
+            "mode": rule.failure_mode,
+            "title": rule.title,
+        }
+        for rule in CATALOGUE
+    ]
+    print(_table(rows, arguments.json, False))
+    return EXIT_HEALTHY
+
+
+# -- parser ----------------------------------------------------------------------------------
+
+
+def _now(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``exchange-tls`` (the CLI reference is made from it)."""
+    parser = argparse.ArgumentParser(
+        prog="exchange-tls",
+        description="Diagnose outbound SMTP TLS failures from exported Exchange evidence.",
+    )
+    parser.add_argument("--version", action="version", version=f"exchange_tls {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command")
+
+    def evidence_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
+        command.add_argument(
+            "paths",
+            nargs="*" if optional else "+",
+            type=Path,
+            help="files, folders or .zip archives of evidence"
+            + (" (none: the bundled KB 4051498 example)" if optional else ""),
+        )
+        command.add_argument(
+            "--date-order",
+            choices=["MDY", "DMY", "YMD"],
+            help="the day order of dates in text output",
+        )
+
+    diagnose_command = commands.add_parser("diagnose", help="find what is wrong and how to fix it")
+    evidence_options(diagnose_command, optional=True)
+    diagnose_command.add_argument(
+        "--format", choices=["text", "json", "markdown", "ps1"], default="text"
+    )
+    diagnose_command.add_argument("--now", type=_now, help="judge validity at this time (ISO 8601)")
+    diagnose_command.add_argument(
+        "--no-color", action="store_true", help="never colour the text report"
+    )
+    diagnose_command.set_defaults(run=_diagnose)
+
+    for name, run, help_text in (
+        ("sessions", _sessions, "a table of SMTP sessions and their TLS outcome"),
+        ("certificates", _certificates, "a table of certificates"),
+        ("queues", _queues, "a table of queues"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        evidence_options(command)
+        command.add_argument("--json", action="store_true", help="write JSON")
+        command.add_argument("--csv", action="store_true", help="write CSV")
+        if name == "sessions":
+            command.add_argument(
+                "--failed", action="store_true", help="only sessions whose TLS failed"
+            )
+            command.add_argument("--connector", help="only sessions of this connector")
+        command.set_defaults(run=run)
+    rules_command = commands.add_parser("rules", help="list the rule catalogue")
+    rules_command.add_argument("--json", action="store_true", help="write JSON")
+    rules_command.set_defaults(run=_rules)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    arguments = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["diagnose"])
+    if arguments.command is None:
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        status: int = arguments.run(arguments)
+    except (ParseError, ExchangeTlsError) as error:
+        if arguments.debug:
+            raise
+        message = str(error).splitlines()[0]
+        print(f"exchange-tls: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        if arguments.debug:
+            raise
+        print(f"exchange-tls: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
