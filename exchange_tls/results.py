@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from exchange_tls.errors import Problem
 
@@ -36,3 +36,14 @@ class ReadResult(list[T]):
         super().__init__(items)
         self.problems = tuple(problems)
         self.format = format
+
+    def _repr_html_(self) -> str:
+        from exchange_tls.notebook import list_html
+
+        return list_html(self)
+
+    def to_dataframe(self) -> Any:
+        """Return the models as a pandas DataFrame (needs the ``pandas`` extra)."""
+        from exchange_tls.notebook import to_dataframe
+
+        return to_dataframe(self)

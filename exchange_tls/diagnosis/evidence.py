@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -36,6 +37,14 @@ class Evidence:
     problems: tuple[Problem, ...] = attrs.field(default=(), converter=_tuple)
     #: The server's own FQDN, used when a send connector has none.
     server_fqdn: str | None = None
+
+    def to_dataframe(self, kind: str = "sessions") -> Any:
+        """Return the sessions, certificates or queues as a pandas DataFrame."""
+        from exchange_tls.notebook import to_dataframe
+
+        if kind not in ("sessions", "certificates", "queues"):
+            raise ValueError("kind must be 'sessions', 'certificates' or 'queues'")
+        return to_dataframe(getattr(self, kind))
 
     @property
     def is_empty(self) -> bool:

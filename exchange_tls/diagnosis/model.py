@@ -98,6 +98,11 @@ class Finding:
             self.subject,
         )
 
+    def _repr_html_(self) -> str:
+        from exchange_tls.notebook import finding_html
+
+        return finding_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
         return {
@@ -141,6 +146,17 @@ class Diagnosis:
     def to_json(self, *, indent: int | None = 2) -> str:
         """Return :meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def _repr_html_(self) -> str:
+        from exchange_tls.notebook import diagnosis_html
+
+        return diagnosis_html(self)
+
+    def to_dataframe(self) -> Any:
+        """Return the findings as a pandas DataFrame (needs the ``pandas`` extra)."""
+        from exchange_tls.notebook import to_dataframe
+
+        return to_dataframe(self.findings)
 
     def to_script(self) -> str:
         """Return a commented PowerShell script: check, fix and verify sections."""

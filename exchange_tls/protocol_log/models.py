@@ -282,6 +282,12 @@ class ProtocolLog:
     problems: tuple[Problem, ...]
     name: str = "<log>"
 
+    def to_dataframe(self) -> Any:
+        """Return the rows as a pandas DataFrame (needs the ``pandas`` extra)."""
+        from exchange_tls.notebook import to_dataframe
+
+        return to_dataframe(self.rows)
+
     @property
     def header(self) -> ProtocolLogHeader | None:
         """The first header block, or ``None`` when the log has none."""
@@ -411,6 +417,11 @@ class SmtpSession:
     def sources(self) -> tuple[str, ...]:
         """The files the session's rows came from, in order (rotated files span)."""
         return tuple(dict.fromkeys(row.source.source for row in self.rows))
+
+    def _repr_html_(self) -> str:
+        from exchange_tls.notebook import session_html
+
+        return session_html(self)
 
     @functools.cached_property
     def replies(self) -> tuple[SmtpReply, ...]:
