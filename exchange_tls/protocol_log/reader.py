@@ -183,12 +183,21 @@ class _LogReader:
         line = 0
         while True:
             seen = undecodable_seen()
-            batch = list(itertools.islice(split, _BATCH_ROWS))
-            if not batch:
+            batch: list[list[str]] = []
+            failure: str | None = None
+            try:
+                # extend() keeps the rows split before an error, and the reader goes on
+                # with the next line afterwards: one bad line costs only itself.
+                batch.extend(itertools.islice(split, _BATCH_ROWS))
+            except csv.Error as error:
+                failure = str(error)
+            if not batch and failure is None:
                 return
             first, line = line + 1, split.line_num
-            if line - first + 1 != len(batch):
+            if line - first + 1 != len(batch) + (failure is not None):
                 self._spanning_lines(first)
+            if failure is not None:
+                self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
             if undecodable_seen() != seen:
                 batch = self._replace_undecodable(batch, first)
             rows = None
@@ -478,17 +487,8 @@ class ProtocolRowReader:
             log = _LogReader(name, self._collector, direction=direction_from_path(path))
             with open(path, "rb") as binary:
                 text = _open_text(binary, name, self._collector)
-                split = csv.reader(text)
-                try:
-                    for batch in log.batches(split):
-                        yield from batch
-                except csv.Error as error:
-                    log.problem(
-                        f"cannot split the rest of the file: {error}",
-                        split.line_num,
-                        "",
-                        "csv-error",
-                    )
+                for batch in log.batches(csv.reader(text)):
+                    yield from batch
             self.headers.extend(log.headers)
 
 
@@ -545,14 +545,7 @@ def parse_protocol_log(
         direction=direction or direction_from_path(Path(label)),
         pasted=pasted,
     )
-    split = csv.reader(io.StringIO(text, newline=""))
-    rows: list[ProtocolLogRow] = []
-    try:
-        rows.extend(reader.read(split))
-    except csv.Error as error:
-        reader.problem(
-            f"cannot split the rest of the text: {error}", split.line_num, "", "csv-error"
-        )
+    rows = list(reader.read(csv.reader(io.StringIO(text, newline=""))))
     return ProtocolLog(
         headers=tuple(reader.headers), rows=tuple(rows), problems=collector.problems, name=label
     )

@@ -1,0 +1,130 @@
+import contextlib
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange_tls import (
+    ParseError,
+    SessionAssembler,
+    assemble_sessions,
+    parse_certificates,
+    parse_protocol_log,
+    parse_queues,
+)
+from exchange_tls.certificates.x509 import read_der
+from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow
+
+BUDGET_SECONDS = 3.0
+TEN_MB = 10 * 1024 * 1024
+
+
+def timed(action: object) -> float:
+    """Run an action and return how long it took."""
+    started = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def test_a_ten_megabyte_log_line_is_reported_and_reading_goes_on() -> None:
+    """A 10 MB row is reported at its line, quickly, and the rows after it are read."""
+    good = "2024-06-01T00:00:00.000Z,Out,0A,{n},,,*,,ok"
+    text = "\n".join(
+        [good.format(n=1), good.format(n=2).replace(",ok", "," + "x" * TEN_MB), good.format(n=3)]
+    )
+    log = None
+
+    def read() -> None:
+        nonlocal log
+        log = parse_protocol_log(text, "big.log")
+
+    assert timed(read) < BUDGET_SECONDS
+    assert log is not None
+    assert [row.sequence_number for row in log.rows] == [1, 3]
+    [problem] = log.problems
+    assert (problem.line, problem.code) == (2, "csv-error")
+
+
+def test_a_ten_megabyte_list_value_is_read_in_bounded_time() -> None:
+    """A 10 MB Format-List value (an open bracket that never closes) reads quickly."""
+    text = "Identity : EX01\\1\nLastError : [{LED=" + ("a;" * (TEN_MB // 2)) + "\nStatus : Retry\n"
+    assert timed(lambda: parse_queues(text)) < BUDGET_SECONDS
+
+
+def test_a_ten_megabyte_table_line_is_read_in_bounded_time() -> None:
+    """A table row of 10 MB reads quickly."""
+    text = (
+        "Thumbprint Services Subject\n---------- -------- -------\nAB IP.WS.. "
+        + "CN="
+        + "x" * TEN_MB
+        + "\n"
+    )
+    assert timed(lambda: parse_certificates(text)) < BUDGET_SECONDS
+
+
+def _rows(session: str, count: int, start: int = 0) -> list[ProtocolLogRow]:
+    import datetime as dt
+
+    moment = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    return [
+        ProtocolLogRow.create(
+            timestamp=moment,
+            connector_id="Out",
+            session_id=session,
+            sequence_number=start + number,
+            event=Event.INFORMATION,
+            context="row",
+            direction=Direction.SEND,
+        )
+        for number in range(count)
+    ]
+
+
+def test_a_session_of_a_million_rows_is_assembled() -> None:
+    """One session of 1,000,000 rows is assembled in bounded time."""
+    rows = _rows("0A", 1_000_000)
+    sessions: list[object] = []
+    assert timed(lambda: sessions.extend(assemble_sessions(rows))) < 10 * BUDGET_SECONDS
+    assert len(sessions) == 1
+
+
+def test_open_sessions_are_bounded() -> None:
+    """With more sessions open than allowed, the oldest come out incomplete; memory stays bounded."""
+    assembler = SessionAssembler(max_open=1_000)
+    finished = 0
+    most_open = 0
+    for number in range(100_000):
+        for row in _rows(f"{number:016X}", 1):
+            finished += len(assembler.feed(row))
+        most_open = max(most_open, assembler.open_sessions)
+    assert most_open <= 2_000
+    assert finished + len(assembler.close()) == 100_000
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2000))
+def test_der_reader_refuses_garbage_with_value_error(data: bytes) -> None:
+    """Random bytes as a certificate: a result or ValueError, never anything else."""
+    with contextlib.suppress(ValueError):
+        read_der(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"' * 200_000 + "\n",
+        ",".join(['"a""b'] * 50_000),
+        "2024-06-01T00:00:00.000Z," * 100_000,
+        "#Fields: " + ",".join(["date-time"] * 50_000),
+    ],
+    ids=["quotes", "doubled-quotes", "timestamps", "fields"],
+)
+def test_pathological_logs_finish_quickly(text: str) -> None:
+    """Quote storms and absurd headers are read or reported quickly."""
+
+    def read() -> None:
+        with contextlib.suppress(ParseError):
+            parse_protocol_log(text, "bad.log", pasted=True)
+
+    assert timed(read) < BUDGET_SECONDS
