@@ -1,5 +1,6 @@
 import contextlib
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -108,6 +109,12 @@ def test_der_reader_refuses_garbage_with_value_error(data: bytes) -> None:
     """Random bytes as a certificate: a result or ValueError, never anything else."""
     with contextlib.suppress(ValueError):
         read_der(data)
+
+
+def test_a_malformed_issuer_name_is_a_value_error(data_dir: Path) -> None:
+    """A certificate whose issuer holds a BitString under the wrong OID (found by atheris)."""
+    with pytest.raises(ValueError, match=r"^malformed certificate: oid must be"):
+        read_der((data_dir / "fuzz" / "x509-bitstring-issuer.der").read_bytes())
 
 
 @pytest.mark.parametrize(

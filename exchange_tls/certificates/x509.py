@@ -67,6 +67,15 @@ def windows_name(name: x509.Name) -> str:
 
 def read_der(data: bytes) -> CertificateFacts:
     """Read DER bytes; raises ``ValueError`` when they are not a certificate."""
+    try:
+        return _read_der(data)
+    except TypeError as error:
+        # cryptography raises TypeError for some malformed names (a BitString attribute
+        # under the wrong OID); to the caller that is just another bad certificate.
+        raise ValueError(f"malformed certificate: {error}") from error
+
+
+def _read_der(data: bytes) -> CertificateFacts:
     # cryptography warns about lax certificates (a seven-letter country); those warnings
     # are facts about the evidence, returned rather than raised or printed.
     with warnings.catch_warnings(record=True) as caught:
