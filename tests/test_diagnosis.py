@@ -24,7 +24,8 @@ from exchange_tls import (
     read_queues,
     read_send_connectors,
 )
-from exchange_tls.diagnosis.model import schema
+from exchange_tls.diagnosis.catalogue import finding as catalogue_finding
+from exchange_tls.diagnosis.model import Confidence, schema
 
 DATA = Path(__file__).parent / "data"
 BUNDLED = Path(__file__).parent.parent / "exchange_tls" / "bundled" / "kb4051498"
@@ -390,6 +391,19 @@ def test_rule_fires_on_its_scenario(rule_id: str) -> None:
     ]
     assert findings, rule_id
     assert findings[0].evidence
+    entry = next(rule for rule in CATALOGUE if rule.rule_id == rule_id)
+    assert (findings[0].title, findings[0].severity, findings[0].failure_mode) == (
+        entry.title,
+        entry.severity,
+        entry.failure_mode,
+    )
+    assert findings[0].references == entry.references
+
+
+def test_a_finding_of_an_unregistered_rule_is_refused() -> None:
+    """Building a finding for a rule id the catalogue lacks raises LookupError."""
+    with pytest.raises(LookupError, match=r"^no rule 'no-such-rule' in the catalogue$"):
+        catalogue_finding("no-such-rule", summary="", evidence=(), confidence=Confidence.LOW)
 
 
 @pytest.mark.parametrize("rule_id", sorted(SCENARIOS))

@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Finding
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.errors import Severity
+from exchange_tls.remediation.steps import RemediationStep
 
-__all__ = ["CATALOGUE", "Rule", "rule"]
+__all__ = ["CATALOGUE", "Rule", "finding", "rule"]
 
 Check = Callable[[Context], Iterable[Finding]]
 
@@ -68,3 +69,36 @@ def rule(
         return check
 
     return register
+
+
+def finding(
+    rule_id: str,
+    *,
+    summary: str,
+    evidence: tuple[EvidenceRef, ...],
+    confidence: Confidence,
+    preconditions: tuple[str, ...] = (),
+    remediation: tuple[RemediationStep, ...] = (),
+    subject: str = "",
+) -> Finding:
+    """Build a finding of a registered rule.
+
+    Its title, severity, failure mode and references come from the catalogue, so a
+    finding cannot drift from the rule's documentation.
+    """
+    entry = next((entry for entry in CATALOGUE if entry.rule_id == rule_id), None)
+    if entry is None:
+        raise LookupError(f"no rule {rule_id!r} in the catalogue")
+    return Finding(
+        rule_id=rule_id,
+        severity=entry.severity,
+        title=entry.title,
+        summary=summary,
+        evidence=evidence,
+        confidence=confidence,
+        preconditions=preconditions,
+        remediation=remediation,
+        failure_mode=entry.failure_mode,
+        references=entry.references,
+        subject=subject,
+    )

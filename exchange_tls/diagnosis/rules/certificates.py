@@ -10,7 +10,7 @@ from exchange_tls.certificates.models import (
     ExchangeCertificate,
     Services,
 )
-from exchange_tls.diagnosis.catalogue import rule
+from exchange_tls.diagnosis.catalogue import finding, rule
 from exchange_tls.diagnosis.cite import (
     certificate_ref,
     connector_ref,
@@ -232,10 +232,8 @@ def certificate_not_enabled_for_smtp(context: Context) -> Iterator[Finding]:
                 "SMTP is missing from its services."
             )
         )
-        yield Finding(
-            rule_id="certificate-not-enabled-for-smtp",
-            severity=Severity.ERROR,
-            title="The certificate the connector presents is not enabled for SMTP",
+        yield finding(
+            "certificate-not-enabled-for-smtp",
             summary=(
                 f"Send connector {connector_id!r} presents {name} "
                 f"(thumbprint {thumbprint or 'unknown'}), which is not enabled for SMTP, so "
@@ -248,8 +246,6 @@ def certificate_not_enabled_for_smtp(context: Context) -> Iterator[Finding]:
                 "Services as Get-ExchangeCertificate reported them",
             ),
             remediation=tuple(sorted(steps, key=lambda step: step.order)),
-            failure_mode="F1",
-            references=(KB4051498, ENABLE_DOCS),
             subject=thumbprint or connector_id,
         )
 
@@ -317,10 +313,8 @@ def certificate_missing_private_key(context: Context) -> Iterator[Finding]:
                 )
             )
         steps.extend(_retry_and_verify(_failing_queue_ids(context, session)))
-        yield Finding(
-            rule_id="certificate-missing-private-key",
-            severity=Severity.ERROR,
-            title="The certificate the connector presents has no private key",
+        yield finding(
+            "certificate-missing-private-key",
             summary=(
                 f"Send connector {connector_id!r} presents the certificate with thumbprint "
                 f"{thumbprint or 'unknown'}, which has no private key, so TLS fails "
@@ -330,8 +324,6 @@ def certificate_missing_private_key(context: Context) -> Iterator[Finding]:
             confidence=Confidence.HIGH if no_key else Confidence.MEDIUM,
             preconditions=("NoCredentials means the selected certificate's key is missing",),
             remediation=tuple(sorted(steps, key=lambda step: step.order)),
-            failure_mode="F2",
-            references=(KB4495258,),
             subject=thumbprint or connector_id,
         )
 
@@ -388,10 +380,8 @@ def certificate_key_inaccessible(context: Context) -> Iterator[Finding]:
             ]
             if step is not None
         ]
-        yield Finding(
-            rule_id="certificate-key-inaccessible",
-            severity=Severity.ERROR,
-            title="The transport service cannot read the certificate's private key",
+        yield finding(
+            "certificate-key-inaccessible",
             summary=(
                 f"Send connector {connector_id!r} presents the certificate {thumbprint}, which "
                 f"is enabled for SMTP and has its key, yet TLS fails with {session.tls.error}: "
@@ -401,8 +391,6 @@ def certificate_key_inaccessible(context: Context) -> Iterator[Finding]:
             confidence=Confidence.MEDIUM,
             preconditions=("this failure signature is inferred, not documented by Microsoft",),
             remediation=tuple(sorted(steps, key=lambda step: step.order)),
-            failure_mode="F3",
-            references=(ENABLE_DOCS,),
             subject=thumbprint,
         )
 
@@ -447,10 +435,8 @@ def certificate_expired(context: Context) -> Iterator[Finding]:
         if not (expired_by_date or certificate.status is CertificateStatus.DATE_INVALID):
             continue
         when = certificate.not_after.date().isoformat() if certificate.not_after else "unknown"
-        yield Finding(
-            rule_id="certificate-expired",
-            severity=Severity.ERROR,
-            title="A certificate used for SMTP has expired",
+        yield finding(
+            "certificate-expired",
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) expired on "
                 f"{when}; {', and '.join(reasons)}."
@@ -475,7 +461,6 @@ def certificate_expired(context: Context) -> Iterator[Finding]:
                 ]
                 if step is not None
             ),
-            failure_mode="F6",
             subject=certificate.thumbprint or certificate.subject or "",
         )
 
@@ -501,10 +486,8 @@ def certificate_expiring_soon(context: Context) -> Iterator[Finding]:
         ):
             continue
         days = (certificate.not_after - context.now).days
-        yield Finding(
-            rule_id="certificate-expiring-soon",
-            severity=Severity.WARNING,
-            title="A certificate used for SMTP expires within 30 days",
+        yield finding(
+            "certificate-expiring-soon",
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) expires in "
                 f"{days} days; {', and '.join(reasons)}."
@@ -518,7 +501,6 @@ def certificate_expiring_soon(context: Context) -> Iterator[Finding]:
             ),
             confidence=Confidence.HIGH,
             preconditions=("the evidence's latest time stands for now",),
-            failure_mode="F6",
             subject=certificate.thumbprint or certificate.subject or "",
         )
 
@@ -527,17 +509,13 @@ def _status_rule(
     context: Context,
     statuses: tuple[CertificateStatus, ...],
     rule_id: str,
-    title: str,
-    failure_mode: str,
     explain: str,
 ) -> Iterator[Finding]:
     for certificate, reasons in _smtp_certificates(context):
         if certificate.status not in statuses:
             continue
-        yield Finding(
-            rule_id=rule_id,
-            severity=Severity.ERROR,
-            title=title,
+        yield finding(
+            rule_id,
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) has Status "
                 f"{certificate.status}: {explain} It matters because {', and '.join(reasons)}."
@@ -548,7 +526,6 @@ def _status_rule(
                 ),
             ),
             confidence=Confidence.HIGH,
-            failure_mode=failure_mode,
             subject=certificate.thumbprint or certificate.subject or "",
         )
 
@@ -570,8 +547,6 @@ def certificate_untrusted(context: Context) -> Iterator[Finding]:
         context,
         (CertificateStatus.UNTRUSTED, CertificateStatus.INVALID),
         "certificate-untrusted",
-        "A certificate used for SMTP is not trusted",
-        "F11",
         "its chain does not build to a trusted root.",
     )
 
@@ -592,8 +567,6 @@ def certificate_revocation_check_failed(context: Context) -> Iterator[Finding]:
         context,
         (CertificateStatus.REVOCATION_CHECK_FAILURE,),
         "certificate-revocation-check-failed",
-        "The revocation of a certificate used for SMTP cannot be checked",
-        "F12",
         "the server cannot reach the certificate's revocation lists.",
     )
 
@@ -619,10 +592,8 @@ def self_signed_certificate_external(context: Context) -> Iterator[Finding]:
         selected = context.selected_certificate(connector)
         if not external or selected is None or selected.is_self_signed is not True:
             continue
-        yield Finding(
-            rule_id="self-signed-certificate-external",
-            severity=Severity.WARNING,
-            title="A connector to Exchange Online presents a self-signed certificate",
+        yield finding(
+            "self-signed-certificate-external",
             summary=(
                 f"Send connector {connector.name!r} goes to Exchange Online but presents the "
                 f"self-signed certificate {selected.subject} ({selected.thumbprint})."
@@ -640,6 +611,5 @@ def self_signed_certificate_external(context: Context) -> Iterator[Finding]:
                 ),
             ),
             confidence=Confidence.HIGH,
-            failure_mode="F13",
             subject=connector.name or "",
         )

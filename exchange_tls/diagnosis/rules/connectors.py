@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from exchange_tls.connectors.models import SendConnector
-from exchange_tls.diagnosis.catalogue import rule
+from exchange_tls.diagnosis.catalogue import finding, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
@@ -115,10 +115,8 @@ def tls_certificate_name_not_found(context: Context) -> Iterator[Finding]:
         steps.append(
             RemediationStep(purpose=Purpose.VERIFY, command=GetQueue(filter="Status -eq 'Retry'"))
         )
-        yield Finding(
-            rule_id="tls-certificate-name-not-found",
-            severity=Severity.ERROR,
-            title="The certificate named in TlsCertificateName is not on the server",
+        yield finding(
+            "tls-certificate-name-not-found",
             summary=(
                 f"Send connector {connector.name!r} names the certificate {name.render()!r}, "
                 "which is not in the certificate store."
@@ -131,8 +129,6 @@ def tls_certificate_name_not_found(context: Context) -> Iterator[Finding]:
                 else ()
             ),
             remediation=tuple(steps),
-            failure_mode="F4",
-            references=(SET_SEND_CONNECTOR,),
             subject=connector.name or "",
         )
 
@@ -165,10 +161,8 @@ def tls_certificate_name_invalid(context: Context) -> Iterator[Finding]:
                     ),
                 )
             )
-        yield Finding(
-            rule_id="tls-certificate-name-invalid",
-            severity=Severity.ERROR,
-            title="TlsCertificateName is not in the form <I>issuer<S>subject",
+        yield finding(
+            "tls-certificate-name-invalid",
             summary=(
                 f"Send connector {connector.name!r} has TlsCertificateName {name.raw!r}, which "
                 "lacks its <I> or <S> marker."
@@ -180,8 +174,6 @@ def tls_certificate_name_invalid(context: Context) -> Iterator[Finding]:
             ),
             confidence=Confidence.HIGH,
             remediation=tuple(steps),
-            failure_mode="F5",
-            references=(SET_SEND_CONNECTOR,),
             subject=connector.name or "",
         )
 
@@ -214,10 +206,8 @@ def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
         fqdn = connector.fqdn or context.evidence.server_fqdn
         if not wants_tls or not fqdn or context.selected_certificate(connector) is not None:
             continue
-        yield Finding(
-            rule_id="no-certificate-for-connector-fqdn",
-            severity=Severity.WARNING,
-            title="No certificate matches the connector's FQDN",
+        yield finding(
+            "no-certificate-for-connector-fqdn",
             summary=(
                 f"Send connector {connector.name!r} uses TLS, but no certificate in the store "
                 f"has the name {fqdn!r}."
@@ -245,8 +235,6 @@ def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
                     ),
                 ),
             ),
-            failure_mode="F7",
-            references=(SET_SEND_CONNECTOR,),
             subject=connector.name or "",
         )
 
@@ -294,10 +282,8 @@ def tls_domain_validation_misconfigured(context: Context) -> Iterator[Finding]:
                 tls_domain="mail.protection.outlook.com",
             )
         )
-        yield Finding(
-            rule_id="tls-domain-validation-misconfigured",
-            severity=Severity.ERROR,
-            title="TlsAuthLevel and TlsDomain do not fit together",
+        yield finding(
+            "tls-domain-validation-misconfigured",
             summary=f"Send connector {connector.name!r} has {problem}.",
             evidence=(
                 connector_ref(
@@ -317,8 +303,6 @@ def tls_domain_validation_misconfigured(context: Context) -> Iterator[Finding]:
                     ),
                 ),
             ),
-            failure_mode="F15",
-            references=(SET_SEND_CONNECTOR,),
             subject=connector.name or "",
         )
 
@@ -348,10 +332,8 @@ def protocol_logging_disabled(context: Context) -> Iterator[Finding]:
         failing = [queue for queue in context.queues_for_connector(connector) if queue.is_failing]
         if not failing:
             continue
-        yield Finding(
-            rule_id="protocol-logging-disabled",
-            severity=Severity.WARNING,
-            title="A failing connector has no protocol log to show why",
+        yield finding(
+            "protocol-logging-disabled",
             summary=(
                 f"Queue {failing[0].identity} is failing through send connector "
                 f"{connector.name!r}, whose protocol logging is off; turn it on to see whether "
@@ -387,7 +369,5 @@ def protocol_logging_disabled(context: Context) -> Iterator[Finding]:
                     ),
                 ),
             ),
-            failure_mode=None,
-            references=("https://support.microsoft.com/help/4051498",),
             subject=connector.name or "",
         )

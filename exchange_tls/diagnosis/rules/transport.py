@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from exchange_tls.diagnosis.catalogue import rule
+from exchange_tls.diagnosis.catalogue import finding, rule
 from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
@@ -135,10 +135,8 @@ def tls_protocol_mismatch(context: Context) -> Iterator[Finding]:
                 command=SetItemProperty(path=path, name="SchUseStrongCrypto", value=1),
             )
         )
-    yield Finding(
-        rule_id="tls-protocol-mismatch",
-        severity=Severity.ERROR,
-        title="The two ends share no TLS version or cipher",
+    yield finding(
+        "tls-protocol-mismatch",
         summary=(
             "TLS handshakes are dropped or refused in a way that points to no common TLS "
             "version: enable TLS 1.2 on this server."
@@ -149,8 +147,6 @@ def tls_protocol_mismatch(context: Context) -> Iterator[Finding]:
             "SocketError during the handshake usually means the peer dropped an old TLS version",
         ),
         remediation=tuple(steps),
-        failure_mode="F8",
-        references=(TLS_VERSIONS,),
         subject="TLS 1.2",
     )
 
@@ -180,15 +176,12 @@ def remote_requires_starttls(context: Context) -> Iterator[Finding]:
         for connector in context.connectors
         if connector.ignore_starttls
     ]
-    yield Finding(
-        rule_id="remote-requires-starttls",
-        severity=Severity.ERROR,
-        title="The remote host requires STARTTLS, and Exchange sent without it",
+    yield finding(
+        "remote-requires-starttls",
         summary="The remote host refused mail sent without STARTTLS.",
         evidence=tuple(dict.fromkeys(ref for _, ref in found)),
         confidence=Confidence.HIGH,
         remediation=tuple(steps),
-        failure_mode="F9",
         subject="STARTTLS",
     )
 
@@ -231,14 +224,11 @@ def remote_starttls_unavailable(context: Context) -> Iterator[Finding]:
     )
     if not evidence:
         return
-    yield Finding(
-        rule_id="remote-starttls-unavailable",
-        severity=Severity.ERROR,
-        title="The connector requires TLS, and the remote host does not offer STARTTLS",
+    yield finding(
+        "remote-starttls-unavailable",
         summary="Mail waits because TLS is required and the remote host does not offer STARTTLS.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.HIGH,
-        failure_mode="F10",
         subject="STARTTLS",
     )
 
@@ -301,16 +291,13 @@ def connection_failure(context: Context) -> Iterator[Finding]:
         )
         for host in dict.fromkeys(hosts)
     )
-    yield Finding(
-        rule_id="connection-failure",
-        severity=Severity.ERROR,
-        title="The remote host cannot be reached",
+    yield finding(
+        "connection-failure",
         summary="Connections to the remote host fail at the network level"
         + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else "."),
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.HIGH,
         remediation=steps,
-        failure_mode="F14",
         subject=",".join(dict.fromkeys(hosts)),
     )
 
@@ -345,10 +332,8 @@ def internal_transport_certificate_problem(context: Context) -> Iterator[Finding
                 )
     if not evidence:
         return
-    yield Finding(
-        rule_id="internal-transport-certificate-problem",
-        severity=Severity.ERROR,
-        title="Exchange servers cannot authenticate each other",
+    yield finding(
+        "internal-transport-certificate-problem",
         summary="The internal transport leg fails on Exchange authentication.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.MEDIUM,
@@ -370,6 +355,5 @@ def internal_transport_certificate_problem(context: Context) -> Iterator[Finding
                 ),
             ),
         ),
-        failure_mode="F16",
         subject="internal transport",
     )
