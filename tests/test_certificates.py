@@ -521,3 +521,21 @@ def test_html_source_of_a_blog_is_refused_with_a_position() -> None:
     with pytest.raises(ParseError) as caught:
         read_certificates(path)
     assert (caught.value.line, caught.value.column) == (1, 1)
+
+
+def test_certificate_date_order_is_inferred_and_reported() -> None:
+    """A NotAfter with a day above 12 settles the order, as for queues, and says so."""
+    text = (
+        "Thumbprint : B8FFF722AAF9E4CFA055581061F6020C70BAC8AF\n"
+        "NotBefore  : 12/03/2025 19:50:43\n"
+        "NotAfter   : 25/03/2027 08:00:00\n"
+    )
+    result = parse_certificates(text, source="certs.txt")
+    assert result[0].not_before == dt.datetime(2025, 3, 12, 19, 50, 43, tzinfo=UTC)
+    assert [(p.code, p.severity.value, p.message) for p in result.problems] == [
+        (
+            "date-order-inferred",
+            "info",
+            "dates read as DMY: the only day order that fits every date in the file",
+        )
+    ]

@@ -18,11 +18,12 @@ from exchange_tls.certificates.models import (
 )
 from exchange_tls.certificates.nrbf import NrbfError, read_nrbf
 from exchange_tls.certificates.x509 import CertificateFacts, read_der
-from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
-from exchange_tls.powershell.dates import DateOrder, infer_date_order
+from exchange_tls.errors import ErrorMode, ProblemCollector, Severity
+from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
+from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject, PSValue
-from exchange_tls.powershell.values import as_bool, as_datetime, as_enum, as_int, as_text, as_texts
+from exchange_tls.powershell.values import as_bool, as_enum, as_int, as_text, as_texts
 from exchange_tls.results import ReadResult
 from exchange_tls.sources import read_source
 
@@ -33,22 +34,7 @@ _CERTIFICATE_PROPERTIES = ("Thumbprint", "RawData", "Subject", "Services", "Cert
 _DATE_PROPERTIES = ("NotAfter", "NotBefore")
 
 
-class _CertificateBinder:
-    def __init__(
-        self, source: str, collector: ProblemCollector, date_order: DateOrder | None, tz: dt.tzinfo
-    ) -> None:
-        self.source = source
-        self.collector = collector
-        self.date_order = date_order
-        self.tz = tz
-
-    def warn(
-        self, message: str, line: int | None, code: str, severity: Severity = Severity.WARNING
-    ) -> None:
-        self.collector.report(
-            Problem(message=message, source=self.source, line=line, severity=severity, code=code)
-        )
-
+class _CertificateBinder(RecordBinder):
     def services(self, record: PSObject, serialized: dict[str, int | None]) -> Services | None:
         prop = record.get("Services")
         value: PSValue = prop.value if prop is not None else None
@@ -60,7 +46,7 @@ class _CertificateBinder:
         try:
             return Services.parse(value if isinstance(value, int) else str(value))
         except ValueError as error:
-            self.warn(f"Services: {error}", prop.line if prop else None, "unknown-value")
+            self.report(f"Services: {error}", prop.line if prop else None, "unknown-value")
             return None
 
     def enum(
@@ -84,17 +70,8 @@ class _CertificateBinder:
             # A number whose name is not known for sure is kept, never guessed.
             return number
         if reason is not None:
-            self.warn(f"{name}: {reason}", prop.line, "unknown-value")
+            self.report(f"{name}: {reason}", prop.line, "unknown-value")
         return None
-
-    def date(self, record: PSObject, name: str) -> dt.datetime | None:
-        prop = record.get(name)
-        if prop is None:
-            return None
-        reading = as_datetime(prop.value, self.date_order, tz=self.tz)
-        if reading.reason is not None:
-            self.warn(f"{name}: {reading.reason}", prop.line, "ambiguous-date")
-        return reading.value
 
     def der(self, record: PSObject) -> CertificateFacts | None:
         raw = record.value_of("RawData")
@@ -103,10 +80,10 @@ class _CertificateBinder:
         try:
             facts = read_der(raw)
         except ValueError as error:
-            self.warn(f"RawData is not a certificate: {error}", record.source.line, "bad-der")
+            self.report(f"RawData is not a certificate: {error}", record.source.line, "bad-der")
             return None
         for warning in facts.warnings:
-            self.warn(
+            self.report(
                 f"certificate: {warning}", record.source.line, "lax-certificate", Severity.INFO
             )
         return facts
@@ -118,7 +95,7 @@ class _CertificateBinder:
         try:
             root = read_nrbf(data, source=self.source)
         except NrbfError as error:
-            self.warn(f"SerializationData: {error.message}", record.source.line, "bad-nrbf")
+            self.report(f"SerializationData: {error.message}", record.source.line, "bad-nrbf")
             return {}
         values: dict[str, int | None] = {}
         for name in ("Services", "Status", "RootCAType"):
@@ -128,15 +105,13 @@ class _CertificateBinder:
 
     def bind(self, record: PSObject) -> ExchangeCertificate | None:
         if not any(record.get(name) is not None for name in _CERTIFICATE_PROPERTIES):
-            self.collector.report(
-                Problem(
-                    message="record has none of Thumbprint, RawData, Subject, Services or "
-                    f"CertificateDomains; it is not a certificate (properties: "
-                    f"{', '.join(record.names[:6])})",
-                    source=self.source,
-                    line=record.source.line,
-                    code="not-a-certificate",
-                )
+            self.report(
+                "record has none of Thumbprint, RawData, Subject, Services or "
+                f"CertificateDomains; it is not a certificate (properties: "
+                f"{', '.join(record.names[:6])})",
+                record.source.line,
+                "not-a-certificate",
+                Severity.ERROR,
             )
             return None
         facts = self.der(record)
@@ -146,7 +121,7 @@ class _CertificateBinder:
         truncated = bool(subject_prop and subject_prop.truncated)
         thumbprint = as_text(record.value_of("Thumbprint"))
         if facts is not None and thumbprint and thumbprint.upper() != facts.thumbprint:
-            self.warn(
+            self.report(
                 f"Thumbprint {thumbprint} is not the SHA-1 of RawData ({facts.thumbprint})",
                 record.source.line,
                 "thumbprint-mismatch",
@@ -188,16 +163,6 @@ class _CertificateBinder:
         )
 
 
-def _date_texts(records: list[PSObject]) -> list[str]:
-    texts = []
-    for record in records:
-        for name in _DATE_PROPERTIES:
-            value = record.value_of(name)
-            if isinstance(value, str) and value.strip():
-                texts.append(value)
-    return texts
-
-
 def parse_certificates(
     text: str,
     format: Format | Literal["auto"] = "auto",
@@ -218,10 +183,13 @@ def parse_certificates(
     [('B8FFF722', 'IMAP, POP, IIS, SMTP', 'CN=outlook.contoso.com')]
     """
     collector = ProblemCollector(errors)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    used, records, _ = read_records(lines, source=source, format=format, collector=collector)
+    used, records, _ = read_records(
+        split_lines(text), source=source, format=format, collector=collector
+    )
     if date_order is None:
-        date_order = infer_date_order(_date_texts(records))
+        date_order = settle_date_order(
+            records, _DATE_PROPERTIES, source=source, collector=collector
+        )
     binder = _CertificateBinder(source, collector, date_order, tz)
     certificates = [c for c in map(binder.bind, records) if c is not None]
     return ReadResult(certificates, problems=collector.problems, format=used)

@@ -9,6 +9,7 @@ from typing import BinaryIO, Literal, TypeVar
 from exchange_tls.certificates.names import TlsCertificateName, parse_tls_certificate_name
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
+from exchange_tls.powershell.binding import split_lines
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import as_bool, as_int, as_text, as_texts
@@ -120,8 +121,9 @@ def _parse(
     bind: Callable[[PSObject, str, ProblemCollector], T | None],
 ) -> ReadResult[T]:
     collector = ProblemCollector(errors)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    used, records, _ = read_records(lines, source=source, format=format, collector=collector)
+    used, records, _ = read_records(
+        split_lines(text), source=source, format=format, collector=collector
+    )
     models = [model for record in records if (model := bind(record, source, collector))]
     return ReadResult(models, problems=collector.problems, format=used)
 

@@ -6,12 +6,12 @@ import datetime as dt
 import os
 from typing import BinaryIO, Literal
 
-from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
-from exchange_tls.powershell.dates import DateOrder, infer_date_order
+from exchange_tls.errors import ErrorMode, ParseError, ProblemCollector, Severity
+from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
+from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import Format, read_records
-from exchange_tls.powershell.records import PSObject, PSProperty
+from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import (
-    as_datetime,
     as_enum,
     as_int,
     as_text,
@@ -29,30 +29,7 @@ _DATE_PROPERTIES = ("LastRetryTime", "NextRetryTime", "FirstRetryTime")
 _STATUS_NUMBERS = {status.value: status for status in QueueStatus}
 
 
-class _QueueBinder:
-    def __init__(
-        self,
-        source: str,
-        collector: ProblemCollector,
-        date_order: DateOrder | None,
-        tz: dt.tzinfo,
-    ) -> None:
-        self.source = source
-        self.collector = collector
-        self.date_order = date_order
-        self.tz = tz
-
-    def report(self, message: str, prop: PSProperty | None, record: PSObject, code: str) -> None:
-        self.collector.report(
-            Problem(
-                message=message,
-                source=self.source,
-                line=prop.line if prop is not None else record.source.line,
-                severity=Severity.WARNING,
-                code=code,
-            )
-        )
-
+class _QueueBinder(RecordBinder):
     def delivery_type(self, record: PSObject) -> DeliveryType | None:
         prop = record.get("DeliveryType")
         if prop is None:
@@ -61,19 +38,16 @@ class _QueueBinder:
         if member is None and prop.truncated and isinstance(prop.value, str):
             member = complete_truncated(DeliveryType, prop.value)
             if member is not None:
-                self.collector.report(
-                    Problem(
-                        message=f"DeliveryType {prop.value!r}... cut short by the table; "
-                        f"read as {member.value}, the only type it begins",
-                        source=self.source,
-                        line=prop.line,
-                        severity=Severity.INFO,
-                        code="completed-truncated",
-                    )
+                self.report(
+                    f"DeliveryType {prop.value!r}... cut short by the table; "
+                    f"read as {member.value}, the only type it begins",
+                    prop.line,
+                    "completed-truncated",
+                    Severity.INFO,
                 )
                 return member
         if reason is not None:
-            self.report(f"DeliveryType: {reason}", prop, record, "unknown-value")
+            self.report(f"DeliveryType: {reason}", prop.line, "unknown-value")
         return member
 
     def status(self, record: PSObject) -> QueueStatus | None:
@@ -82,17 +56,8 @@ class _QueueBinder:
             return None
         member, reason = as_enum(QueueStatus, prop.value, _STATUS_NUMBERS)
         if reason is not None:
-            self.report(f"Status: {reason}", prop, record, "unknown-value")
+            self.report(f"Status: {reason}", prop.line, "unknown-value")
         return member
-
-    def date(self, record: PSObject, name: str) -> dt.datetime | None:
-        prop = record.get(name)
-        if prop is None:
-            return None
-        reading = as_datetime(prop.value, self.date_order, tz=self.tz)
-        if reading.reason is not None:
-            self.report(f"{name}: {reading.reason}", prop, record, "ambiguous-date")
-        return reading.value
 
     def last_error(self, record: PSObject) -> LastError | None:
         prop = record.get("LastError")
@@ -106,8 +71,7 @@ class _QueueBinder:
         except ParseError as failure:
             self.report(
                 f"LastError holds no SMTP reply ({failure.message}); kept as text",
-                prop,
-                record,
+                prop.line,
                 "last-error-not-a-reply",
             )
             return LastError(reply=None, raw=text, description=text)
@@ -116,14 +80,12 @@ class _QueueBinder:
 
     def bind(self, record: PSObject) -> QueueRecord | None:
         if not any(record.get(name) is not None for name in _QUEUE_PROPERTIES):
-            self.collector.report(
-                Problem(
-                    message="record has none of Identity, DeliveryType, NextHopDomain or "
-                    f"LastError; it is not a queue (properties: {', '.join(record.names[:6])})",
-                    source=self.source,
-                    line=record.source.line,
-                    code="not-a-queue",
-                )
+            self.report(
+                "record has none of Identity, DeliveryType, NextHopDomain or "
+                f"LastError; it is not a queue (properties: {', '.join(record.names[:6])})",
+                record.source.line,
+                "not-a-queue",
+                Severity.ERROR,
             )
             return None
         return QueueRecord(
@@ -144,16 +106,6 @@ class _QueueBinder:
             deferred_message_count=as_int(record.value_of("DeferredMessageCount")),
             source=record.source,
         )
-
-
-def _date_texts(records: list[PSObject]) -> list[str]:
-    texts = []
-    for record in records:
-        for name in _DATE_PROPERTIES:
-            value = record.value_of(name)
-            if isinstance(value, str) and value.strip():
-                texts.append(value)
-    return texts
 
 
 def parse_queues(
@@ -184,20 +136,13 @@ def parse_queues(
     [('Retry', 42, 421)]
     """
     collector = ProblemCollector(errors)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    used, records, _ = read_records(lines, source=source, format=format, collector=collector)
+    used, records, _ = read_records(
+        split_lines(text), source=source, format=format, collector=collector
+    )
     if date_order is None:
-        date_order = infer_date_order(_date_texts(records))
-        if date_order is not None:
-            collector.report(
-                Problem(
-                    message=f"dates read as {date_order}: the only day order that fits "
-                    "every date in the file",
-                    source=source,
-                    severity=Severity.INFO,
-                    code="date-order-inferred",
-                )
-            )
+        date_order = settle_date_order(
+            records, _DATE_PROPERTIES, source=source, collector=collector
+        )
     binder = _QueueBinder(source, collector, date_order, tz)
     queues = [queue for queue in map(binder.bind, records) if queue is not None]
     return ReadResult(queues, problems=collector.problems, format=used)
