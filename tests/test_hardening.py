@@ -117,6 +117,31 @@ def test_a_malformed_issuer_name_is_a_value_error(data_dir: Path) -> None:
         read_der((data_dir / "fuzz" / "x509-bitstring-issuer.der").read_bytes())
 
 
+def test_a_key_of_an_unknown_algorithm_reads_with_no_key_size(data_dir: Path) -> None:
+    """A certificate whose key algorithm cryptography cannot load still reads (found by atheris)."""
+    facts = read_der((data_dir / "fuzz" / "x509-unknown-key-type.der").read_bytes())
+    assert facts.public_key_size is None
+    assert facts.subject == "CN=mail.contoso.lab"
+    assert facts.dns_names[0] == "mail.contoso.lab"
+
+
+def test_an_unknown_version_is_a_value_error(data_dir: Path) -> None:
+    """Version 5 (cryptography's InvalidVersion, not a ValueError) is a malformed certificate."""
+    good = (data_dir / "fuzz" / "x509-unknown-key-type.der").read_bytes()
+    version_3 = bytes.fromhex("a003020102")
+    version_5 = good.replace(version_3, bytes.fromhex("a003020105"), 1)
+    with pytest.raises(ValueError, match=r"^malformed certificate: 5 is not a valid X509 version$"):
+        read_der(version_5)
+
+
+def test_duplicate_extensions_leave_the_names_unknown_and_say_so(data_dir: Path) -> None:
+    """Two alternative-name extensions: the certificate reads, without names, with a warning."""
+    facts = read_der((data_dir / "fuzz" / "x509-duplicate-extension.der").read_bytes())
+    assert facts.dns_names == ()
+    assert facts.warnings == ("extensions not read: Duplicate 2.5.29.17 extension found",)
+    assert facts.public_key_size == 256
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -8,6 +8,7 @@ import warnings
 
 import attrs
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
 
 __all__ = ["CertificateFacts", "read_der", "windows_name"]
@@ -69,10 +70,14 @@ def read_der(data: bytes) -> CertificateFacts:
     """Read DER bytes; raises ``ValueError`` when they are not a certificate."""
     try:
         return _read_der(data)
-    except TypeError as error:
-        # cryptography raises TypeError for some malformed names (a BitString attribute
-        # under the wrong OID); to the caller that is just another bad certificate.
+    except _MALFORMED as error:
+        # cryptography raises these outside ValueError for some malformed certificates
+        # (a BitString attribute under the wrong OID, version 5); to the caller each is
+        # just another bad certificate.
         raise ValueError(f"malformed certificate: {error}") from error
+
+
+_MALFORMED = (TypeError, x509.InvalidVersion)
 
 
 def _read_der(data: bytes) -> CertificateFacts:
@@ -84,11 +89,17 @@ def _read_der(data: bytes) -> CertificateFacts:
         try:
             extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
             dns_names = tuple(extension.value.get_values_for_type(x509.DNSName))
-        except (x509.ExtensionNotFound, ValueError):
+        except x509.ExtensionNotFound:
+            dns_names = ()
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as error:
+            # Unreadable extensions leave the names unknown, and say so.
+            warnings.warn(f"extensions not read: {error}", stacklevel=1)
             dns_names = ()
         try:
             key_size = getattr(certificate.public_key(), "key_size", None)
-        except ValueError:
+        except (ValueError, UnsupportedAlgorithm):
+            # A key cryptography cannot load (GOST, an unknown OID) leaves its size
+            # unknown; the rest of the certificate is still evidence.
             key_size = None
         subject = windows_name(certificate.subject)
         issuer = windows_name(certificate.issuer)
