@@ -38,6 +38,7 @@ doctest_global_setup = """
 import exchange_tls
 from exchange_tls import *
 from exchange_tls.powershell.dates import *
+from exchange_tls.remediation import *
 """
 doctest_test_doctest_blocks = "default"
 

@@ -34,7 +34,7 @@ def test_diagnose_without_a_path_runs_the_bundled_example(
     assert status == 1
     assert out.startswith("No path given: diagnosing the bundled KB 4051498 example")
     assert "ERROR certificate-not-enabled-for-smtp" in out
-    assert f"[fix] Enable-ExchangeCertificate -Thumbprint '{T}' -Services POP,IIS,SMTP" in out
+    assert f"[fix] Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'POP','IIS','SMTP'" in out
     assert "\033[" not in out  # not a terminal: no colour
 
 
@@ -67,7 +67,10 @@ def test_markdown_and_ps1_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert "## ERROR: The certificate the connector presents is not enabled for SMTP" in markdown
     assert "```powershell" in markdown
     _, script, _ = run(capsys, "diagnose", str(BUNDLED), "--format", "ps1")
-    assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services POP,IIS,SMTP -WhatIf" in script
+    assert (
+        f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'POP','IIS','SMTP' -WhatIf"
+        in script
+    )
 
 
 def test_now_moves_the_judgement(capsys: pytest.CaptureFixture[str]) -> None:

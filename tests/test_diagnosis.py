@@ -86,7 +86,10 @@ def test_kb4051498_end_to_end() -> None:
     ) in cited  # TLS negotiation failed with error UnknownCredentials
     assert ("SEND2017100704-1.LOG", 25) in cited  # Certificate thumbprint
     fixes = [step.command.render() for step in finding.remediation if step.purpose.value == "fix"]
-    assert f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services IMAP,POP,IIS,SMTP" in fixes
+    assert (
+        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'IMAP','POP','IIS','SMTP'"
+        in fixes
+    )
     assert all("-Force" not in fix for fix in fixes)
     enable = next(
         step for step in finding.remediation if step.command.cmdlet == "Enable-ExchangeCertificate"
@@ -136,7 +139,7 @@ def test_script_has_check_fix_verify_with_what_if() -> None:
     assert "# --- fix" in script
     assert "# --- verify" in script
     assert (
-        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services IMAP,POP,IIS,SMTP -WhatIf"
+        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'IMAP','POP','IIS','SMTP' -WhatIf"
         in script
     )
     commands = [line for line in script.splitlines() if line and not line.startswith("#")]

@@ -2,8 +2,9 @@
 
 A command object holds a cmdlet and typed, validated parameters. :meth:`Command.render`
 writes it with every value from the evidence as a single-quoted literal
-(:func:`~exchange_tls.remediation.quoting.quote`), switches as switches, booleans as
-``-Name:$true``, and enum values (services, levels) as the bare names they are. Values
+(:func:`~exchange_tls.remediation.quoting.quote`), lists (services, property names) as
+comma-separated literals, switches as switches, booleans as ``-Name:$true``, and single
+enum values (levels) as the bare names they are. Values
 are checked when the object is made: a thumbprint is 40 hex digits, services come from
 :class:`~exchange_tls.Services`, ``-TlsDomain`` goes only with ``DomainValidation``.
 """
@@ -134,7 +135,13 @@ def _plain(value: object) -> object:
 
 
 def _list(values: Iterable[str]) -> str:
+    # 'A','B' rather than the bareword A,B: the same string array to PowerShell, and
+    # every parser (tree-sitter's among them) sees one literal per value.
     return ",".join(quote(value) for value in values)
+
+
+def _service_list(services: Services) -> str:
+    return _list(name.strip() for name in str(services).split(","))
 
 
 @attrs.frozen(kw_only=True)
@@ -144,7 +151,7 @@ class GetExchangeCertificate(Command):
     >>> print(GetExchangeCertificate(
     ...     thumbprint="054fb2800ce2e07a56de07920d3c9847d3058ce1", properties=("Services",)
     ... ).pipeline())
-     | Format-List Services
+     | Format-List 'Services'
     """
 
     cmdlet: ClassVar[str] = "Get-ExchangeCertificate"
@@ -166,7 +173,7 @@ class GetExchangeCertificate(Command):
 
     def pipeline(self) -> str:
         """Return the ``Format-List`` of the requested properties."""
-        return f" | Format-List {','.join(self.properties)}" if self.properties else ""
+        return f" | Format-List {_list(self.properties)}" if self.properties else ""
 
 
 @attrs.frozen(kw_only=True)
@@ -184,7 +191,7 @@ class EnableExchangeCertificate(Command):
     ...     print(part)
     Enable-ExchangeCertificate
     Thumbprint '054FB2800CE2E07A56DE07920D3C9847D3058CE1'
-    Services IMAP,POP,IIS,SMTP
+    Services 'IMAP','POP','IIS','SMTP'
     """
 
     cmdlet: ClassVar[str] = "Enable-ExchangeCertificate"
@@ -199,7 +206,7 @@ class EnableExchangeCertificate(Command):
         """Return the rendered arguments in order."""
         arguments: list[Argument] = [
             ("Thumbprint", quote(self.thumbprint)),
-            ("Services", ",".join(str(self.services).replace(" ", "").split(","))),
+            ("Services", _service_list(self.services)),
         ]
         if self.server:
             arguments.append(("Server", quote(self.server)))
@@ -243,7 +250,7 @@ class NewExchangeCertificate(Command):
         """Return the rendered arguments in order."""
         return [
             ("DomainName", _list(self.domain_names)),
-            ("Services", ",".join(str(self.services).replace(" ", "").split(","))),
+            ("Services", _service_list(self.services)),
         ]
 
 
@@ -353,7 +360,9 @@ class GetQueue(Command):
 
     def pipeline(self) -> str:
         """Return the ``Format-List`` of the queue properties that matter here."""
-        return " | Format-List Identity,Status,MessageCount,NextHopDomain,LastError"
+        return " | Format-List " + _list(
+            ("Identity", "Status", "MessageCount", "NextHopDomain", "LastError")
+        )
 
 
 @attrs.frozen(kw_only=True)
