@@ -11,6 +11,7 @@ from exchange_tls import (
     SessionAssembler,
     assemble_sessions,
     parse_certificates,
+    parse_last_error,
     parse_protocol_log,
     parse_queues,
 )
@@ -160,3 +161,47 @@ def test_pathological_logs_finish_quickly(text: str) -> None:
             parse_protocol_log(text, "bad.log", pasted=True)
 
     assert timed(read) < BUDGET_SECONDS
+
+
+_HEADER = (
+    "#Log-type: SMTP Send Protocol Log\n#Fields: date-time,connector-id,session-id,"
+    "sequence-number,local-endpoint,remote-endpoint,event,data,context\n"
+)
+_CONDENSED = "Sending certificate Subject Issuer name Serial number Thumbprint Not before Not after"
+
+
+def test_a_hex_run_in_a_certificate_row_is_read_in_linear_time() -> None:
+    """100,000 hex digits where a serial is sought (once quadratic: minutes) take a moment."""
+    row = (
+        "2024-06-01T10:00:00.000Z,Outbound,08DC00A1,0,10.0.0.1:25,10.0.0.2:25,*,"
+        f"CN=a CN=b {'a' * 100_000},{_CONDENSED}\n"
+    )
+    log = parse_protocol_log(_HEADER + row, "hex.log")
+    [session] = assemble_sessions(log.rows)
+
+    def facts() -> None:
+        assert session.tls is not None
+        assert session.tls.local_certificate is not None
+        assert session.tls.local_certificate.thumbprint is None
+
+    assert timed(facts) < 0.5
+
+
+def test_a_blank_run_in_last_error_is_read_in_linear_time() -> None:
+    """A million blanks without a line break (once quadratic: hours) are read at once."""
+    text = "[{LED=451 4.4.0 x" + " " * 1_000_000 + "y};{FQDN=mail.contoso.com}]"
+    reading: list[object] = []
+    assert timed(lambda: reading.append(parse_last_error(text))) < 0.5
+    [error] = reading
+    assert error.fqdn == "mail.contoso.com"  # type: ignore[attr-defined]
+
+
+def test_a_dash_line_far_wider_than_its_header_is_refused_at_once() -> None:
+    """500,000 dash runs under a short header (once all listed first) are refused fast."""
+    text = "Thumbprint Services\n" + "- " * 500_000 + "\n"
+
+    def read() -> None:
+        with pytest.raises(ParseError, match="not PowerShell output this library reads"):
+            parse_certificates(text)
+
+    assert timed(read) < 0.2

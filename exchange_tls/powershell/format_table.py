@@ -35,14 +35,19 @@ def _is_dash_line(line: str) -> bool:
 
 def _columns(header: str, dashes: str) -> list[tuple[str, int]] | None:
     """Column names and start positions, when the header sits over the dash runs."""
-    columns = []
-    runs = list(_DASHES.finditer(dashes))
-    for index, run in enumerate(runs):
-        end = runs[index + 1].start() if index + 1 < len(runs) else len(header)
+    columns: list[tuple[str, int]] = []
+    # Runs are taken one at a time: a dash line far wider than its header is refused at
+    # the first run past the header, without first listing every run.
+    runs = _DASHES.finditer(dashes)
+    run = next(runs, None)
+    while run is not None:
+        following = next(runs, None)
+        end = following.start() if following is not None else len(header)
         name = header[run.start() : max(end, run.end())].strip()
         if not name:
             return None
         columns.append((name, run.start()))
+        run = following
     return columns
 
 

@@ -51,8 +51,10 @@ _DOMAIN = re.compile(
 _CERTIFICATE_LABELS = ("Sending certificate", "Remote certificate", "Received certificate")
 _CONDENSED_LABELS = "Subject Issuer name Serial number Thumbprint Not before Not after"
 _PROTOCOL = re.compile(r"^SP_PROT_(?P<version>(?:TLS|SSL)\d(?:_\d)?)_(?:CLIENT|SERVER)$")
+# The lookbehind starts the search only where a hex run starts: without it, a long run
+# of hex digits is tried from each of its positions, which is quadratic.
 _THUMBPRINT_AND_DATES = re.compile(
-    r"(?P<serial>[0-9A-Fa-f]+) (?P<thumbprint>[0-9A-Fa-f]{40}) "
+    r"(?<![0-9A-Fa-f])(?P<serial>[0-9A-Fa-f]+) (?P<thumbprint>[0-9A-Fa-f]{40}) "
     r"(?P<not_before>\d{4}-\d\d-\d\dT[\d:.]+Z) (?P<not_after>\d{4}-\d\d-\d\dT[\d:.]+Z)"
     r"(?: (?P<names>.*))?$"
 )

@@ -29,7 +29,9 @@ _ITEM_BOUNDARY = re.compile(r"\}\s*;\s*\{")
 _LOST_BOUNDARY = re.compile(r"\}\s*;\s*")
 _KEY = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z0-9_-]*)\s*=(?P<value>.*)$", re.DOTALL)
 _LABEL = re.compile(r"^\s*(?:LastError|RecipientStatus|Last Error)\s*:\s*", re.IGNORECASE)
-_WRAPPED = re.compile(r"[ \t]*\n\s*")
+# Starting only where a run of blanks starts keeps a long run without a line break
+# linear: otherwise it is tried from each of its positions.
+_WRAPPED = re.compile(r"(?<![ \t])[ \t]*\n\s*")
 _QUOTE_PREFIX = re.compile(r"^[ \t]*>[ \t]?", re.MULTILINE)
 
 

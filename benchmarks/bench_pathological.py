@@ -1,0 +1,242 @@
+"""Time pathological inputs against a budget, and check that time grows linearly.
+
+Run: ``python benchmarks/bench_pathological.py [--size CHARS] [--budget SECONDS]``.
+
+Each case feeds a public entry point an input built to make a careless parser
+backtrack or loop: runs of quotes, hex digits, blanks, brackets, nested wrappers. Each
+is timed at ``size / 8`` and at ``size`` characters (best of three), next to
+the cheapest linear pass over the same text (its lines split at commas), the baseline
+measured in the same run. A case passes
+when the full size finishes within the budget and eight times the input costs at most
+sixteen times the time; a quadratic pattern costs about sixty-four times. The exit
+status is 1 when a case fails, so the script can guard a change to a pattern.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from exchange_tls import (
+    ParseError,
+    parse_certificates,
+    parse_last_error,
+    parse_protocol_log,
+    parse_queues,
+    parse_send_connectors,
+    parse_smtp_reply,
+    parse_tls_certificate_name,
+)
+from exchange_tls.powershell.dates import parse_culture_datetime
+
+HEADER = (
+    "#Software: Microsoft Exchange Server\n#Version: 15.0.0.0\n#Log-type: SMTP Send Protocol Log\n"
+    "#Date: 2024-06-01T10:00:00.000Z\n#Fields: date-time,connector-id,session-id,"
+    "sequence-number,local-endpoint,remote-endpoint,event,data,context\n"
+)
+ROW = "2024-06-01T10:00:00.000Z,Outbound,08DC0000000000A1,{seq},10.0.0.1:25,10.0.0.2:25,*,{data},{context}\n"
+
+
+def _log(text: str) -> None:
+    with contextlib.suppress(ParseError):
+        parse_protocol_log(text, "pathological.log")
+
+
+def _pasted_log(text: str) -> None:
+    with contextlib.suppress(ParseError):
+        parse_protocol_log(text, "pathological.log", pasted=True)
+
+
+def _sessions(text: str) -> None:
+    from exchange_tls import assemble_sessions
+
+    log = parse_protocol_log(text, "pathological.log")
+    for session in assemble_sessions(log.rows):
+        _ = session.tls
+
+
+def _quiet(parse: Callable[[str], object]) -> Callable[[str], None]:
+    def run(text: str) -> None:
+        with contextlib.suppress(ParseError):
+            parse(text)
+
+    return run
+
+
+_CONDENSED = "Sending certificate Subject Issuer name Serial number Thumbprint Not before Not after"
+# Rows stay under the csv field limit (128 KiB), so that they reach the session facts.
+_ROW_DATA = 8_000
+
+
+def _condensed_certificate(n: int) -> str:
+    # Condensed certificate rows whose data is a long run of hex digits: the pattern that
+    # finds the serial and thumbprint once backtracked over every start position.
+    data = "CN=a CN=b " + "a" * _ROW_DATA
+    rows = (ROW.format(seq=index, data=data, context=_CONDENSED) for index in range(n // _ROW_DATA))
+    return HEADER + "".join(rows)
+
+
+def _many_dns(n: int) -> str:
+    data = (
+        "CN=x " * (_ROW_DATA // 5)
+        + "12 "
+        + "A" * 40
+        + " 2024-01-01T00:00:00.000Z 2025-01-01T00:00:00.000Z"
+    )
+    rows = (ROW.format(seq=index, data=data, context=_CONDENSED) for index in range(n // _ROW_DATA))
+    return HEADER + "".join(rows)
+
+
+def _one_session(n: int) -> str:
+    rows = [ROW.format(seq=index, data=f'"a,""{index}"""', context="") for index in range(n // 90)]
+    return HEADER + "".join(rows)
+
+
+#: name -> (surface, input of about n characters, what runs on it)
+CASES: dict[str, tuple[str, Callable[[int], str], Callable[[str], None]]] = {
+    "quote storm": ("protocol log", lambda n: '"' * n + "\n", _log),
+    "doubled quotes": ("protocol log", lambda n: ",".join(['"a""b'] * (n // 6)), _log),
+    "timestamps in one row": (
+        "protocol log",
+        lambda n: "2024-06-01T00:00:00.000Z," * (n // 25),
+        _log,
+    ),
+    "wide #Fields": (
+        "protocol log",
+        lambda n: "#Fields: " + ",".join(["date-time"] * (n // 10)),
+        _log,
+    ),
+    "bold markers": ("pasted log", lambda n: "**a" * (n // 3), _pasted_log),
+    "escapes and quotes": ("pasted log", lambda n: "> \\*\u201c" * (n // 4), _pasted_log),
+    "hex run in a certificate row": ("session facts", _condensed_certificate, _sessions),
+    "many names in a certificate row": ("session facts", _many_dns, _sessions),
+    "one long session": ("session facts", _one_session, _sessions),
+    "blank run in LastError": (
+        "LastError",
+        lambda n: "[{LED=" + " " * n + "x}]",
+        _quiet(parse_last_error),
+    ),
+    "brace storm in LastError": ("LastError", lambda n: "{;" * (n // 2), _quiet(parse_last_error)),
+    "bracket storm in LastError": (
+        "LastError",
+        lambda n: "][A=" * (n // 4),
+        _quiet(parse_last_error),
+    ),
+    "nested primary target": (
+        "SMTP reply",
+        lambda n: '451 4.4.0 Primary target IP address responded with: "' * (n // 55),
+        _quiet(parse_smtp_reply),
+    ),
+    "reply chain": (
+        "SMTP reply",
+        lambda n: "451 4.4.0 x -> " * (n // 15),
+        _quiet(parse_smtp_reply),
+    ),
+    "message brackets": (
+        "SMTP reply",
+        lambda n: "550 5.7.1 [Message=" * (n // 19),
+        _quiet(parse_smtp_reply),
+    ),
+    "last endpoint clauses": (
+        "SMTP reply",
+        lambda n: "451 4.4.0 " + "The last endpoint attempted was " * (n // 32),
+        _quiet(parse_smtp_reply),
+    ),
+    "list name without colon": (
+        "Format-List",
+        lambda n: "Identity" + "a" * n + "\n",
+        _quiet(parse_queues),
+    ),
+    "table of dashes": (
+        "Format-Table",
+        lambda n: "Thumbprint Services\n" + "- " * (n // 2) + "\n",
+        _quiet(parse_certificates),
+    ),
+    "CSV header quotes": ("Export-Csv", lambda n: '"a",' * (n // 4) + "\n", _quiet(parse_queues)),
+    "deep JSON": ("ConvertTo-Json", lambda n: "[" * n, _quiet(parse_queues)),
+    "deep CliXml": (
+        "Export-Clixml",
+        lambda n: (
+            '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+            + "<Obj><LST>" * (n // 10)
+        ),
+        _quiet(parse_send_connectors),
+    ),
+    "long DN": (
+        "TlsCertificateName",
+        lambda n: "<I>CN=" + "a," * (n // 2),
+        _quiet(parse_tls_certificate_name),
+    ),
+    "DN of equals": (
+        "TlsCertificateName",
+        lambda n: "<I>" + "=" * n,
+        _quiet(parse_tls_certificate_name),
+    ),
+    "digits as a date": (
+        "dates",
+        lambda n: "1" * n,
+        _quiet(lambda text: parse_culture_datetime(text, "MDY")),
+    ),
+}
+
+
+def _best(run: Callable[[str], None], text: str, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _baseline(text: str) -> None:
+    # csv.reader stops at its field limit on some of these inputs, so the baseline is
+    # the cheapest linear pass that still looks at every character: lines split at commas.
+    for line in io.StringIO(text):
+        line.split(",")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every case; print a Markdown table; return 1 when one fails."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--size", type=int, default=1_000_000, help="characters (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=2.0, help="seconds at full size (default 2)"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    arguments = parser.parse_args(argv)
+    small_size, size = arguments.size // 8, arguments.size
+    print(
+        f"size {size:,} characters (and {small_size:,}); budget {arguments.budget} s; best of {arguments.repeat}\n"
+    )
+    print("| case | surface | time at size | baseline | ratio | growth, 8x input | verdict |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    failed = 0
+    for name, (surface, make, run) in CASES.items():
+        small, large = make(small_size), make(size)
+        small_time = _best(run, small, arguments.repeat)
+        large_time = _best(run, large, arguments.repeat)
+        baseline = _best(_baseline, large, arguments.repeat)
+        growth = large_time / max(small_time, 1e-6)
+        # Below a millisecond, timer noise decides the growth figure: only the budget counts.
+        ok = large_time <= arguments.budget and (growth <= 16 or large_time < 0.001)
+        failed += not ok
+        print(
+            f"| {name} | {surface} | {large_time * 1000:,.1f} ms | {baseline * 1000:,.1f} ms "
+            f"| {large_time / max(baseline, 1e-6):,.1f} | {growth:,.1f} | {'ok' if ok else '**FAIL**'} |"
+        )
+    print(f"\n{len(CASES) - failed} of {len(CASES)} cases within budget and linear")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
