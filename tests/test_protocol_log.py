@@ -1,17 +1,20 @@
 import codecs
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import (
     Direction,
     Event,
     ParseError,
+    Problem,
     ProtocolLog,
+    ProtocolLogHeader,
     ProtocolLogRow,
     SessionAssembler,
     Severity,
@@ -125,17 +128,113 @@ def test_samples_read_with_pinned_rows_and_facts(name: str, expected: tuple) -> 
     assert got == facts
 
 
+_SKIPS = ("not-a-directive", "unknown-directive", "csv-header", "bad-header-date")
+
+
 def _accounted(log: ProtocolLog) -> int:
     """Count the lines a log accounts for: rows, errors, directives, header lines."""
-    errors = [p for p in log.problems if p.severity is Severity.ERROR]
-    skipped = [p for p in log.problems if p.code in ("not-a-directive", "csv-header")]
-    directives = sum(len(header.fields) > 0 for header in log.headers) + sum(
+    return _lines_accounted(len(log.rows), log.problems, log.headers)
+
+
+def _lines_accounted(
+    rows: int, problems: Sequence[Problem], headers: Sequence[ProtocolLogHeader]
+) -> int:
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    skipped = [p for p in problems if p.code in _SKIPS]
+    directives = sum(len(header.fields) > 0 for header in headers) + sum(
         1
-        for header in log.headers
+        for header in headers
         for value in (header.software, header.version, header.log_type, header.date)
         if value
     )
-    return len(log.rows) + len(errors) + len(skipped) + directives
+    return rows + len(errors) + len(skipped) + directives
+
+
+def _non_blank_lines(text: str) -> int:
+    return sum(
+        1 for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n") if line.strip()
+    )
+
+
+_ROW = "2024-06-01T10:00:00.000Z,Outbound,08DC00A1,{},10.0.0.1:25,10.0.0.2:25,{},{},{}"
+_FIELDS = (
+    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    "remote-endpoint,event,data,context"
+)
+log_lines = st.one_of(
+    st.builds(
+        _ROW.format,
+        st.integers(0, 99),
+        st.sampled_from(["+", "-", ">", "<", "*", "?", ""]),
+        st.text(alphabet='ab ,"\\', max_size=8),
+        st.text(alphabet='ab ,"', max_size=8),
+    ),
+    st.sampled_from(
+        [
+            _FIELDS,
+            _FIELDS[1:],
+            "#Log-type: SMTP Send Protocol Log",
+            "#Software: Microsoft Exchange Server",
+            "#Version: 15.0.0.0",
+            "#Date: 2024-06-01T10:00:00.000Z",
+            "#Date: yesterday",
+            "#Junk: x",
+            "#",
+            "",
+            "   ",
+        ]
+    ),
+    st.text(max_size=30),
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(log_lines, max_size=12), st.sampled_from(["\n", "\r\n"]))
+def test_generated_logs_lose_no_line(lines: list[str], newline: str) -> None:
+    """Rows, broken rows, quotes left open, directives, garbage: every line is accounted for."""
+    text = newline.join(lines)
+    log = parse_protocol_log(text, "generated.log")
+    assert _accounted(log) == _non_blank_lines(text)
+
+
+@settings(max_examples=100)
+@given(st.lists(log_lines, max_size=12))
+def test_generated_log_files_lose_no_line(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str]
+) -> None:
+    """Streamed from a file, the same holds: rows in equal rows out plus rows reported."""
+    text = "\r\n".join(lines)
+    path = tmp_path_factory.mktemp("logs") / "SEND20240601-1.LOG"
+    path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8", "surrogatepass"))
+    reader = iter_protocol_rows(path)
+    rows = sum(1 for _ in reader)
+    assert _lines_accounted(rows, reader.problems, reader.headers) == _non_blank_lines(text)
+
+
+def test_a_quote_left_open_costs_only_its_own_row() -> None:
+    """An opening quote that never closes does not swallow the rows after it."""
+    text = "\n".join(
+        [
+            _ROW.format(0, "+", "", ""),
+            _ROW.format(1, ">", '"EHLO x', ""),
+            _ROW.format(2, "<", "250", ""),
+        ]
+    )
+    log = parse_protocol_log(text, "open.log")
+    assert [row.data for row in log.rows] == ["", "250"]
+    unclosed, count = log.problems
+    assert str(unclosed) == (
+        "open.log:2:72: warning: a quoted field is not closed on its line; read it to the end "
+        "of the line\n"
+        '    2024-06-01T10:00:00.000Z,Outbound,08DC00A1,1,10.0.0.1:25,10.0.0.2:25,>,"EHLO x,\n'
+        + " " * 75
+        + "^"
+    )
+    assert (count.line, count.code, count.message) == (
+        2,
+        "field-count",
+        "expected 9 fields, found 8",
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

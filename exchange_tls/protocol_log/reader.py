@@ -72,6 +72,7 @@ STANDARD_FIELDS = (
 )
 _EVENTS = {event.value: event for event in Event}
 _EVENT_CHARACTERS = frozenset(_EVENTS)
+_DIRECTIVE_NAMES = frozenset({"software", "version", "log-type", "date", "fields"})
 _DIRECTIVE = re.compile(r"^#(?P<name>[A-Za-z-]+):\s?(?P<value>.*)$")
 # Rows are checked and built in batches; small batches keep the work in the CPU cache
 # (measured: 64 to 512 rows are alike, see benchmarks/README.md).
@@ -173,37 +174,75 @@ class _LogReader:
 
     # -- batches -------------------------------------------------------------------------
 
-    def read(self, split: _Split) -> Iterator[ProtocolLogRow]:
-        """Read every row a ``csv.reader`` splits."""
-        for batch in self.batches(split):
-            yield from batch
+    def batches(
+        self, split: _Split, reopen: Callable[[], Iterator[str]] | None = None
+    ) -> Iterator[list[ProtocolLogRow]]:
+        """Read the rows a ``csv.reader`` splits, a batch at a time.
 
-    def batches(self, split: _Split) -> Iterator[list[ProtocolLogRow]]:
-        """Read the rows a ``csv.reader`` splits, a batch at a time."""
+        ``reopen`` gives the same lines again from the start: where a quote left open
+        made ``csv`` join lines into one row, those lines are split again one by one.
+        """
         line = 0
-        while True:
-            seen = undecodable_seen()
-            batch: list[list[str]] = []
-            failure: str | None = None
+        physical = _PhysicalLines(reopen)
+        try:
+            while True:
+                seen = undecodable_seen()
+                batch: list[list[str]] = []
+                failure: str | None = None
+                try:
+                    # extend() keeps the rows split before an error, and the reader goes
+                    # on with the next line afterwards: one bad line costs only itself.
+                    batch.extend(itertools.islice(split, _BATCH_ROWS))
+                except csv.Error as error:
+                    failure = str(error)
+                if not batch and failure is None:
+                    if self._directives:
+                        self._finish_header()  # a header block that never reached #Fields
+                    return
+                first, line = line + 1, split.line_num
+                undecodable = undecodable_seen() != seen
+                if failure is not None:
+                    self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
+                elif line - first + 1 != len(batch):
+                    # Exchange writes no line breaks inside fields (it escapes them), so
+                    # a row that spans lines is a quote left open: read line by line.
+                    lines = physical.take(first, line)
+                    if lines is not None:
+                        batch = self._split_lines(lines, first)
+                    else:
+                        self._spanning_lines(first)
+                if undecodable:
+                    batch = self._replace_undecodable(batch, first)
+                rows = None
+                if self.columns.standard and not self.pasted:
+                    rows = self._fast(batch, first)
+                yield rows if rows is not None else self._careful(batch, first)
+        finally:
+            physical.close()
+
+    def _split_lines(self, lines: list[str], first: int) -> list[list[str]]:
+        """Split each line on its own; report the quotes left open at the line's end."""
+        batch = []
+        for offset, text in enumerate(lines):
+            text = text.rstrip("\r\n")
             try:
-                # extend() keeps the rows split before an error, and the reader goes on
-                # with the next line afterwards: one bad line costs only itself.
-                batch.extend(itertools.islice(split, _BATCH_ROWS))
-            except csv.Error as error:
-                failure = str(error)
-            if not batch and failure is None:
-                return
-            first, line = line + 1, split.line_num
-            if line - first + 1 != len(batch) + (failure is not None):
-                self._spanning_lines(first)
-            if failure is not None:
-                self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
-            if undecodable_seen() != seen:
-                batch = self._replace_undecodable(batch, first)
-            rows = None
-            if self.columns.standard and not self.pasted:
-                rows = self._fast(batch, first)
-            yield rows if rows is not None else self._careful(batch, first)
+                fields = next(csv.reader((text,), strict=True), [])
+            except csv.Error:
+                fields = next(csv.reader((text,)), [])
+                self.collector.report(
+                    Problem(
+                        message="a quoted field is not closed on its line; read it to the "
+                        "end of the line",
+                        source=self.name,
+                        line=first + offset,
+                        column=_open_quote_column(text),
+                        line_text=text,
+                        severity=Severity.WARNING,
+                        code="unclosed-quote",
+                    )
+                )
+            batch.append(fields)
+        return batch
 
     def _spanning_lines(self, first: int) -> None:
         self.collector.report(
@@ -212,7 +251,7 @@ class _LogReader:
                 "off by the extra lines",
                 source=self.name,
                 line=first,
-                severity=Severity.INFO,
+                severity=Severity.WARNING,
                 code="field-spans-lines",
             )
         )
@@ -267,7 +306,9 @@ class _LogReader:
         rows: list[ProtocolLogRow] = []
         for offset, fields in enumerate(batch):
             number = first + offset
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
+            # csv gives [] for an empty line and [""] only for a line of quotes (garbage,
+            # reported as a row with the wrong field count below).
+            if not fields or (len(fields) == 1 and fields[0] and not fields[0].strip()):
                 continue
             if fields[0].startswith("#"):
                 self._directive(",".join(fields), number)
@@ -295,8 +336,23 @@ class _LogReader:
             )
             return
         name, value = match.group("name").casefold(), match.group("value").strip()
-        if name == "software" or not self._directives:
-            self._directives = {}
+        if name not in _DIRECTIVE_NAMES:
+            self.collector.report(
+                Problem(
+                    message=f"ignored an unknown header directive #{match.group('name')}",
+                    source=self.name,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="unknown-directive",
+                )
+            )
+            return
+        if self._directives and (name == "software" or name in self._directives):
+            # A new block began before the last one reached #Fields: keep that one too.
+            self._finish_header()
+        if not self._directives:
             self._directive_line = number
         self._directives[name] = value
         if name == "log-type":
@@ -305,7 +361,7 @@ class _LogReader:
                 self.direction = header.direction
         if name == "fields":
             self._set_fields(tuple(field.strip() for field in value.split(",")), number, line)
-            self._finish_header()
+            self._finish_header(with_fields=True)
 
     def _set_fields(self, names: tuple[str, ...], number: int, line: str) -> None:
         columns = _Columns(names)
@@ -319,16 +375,29 @@ class _LogReader:
             )
         self.columns = columns
 
-    def _finish_header(self) -> None:
+    def _finish_header(self, *, with_fields: bool = False) -> None:
+        """Record the header block read so far; ``with_fields`` when #Fields ended it."""
         directives = self._directives
         date = _parse_timestamp(directives.get("date", ""))
+        if date is None and directives.get("date"):
+            self.collector.report(
+                Problem(
+                    message="cannot read the #Date directive as a timestamp; the header "
+                    "is kept without a date",
+                    source=self.name,
+                    line=self._directive_line,
+                    line_text="#Date: " + directives["date"],
+                    severity=Severity.WARNING,
+                    code="bad-header-date",
+                )
+            )
         self.headers.append(
             ProtocolLogHeader(
                 software=directives.get("software"),
                 version=directives.get("version"),
                 log_type=directives.get("log-type"),
                 date=date,
-                fields=self.columns.names,
+                fields=self.columns.names if with_fields else (),
                 source=SourceRef(self.name, self._directive_line),
             )
         )
@@ -439,6 +508,43 @@ def _column_of(line: str, field: int) -> int:
     return position + 1
 
 
+def _open_quote_column(line: str) -> int:
+    """Return the 1-based column of the quote that opens the field left open."""
+    inside, opened, previous = False, 0, ","
+    for index, char in enumerate(line):
+        if char == '"' and (inside or previous == ","):
+            if not inside:
+                opened = index
+            inside = not inside
+        previous = char
+    return opened + 1
+
+
+class _PhysicalLines:
+    """The lines of a source read a second time, in step, for re-splitting a few of them."""
+
+    def __init__(self, reopen: Callable[[], Iterator[str]] | None) -> None:
+        self._reopen = reopen
+        self._lines: Iterator[str] | None = None
+        self._read = 0
+
+    def take(self, first: int, last: int) -> list[str] | None:
+        """Return lines ``first`` to ``last`` (1-based); they only move forward."""
+        if self._reopen is None or first <= self._read:
+            return None
+        if self._lines is None:
+            self._lines = self._reopen()
+        _consume(itertools.islice(self._lines, first - 1 - self._read))
+        lines = list(itertools.islice(self._lines, last - first + 1))
+        self._read = last
+        return lines
+
+    def close(self) -> None:
+        close = getattr(self._lines, "close", None)
+        if close is not None:
+            close()
+
+
 # -- streaming files ----------------------------------------------------------------------
 
 
@@ -458,6 +564,15 @@ def _open_text(binary: BinaryIO, name: str, collector: ProblemCollector) -> io.T
         collector.report(guessed_encoding_problem(encoding, name))
     binary.seek(mark)
     return io.TextIOWrapper(binary, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+
+
+def _reopener(path: Path, name: str) -> Callable[[], Iterator[str]]:
+    def reopen() -> Iterator[str]:
+        # Its encoding was reported when the file was first opened; _PhysicalLines
+        # closes the wrapper (and so the file) when the reading ends.
+        return _open_text(open(path, "rb"), name, ProblemCollector("collect"))
+
+    return reopen
 
 
 class ProtocolRowReader:
@@ -487,7 +602,7 @@ class ProtocolRowReader:
             log = _LogReader(name, self._collector, direction=direction_from_path(path))
             with open(path, "rb") as binary:
                 text = _open_text(binary, name, self._collector)
-                for batch in log.batches(csv.reader(text)):
+                for batch in log.batches(csv.reader(text), _reopener(path, name)):
                     yield from batch
             self.headers.extend(log.headers)
 
@@ -545,7 +660,13 @@ def parse_protocol_log(
         direction=direction or direction_from_path(Path(label)),
         pasted=pasted,
     )
-    rows = list(reader.read(csv.reader(io.StringIO(text, newline=""))))
+    rows = [
+        row
+        for batch in reader.batches(
+            csv.reader(io.StringIO(text, newline="")), lambda: io.StringIO(text, newline="")
+        )
+        for row in batch
+    ]
     return ProtocolLog(
         headers=tuple(reader.headers), rows=tuple(rows), problems=collector.problems, name=label
     )
