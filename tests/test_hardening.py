@@ -112,6 +112,24 @@ def test_der_reader_refuses_garbage_with_value_error(data: bytes) -> None:
         read_der(data)
 
 
+_SEED_CERTIFICATES = [
+    (Path(__file__).parent / "data" / "fuzz" / name).read_bytes()
+    for name in ("x509-unknown-key-type.der", "x509-duplicate-extension.der")
+]
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_mutated_certificates_give_facts_or_value_error(data: st.DataObject) -> None:
+    """A real certificate with bytes changed (how atheris found its crashes): facts or ValueError."""
+    blob = bytearray(data.draw(st.sampled_from(_SEED_CERTIFICATES)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=6))):
+        position = data.draw(st.integers(min_value=0, max_value=len(blob) - 1))
+        blob[position] = data.draw(st.integers(min_value=0, max_value=255))
+    with contextlib.suppress(ValueError):
+        read_der(bytes(blob))
+
+
 def test_a_malformed_issuer_name_is_a_value_error(data_dir: Path) -> None:
     """A certificate whose issuer holds a BitString under the wrong OID (found by atheris)."""
     with pytest.raises(ValueError, match=r"^malformed certificate: oid must be"):

@@ -105,7 +105,8 @@ def _read_der(data: bytes) -> CertificateFacts:
         issuer = windows_name(certificate.issuer)
         not_before = certificate.not_valid_before_utc
         not_after = certificate.not_valid_after_utc
-    serial = f"{certificate.serial_number:X}"
+        # A serial that is not positive warns on access; the warning is a fact too.
+        serial = f"{certificate.serial_number:X}"
     return CertificateFacts(
         # Windows' thumbprint is the SHA-1 of the DER, not a security measure here.
         thumbprint=hashlib.sha1(data, usedforsecurity=False).hexdigest().upper(),
