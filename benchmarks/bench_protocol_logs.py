@@ -58,11 +58,21 @@ def _child(measure: str, files: list[str]) -> None:
     import resource
 
     paths = [Path(name) for name in files]
+    # Importing the package (about 0.2 s: cryptography, pyparsing, the rule catalogue) is
+    # a fixed cost, not throughput; the csv baseline does not pay one either.
+    started = time.perf_counter()
+    if measure != "csv":
+        import exchange_tls  # noqa: F401 -- the import is what is timed here
+    imported = time.perf_counter() - started
     started = time.perf_counter()
     rows = MEASURES[measure](paths)
     elapsed = time.perf_counter() - started
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"rows": rows, "seconds": elapsed, "peak_rss_mib": peak_kib / 1024}))
+    print(
+        json.dumps(
+            {"rows": rows, "seconds": elapsed, "import": imported, "peak_rss_mib": peak_kib / 1024}
+        )
+    )
 
 
 def _run(measure: str, files: list[Path], repeat: int) -> dict[str, float]:
@@ -100,14 +110,24 @@ def main() -> None:
         )
         size = sum(path.stat().st_size for path in files) / 1e6
         print(f"{len(files)} files, {size:.0f} MB")
-        results = {measure: _run(measure, files, arguments.repeat) for measure in MEASURES}
+        # Rounds take each measure in turn, so that a slow spell of a shared machine
+        # falls on all of them rather than on one; each keeps its best round.
+        results: dict[str, dict[str, float]] = {}
+        for _ in range(arguments.repeat):
+            for measure in MEASURES:
+                result = _run(measure, files, 1)
+                if measure not in results or result["seconds"] < results[measure]["seconds"]:
+                    results[measure] = result
         baseline = results["csv"]["rows"] / results["csv"]["seconds"]
-        print(f"{'measure':<10} {'rows':>10} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10}")
+        print(
+            f"{'measure':<10} {'rows':>10} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10} "
+            f"{'import':>8}"
+        )
         for measure, result in results.items():
             rate = result["rows"] / result["seconds"]
             print(
                 f"{measure:<10} {result['rows']:>10} {rate:>12,.0f} {rate / baseline:>7.2f} "
-                f"{result['peak_rss_mib']:>8.1f} MiB"
+                f"{result['peak_rss_mib']:>8.1f} MiB {result['import']:>7.2f}s"
             )
         small = files[:2]
         memory = {

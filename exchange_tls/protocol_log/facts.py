@@ -15,7 +15,7 @@ import datetime as dt
 import itertools
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from exchange_tls.protocol_log.models import (
     CertificateIdentity,
@@ -23,6 +23,7 @@ from exchange_tls.protocol_log.models import (
     Direction,
     Event,
     ProtocolLogRow,
+    RowValues,
     TlsHandshake,
 )
 from exchange_tls.sources import SourceRef
@@ -170,33 +171,40 @@ def _condensed(row: ProtocolLogRow, label: str) -> CertificateIdentity:
     )
 
 
-class _CertificateBlock:
-    """The classic block: a label row, then one ``Certificate …`` row per attribute."""
+_CERTIFICATE = "Certificate "
+_THUMBPRINT_CONTEXT = "Certificate thumbprint"
 
-    __slots__ = ("label", "source", "thumbprint_row", "values")
 
-    def __init__(self, label: str, source: SourceRef) -> None:
-        self.label = label
-        self.source = source
-        self.values: dict[str, str] = {}
-        self.thumbprint_row: ProtocolLogRow | None = None
-
-    def identity(self) -> CertificateIdentity:
-        values = self.values
-        names = values.get("alternate names")
-        thumbprint = values.get("thumbprint")
-        return CertificateIdentity(
-            subject=values.get("subject") or None,
-            issuer=values.get("issuer name") or None,
-            serial_number=values.get("serial number") or None,
-            thumbprint=_thumbprint(thumbprint),
-            not_before=_timestamp(values.get("not before", "")),
-            not_after=_timestamp(values.get("not after", "")),
-            alternate_names=_names(names) if names is not None else None,
-            label=self.label,
-            source=self.source,
-            thumbprint_source=self.thumbprint_row.source if self.thumbprint_row else None,
-        )
+def _block_identity(
+    label: str,
+    source: SourceRef,
+    rows: list[ProtocolLogRow],
+    data: list[str],
+    contexts: list[str],
+    start: int,
+    end: int,
+) -> CertificateIdentity:
+    """Read the classic block: rows ``start`` to ``end``, one ``Certificate …`` each."""
+    # Later rows win, as they would when read one by one.
+    names = [context[len(_CERTIFICATE) :] for context in contexts[start:end]]
+    values = dict(zip(names, data[start:end], strict=True))
+    thumbprint_source = None
+    if "thumbprint" in values:
+        last = end - 1 - contexts[start:end][::-1].index(_THUMBPRINT_CONTEXT)
+        thumbprint_source = rows[last].source
+    alternate_names = values.get("alternate names")
+    return CertificateIdentity(
+        subject=values.get("subject") or None,
+        issuer=values.get("issuer name") or None,
+        serial_number=values.get("serial number") or None,
+        thumbprint=_thumbprint(values.get("thumbprint")),
+        not_before=_timestamp(values.get("not before", "")),
+        not_after=_timestamp(values.get("not after", "")),
+        alternate_names=_names(alternate_names) if alternate_names is not None else None,
+        label=label,
+        source=source,
+        thumbprint_source=thumbprint_source,
+    )
 
 
 _VALUES = operator.attrgetter("values")
@@ -208,16 +216,22 @@ def _indexes(flags: Iterable[object]) -> list[int]:
     return list(itertools.compress(itertools.count(), flags))
 
 
-def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> SessionFacts:
+def session_facts(
+    rows: list[ProtocolLogRow],
+    direction: Direction | None,
+    values: Sequence[RowValues] | None = None,
+) -> SessionFacts:
     """Gather the facts of one session from its rows, in sequence order.
 
     Most rows are plain SMTP traffic. Column-wise C-level scans pick out the rows that
     can state a fact (information rows, the disconnect, STARTTLS and EHLO), and only
-    those go through the loop below.
+    those go through the loop below. ``values`` are the rows' values when the caller
+    has them already.
     """
     facts = SessionFacts()
     count = len(rows)
-    values = list(map(_VALUES, rows))
+    if values is None:
+        values = list(map(_VALUES, rows))
     events = list(map(_EVENT, values))
     data = list(map(_DATA, values))
     contexts = list(map(_CONTEXT, values))
@@ -240,18 +254,9 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
     chain_status: str | None = None
     domain: re.Match[str] | None = None
     evidence: list[ProtocolLogRow] = []
-    block: _CertificateBlock | None = None
-    block_end = -1
-
-    def close_block() -> None:
-        nonlocal block, local, remote
-        if block is not None:
-            identity = block.identity()
-            if identity.label == "Sending certificate":
-                local = identity
-            else:
-                remote = identity
-            block = None
+    information_event = Event.INFORMATION
+    # Rows up to here belong to a certificate block already read.
+    skip_until = -1
 
     def tls_seen(index: int) -> None:
         nonlocal first_tls
@@ -259,44 +264,49 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
             first_tls = index
 
     for index in interesting:
+        if index < skip_until:
+            continue
         row = rows[index]
         event = events[index]
-        if block is not None and (index != block_end + 1 or event is not Event.INFORMATION):
-            close_block()
-        if event is Event.INFORMATION:
+        if event is information_event:
             context = contexts[index]
-            if block is not None and context.startswith("Certificate "):
-                block.values[context[12:]] = data[index]  # after "Certificate "
-                if context == "Certificate thumbprint":
-                    block.thumbprint_row = row
-                block_end = index
-                continue
-            close_block()
-            if context.startswith("Certificate ") and data[index]:
+            if context.startswith(_CERTIFICATE) and data[index]:
                 # A block whose label row is missing (an excerpt): Exchange labels the
                 # certificate it presents "Sending certificate", so that is what it is.
-                tls_seen(index)
-                evidence.append(row)
-                block = _CertificateBlock("Sending certificate", row.source)
-                block.values[context[12:]] = data[index]
-                if context == "Certificate thumbprint":
-                    block.thumbprint_row = row
-                block_end = index
-                continue
-            text = context or data[index]
-            if text.startswith(_CERTIFICATE_LABELS):
-                label = text[: text.index(" certificate") + len(" certificate")]
-                tls_seen(index)
-                evidence.append(row)
-                if _CONDENSED_LABELS in text:
-                    identity = _condensed(row, label)
-                    if label == "Sending certificate":
-                        local = identity
-                    else:
-                        remote = identity
+                label, start = "Sending certificate", index
+            else:
+                text = context or data[index]
+                if text.startswith(_CERTIFICATE_LABELS):
+                    label = text[: text.index(" certificate") + len(" certificate")]
+                    start = index + 1
+                    if _CONDENSED_LABELS in text:
+                        tls_seen(index)
+                        evidence.append(row)
+                        identity = _condensed(row, label)
+                        if label == "Sending certificate":
+                            local = identity
+                        else:
+                            remote = identity
+                        continue
                 else:
-                    block = _CertificateBlock(label, row.source)
-                    block_end = index
+                    start = -1
+            if start >= 0:
+                # The block is the run of "Certificate …" information rows that follows.
+                end = start
+                while (
+                    end < count
+                    and events[end] is information_event
+                    and contexts[end].startswith(_CERTIFICATE)
+                ):
+                    end += 1
+                tls_seen(index)
+                evidence.append(row)
+                identity = _block_identity(label, row.source, rows, data, contexts, start, end)
+                if label == "Sending certificate":
+                    local = identity
+                else:
+                    remote = identity
+                skip_until = end
             elif text.startswith(_TLS_FAILED):
                 tls_seen(index)
                 succeeded = False
@@ -344,7 +354,6 @@ def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> Se
             # A STARTTLS offer: "250-STARTTLS", or inside the one-line EHLO reply of
             # Exchange 2013 and later.
             offered = True
-    close_block()
     if offered is None:
         offered = _offer_refused(events, data, first_tls, command_event, reply_event, count)
     if first_tls is not None or offered is not None:

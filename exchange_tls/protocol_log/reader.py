@@ -596,14 +596,18 @@ class ProtocolRowReader:
         return self._collector.problems
 
     def __iter__(self) -> Iterator[ProtocolLogRow]:
+        # Flattened in C: a generator that yielded each row would cost a frame resume
+        # per row.
+        return itertools.chain.from_iterable(self._batches())
+
+    def _batches(self) -> Iterator[list[ProtocolLogRow]]:
         for path in expand_paths(self._paths, self._collector):
             name = str(path)
             self.files.append(name)
             log = _LogReader(name, self._collector, direction=direction_from_path(path))
             with open(path, "rb") as binary:
                 text = _open_text(binary, name, self._collector)
-                for batch in log.batches(csv.reader(text), _reopener(path, name)):
-                    yield from batch
+                yield from log.batches(csv.reader(text), _reopener(path, name))
             self.headers.extend(log.headers)
 
 

@@ -18,7 +18,13 @@ import operator
 from collections.abc import Iterable, Iterator
 
 from exchange_tls.protocol_log.facts import infer_direction, session_facts
-from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
+from exchange_tls.protocol_log.models import (
+    Direction,
+    Event,
+    ProtocolLogRow,
+    RowValues,
+    SmtpSession,
+)
 
 __all__ = ["SessionAssembler", "assemble_sessions"]
 
@@ -33,25 +39,32 @@ def _order(row: ProtocolLogRow) -> int:
     return -1 if number is None else number
 
 
-def _sequence_order(rows: list[ProtocolLogRow]) -> list[ProtocolLogRow]:
-    """Put rows in sequence order, stably; the usual in-order case costs C calls only."""
-    numbers = list(map(_SEQUENCE, map(_VALUES, rows)))
+def _sequence_order(
+    rows: list[ProtocolLogRow],
+) -> tuple[list[ProtocolLogRow], list[RowValues]]:
+    """Put rows in sequence order, stably; return them with their values.
+
+    The usual in-order case costs C calls only.
+    """
+    values = list(map(_VALUES, rows))
+    numbers = list(map(_SEQUENCE, values))
     if None in numbers:
-        return sorted(rows, key=_order)
-    ordered = sorted(numbers)
-    if ordered == numbers:
-        return rows
-    positions = sorted(range(len(rows)), key=numbers.__getitem__)
-    return list(map(rows.__getitem__, positions))
+        rows = sorted(rows, key=_order)
+    elif sorted(numbers) != numbers:
+        positions = sorted(range(len(rows)), key=numbers.__getitem__)
+        rows = list(map(rows.__getitem__, positions))
+    else:
+        return rows, values
+    return rows, list(map(_VALUES, rows))
 
 
 def build_session(key: _Key, rows: list[ProtocolLogRow], *, ended: bool) -> SmtpSession:
     """Build a session from its rows; ``ended`` says its disconnect row was seen."""
-    rows = _sequence_order(rows)
+    rows, values = _sequence_order(rows)
     direction, connector_id, session_id = key
     if direction is None:
         direction = infer_direction(rows)
-    facts = session_facts(rows, direction)
+    facts = session_facts(rows, direction, values)
     return SmtpSession(
         connector_id=connector_id,
         session_id=session_id,
