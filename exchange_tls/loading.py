@@ -29,6 +29,7 @@ from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.protocol_log.models import ProtocolLogRow
+from exchange_tls.protocol_log.pasted import repair_pasted
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
 from exchange_tls.queues.models import QueueRecord
@@ -72,6 +73,8 @@ class EvidenceFile:
     text: str
     kind: Kind
     size: int
+    #: A protocol log copied through a web page or a ticket, read with repairs.
+    pasted: bool = False
 
 
 def _record_kind(records: list[PSObject]) -> Kind:
@@ -87,19 +90,35 @@ def _record_kind(records: list[PSObject]) -> Kind:
     return kind if score else "unknown"
 
 
+def _looks_like_log(head: str) -> bool:
+    if _LOG_HEADER.search(head):
+        return True
+    first = next((line for line in head.split("\n") if line.strip()), "")
+    return _LOG_ROW.match(first.lstrip("\ufeff")) is not None
+
+
+def _log_form(head: str, name: str) -> Literal["written", "pasted"] | None:
+    """Say whether text is a protocol log as Exchange wrote it, one pasted, or neither."""
+    if _looks_like_log(head):
+        return "written"
+    # A log copied through a web page or a ticket: quote or comment prefixes, header
+    # lines that lost their "#", blank lines between rows. Repaired here only to look.
+    repaired = repair_pasted(head.replace("\r\n", "\n"), name, ProblemCollector())
+    return "pasted" if _looks_like_log(repaired) else None
+
+
 def classify(text: str, name: str = "<text>") -> Kind:
     r"""Tell what a piece of evidence holds, from its content.
 
     >>> classify("#Log-type: SMTP Send Protocol Log\n")
     'protocol-log'
+    >>> classify("> Log-type: SMTP Send Protocol Log\n")  # pasted: read with repairs
+    'protocol-log'
     >>> classify("Identity : EX01\\9\nDeliveryType : SmartHostConnectorDelivery\n")
     'queues'
     """
     head = text[:20000]
-    if _LOG_HEADER.search(head):
-        return "protocol-log"
-    first = next((line for line in head.split("\n") if line.strip()), "")
-    if _LOG_ROW.match(first.lstrip("\ufeff")):
+    if _log_form(head, name) is not None:
         return "protocol-log"
     try:
         _, records, _ = read_records(
@@ -204,7 +223,10 @@ def load_evidence(
                     code="unclassified",
                 )
             )
-        files.append(EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data)))
+        pasted = kind == "protocol-log" and _log_form(decoded.text[:20000], name) == "pasted"
+        files.append(
+            EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data), pasted=pasted)
+        )
     if progress is not None:
         progress(total, total, "")
     rows: list[Iterable[ProtocolLogRow]] = []
@@ -214,7 +236,7 @@ def load_evidence(
     receive: list[ReceiveConnector] = []
     for file in files:
         if file.kind == "protocol-log":
-            log = parse_protocol_log(file.text, file.name)
+            log = parse_protocol_log(file.text, file.name, pasted=file.pasted)
             collector.extend(list(log.problems))
             rows.append(log.rows)
         elif file.kind == "certificates":

@@ -17,6 +17,7 @@ ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED").exists())
 BUNDLED = ROOT / "exchange_tls" / "bundled" / "kb4051498"
 T = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
+DATA = ROOT / "tests" / "data"
 
 
 def run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, str, str]:
@@ -192,6 +193,17 @@ def test_unclassified_files_are_reported(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("# notes\n")
     codes = sorted(problem.code for problem in load_evidence(tmp_path).problems)
     assert codes == ["skipped", "unclassified"]
+
+
+def test_a_pasted_log_is_read_with_its_repairs(tmp_path: Path) -> None:
+    """A log copied from a forum (header lines without "#", blank lines) is read, not left out."""
+    name = "msqa-1054876_ex2016_send-log_no-tls_header-hash-stripped_blanklines.log"
+    (tmp_path / "pasted.txt").write_bytes((DATA / "protocol-logs" / name).read_bytes())
+    evidence = load_evidence(tmp_path)
+    assert "unclassified" not in {problem.code for problem in evidence.problems}
+    assert {"pasted-hash", "pasted-blank"} <= {problem.code for problem in evidence.problems}
+    assert len(evidence.sessions) == 1
+    assert evidence.sessions[0].connector_id == "My.Mail.Server.com"
 
 
 def test_progress_is_reported(tmp_path: Path) -> None:

@@ -49,9 +49,11 @@ def repair_pasted(text: str, source: str, collector: ProblemCollector) -> str:
         _info(collector, source, f"removed the prefix {prefix!r} every line had", "pasted-prefix")
     counts = {"quote": 0, "indent": 0, "blank": 0, "curly": 0, "escape": 0, "bold": 0, "hash": 0}
     repaired: list[str] = []
-    for line in lines:
+    last = len(lines) - 1
+    for number, line in enumerate(lines):
         if not line.strip():
-            counts["blank"] += 1
+            # The empty string after a final line break is no blank line of the paste.
+            counts["blank"] += number != last or line != ""
             repaired.append("")
             continue
         if _QUOTE_PREFIX.match(line):
