@@ -29,10 +29,12 @@ from exchange_tls.diagnosis import (
     CATALOGUE,
     Confidence,
     Diagnosis,
+    ErrorExplanation,
     Evidence,
     EvidenceRef,
     Finding,
     diagnose,
+    explain_error,
 )
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import (
@@ -89,6 +91,7 @@ __all__ = [
     "DistinguishedName",
     "Endpoint",
     "EnhancedStatusCode",
+    "ErrorExplanation",
     "ErrorMode",
     "Event",
     "Evidence",
@@ -123,6 +126,7 @@ __all__ = [
     "candidate_certificates",
     "decode_bytes",
     "diagnose",
+    "explain_error",
     "iter_protocol_rows",
     "load_evidence",
     "parse_certificates",

@@ -1,4 +1,4 @@
-"""The ``exchange-tls`` command line: diagnose, sessions, certificates, queues, rules."""
+"""The ``exchange-tls`` command line: diagnose, explain, sessions, certificates, queues, rules."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import TextIO
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
-from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose
+from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.errors import ExchangeTlsError, ParseError, Severity
 from exchange_tls.loading import load_evidence
@@ -250,6 +250,41 @@ def _queues(arguments: argparse.Namespace) -> int:
     return EXIT_HEALTHY
 
 
+def _explain(arguments: argparse.Namespace) -> int:
+    text = " ".join(arguments.text) if arguments.text not in ([], ["-"]) else sys.stdin.read()
+    explanation = explain_error(text)
+    if arguments.json:
+        print(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+        return EXIT_HEALTHY
+    lines = ["Replies, outermost first:"]
+    for depth, reply in enumerate(explanation.replies):
+        code = f"{reply.code} {reply.enhanced or ''}".rstrip()
+        meaning = f"  ({reply.enhanced.description})" if reply.enhanced else ""
+        lines.append(f"  {'  ' * depth}{code} {reply.text}{meaning}")
+    if explanation.readings:
+        lines.append("What it says:")
+        lines.extend(f"  {reading}" for reading in explanation.readings)
+    if explanation.candidates:
+        lines.append("Causes that give this error, and the evidence that confirms each:")
+        for rule in explanation.candidates:
+            mode = f" ({rule.failure_mode})" if rule.failure_mode else ""
+            lines.append(f"  {rule.rule_id}{mode}: {rule.title}")
+            lines.extend(f"    needs: {need}" for need in rule.needs)
+        lines.append(
+            (
+                "The error alone cannot tell them apart"
+                if len(explanation.candidates) > 1
+                else "The error alone does not prove it"
+            )
+            + ": run 'exchange-tls diagnose' on the send protocol log with the "
+            "Get-ExchangeCertificate, Get-Queue and Get-SendConnector output."
+        )
+    else:
+        lines.append("No rule of the catalogue is known to give this error.")
+    print("\n".join(lines))
+    return EXIT_HEALTHY
+
+
 def _rules(arguments: argparse.Namespace) -> int:
     rows = [
         {
@@ -322,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
             )
             command.add_argument("--connector", help="only sessions of this connector")
         command.set_defaults(run=run)
+    explain_command = commands.add_parser(
+        "explain", help="decode a queue error and list the causes that give it"
+    )
+    explain_command.add_argument(
+        "text", nargs="*", help="the LastError or SMTP reply (none or '-': read standard input)"
+    )
+    explain_command.add_argument("--json", action="store_true", help="write JSON")
+    explain_command.set_defaults(run=_explain)
     rules_command = commands.add_parser("rules", help="list the rule catalogue")
     rules_command.add_argument("--json", action="store_true", help="write JSON")
     rules_command.set_defaults(run=_rules)

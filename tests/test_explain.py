@@ -1,0 +1,169 @@
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange_tls import ParseError, explain_error
+from exchange_tls.cli import main
+
+QUEUES = Path(__file__).parent / "data" / "queues"
+KB4051498 = (
+    '451 4.4.0 Primary target IP address responded with: "421 4.4.1 Connection timed out." '
+    "Attempted failover to alternate host, but that did not succeed. Either there are no "
+    "alternate hosts, or delivery failed to all alternate hosts."
+)
+TIMEOUT_CAUSES = [
+    "certificate-not-enabled-for-smtp",
+    "certificate-missing-private-key",
+    "certificate-key-inaccessible",
+    "certificate-revocation-check-failed",
+    "connection-failure",
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "codes", "causes"),
+    [
+        (
+            "ms-kb4051498_queue-lasterror_421-4.4.1-timeout.txt",
+            ["451 4.4.0", "421 4.4.1"],
+            TIMEOUT_CAUSES,
+        ),
+        (
+            "supertekboy_queue-lasterror_421-4.2.1_deliver-typo.txt",
+            ["451 4.4.0", "421 4.2.1"],
+            TIMEOUT_CAUSES,
+        ),
+        (
+            "jaapwesselius_edge-hybrid_lasterror_LED-form_nocredentials.txt",
+            ["451 4.4.395", "421 4.4.1"],
+            TIMEOUT_CAUSES,
+        ),
+        (
+            "ms-kb979174_queue-viewer-lasterror_454-4.7.0.txt",
+            ["451 4.4.0", "454 4.7.0"],
+            ["internal-transport-certificate-problem"],
+        ),
+        (
+            "blog_ex2007-2010_queue-lasterror_initial-error_dns-query-failed_lowercased-truncated.txt",
+            ["451 4.4.0"],
+            ["connection-failure"],
+        ),
+        (
+            "hayesjupe-blog_ex2010-to-2016_error-421-4.4.2-socket-error_retyped-in-prose.txt",
+            ["421"],
+            ["tls-protocol-mismatch", "connection-failure"],
+        ),
+        (
+            "msqa_ex2013_ndr-diagnostic_451-4.7.3-secure-domain_wrapped.txt",
+            ["400 4.4.7", "451 4.7.3"],
+            ["remote-starttls-unavailable", "no-certificate-for-connector-fqdn"],
+        ),
+    ],
+)
+def test_real_queue_errors_give_their_causes(
+    sample: str, codes: list[str], causes: list[str]
+) -> None:
+    """Each published queue error decodes to its replies and the causes that give it."""
+    explanation = explain_error((QUEUES / sample).read_text(encoding="utf-8"))
+    assert [f"{r.code} {r.enhanced or ''}".strip() for r in explanation.replies] == codes
+    assert [rule.rule_id for rule in explanation.candidates] == causes
+
+
+@pytest.mark.parametrize(
+    ("error", "causes"),
+    [
+        (
+            "441 4.4.1 Error encountered while communicating with primary target IP address: "
+            '"Failed to connect. Winsock error code: 10060, Win32 error code: 10060."',
+            ["connection-failure"],
+        ),
+        (
+            "454 4.7.5 The certificate specified in TlsCertificateName of the SendConnector "
+            "could not be found.",
+            ["tls-certificate-name-not-found", "tls-certificate-name-invalid"],
+        ),
+        (
+            "421 TLSAuthLevel cannot be DomainValidation with out a valid TLS Domain.",
+            ["tls-domain-validation-misconfigured"],
+        ),
+        (
+            '451 4.4.0 Primary target IP address responded with: "451 5.7.3 Must issue a '
+            'STARTTLS command first."',
+            ["remote-requires-starttls", "tls-protocol-mismatch"],
+        ),
+        (
+            "451 5.7.3 Cannot load Internal Transport Certificate. Exchange Server "
+            "authentication failed.",
+            ["internal-transport-certificate-problem"],
+        ),
+        (
+            "454 4.7.5 Certificate validation failure",
+            ["certificate-untrusted", "certificate-revocation-check-failed", "certificate-expired"],
+        ),
+        ("550 5.1.1 User unknown", []),
+    ],
+)
+def test_signatures_from_the_failure_catalogue(error: str, causes: list[str]) -> None:
+    """The exact strings of the failure catalogue map to the rules that cover them."""
+    assert [rule.rule_id for rule in explain_error(error).candidates] == causes
+
+
+def test_text_without_a_reply_is_refused() -> None:
+    """Prose with no reply code in it is a ParseError, as for any reply."""
+    with pytest.raises(ParseError, match="expected an SMTP reply code"):
+        explain_error("mail is stuck, please help")
+
+
+@given(st.text(max_size=200))
+def test_any_text_gives_an_explanation_or_parse_error(text: str) -> None:
+    """Arbitrary text never raises anything but ParseError."""
+    try:
+        explanation = explain_error(text)
+    except ParseError:
+        return
+    assert json.loads(json.dumps(explanation.to_dict()))["error"] == explanation.error.raw
+
+
+def test_cli_explains_the_kb_error_word_for_word(capsys: pytest.CaptureFixture[str]) -> None:
+    """`exchange-tls explain` prints the chain, the reading and the causes with their needs."""
+    assert main(["explain", "421 4.4.2 Connection dropped due to SocketError"]) == 0
+    assert capsys.readouterr().out == (
+        "Replies, outermost first:\n"
+        "  421 4.4.2 Connection dropped due to SocketError  (Bad connection)\n"
+        "What it says:\n"
+        "  The connection was dropped: a TLS version or cipher mismatch does this, as does "
+        "the network.\n"
+        "Causes that give this error, and the evidence that confirms each:\n"
+        "  tls-protocol-mismatch (F8): The two ends share no TLS version or cipher\n"
+        "    needs: a send session failing with SocketError or AlgorithmMismatch, or a TLS "
+        "1.0/1.1 session, or a queue error 'Connection dropped due to SocketError'\n"
+        "  connection-failure (F14): The remote host cannot be reached\n"
+        "    needs: a 'Failed to connect. Winsock error code' row, or a queue error naming a "
+        "failed connection with no TLS failure behind it\n"
+        "The error alone cannot tell them apart: run 'exchange-tls diagnose' on the send "
+        "protocol log with the Get-ExchangeCertificate, Get-Queue and Get-SendConnector "
+        "output.\n"
+    )
+
+
+def test_cli_reads_standard_input_and_writes_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no text, explain reads standard input; --json writes the explanation as data."""
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(KB4051498))
+    assert main(["explain", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [reply["code"] for reply in document["replies"]] == [451, 421]
+    assert document["replies"][1]["meaning"] == "No answer from host"
+    assert [c["rule_id"] for c in document["candidates"]] == TIMEOUT_CAUSES
+
+
+def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Text that holds no reply is an input error: exit 2 and one line."""
+    assert main(["explain", "mail is stuck"]) == 2
+    assert capsys.readouterr().err.startswith("exchange-tls: error: <LastError>:1:1: expected")
