@@ -306,10 +306,22 @@ class _LogReader:
         rows: list[ProtocolLogRow] = []
         for offset, fields in enumerate(batch):
             number = first + offset
-            # csv gives [] for an empty line and [""] only for a line of quotes (garbage,
-            # reported as a row with the wrong field count below).
-            if not fields or (len(fields) == 1 and fields[0] and not fields[0].strip()):
+            if not fields:
+                continue  # an empty line
+            if len(fields) == 1 and fields[0] and not fields[0].strip():
+                # Blanks (and at most a stray quote): nothing to read, but not nothing.
+                self.collector.report(
+                    Problem(
+                        message="skipped a line that holds only blanks",
+                        source=self.name,
+                        line=number,
+                        severity=Severity.INFO,
+                        code="blank-line",
+                    )
+                )
                 continue
+            # [""] comes only from a line of quotes: garbage, reported as a row with the
+            # wrong field count below.
             if fields[0].startswith("#"):
                 self._directive(",".join(fields), number)
                 continue
