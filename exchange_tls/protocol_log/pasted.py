@@ -90,5 +90,6 @@ def repair_pasted(text: str, source: str, collector: ProblemCollector) -> str:
     }
     for kind, count in counts.items():
         if count:
-            _info(collector, source, f"{messages[kind]} ({count} lines)", f"pasted-{kind}")
+            lines_word = "line" if count == 1 else "lines"
+            _info(collector, source, f"{messages[kind]} ({count} {lines_word})", f"pasted-{kind}")
     return "\n".join(repaired)
