@@ -32,6 +32,7 @@ from exchange_tls.protocol_log.models import ProtocolLogRow
 from exchange_tls.protocol_log.pasted import repair_pasted
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
+from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.queues.reader import parse_queues
 from exchange_tls.sources import decode_bytes
@@ -178,6 +179,25 @@ def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
     return [merged[identity] for identity in order] + loose
 
 
+def _unclassified(text: str, name: str) -> Problem:
+    """Say that a file was left out, and what to do when it is a queue error on its own."""
+    message = "could not tell what this file holds; it was left out"
+    code = "unclassified"
+    if len(text) < 4000:
+        try:
+            parse_last_error(text)
+        except ParseError:
+            pass
+        else:
+            message = (
+                "holds a queue error without its queue (no Identity or NextHopDomain), so it "
+                "was left out of the diagnosis; 'exchange-tls explain' decodes it and lists "
+                "the causes that give it"
+            )
+            code = "lone-queue-error"
+    return Problem(message=message, source=name, severity=Severity.WARNING, code=code)
+
+
 def load_evidence(
     *paths: str | os.PathLike[str],
     date_order: DateOrder | None = None,
@@ -215,14 +235,7 @@ def load_evidence(
         collector.extend(list(decoded.problems))
         kind = classify(decoded.text, name)
         if kind == "unknown":
-            collector.report(
-                Problem(
-                    message="could not tell what this file holds; it was left out",
-                    source=name,
-                    severity=Severity.WARNING,
-                    code="unclassified",
-                )
-            )
+            collector.report(_unclassified(decoded.text, name))
         pasted = kind == "protocol-log" and _log_form(decoded.text[:20000], name) == "pasted"
         files.append(
             EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data), pasted=pasted)

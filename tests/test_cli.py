@@ -195,6 +195,19 @@ def test_unclassified_files_are_reported(tmp_path: Path) -> None:
     assert codes == ["skipped", "unclassified"]
 
 
+def test_a_lone_queue_error_is_named_and_pointed_to_explain(tmp_path: Path) -> None:
+    """A file holding only a queue error says so and names the command that decodes it."""
+    name = "ms-kb4051498_queue-lasterror_421-4.4.1-timeout.txt"
+    (tmp_path / "error.txt").write_bytes((DATA / "queues" / name).read_bytes())
+    [problem] = load_evidence(tmp_path).problems
+    assert (problem.code, problem.message) == (
+        "lone-queue-error",
+        "holds a queue error without its queue (no Identity or NextHopDomain), so it was left "
+        "out of the diagnosis; 'exchange-tls explain' decodes it and lists the causes that "
+        "give it",
+    )
+
+
 def test_a_pasted_log_is_read_with_its_repairs(tmp_path: Path) -> None:
     """A log copied from a forum (header lines without "#", blank lines) is read, not left out."""
     name = "msqa-1054876_ex2016_send-log_no-tls_header-hash-stripped_blanklines.log"
