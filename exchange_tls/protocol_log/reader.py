@@ -160,7 +160,17 @@ class _LogReader:
 
     # -- problems ------------------------------------------------------------------------
 
-    def problem(self, message: str, line: int, text: str, code: str, *, column: int = 1) -> None:
+    def problem(
+        self,
+        message: str,
+        line: int,
+        text: str | None,
+        code: str,
+        *,
+        column: int | None = 1,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        """Report a problem at a line of this log; ``text`` is the line, when it helps."""
         self.collector.report(
             Problem(
                 message=message,
@@ -168,6 +178,7 @@ class _LogReader:
                 line=line,
                 column=column,
                 line_text=text,
+                severity=severity,
                 code=code,
             )
         )
@@ -229,31 +240,26 @@ class _LogReader:
                 fields = next(csv.reader((text,), strict=True), [])
             except csv.Error:
                 fields = next(csv.reader((text,)), [])
-                self.collector.report(
-                    Problem(
-                        message="a quoted field is not closed on its line; read it to the "
-                        "end of the line",
-                        source=self.name,
-                        line=first + offset,
-                        column=_open_quote_column(text),
-                        line_text=text,
-                        severity=Severity.WARNING,
-                        code="unclosed-quote",
-                    )
+                self.problem(
+                    "a quoted field is not closed on its line; read it to the end of the line",
+                    first + offset,
+                    text,
+                    "unclosed-quote",
+                    column=_open_quote_column(text),
+                    severity=Severity.WARNING,
                 )
             batch.append(fields)
         return batch
 
     def _spanning_lines(self, first: int) -> None:
-        self.collector.report(
-            Problem(
-                message="a quoted field spans lines here; line numbers that follow may be "
-                "off by the extra lines",
-                source=self.name,
-                line=first,
-                severity=Severity.WARNING,
-                code="field-spans-lines",
-            )
+        self.problem(
+            "a quoted field spans lines here; line numbers that follow may be off by the "
+            "extra lines",
+            first,
+            None,
+            "field-spans-lines",
+            column=None,
+            severity=Severity.WARNING,
         )
 
     def _replace_undecodable(self, batch: list[list[str]], first: int) -> list[list[str]]:
@@ -310,14 +316,13 @@ class _LogReader:
                 continue  # an empty line
             if len(fields) == 1 and fields[0] and not fields[0].strip():
                 # Blanks (and at most a stray quote): nothing to read, but not nothing.
-                self.collector.report(
-                    Problem(
-                        message="skipped a line that holds only blanks",
-                        source=self.name,
-                        line=number,
-                        severity=Severity.INFO,
-                        code="blank-line",
-                    )
+                self.problem(
+                    "skipped a line that holds only blanks",
+                    number,
+                    None,
+                    "blank-line",
+                    column=None,
+                    severity=Severity.INFO,
                 )
                 continue
             # [""] comes only from a line of quotes: garbage, reported as a row with the
@@ -335,30 +340,22 @@ class _LogReader:
     def _directive(self, line: str, number: int) -> None:
         match = _DIRECTIVE.match(line)
         if match is None:
-            self.collector.report(
-                Problem(
-                    message="ignored a '#' line that is not a header directive",
-                    source=self.name,
-                    line=number,
-                    column=1,
-                    line_text=line,
-                    severity=Severity.INFO,
-                    code="not-a-directive",
-                )
+            self.problem(
+                "ignored a '#' line that is not a header directive",
+                number,
+                line,
+                "not-a-directive",
+                severity=Severity.INFO,
             )
             return
         name, value = match.group("name").casefold(), match.group("value").strip()
         if name not in _DIRECTIVE_NAMES:
-            self.collector.report(
-                Problem(
-                    message=f"ignored an unknown header directive #{match.group('name')}",
-                    source=self.name,
-                    line=number,
-                    column=1,
-                    line_text=line,
-                    severity=Severity.INFO,
-                    code="unknown-directive",
-                )
+            self.problem(
+                f"ignored an unknown header directive #{match.group('name')}",
+                number,
+                line,
+                "unknown-directive",
+                severity=Severity.INFO,
             )
             return
         if self._directives and (name == "software" or name in self._directives):
@@ -392,16 +389,13 @@ class _LogReader:
         directives = self._directives
         date = _parse_timestamp(directives.get("date", ""))
         if date is None and directives.get("date"):
-            self.collector.report(
-                Problem(
-                    message="cannot read the #Date directive as a timestamp; the header "
-                    "is kept without a date",
-                    source=self.name,
-                    line=self._directive_line,
-                    line_text="#Date: " + directives["date"],
-                    severity=Severity.WARNING,
-                    code="bad-header-date",
-                )
+            self.problem(
+                "cannot read the #Date directive as a timestamp; the header is kept without a date",
+                self._directive_line,
+                "#Date: " + directives["date"],
+                "bad-header-date",
+                column=None,
+                severity=Severity.WARNING,
             )
         self.headers.append(
             ProtocolLogHeader(
@@ -424,14 +418,13 @@ class _LogReader:
         if "date-time" in folded and "session-id" in folded:
             # A stray CSV header (the field names without '#Fields: ') sets the columns.
             self._set_fields(tuple(field.strip() for field in fields), number, line)
-            self.collector.report(
-                Problem(
-                    message="read a header line without '#Fields:' as the field names",
-                    source=self.name,
-                    line=number,
-                    severity=Severity.INFO,
-                    code="csv-header",
-                )
+            self.problem(
+                "read a header line without '#Fields:' as the field names",
+                number,
+                None,
+                "csv-header",
+                column=None,
+                severity=Severity.INFO,
             )
             return None
         if self.pasted and len(fields) == columns.count + 1 and fields[-1] == "":
@@ -457,14 +450,13 @@ class _LogReader:
         event_text = values[6].strip()
         if event_text == "" and self.pasted:
             event_text = "*"
-            self.collector.report(
-                Problem(
-                    message="restored the '*' event that the paste lost",
-                    source=self.name,
-                    line=number,
-                    severity=Severity.INFO,
-                    code="pasted-event",
-                )
+            self.problem(
+                "restored the '*' event that the paste lost",
+                number,
+                None,
+                "pasted-event",
+                column=None,
+                severity=Severity.INFO,
             )
         event = _EVENTS.get(event_text)
         if event is None:
@@ -479,16 +471,13 @@ class _LogReader:
         sequence_text = values[3].strip()
         sequence = int(sequence_text) if sequence_text.isdigit() else None
         if sequence is None:
-            self.collector.report(
-                Problem(
-                    message=f"sequence number {values[3]!r} is not a number; kept as unknown",
-                    source=self.name,
-                    line=number,
-                    column=_column_of(line, 3),
-                    line_text=line,
-                    severity=Severity.WARNING,
-                    code="bad-sequence",
-                )
+            self.problem(
+                f"sequence number {values[3]!r} is not a number; kept as unknown",
+                number,
+                line,
+                "bad-sequence",
+                column=_column_of(line, 3),
+                severity=Severity.WARNING,
             )
         self.rows_seen += 1
         return ProtocolLogRow(
