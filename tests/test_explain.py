@@ -111,6 +111,16 @@ def test_signatures_from_the_failure_catalogue(error: str, causes: list[str]) ->
     assert [rule.rule_id for rule in explain_error(error).candidates] == causes
 
 
+def test_every_signature_names_rules_of_the_catalogue() -> None:
+    """A signature cannot name a rule that does not exist (a typo would fail only on a match)."""
+    from exchange_tls.diagnosis.catalogue import lookup
+    from exchange_tls.diagnosis.explain import _SIGNATURES
+
+    for signature in _SIGNATURES:
+        for rule_id in signature.rule_ids:
+            assert lookup(rule_id).rule_id == rule_id
+
+
 def test_text_without_a_reply_is_refused() -> None:
     """Prose with no reply code in it is a ParseError, as for any reply."""
     with pytest.raises(ParseError, match="expected an SMTP reply code"):

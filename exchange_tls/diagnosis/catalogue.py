@@ -11,7 +11,7 @@ from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.steps import RemediationStep
 
-__all__ = ["CATALOGUE", "Rule", "finding", "rule"]
+__all__ = ["CATALOGUE", "Rule", "finding", "lookup", "rule"]
 
 Check = Callable[[Context], Iterable[Finding]]
 
@@ -71,6 +71,14 @@ def rule(
     return register
 
 
+def lookup(rule_id: str) -> Rule:
+    """Return the registered rule with this id; raises ``LookupError`` if there is none."""
+    entry = next((entry for entry in CATALOGUE if entry.rule_id == rule_id), None)
+    if entry is None:
+        raise LookupError(f"no rule {rule_id!r} in the catalogue")
+    return entry
+
+
 def finding(
     rule_id: str,
     *,
@@ -86,9 +94,7 @@ def finding(
     Its title, severity, failure mode and references come from the catalogue, so a
     finding cannot drift from the rule's documentation.
     """
-    entry = next((entry for entry in CATALOGUE if entry.rule_id == rule_id), None)
-    if entry is None:
-        raise LookupError(f"no rule {rule_id!r} in the catalogue")
+    entry = lookup(rule_id)
     return Finding(
         rule_id=rule_id,
         severity=entry.severity,

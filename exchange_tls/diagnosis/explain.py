@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
-from exchange_tls.diagnosis.catalogue import CATALOGUE, Rule
+from exchange_tls.diagnosis.catalogue import Rule, lookup
 from exchange_tls.errors import ParseError
 from exchange_tls.queues.last_error import LastError, parse_last_error
 from exchange_tls.smtp import SmtpReply
@@ -198,9 +198,8 @@ def explain_error(text: str) -> ErrorExplanation:
         if signature.matches(folded):
             readings.append(signature.reading)
             rule_ids.extend(signature.rule_ids)
-    rules = {rule.rule_id: rule for rule in CATALOGUE}
     return ErrorExplanation(
         error=error,
         readings=tuple(readings),
-        candidates=tuple(rules[rule_id] for rule_id in dict.fromkeys(rule_ids)),
+        candidates=tuple(lookup(rule_id) for rule_id in dict.fromkeys(rule_ids)),
     )
