@@ -118,16 +118,22 @@ def classify(text: str, name: str = "<text>") -> Kind:
     >>> classify("Identity : EX01\\9\nDeliveryType : SmartHostConnectorDelivery\n")
     'queues'
     """
+    return _classify(text, name)[0]
+
+
+def _classify(text: str, name: str) -> tuple[Kind, bool]:
+    """Return the kind, and whether the text is a protocol log that was pasted."""
     head = text[:20000]
-    if _log_form(head, name) is not None:
-        return "protocol-log"
+    form = _log_form(head, name)
+    if form is not None:
+        return "protocol-log", form == "pasted"
     try:
         _, records, _ = read_records(
             head.split("\n") if len(text) <= 20000 else text.split("\n"), source=name
         )
     except ParseError:
-        return "unknown"
-    return _record_kind(records)
+        return "unknown", False
+    return _record_kind(records), False
 
 
 def _walk(
@@ -233,10 +239,9 @@ def load_evidence(
             continue
         decoded = decode_bytes(data, name)
         collector.extend(list(decoded.problems))
-        kind = classify(decoded.text, name)
+        kind, pasted = _classify(decoded.text, name)
         if kind == "unknown":
             collector.report(_unclassified(decoded.text, name))
-        pasted = kind == "protocol-log" and _log_form(decoded.text[:20000], name) == "pasted"
         files.append(
             EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data), pasted=pasted)
         )
