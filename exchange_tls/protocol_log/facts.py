@@ -207,7 +207,6 @@ def _block_identity(
     )
 
 
-_VALUES = operator.attrgetter("values")
 _EVENT, _DATA, _CONTEXT = operator.itemgetter(6), operator.itemgetter(7), operator.itemgetter(8)
 
 
@@ -217,21 +216,17 @@ def _indexes(flags: Iterable[object]) -> list[int]:
 
 
 def session_facts(
-    rows: list[ProtocolLogRow],
-    direction: Direction | None,
-    values: Sequence[RowValues] | None = None,
+    rows: list[ProtocolLogRow], direction: Direction | None, values: Sequence[RowValues]
 ) -> SessionFacts:
     """Gather the facts of one session from its rows, in sequence order.
 
-    Most rows are plain SMTP traffic. Column-wise C-level scans pick out the rows that
-    can state a fact (information rows, the disconnect, STARTTLS and EHLO), and only
-    those go through the loop below. ``values`` are the rows' values when the caller
-    has them already.
+    ``values`` are the rows' values, which ordering the rows has read already. Most rows
+    are plain SMTP traffic. Column-wise C-level scans pick out the rows that can state a
+    fact (information rows, the disconnect, STARTTLS and EHLO), and only those go
+    through the loop below.
     """
     facts = SessionFacts()
     count = len(rows)
-    if values is None:
-        values = list(map(_VALUES, rows))
     events = list(map(_EVENT, values))
     data = list(map(_DATA, values))
     contexts = list(map(_CONTEXT, values))
