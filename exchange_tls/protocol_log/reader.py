@@ -665,15 +665,12 @@ def parse_protocol_log(
         direction=direction or direction_from_path(Path(label)),
         pasted=pasted,
     )
-    rows = [
-        row
-        for batch in reader.batches(
-            csv.reader(io.StringIO(text, newline="")), lambda: io.StringIO(text, newline="")
-        )
-        for row in batch
-    ]
+    batches = reader.batches(
+        csv.reader(io.StringIO(text, newline="")), lambda: io.StringIO(text, newline="")
+    )
+    rows = tuple(itertools.chain.from_iterable(batches))
     return ProtocolLog(
-        headers=tuple(reader.headers), rows=tuple(rows), problems=collector.problems, name=label
+        headers=tuple(reader.headers), rows=rows, problems=collector.problems, name=label
     )
 
 
