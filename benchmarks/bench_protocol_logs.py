@@ -75,20 +75,16 @@ def _child(measure: str, files: list[str]) -> None:
     )
 
 
-def _run(measure: str, files: list[Path], repeat: int) -> dict[str, float]:
-    best: dict[str, float] | None = None
-    for _ in range(repeat):
-        output = subprocess.run(  # noqa: S603 -- our own interpreter and script
-            [sys.executable, __file__, "--child", measure, *map(str, files)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        result = json.loads(output)
-        if best is None or result["seconds"] < best["seconds"]:
-            best = result
-    assert best is not None
-    return best
+def _run(measure: str, files: list[Path]) -> dict[str, float]:
+    """Run one measure in a fresh interpreter, so that its peak RSS is its own."""
+    output = subprocess.run(  # noqa: S603 -- our own interpreter and script
+        [sys.executable, __file__, "--child", measure, *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, float] = json.loads(output)
+    return result
 
 
 def main() -> None:
@@ -115,7 +111,7 @@ def main() -> None:
         results: dict[str, dict[str, float]] = {}
         for _ in range(arguments.repeat):
             for measure in MEASURES:
-                result = _run(measure, files, 1)
+                result = _run(measure, files)
                 if measure not in results or result["seconds"] < results[measure]["seconds"]:
                     results[measure] = result
         baseline = results["csv"]["rows"] / results["csv"]["seconds"]
@@ -131,7 +127,7 @@ def main() -> None:
             )
         small = files[:2]
         memory = {
-            "2 files": _run("sessions", small, 1)["peak_rss_mib"],
+            "2 files": _run("sessions", small)["peak_rss_mib"],
             f"{len(files)} files": results["sessions"]["peak_rss_mib"],
         }
         print("peak RSS of sessions: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in memory.items()))
