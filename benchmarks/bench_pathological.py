@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from exchange_tls import (
     ParseError,
+    assemble_sessions,
     parse_certificates,
     parse_last_error,
     parse_protocol_log,
@@ -44,30 +45,24 @@ HEADER = (
 ROW = "2024-06-01T10:00:00.000Z,Outbound,08DC0000000000A1,{seq},10.0.0.1:25,10.0.0.2:25,*,{data},{context}\n"
 
 
-def _log(text: str) -> None:
-    with contextlib.suppress(ParseError):
-        parse_protocol_log(text, "pathological.log")
-
-
-def _pasted_log(text: str) -> None:
-    with contextlib.suppress(ParseError):
-        parse_protocol_log(text, "pathological.log", pasted=True)
-
-
-def _sessions(text: str) -> None:
-    from exchange_tls import assemble_sessions
-
-    log = parse_protocol_log(text, "pathological.log")
-    for session in assemble_sessions(log.rows):
-        _ = session.tls
-
-
 def _quiet(parse: Callable[[str], object]) -> Callable[[str], None]:
+    """Run a reader, taking its ParseError as the clean refusal it is."""
+
     def run(text: str) -> None:
         with contextlib.suppress(ParseError):
             parse(text)
 
     return run
+
+
+_log = _quiet(lambda text: parse_protocol_log(text, "pathological.log"))
+_pasted_log = _quiet(lambda text: parse_protocol_log(text, "pathological.log", pasted=True))
+
+
+def _sessions(text: str) -> None:
+    log = parse_protocol_log(text, "pathological.log")
+    for session in assemble_sessions(log.rows):
+        _ = session.tls
 
 
 _CONDENSED = "Sending certificate Subject Issuer name Serial number Thumbprint Not before Not after"
