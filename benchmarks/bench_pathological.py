@@ -74,7 +74,10 @@ def _condensed_certificate(n: int) -> str:
     # Condensed certificate rows whose data is a long run of hex digits: the pattern that
     # finds the serial and thumbprint once backtracked over every start position.
     data = "CN=a CN=b " + "a" * _ROW_DATA
-    rows = (ROW.format(seq=index, data=data, context=_CONDENSED) for index in range(n // _ROW_DATA))
+    rows = (
+        ROW.format(seq=index, data=data, context=_CONDENSED)
+        for index in range(max(1, n // _ROW_DATA))
+    )
     return HEADER + "".join(rows)
 
 
@@ -85,7 +88,10 @@ def _many_dns(n: int) -> str:
         + "A" * 40
         + " 2024-01-01T00:00:00.000Z 2025-01-01T00:00:00.000Z"
     )
-    rows = (ROW.format(seq=index, data=data, context=_CONDENSED) for index in range(n // _ROW_DATA))
+    rows = (
+        ROW.format(seq=index, data=data, context=_CONDENSED)
+        for index in range(max(1, n // _ROW_DATA))
+    )
     return HEADER + "".join(rows)
 
 
