@@ -23,7 +23,7 @@ from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.certificates.reader import parse_certificates
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_connectors
-from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.diagnosis.evidence import Evidence, LoadedFile
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import read_records
@@ -281,4 +281,8 @@ def load_evidence(
         receive_connectors=_merge(receive, lambda c: c.identity or c.name),
         problems=collector.problems,
         server_fqdn=server_fqdn,
+        files=[
+            LoadedFile(name=file.name, kind=file.kind, size=file.size, pasted=file.pasted)
+            for file in files
+        ],
     )

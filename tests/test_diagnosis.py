@@ -51,6 +51,8 @@ LISTED_RULES = {
     "tls-domain-validation-misconfigured",
     "internal-transport-certificate-problem",
     "protocol-logging-disabled",
+    "unexplained-tls-failure",
+    "unexplained-queue-error",
 }
 
 
@@ -129,7 +131,7 @@ def test_diagnosis_json_matches_the_schema() -> None:
     """to_dict() follows the shipped JSON Schema, and to_json() is its JSON."""
     diagnosis = diagnose(kb_evidence())
     jsonschema.validate(diagnosis.to_dict(), schema())
-    assert '"schema_version": "1"' in diagnosis.to_json()
+    assert '"schema_version": "2"' in diagnosis.to_json()
 
 
 def test_script_has_check_fix_verify_with_what_if() -> None:
@@ -374,6 +376,22 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
                 connector(protocol_logging_level="Verbose", smart_hosts=("mx.example.net",))
             ],
             queues=queue("451 4.4.0 DNS query failed"),
+        ),
+    ),
+    "unexplained-tls-failure": (
+        Evidence(sessions=log(*presented(T1, "IllegalMessage"))),
+        Evidence(sessions=log(*presented(T1, None))),
+    ),
+    "unexplained-queue-error": (
+        Evidence(
+            queues=queue(
+                '451 4.4.0 Primary target IP address responded with: "421 4.4.1 Connection timed out."'
+            )
+        ),
+        Evidence(
+            queues=list(
+                parse_queues("Identity : EX01\\5\nStatus : Ready\nNextHopDomain : mx.example.net\n")
+            )
         ),
     ),
 }

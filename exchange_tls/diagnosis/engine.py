@@ -6,28 +6,53 @@ Theory of operation. :func:`diagnose` is pure: no clock, no I/O, no global state
    a queue's retry times), so that the same evidence gives the same findings tomorrow.
 2. A :class:`~exchange_tls.diagnosis.context.Context` sorts every input and makes the
    joins between queues, sessions, connectors and certificates once.
-3. Every rule of the catalogue reads the context and yields findings. Which rule fires
-   when is decided in the rules, each with its near misses: a rule fires only on
-   evidence, and where causes exclude each other (F1 not enabled for SMTP, F2 no key,
-   F3 key not readable) the rules test the facts that separate them. The KB 4051498
-   trap lives in ``connection-failure``: a queue's network-looking error is not taken
-   as a network failure when a TLS failure on the same path explains it.
-4. Findings are ordered most important first: severity, confidence, the rule's place in
+3. Every rule of the catalogue but the catch-alls reads the context and yields findings.
+   Which rule fires when is decided in the rules, each with its near misses: a rule fires
+   only on evidence, and where causes exclude each other (F1 not enabled for SMTP, F2 no
+   key, F3 key not readable) the rules test the facts that separate them. The KB 4051498
+   trap lives in ``connection-failure``: a queue's network-looking error is not taken as
+   a network failure when a TLS failure on the same path explains it.
+4. One finding per cause: the findings of one rule about one subject (a connector, a
+   certificate, a queue, a remote host) become one, with their evidence, fixes and
+   preconditions united.
+5. Accounting. A failing session is accounted for by a finding that cites one of its rows,
+   and with it every failing session of the same signature (direction, connector, error,
+   certificate presented): a rule cites a representative session, the count covers them
+   all. A failing queue is accounted for by a finding that cites it. Each finding gets the
+   number of failures it accounts for and when they were first and last seen.
+6. The catch-alls (``unexplained-tls-failure``, ``unexplained-queue-error``) run last, on
+   what no finding accounts for, so nothing failing goes unreported.
+7. Findings are ordered most important first: severity, confidence, the rule's place in
    the catalogue, then what the finding is about.
+8. The coverage counts what was read; the verdict follows
+   (:mod:`exchange_tls.diagnosis.coverage`): ``healthy`` needs positive evidence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.coverage import judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Diagnosis, Finding
+from exchange_tls.diagnosis.rules.unexplained import (
+    CATCH_ALL,
+    failing_queues,
+    failing_sessions,
+    queue_errors,
+    tls_failures,
+)
+from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.queues.models import QueueRecord
+from exchange_tls.remediation.steps import RemediationStep
+from exchange_tls.sources import SourceRef
 
 __all__ = ["diagnose", "latest_time"]
 
@@ -67,33 +92,146 @@ def _renderable(finding: Finding) -> Finding:
     )
 
 
+def _merge(group: Sequence[Finding]) -> Finding:
+    """One finding from the findings of one rule about one subject, most important first."""
+    first = group[0]
+    if len(group) == 1:
+        return first
+    steps: dict[tuple[object, str], RemediationStep] = {}
+    for finding in group:
+        for step in finding.remediation:
+            steps.setdefault((step.purpose, step.command.render()), step)
+    return attrs.evolve(
+        first,
+        evidence=tuple(dict.fromkeys(ref for finding in group for ref in finding.evidence)),
+        remediation=tuple(sorted(steps.values(), key=lambda step: step.order)),
+        preconditions=tuple(dict.fromkeys(p for finding in group for p in finding.preconditions)),
+    )
+
+
+def _tie_break(finding: Finding, place: dict[str, int]) -> tuple[object, ...]:
+    # The summary and the cited places break ties, so the order never depends on input order.
+    return (
+        finding.sort_key[0],
+        finding.sort_key[1],
+        place.get(finding.rule_id, len(place)),
+        finding.subject,
+        finding.summary,
+        repr(finding.evidence),
+    )
+
+
+def _one_per_cause(findings: Iterable[Finding]) -> list[Finding]:
+    place = {rule.rule_id: index for index, rule in enumerate(CATALOGUE)}
+    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for finding in findings:
+        groups[(finding.rule_id, finding.subject)].append(finding)
+    return [_merge(sorted(group, key=lambda f: _tie_break(f, place))) for group in groups.values()]
+
+
 def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     place = {rule.rule_id: index for index, rule in enumerate(CATALOGUE)}
-    unique = {(f.rule_id, f.subject, f.summary): f for f in findings}
-    # The summary and the cited places break ties, so the order never depends on input order.
-    return tuple(
-        sorted(
-            unique.values(),
-            key=lambda f: (
-                f.sort_key[0],
-                f.sort_key[1],
-                place.get(f.rule_id, len(place)),
-                f.subject,
-                f.summary,
-                repr(f.evidence),
-            ),
+    return tuple(sorted(findings, key=lambda f: _tie_break(f, place)))
+
+
+class _Accounts:
+    """Which failing sessions and queues each finding accounts for (theory, step 5)."""
+
+    def __init__(self, sessions: list[SmtpSession], queues: list[QueueRecord]) -> None:
+        self.sessions = sessions
+        self.queues = queues
+        self._session_at: dict[SourceRef, SmtpSession] = {
+            row.source: session for session in sessions for row in session.rows
+        }
+        self._alike: dict[tuple[object, ...], list[SmtpSession]] = defaultdict(list)
+        for session in sessions:
+            self._alike[self._signature(session)].append(session)
+        self._queue_at = {queue.source: queue for queue in queues if queue.source is not None}
+        self.covered_sessions: set[int] = set()
+        self.covered_queues: set[int] = set()
+
+    @staticmethod
+    def _signature(session: SmtpSession) -> tuple[object, ...]:
+        tls = session.tls
+        certificate = tls.local_certificate if tls is not None else None
+        return (
+            session.direction,
+            session.connector_id.casefold(),
+            tls.error if tls is not None else None,
+            certificate.thumbprint if certificate is not None else None,
         )
-    )
+
+    def settle(self, finding: Finding) -> Finding:
+        """Count what the finding accounts for, remember it, and say so on the finding."""
+        sessions: dict[int, SmtpSession] = {}
+        queues: dict[int, QueueRecord] = {}
+        for ref in finding.evidence:
+            if ref.source is None:
+                continue
+            session = self._session_at.get(ref.source)
+            if session is not None and id(session) not in sessions:
+                for alike in self._alike[self._signature(session)]:
+                    sessions[id(alike)] = alike
+            queue = self._queue_at.get(ref.source)
+            if queue is not None:
+                queues[id(queue)] = queue
+        self.covered_sessions.update(sessions)
+        self.covered_queues.update(queues)
+        moments = [moment for s in sessions.values() for moment in (s.start, s.end)]
+        moments += [
+            moment
+            for queue in queues.values()
+            for moment in (queue.first_retry_time, queue.last_retry_time)
+            if moment is not None
+        ]
+        return attrs.evolve(
+            finding,
+            occurrences=len(sessions) + len(queues),
+            first_seen=min(moments, default=None),
+            last_seen=max(moments, default=None),
+        )
+
+    def unexplained(self) -> tuple[list[SmtpSession], list[QueueRecord]]:
+        """Return the failing sessions and queues no settled finding accounts for."""
+        return (
+            [s for s in self.sessions if id(s) not in self.covered_sessions],
+            [q for q in self.queues if id(q) not in self.covered_queues],
+        )
 
 
 def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis:
     """Diagnose outbound TLS from the evidence; see the module's theory of operation.
 
+    Too little evidence is never healthy:
+
     >>> from exchange_tls import Evidence
-    >>> diagnose(Evidence()).findings
-    ()
+    >>> diagnosis = diagnose(Evidence())
+    >>> diagnosis.findings, diagnosis.verdict.value
+    ((), 'inconclusive')
     """
     moment = now if now is not None else latest_time(evidence)
     context = Context(evidence, moment)
-    findings = [_renderable(finding) for rule in CATALOGUE for finding in rule.check(context)]
-    return Diagnosis(findings=_ordered(findings), now=moment)
+    found = [
+        _renderable(finding)
+        for rule in CATALOGUE
+        if rule.rule_id not in CATCH_ALL
+        for finding in rule.check(context)
+    ]
+    accounts = _Accounts(failing_sessions(context.sessions), failing_queues(context.queues))
+    findings = [accounts.settle(finding) for finding in _one_per_cause(found)]
+    sessions, queues = accounts.unexplained()
+    findings += [
+        accounts.settle(_renderable(finding))
+        for finding in (*tls_failures(sessions), *queue_errors(queues))
+    ]
+    ordered = _ordered(findings)
+    coverage = measure(evidence)
+    verdict, reasons, advice = judge(evidence, ordered, coverage)
+    return Diagnosis(
+        findings=ordered,
+        now=moment,
+        verdict=verdict,
+        coverage=coverage,
+        reasons=reasons,
+        advice=advice,
+    )

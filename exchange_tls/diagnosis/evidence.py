@@ -13,11 +13,26 @@ from exchange_tls.errors import Problem
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.queues.models import QueueRecord
 
-__all__ = ["Evidence"]
+__all__ = ["Evidence", "LoadedFile"]
 
 
 def _tuple(value: Iterable[object]) -> tuple[object, ...]:
     return tuple(value)
+
+
+@attrs.frozen(kw_only=True)
+class LoadedFile:
+    """One file that was read: its name, what it holds, and its size in bytes.
+
+    ``kind`` is ``"unknown"`` for a file whose content could not be placed; the reason is
+    among the evidence's problems.
+    """
+
+    name: str
+    kind: str
+    size: int
+    #: A protocol log copied through a web page or a ticket, read with repairs.
+    pasted: bool = False
 
 
 @attrs.frozen(kw_only=True)
@@ -37,6 +52,8 @@ class Evidence:
     problems: tuple[Problem, ...] = attrs.field(default=(), converter=_tuple)
     #: The server's own FQDN, used when a send connector has none.
     server_fqdn: str | None = None
+    #: The files the evidence was read from (empty when it was built in memory).
+    files: tuple[LoadedFile, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

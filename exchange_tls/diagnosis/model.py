@@ -10,15 +10,27 @@ from typing import Any
 
 import attrs
 
-from exchange_tls.errors import Severity
+from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
 
-__all__ = ["SCHEMA_VERSION", "Confidence", "Diagnosis", "EvidenceRef", "Finding", "schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Confidence",
+    "Coverage",
+    "Diagnosis",
+    "EvidenceRef",
+    "Finding",
+    "RuleGap",
+    "Verdict",
+    "schema",
+]
 
 #: The version of the JSON document that :meth:`Diagnosis.to_dict` writes; its JSON
 #: Schema ships as ``exchange_tls/data/diagnosis.schema.json`` (:func:`schema`).
-SCHEMA_VERSION = "1"
+#: Version 2 added the verdict, the coverage and the problems, and the occurrences and
+#: times of each finding.
+SCHEMA_VERSION = "2"
 
 
 def schema() -> dict[str, Any]:
@@ -26,6 +38,20 @@ def schema() -> dict[str, Any]:
     text = resources.files("exchange_tls").joinpath("data/diagnosis.schema.json").read_text("utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+class Verdict(enum.Enum):
+    """What the evidence, taken together, says about outbound TLS."""
+
+    #: At least one finding of severity error or warning.
+    PROBLEMS = "problems"
+    #: Positive evidence that the path works, and nothing failing.
+    HEALTHY = "healthy"
+    #: Too little evidence to say: nothing failing was seen, and nothing proved success.
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Confidence(enum.Enum):
@@ -87,6 +113,12 @@ class Finding:
     references: tuple[str, ...] = ()
     #: What the finding is about (a connector, a certificate thumbprint, a queue).
     subject: str = ""
+    #: How many failing sessions and queues the finding accounts for (0: it rests on
+    #: configuration alone).
+    occurrences: int = 0
+    #: The first and last time a failure it accounts for was seen.
+    first_seen: dt.datetime | None = None
+    last_seen: dt.datetime | None = None
 
     @property
     def sort_key(self) -> tuple[int, int, str, str]:
@@ -117,7 +149,97 @@ class Finding:
             "evidence": [ref.to_dict() for ref in self.evidence],
             "remediation": [step.to_dict() for step in self.remediation],
             "references": list(self.references),
+            "occurrences": self.occurrences,
+            "first_seen": _iso(self.first_seen),
+            "last_seen": _iso(self.last_seen),
         }
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+@attrs.frozen(kw_only=True)
+class RuleGap:
+    """A rule that could not run, and the evidence it lacked."""
+
+    rule_id: str
+    #: The evidence kinds to collect, any one group of which lets the rule run.
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready description."""
+        return {"rule_id": self.rule_id, "missing": list(self.missing)}
+
+
+@attrs.frozen(kw_only=True)
+class Coverage:
+    """What the diagnosis read, what it left out, and which rules could not run.
+
+    >>> Coverage().read_nothing
+    True
+    """
+
+    #: Files read, and how many held each kind of evidence (``"unknown"``: left out).
+    files: int = 0
+    files_by_kind: tuple[tuple[str, int], ...] = ()
+    send_sessions: int = 0
+    receive_sessions: int = 0
+    #: Sessions (either direction) whose TLS negotiation succeeded, and failed.
+    tls_succeeded: int = 0
+    tls_failed: int = 0
+    certificates: int = 0
+    send_connectors: int = 0
+    receive_connectors: int = 0
+    queues: int = 0
+    #: Queues in Retry or Suspended, or with a LastError.
+    failing_queues: int = 0
+    #: Files left out of the diagnosis, each with why.
+    left_out: tuple[Problem, ...] = ()
+    #: Every warning and error met while reading (left-out files included).
+    problems: tuple[Problem, ...] = ()
+    rules_not_run: tuple[RuleGap, ...] = ()
+
+    @property
+    def read_nothing(self) -> bool:
+        """Whether no session, certificate, connector or queue was read."""
+        return not (
+            self.send_sessions
+            or self.receive_sessions
+            or self.certificates
+            or self.send_connectors
+            or self.receive_connectors
+            or self.queues
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready description."""
+        return {
+            "files": self.files,
+            "files_by_kind": dict(self.files_by_kind),
+            "send_sessions": self.send_sessions,
+            "receive_sessions": self.receive_sessions,
+            "tls_succeeded": self.tls_succeeded,
+            "tls_failed": self.tls_failed,
+            "certificates": self.certificates,
+            "send_connectors": self.send_connectors,
+            "receive_connectors": self.receive_connectors,
+            "queues": self.queues,
+            "failing_queues": self.failing_queues,
+            "left_out": [_problem_dict(problem) for problem in self.left_out],
+            "rules_not_run": [gap.to_dict() for gap in self.rules_not_run],
+        }
+
+
+def _problem_dict(problem: Problem) -> dict[str, Any]:
+    return {
+        "source": problem.source,
+        "line": problem.line,
+        "column": problem.column,
+        "severity": problem.severity.value,
+        "code": problem.code,
+        "message": problem.message,
+    }
 
 
 @attrs.frozen(kw_only=True)
@@ -128,18 +250,34 @@ class Diagnosis:
     #: The moment the diagnosis judged validity against (``None`` when the evidence has
     #: no time at all).
     now: dt.datetime | None
+    verdict: Verdict = Verdict.INCONCLUSIVE
+    coverage: Coverage = Coverage()
+    #: Why the verdict is what it is, in sentences.
+    reasons: tuple[str, ...] = ()
+    #: What to collect next when the evidence did not suffice.
+    advice: tuple[str, ...] = ()
 
     @property
     def healthy(self) -> bool:
-        """Whether no finding is an error or a warning."""
-        return all(finding.severity is Severity.INFO for finding in self.findings)
+        """Whether the verdict is :attr:`Verdict.HEALTHY` (never for too little evidence)."""
+        return self.verdict is Verdict.HEALTHY
+
+    @property
+    def problems(self) -> tuple[Problem, ...]:
+        """The warnings and errors met while reading the evidence."""
+        return self.coverage.problems
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the diagnosis as the versioned JSON document (``schema_version`` 1)."""
+        """Return the diagnosis as the versioned JSON document (:data:`SCHEMA_VERSION`)."""
         return {
             "schema_version": SCHEMA_VERSION,
-            "now": None if self.now is None else self.now.isoformat(),
+            "now": _iso(self.now),
+            "verdict": self.verdict.value,
             "healthy": self.healthy,
+            "reasons": list(self.reasons),
+            "advice": list(self.advice),
+            "coverage": self.coverage.to_dict(),
+            "problems": [_problem_dict(problem) for problem in self.coverage.problems],
             "findings": [finding.to_dict() for finding in self.findings],
         }
 

@@ -92,8 +92,14 @@ class QueueRecord:
 
     @property
     def is_failing(self) -> bool:
-        """Whether the queue is in ``Retry`` or carries a failure reply."""
-        if self.status is QueueStatus.RETRY:
+        """Whether the queue is in ``Retry`` or ``Suspended``, or carries an error.
+
+        A ``LastError`` whose reply could not be read counts as an error: unread is not
+        healthy.
+        """
+        if self.status in (QueueStatus.RETRY, QueueStatus.SUSPENDED):
             return True
-        reply = self.last_error.reply if self.last_error is not None else None
-        return reply is not None and reply.code >= 400
+        if self.last_error is None:
+            return False
+        reply = self.last_error.reply
+        return reply is None or reply.code >= 400

@@ -1,7 +1,10 @@
-"""The rule families; importing this package fills the catalogue."""
+"""The rule families; importing this package fills the catalogue.
+
+``unexplained`` comes last: its catch-alls run after every other rule.
+"""
 
 from __future__ import annotations
 
-from exchange_tls.diagnosis.rules import certificates, connectors, transport
+from exchange_tls.diagnosis.rules import certificates, connectors, transport, unexplained
 
-__all__ = ["certificates", "connectors", "transport"]
+__all__ = ["certificates", "connectors", "transport", "unexplained"]

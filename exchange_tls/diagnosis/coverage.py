@@ -1,0 +1,210 @@
+"""Coverage and verdict: what was read, which rules could run, and what that entitles us to say.
+
+Theory of operation. A verdict is earned, never assumed:
+
+* ``problems``: some finding is an error or a warning. Catch-all findings make sure that
+  every TLS failure and every failing queue lands here, even when no rule knows its cause.
+* ``healthy``: nothing failing, **and** positive evidence that the outbound path works:
+  a send session whose TLS negotiation succeeded, or send connectors together with the
+  certificate list (configuration the rules could check end to end).
+* ``inconclusive``: everything else. Nothing read, only inputs that say nothing about
+  outbound TLS (a receive log alone, a lone certificate list, queues that are fine), or
+  evidence that could not be read. The diagnosis then says what to collect.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from exchange_tls.diagnosis.catalogue import CATALOGUE
+from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.diagnosis.model import Coverage, Finding, RuleGap, Verdict
+from exchange_tls.errors import Problem, Severity
+from exchange_tls.protocol_log.models import Direction
+
+__all__ = ["KINDS", "RULE_INPUTS", "available_kinds", "judge", "measure"]
+
+#: The evidence kinds rules read, as a user collects them.
+KINDS = {
+    "send-log": "a send protocol log (TransportRoles\\Logs\\Hub\\ProtocolLog\\SmtpSend)",
+    "receive-log": (
+        "a receive protocol log (TransportRoles\\Logs\\FrontEnd\\ProtocolLog\\SmtpReceive)"
+    ),
+    "certificates": "Get-ExchangeCertificate | Format-List *",
+    "send-connectors": "Get-SendConnector | Format-List *",
+    "receive-connectors": "Get-ReceiveConnector | Format-List *",
+    "queues": "Get-Queue | Format-List *",
+}
+
+#: For each rule, the groups of evidence kinds that let it run: any one group suffices.
+#: A rule absent from this table runs on any evidence (the catch-alls).
+RULE_INPUTS: dict[str, tuple[frozenset[str], ...]] = {
+    "certificate-not-enabled-for-smtp": (frozenset({"send-log"}),),
+    "certificate-missing-private-key": (frozenset({"send-log"}), frozenset({"certificates"})),
+    "certificate-key-inaccessible": (frozenset({"send-log", "certificates"}),),
+    "certificate-expired": (frozenset({"certificates"}),),
+    "certificate-expiring-soon": (frozenset({"certificates"}),),
+    "certificate-untrusted": (frozenset({"certificates"}),),
+    "certificate-revocation-check-failed": (frozenset({"certificates"}),),
+    "self-signed-certificate-external": (frozenset({"send-connectors", "certificates"}),),
+    "tls-certificate-name-not-found": (
+        frozenset({"send-connectors", "certificates"}),
+        frozenset({"queues"}),
+    ),
+    "tls-certificate-name-invalid": (frozenset({"send-connectors"}),),
+    "no-certificate-for-connector-fqdn": (frozenset({"send-connectors", "certificates"}),),
+    "tls-domain-validation-misconfigured": (frozenset({"send-connectors"}), frozenset({"queues"})),
+    "protocol-logging-disabled": (frozenset({"send-connectors", "queues"}),),
+    "tls-protocol-mismatch": (frozenset({"send-log"}), frozenset({"queues"})),
+    "remote-requires-starttls": (frozenset({"send-log"}), frozenset({"queues"})),
+    "remote-starttls-unavailable": (
+        frozenset({"send-log", "send-connectors"}),
+        frozenset({"queues"}),
+    ),
+    "connection-failure": (frozenset({"send-log"}), frozenset({"queues"})),
+    "internal-transport-certificate-problem": (frozenset({"send-log"}), frozenset({"queues"})),
+}
+
+
+def available_kinds(evidence: Evidence) -> frozenset[str]:
+    """Return the evidence kinds present in ``evidence``."""
+    kinds = set()
+    for session in evidence.sessions:
+        kinds.add("receive-log" if session.direction is Direction.RECEIVE else "send-log")
+        if len(kinds) == 2:
+            break
+    for kind, items in (
+        ("certificates", evidence.certificates),
+        ("send-connectors", evidence.send_connectors),
+        ("receive-connectors", evidence.receive_connectors),
+        ("queues", evidence.queues),
+    ):
+        if items:
+            kinds.add(kind)
+    return frozenset(kinds)
+
+
+def _gaps(kinds: frozenset[str]) -> tuple[RuleGap, ...]:
+    gaps = []
+    for rule in CATALOGUE:
+        groups = RULE_INPUTS.get(rule.rule_id)
+        if not groups or any(group <= kinds for group in groups):
+            continue
+        # The cheapest group to complete is the advice.
+        smallest = min(groups, key=lambda group: (len(group - kinds), sorted(group)))
+        gaps.append(RuleGap(rule_id=rule.rule_id, missing=tuple(sorted(smallest - kinds))))
+    return tuple(gaps)
+
+
+def _left_out(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """Return the problems that say a whole file was left out (they name no line)."""
+    return tuple(
+        problem
+        for problem in problems
+        if problem.line is None and problem.severity is not Severity.INFO
+    )
+
+
+def measure(evidence: Evidence) -> Coverage:
+    """Count what the evidence holds and list what was left out."""
+    send = receive = succeeded = failed = 0
+    for session in evidence.sessions:
+        if session.direction is Direction.RECEIVE:
+            receive += 1
+        else:
+            send += 1
+        if session.tls is not None and session.tls.succeeded is not None:
+            if session.tls.succeeded:
+                succeeded += 1
+            else:
+                failed += 1
+    by_kind = Counter(file.kind for file in evidence.files)
+    problems = tuple(p for p in evidence.problems if p.severity is not Severity.INFO)
+    return Coverage(
+        files=len(evidence.files),
+        files_by_kind=tuple(sorted(by_kind.items())),
+        send_sessions=send,
+        receive_sessions=receive,
+        tls_succeeded=succeeded,
+        tls_failed=failed,
+        certificates=len(evidence.certificates),
+        send_connectors=len(evidence.send_connectors),
+        receive_connectors=len(evidence.receive_connectors),
+        queues=len(evidence.queues),
+        failing_queues=sum(queue.is_failing for queue in evidence.queues),
+        left_out=_left_out(problems),
+        problems=problems,
+        rules_not_run=_gaps(available_kinds(evidence)),
+    )
+
+
+_COLLECT = (
+    "Collect the evidence with examples/collect/Export-ExchangeTlsEvidence.ps1 (read-only) "
+    "and diagnose its folder: the send protocol log, Get-ExchangeCertificate, "
+    "Get-SendConnector and Get-Queue output."
+)
+_EXPLAIN = (
+    "With only a queue error at hand, 'exchange-tls explain \"<LastError>\"' lists the "
+    "causes that give it and the evidence that tells them apart."
+)
+
+
+def judge(
+    evidence: Evidence, findings: tuple[Finding, ...], coverage: Coverage
+) -> tuple[Verdict, tuple[str, ...], tuple[str, ...]]:
+    """Return the verdict, the reasons for it, and what to collect next."""
+    serious = [f for f in findings if f.severity is not Severity.INFO]
+    if serious:
+        return (
+            Verdict.PROBLEMS,
+            (f"{len(serious)} finding(s) of severity error or warning.",),
+            (),
+        )
+    kinds = available_kinds(evidence)
+    send_success = any(
+        session.direction is not Direction.RECEIVE
+        and session.tls is not None
+        and session.tls.succeeded is True
+        for session in evidence.sessions
+    )
+    configured = {"send-connectors", "certificates"} <= kinds
+    advice: list[str] = []
+    if send_success or configured:
+        reasons = []
+        if send_success:
+            reasons.append(
+                f"{coverage.tls_succeeded} session(s) negotiated TLS successfully, and none failed."
+            )
+        if configured:
+            reasons.append(
+                f"{coverage.send_connectors} send connector(s) and {coverage.certificates} "
+                "certificate(s) were checked, and every check passed."
+            )
+        if coverage.left_out:
+            reasons.append(
+                f"{len(coverage.left_out)} file(s) were left out; see the coverage for why."
+            )
+        return Verdict.HEALTHY, tuple(reasons), ()
+    if coverage.read_nothing:
+        reasons = ["No evidence was read: no session, certificate, connector or queue."]
+        if coverage.left_out:
+            reasons.append(
+                f"{len(coverage.left_out)} file(s) were left out; see the coverage for why."
+            )
+        advice += [_COLLECT, _EXPLAIN]
+    else:
+        reasons = [
+            "Nothing failing was seen, but nothing proves that outbound TLS works either: "
+            "no send session negotiated TLS, and the send connectors and certificates were "
+            "not both at hand."
+        ]
+        missing = sorted(({"send-log"} | ({"send-connectors", "certificates"} - kinds)) - kinds)
+        advice.append(
+            "Collect "
+            + ", ".join(KINDS[kind] for kind in missing)
+            + ". "
+            + _COLLECT.split(": ")[0]
+            + "."
+        )
+    return Verdict.INCONCLUSIVE, tuple(reasons), tuple(advice)

@@ -1,0 +1,201 @@
+"""Catch-alls: every TLS failure and failing queue that no other rule explains.
+
+A diagnostic tool that is silent about a failure it does not understand gives a false
+all-clear. These two rules make sure that never happens: the engine runs them last, on
+the failing sessions and queues that no other finding cites, so a failure is always
+reported, if only as "failed, cause not determined", with what the error usually means
+and the rules whose evidence would tell the causes apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+
+from exchange_tls.diagnosis.catalogue import finding, lookup, rule
+from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
+from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.schannel import schannel_error
+from exchange_tls.errors import Severity
+from exchange_tls.protocol_log.models import Direction, SmtpSession
+from exchange_tls.queues.models import QueueRecord
+from exchange_tls.remediation.commands import GetExchangeCertificate, GetQueue
+from exchange_tls.remediation.steps import Purpose, RemediationStep
+
+__all__ = [
+    "CATCH_ALL",
+    "failing_queues",
+    "failing_sessions",
+    "queue_errors",
+    "tls_failures",
+]
+
+#: The ids of the catch-all rules, which the engine runs after every other rule.
+CATCH_ALL = ("unexplained-tls-failure", "unexplained-queue-error")
+_CERTIFICATE_CHECK = ("Thumbprint", "Services", "HasPrivateKey", "Status", "NotAfter", "Subject")
+
+
+def failing_sessions(sessions: Iterable[SmtpSession]) -> list[SmtpSession]:
+    """Return the sessions (either direction) whose TLS negotiation failed."""
+    return [s for s in sessions if s.tls is not None and s.tls.succeeded is False]
+
+
+def failing_queues(queues: Iterable[QueueRecord]) -> list[QueueRecord]:
+    """Return the queues in Retry or Suspended, or with an error."""
+    return [queue for queue in queues if queue.is_failing]
+
+
+def _candidates(rule_ids: Iterable[str]) -> str:
+    lines = []
+    for rule_id in dict.fromkeys(rule_ids):
+        entry = lookup(rule_id)
+        lines.append(f"{rule_id} ({entry.title}; confirmed by {'; '.join(entry.needs)})")
+    return " Causes that give this error: " + "; ".join(lines) + "." if lines else ""
+
+
+def tls_failures(sessions: Iterable[SmtpSession]) -> Iterator[Finding]:
+    """One finding per direction, connector and error, for the failing sessions given."""
+    groups: dict[tuple[str, str, str], list[SmtpSession]] = defaultdict(list)
+    for session in failing_sessions(sessions):
+        assert session.tls is not None  # noqa: S101 -- a failing TLS session
+        direction = "receive" if session.direction is Direction.RECEIVE else "send"
+        groups[(direction, session.connector_id, session.tls.error or "")].append(session)
+    for (direction, connector_id, error), group in sorted(groups.items()):
+        known = schannel_error(error)
+        evidence: list[EvidenceRef] = []
+        for session in group:
+            row = failure_row(session)
+            if row is not None:
+                claim = f"the TLS handshake failed with {error or 'an error'}"
+                evidence.append(row_ref(row, claim))
+        if known is None:
+            meaning = (
+                f" The error {error!r} is not in the table of errors Exchange writes; look it up "
+                "among the SSPI status codes."
+                if error
+                else " The log does not name the error."
+            )
+        else:
+            hedge = "" if known.sourced else " (the SSPI meaning; no Exchange case documents it)"
+            meaning = f" {known.name} ({known.code or 'a socket error'}) usually means{hedge}: "
+            meaning += known.meaning[0].lower() + known.meaning[1:]
+        steps: tuple[RemediationStep, ...] = ()
+        if direction == "send" or (known is not None and "Credentials" in known.name):
+            steps = (
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetExchangeCertificate(properties=_CERTIFICATE_CHECK),
+                    note="The certificate this server presents should have SMTP in Services, "
+                    "HasPrivateKey True, Status Valid and a NotAfter in the future.",
+                ),
+            )
+        where = "receive connector" if direction == "receive" else "send connector"
+        yield finding(
+            "unexplained-tls-failure",
+            summary=(
+                f"{len(group)} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+                f"handshake with {error or 'an unnamed error'}, and no rule could tell why from "
+                f"this evidence.{meaning}"
+                + _candidates(known.rule_ids if known is not None else ())
+            ),
+            evidence=tuple(evidence),
+            confidence=Confidence.LOW,
+            preconditions=(
+                "a failure no other finding explains; more evidence (the certificate list, "
+                "the connector's settings) lets the rules name the cause",
+            ),
+            remediation=steps,
+            subject=f"{connector_id}: {error or 'unnamed error'}",
+        )
+
+
+def _error_signature(queue: QueueRecord) -> str:
+    error = queue.last_error
+    if error is None or error.reply is None:
+        return str(queue.status) if error is None else "unreadable error"
+    return " -> ".join(
+        f"{reply.code} {reply.enhanced}" if reply.enhanced else str(reply.code)
+        for reply in error.reply.chain
+    )
+
+
+def queue_errors(queues: Iterable[QueueRecord]) -> Iterator[Finding]:
+    """One finding per error signature (the reply codes), for the failing queues given."""
+    from exchange_tls.diagnosis.explain import explain_error  # explain imports the rules
+
+    groups: dict[str, list[QueueRecord]] = defaultdict(list)
+    for queue in failing_queues(queues):
+        groups[_error_signature(queue)].append(queue)
+    for signature, group in sorted(groups.items()):
+        first = group[0]
+        readings: tuple[str, ...] = ()
+        candidates: tuple[str, ...] = ()
+        if first.last_error is not None and first.last_error.reply is not None:
+            explanation = explain_error(first.last_error.raw)
+            readings = explanation.readings
+            candidates = tuple(rule.rule_id for rule in explanation.candidates)
+        names = ", ".join(repr(queue.identity or "?") for queue in group[:5])
+        if len(group) > 5:
+            names += f" and {len(group) - 5} more"
+        status = f"Status {first.status}" if first.status is not None else "a failing status"
+        what = f"LastError {signature}" if first.last_error is not None else status
+        yield finding(
+            "unexplained-queue-error",
+            summary=(
+                f"{len(group)} queue(s) ({names}) show {what}, and no rule could tell why from "
+                "this evidence."
+                + (" " + " ".join(readings) if readings else "")
+                + _candidates(candidates)
+            ),
+            evidence=tuple(queue_ref(queue, "the queue is failing") for queue in group),
+            confidence=Confidence.LOW,
+            preconditions=(
+                "a queue error alone cannot tell its causes apart; the send protocol log of "
+                "the same time, the certificate list and the connector settings can",
+            ),
+            remediation=tuple(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetQueue(identity=queue.identity),
+                    note="LastError and NextHopDomain name the failing hop.",
+                )
+                for queue in group[:5]
+                if queue.identity
+            ),
+            subject=signature,
+        )
+
+
+@rule(
+    rule_id="unexplained-tls-failure",
+    title="A TLS handshake failed, and no rule could tell why",
+    severity=Severity.ERROR,
+    failure_mode=None,
+    meaning="A send or receive session failed its TLS handshake, and no other rule explains "
+    "it from the evidence at hand. The finding quotes the error, what it usually means, "
+    "and the rules whose evidence would tell the possible causes apart.",
+    needs=("a session whose TLS negotiation failed that no other finding cites",),
+    remedy="Collect the evidence the candidate rules need (the certificate list, the "
+    "connector's settings) and diagnose again.",
+)
+def unexplained_tls_failure(context: Context) -> Iterator[Finding]:
+    """Every failing TLS session; the engine passes only those no other finding cites."""
+    return tls_failures(context.sessions)
+
+
+@rule(
+    rule_id="unexplained-queue-error",
+    title="A queue is failing, and no rule could tell why",
+    severity=Severity.ERROR,
+    failure_mode=None,
+    meaning="A queue is in Retry or Suspended, or carries a LastError, and no other rule "
+    "explains it from the evidence at hand. The finding decodes the error and lists the "
+    "causes that give it (as 'exchange-tls explain' does).",
+    needs=("a queue in Retry or Suspended, or with a LastError, that no other finding cites",),
+    remedy="Collect the send protocol log of the same time, the certificate list and the "
+    "connector's settings, and diagnose again.",
+)
+def unexplained_queue_error(context: Context) -> Iterator[Finding]:
+    """Every failing queue; the engine passes only those no other finding cites."""
+    return queue_errors(context.queues)
