@@ -17,13 +17,31 @@ from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
 from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.errors import ExchangeTlsError, ParseError, Severity
+from exchange_tls.diagnosis.model import Coverage, Finding, Verdict
+from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import load_evidence
+from exchange_tls.safe_text import code_fence, for_json, for_markdown, for_terminal
 
 __all__ = ["main"]
 
-# Exit statuses: 0 healthy, 1 findings of error or warning severity, 2 usage or input error.
-EXIT_HEALTHY, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# Exit statuses (documented in --help and the CLI page): a crash must never look like a
+# diagnosis, so an internal error has a status of its own.
+EXIT_HEALTHY, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+EXIT_STATUSES = """\
+exit status:
+  0  healthy: positive evidence that outbound TLS works, and nothing failing
+  1  problems: at least one finding of severity error or warning
+  2  usage or input error (a path that does not exist, bad options)
+  3  inconclusive: too little evidence to say; the report says what to collect
+  4  internal error (a bug: please report it; --debug shows the traceback)
+"""
+_VERDICT_STATUS = {
+    Verdict.HEALTHY: EXIT_HEALTHY,
+    Verdict.PROBLEMS: EXIT_FINDINGS,
+    Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
+}
+#: Evidence lines a finding shows in the text report; the JSON carries them all.
+SHOWN_EVIDENCE = 5
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
 _COLOURS = {"error": "\033[31;1m", "warning": "\033[33;1m", "info": "\033[36m", "dim": "\033[2m"}
 _RESET = "\033[0m"
@@ -72,58 +90,129 @@ def _load(arguments: argparse.Namespace) -> Evidence:
 # -- diagnose ------------------------------------------------------------------------------
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _seen(finding: Finding) -> str:
+    if not finding.occurrences:
+        return ""
+    text = f"  Seen: {_plural(finding.occurrences, 'failure')}"
+    if finding.first_seen is not None and finding.last_seen is not None:
+        first, last = finding.first_seen, finding.last_seen
+        text += f", {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
+    return text
+
+
+def coverage_line(coverage: Coverage) -> str:
+    """Say in one line what was read and what was left out."""
+    kinds = [
+        _plural(count, noun)
+        for count, noun in (
+            (coverage.send_sessions, "send session"),
+            (coverage.receive_sessions, "receive session"),
+            (coverage.certificates, "certificate"),
+            (coverage.send_connectors, "send connector"),
+            (coverage.receive_connectors, "receive connector"),
+            (coverage.queues, "queue"),
+        )
+        if count
+    ]
+    text = f"Read {_plural(coverage.files, 'file')}" if coverage.files else "Read"
+    text += f": {', '.join(kinds)}" if kinds else ": nothing that is evidence"
+    if coverage.left_out:
+        reasons = dict.fromkeys(problem.message for problem in coverage.left_out)
+        text += f"; left out {len(coverage.left_out)} ({'; '.join(list(reasons)[:3])})"
+    return text + "."
+
+
 def render_text(diagnosis: Diagnosis, style: _Style) -> str:
-    """Write the findings as a report for a terminal."""
-    if not diagnosis.findings:
-        return "No problem found: every check passed on this evidence.\n"
+    """Write the verdict, the findings and the coverage as a report for a terminal."""
     lines: list[str] = []
+    colour = {"healthy": "info", "problems": "error", "inconclusive": "warning"}
+    verdict = diagnosis.verdict.value
+    lines.append(style(f"Verdict: {verdict}", colour[verdict]))
+    lines.extend(f"  {reason}" for reason in diagnosis.reasons)
+    lines.extend(f"  Next: {advice}" for advice in diagnosis.advice)
+    lines.append("")
     for finding in diagnosis.findings:
         lines.append(
             style(f"{finding.severity.value.upper()} {finding.rule_id}", finding.severity.value)
             + f": {finding.title}"
         )
-        lines.append(f"  {finding.summary}")
+        lines.append(f"  {for_terminal(finding.summary)}")
         lines.append(f"  Confidence: {finding.confidence.value}")
+        seen = _seen(finding)
+        if seen:
+            lines.append(seen)
         lines.append("  Evidence:")
-        for ref in finding.evidence:
-            where = str(ref.source) if ref.source else "(derived)"
-            lines.append(f"    {where}: {ref.claim}")
-            lines.append(style(f"      {ref.excerpt}", "dim"))
+        for ref in finding.evidence[:SHOWN_EVIDENCE]:
+            where = for_terminal(str(ref.source)) if ref.source else "(derived)"
+            lines.append(f"    {where}: {for_terminal(ref.claim)}")
+            lines.append(style(f"      {for_terminal(ref.excerpt)}", "dim"))
+        if len(finding.evidence) > SHOWN_EVIDENCE:
+            more = len(finding.evidence) - SHOWN_EVIDENCE
+            lines.append(f"    … and {more} more (all of them in --format json)")
         if finding.remediation:
             lines.append("  Remediation:")
             for step in finding.remediation:
-                lines.append(f"    [{step.purpose.value}] {step.command}")
+                lines.append(f"    [{step.purpose.value}] {for_terminal(str(step.command))}")
                 if step.note:
-                    lines.append(style(f"      {step.note}", "dim"))
+                    lines.append(style(f"      {for_terminal(step.note)}", "dim"))
         lines.append("")
-    return "\n".join(lines)
+    lines.append(for_terminal(coverage_line(diagnosis.coverage)))
+    return "\n".join(lines) + "\n"
 
 
 def render_markdown(diagnosis: Diagnosis) -> str:
-    """Write the findings as Markdown, for a ticket or a wiki."""
-    if not diagnosis.findings:
-        return "No problem found.\n"
-    lines = ["# exchange_tls diagnosis", ""]
+    """Write the verdict and findings as Markdown, for a ticket or a wiki."""
+    lines = ["# exchange_tls diagnosis", "", f"**Verdict: {diagnosis.verdict.value}**", ""]
+    lines += [f"- {for_markdown(reason)}" for reason in diagnosis.reasons]
+    lines += [f"- Next: {for_markdown(advice)}" for advice in diagnosis.advice]
+    lines += ["", for_markdown(coverage_line(diagnosis.coverage)), ""]
     for finding in diagnosis.findings:
         lines += [
-            f"## {finding.severity.value.upper()}: {finding.title}",
+            f"## {finding.severity.value.upper()}: {for_markdown(finding.title)}",
             "",
-            f"`{finding.rule_id}` ({finding.confidence.value} confidence)",
+            f"`{finding.rule_id}` ({finding.confidence.value} confidence"
+            + (f", {_plural(finding.occurrences, 'failure')}" if finding.occurrences else "")
+            + ")",
             "",
-            finding.summary,
+            for_markdown(finding.summary),
             "",
             "Evidence:",
             "",
         ]
-        lines += [f"- `{ref.source or '(derived)'}`: {ref.claim}" for ref in finding.evidence]
+        lines += [
+            f"- {for_markdown(str(ref.source) if ref.source else '(derived)')}: "
+            f"{for_markdown(ref.claim)}"
+            for ref in finding.evidence[:SHOWN_EVIDENCE]
+        ]
+        if len(finding.evidence) > SHOWN_EVIDENCE:
+            lines.append(f"- … and {len(finding.evidence) - SHOWN_EVIDENCE} more")
         if finding.remediation:
-            lines += ["", "Remediation:", "", "```powershell"]
-            for step in finding.remediation:
-                lines.append(f"# {step.purpose.value}")
-                lines.append(step.command.render())
-            lines += ["```"]
+            script = "\n".join(
+                f"# {step.purpose.value}\n{step.command.render()}" for step in finding.remediation
+            )
+            fence = code_fence(script)
+            lines += ["", "Remediation:", "", f"{fence}powershell", script, fence]
         lines.append("")
     return "\n".join(lines)
+
+
+def _report_problems(problems: Sequence[Problem]) -> None:
+    """Write what could not be read with certainty to standard error."""
+    shown = [p for p in problems if p.severity is not Severity.INFO]
+    if not shown:
+        return
+    print(
+        f"{_plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
+        file=sys.stderr,
+    )
+    for problem in shown[:20]:
+        print(f"  {for_terminal(str(problem).splitlines()[0])}", file=sys.stderr)
+    if len(shown) > 20:
+        print(f"  … and {len(shown) - 20} more", file=sys.stderr)
 
 
 def _diagnose(arguments: argparse.Namespace) -> int:
@@ -137,22 +226,15 @@ def _diagnose(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     diagnosis = diagnose(evidence, now=arguments.now)
     if arguments.format == "json":
-        print(diagnosis.to_json())
+        print(for_json(diagnosis.to_json()))
     elif arguments.format == "markdown":
         print(render_markdown(diagnosis))
     elif arguments.format == "ps1":
         print(diagnosis.to_script(), end="")
     else:
         print(render_text(diagnosis, _Style(sys.stdout, False if arguments.no_color else None)))
-        problems = [p for p in evidence.problems if p.severity is not Severity.INFO]
-        if problems:
-            print(
-                f"{len(problems)} things in the evidence could not be read with certainty:",
-                file=sys.stderr,
-            )
-            for problem in problems[:20]:
-                print(f"  {str(problem).splitlines()[0]}", file=sys.stderr)
-    return EXIT_HEALTHY if diagnosis.healthy else EXIT_FINDINGS
+    _report_problems(evidence.problems)
+    return _VERDICT_STATUS[diagnosis.verdict]
 
 
 # -- tables ----------------------------------------------------------------------------------
@@ -160,7 +242,7 @@ def _diagnose(arguments: argparse.Namespace) -> int:
 
 def _table(rows: Sequence[Mapping[str, object]], as_json: bool, as_csv: bool) -> str:
     if as_json:
-        return json.dumps(rows, indent=2, default=str, ensure_ascii=False)
+        return for_json(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
     if not rows:
         return "(none)"
     columns = list(rows[0])
@@ -170,7 +252,7 @@ def _table(rows: Sequence[Mapping[str, object]], as_json: bool, as_csv: bool) ->
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
-    cells = [[str("" if row[c] is None else row[c]) for c in columns] for row in rows]
+    cells = [[for_terminal(str("" if row[c] is None else row[c])) for c in columns] for row in rows]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -210,6 +292,7 @@ def _sessions(arguments: argparse.Namespace) -> int:
             }
         )
     print(_table(rows, arguments.json, arguments.csv))
+    _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
@@ -227,6 +310,7 @@ def _certificates(arguments: argparse.Namespace) -> int:
         for c in evidence.certificates
     ]
     print(_table(rows, arguments.json, arguments.csv))
+    _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
@@ -247,6 +331,7 @@ def _queues(arguments: argparse.Namespace) -> int:
         for q in evidence.queues
     ]
     print(_table(rows, arguments.json, arguments.csv))
+    _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
@@ -254,7 +339,7 @@ def _explain(arguments: argparse.Namespace) -> int:
     text = " ".join(arguments.text) if arguments.text not in ([], ["-"]) else sys.stdin.read()
     explanation = explain_error(text)
     if arguments.json:
-        print(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False))
+        print(for_json(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False)))
         return EXIT_HEALTHY
     lines = ["Replies, outermost first:"]
     for depth, reply in enumerate(explanation.replies):
@@ -312,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exchange-tls",
         description="Diagnose outbound SMTP TLS failures from exported Exchange evidence.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"exchange_tls {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -331,10 +418,21 @@ def build_parser() -> argparse.ArgumentParser:
             help="the day order of dates in text output",
         )
 
-    diagnose_command = commands.add_parser("diagnose", help="find what is wrong and how to fix it")
+    diagnose_command = commands.add_parser(
+        "diagnose",
+        help="find what is wrong and how to fix it",
+        description="Read the evidence, give a verdict (healthy, problems or inconclusive) "
+        "with what was read, and the findings with their evidence and fixes.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     evidence_options(diagnose_command, optional=True)
     diagnose_command.add_argument(
-        "--format", choices=["text", "json", "markdown", "ps1"], default="text"
+        "--format",
+        choices=["text", "json", "markdown", "ps1"],
+        default="text",
+        help="text for a terminal (default); json for other tools (verdict, coverage, "
+        "problems and every finding); markdown for a ticket; ps1 for the remediation script",
     )
     diagnose_command.add_argument("--now", type=_now, help="judge validity at this time (ISO 8601)")
     diagnose_command.add_argument(
@@ -371,26 +469,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(arguments: argparse.Namespace) -> int:
+    try:
+        status: int = arguments.run(arguments)
+    except ExchangeTlsError as error:
+        if arguments.debug:
+            raise
+        message = for_terminal(str(error).splitlines()[0])
+        print(f"exchange-tls: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        if arguments.debug:
+            raise
+        print(f"exchange-tls: error: {for_terminal(str(error))}", file=sys.stderr)
+        return EXIT_ERROR
+    return status
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status (see ``EXIT_STATUSES``)."""
     parser = build_parser()
     arguments = parser.parse_args(list(sys.argv[1:] if argv is None else argv) or ["diagnose"])
     if arguments.command is None:
         parser.print_help()
         return EXIT_ERROR
     try:
-        status: int = arguments.run(arguments)
-    except (ParseError, ExchangeTlsError) as error:
+        status = _run(arguments)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, and keep Python from complaining
+        # again when it flushes standard output at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_HEALTHY
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        # A crash must not exit 1, which means "problems", nor print a traceback at a user.
         if arguments.debug:
             raise
-        message = str(error).splitlines()[0]
-        print(f"exchange-tls: error: {message}", file=sys.stderr)
-        return EXIT_ERROR
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as error:
-        if arguments.debug:
-            raise
-        print(f"exchange-tls: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        print(
+            f"exchange-tls: internal error: {type(error).__name__}: "
+            f"{for_terminal(str(error))[:500]}\n"
+            "This is a bug; please report it. --debug shows the traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return status
 
 

@@ -158,7 +158,10 @@ def judge(
     if serious:
         return (
             Verdict.PROBLEMS,
-            (f"{len(serious)} finding(s) of severity error or warning.",),
+            (
+                f"{len(serious)} finding{'s' if len(serious) > 1 else ''} of severity error "
+                "or warning.",
+            ),
             (),
         )
     kinds = available_kinds(evidence)

@@ -38,6 +38,7 @@ import attrs
 
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
+from exchange_tls.diagnosis.cite import failure_row, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
@@ -177,6 +178,13 @@ class _Accounts:
                 queues[id(queue)] = queue
         self.covered_sessions.update(sessions)
         self.covered_queues.update(queues)
+        cited = {ref.source for ref in finding.evidence}
+        again = [
+            row_ref(row, "the same failure, in another session")
+            for session in sessions.values()
+            for row in [failure_row(session)]
+            if row is not None and row.source not in cited
+        ]
         moments = [moment for s in sessions.values() for moment in (s.start, s.end)]
         moments += [
             moment
@@ -186,6 +194,7 @@ class _Accounts:
         ]
         return attrs.evolve(
             finding,
+            evidence=(*finding.evidence, *again),
             occurrences=len(sessions) + len(queues),
             first_seen=min(moments, default=None),
             last_seen=max(moments, default=None),
