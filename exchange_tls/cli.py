@@ -16,6 +16,7 @@ from typing import TextIO
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
 from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose, explain_error
+from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Coverage, Finding, Verdict
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
@@ -90,14 +91,10 @@ def _load(arguments: argparse.Namespace) -> Evidence:
 # -- diagnose ------------------------------------------------------------------------------
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _seen(finding: Finding) -> str:
     if not finding.occurrences:
         return ""
-    text = f"  Seen: {_plural(finding.occurrences, 'failure')}"
+    text = f"  Seen: {plural(finding.occurrences, 'failure')}"
     if finding.first_seen is not None and finding.last_seen is not None:
         first, last = finding.first_seen, finding.last_seen
         text += f", {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
@@ -107,7 +104,7 @@ def _seen(finding: Finding) -> str:
 def coverage_line(coverage: Coverage) -> str:
     """Say in one line what was read and what was left out."""
     kinds = [
-        _plural(count, noun)
+        plural(count, noun)
         for count, noun in (
             (coverage.send_sessions, "send session"),
             (coverage.receive_sessions, "receive session"),
@@ -118,7 +115,7 @@ def coverage_line(coverage: Coverage) -> str:
         )
         if count
     ]
-    text = f"Read {_plural(coverage.files, 'file')}" if coverage.files else "Read"
+    text = f"Read {plural(coverage.files, 'file')}" if coverage.files else "Read"
     text += f": {', '.join(kinds)}" if kinds else ": nothing that is evidence"
     if coverage.left_out:
         reasons = dict.fromkeys(problem.message for problem in coverage.left_out)
@@ -175,7 +172,7 @@ def render_markdown(diagnosis: Diagnosis) -> str:
             f"## {finding.severity.value.upper()}: {for_markdown(finding.title)}",
             "",
             f"`{finding.rule_id}` ({finding.confidence.value} confidence"
-            + (f", {_plural(finding.occurrences, 'failure')}" if finding.occurrences else "")
+            + (f", {plural(finding.occurrences, 'failure')}" if finding.occurrences else "")
             + ")",
             "",
             for_markdown(finding.summary),
@@ -206,7 +203,7 @@ def _report_problems(problems: Sequence[Problem]) -> None:
     if not shown:
         return
     print(
-        f"{_plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
+        f"{plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
         file=sys.stderr,
     )
     for problem in shown[:20]:

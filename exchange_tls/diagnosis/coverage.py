@@ -23,7 +23,7 @@ from exchange_tls.diagnosis.model import Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.protocol_log.models import Direction
 
-__all__ = ["KINDS", "RULE_INPUTS", "available_kinds", "judge", "measure"]
+__all__ = ["KINDS", "RULE_INPUTS", "available_kinds", "judge", "measure", "plural"]
 
 #: The evidence kinds rules read, as a user collects them.
 KINDS = {
@@ -65,6 +65,15 @@ RULE_INPUTS: dict[str, tuple[frozenset[str], ...]] = {
     "connection-failure": (frozenset({"send-log"}), frozenset({"queues"})),
     "internal-transport-certificate-problem": (frozenset({"send-log"}), frozenset({"queues"})),
 }
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``count noun`` with the noun in the plural when it is not one.
+
+    >>> plural(1, "file"), plural(3, "file")
+    ('1 file', '3 files')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def available_kinds(evidence: Evidence) -> frozenset[str]:
@@ -139,6 +148,10 @@ def measure(evidence: Evidence) -> Coverage:
     )
 
 
+def _left_out_reason(coverage: Coverage) -> str:
+    return f"Left out: {plural(len(coverage.left_out), 'file')}; the coverage says why."
+
+
 _COLLECT = (
     "Collect the evidence with examples/collect/Export-ExchangeTlsEvidence.ps1 (read-only) "
     "and diagnose its folder: the send protocol log, Get-ExchangeCertificate, "
@@ -158,10 +171,7 @@ def judge(
     if serious:
         return (
             Verdict.PROBLEMS,
-            (
-                f"{len(serious)} finding{'s' if len(serious) > 1 else ''} of severity error "
-                "or warning.",
-            ),
+            (f"{plural(len(serious), 'finding')} of severity error or warning.",),
             (),
         )
     kinds = available_kinds(evidence)
@@ -177,24 +187,22 @@ def judge(
         reasons = []
         if send_success:
             reasons.append(
-                f"{coverage.tls_succeeded} session(s) negotiated TLS successfully, and none failed."
+                f"{plural(coverage.tls_succeeded, 'session')} negotiated TLS successfully, and "
+                "none failed."
             )
         if configured:
             reasons.append(
-                f"{coverage.send_connectors} send connector(s) and {coverage.certificates} "
-                "certificate(s) were checked, and every check passed."
+                f"{plural(coverage.send_connectors, 'send connector')} and "
+                f"{plural(coverage.certificates, 'certificate')} were checked, and every check "
+                "passed."
             )
         if coverage.left_out:
-            reasons.append(
-                f"{len(coverage.left_out)} file(s) were left out; see the coverage for why."
-            )
+            reasons.append(_left_out_reason(coverage))
         return Verdict.HEALTHY, tuple(reasons), ()
     if coverage.read_nothing:
         reasons = ["No evidence was read: no session, certificate, connector or queue."]
         if coverage.left_out:
-            reasons.append(
-                f"{len(coverage.left_out)} file(s) were left out; see the coverage for why."
-            )
+            reasons.append(_left_out_reason(coverage))
         advice += [_COLLECT, _EXPLAIN]
     else:
         reasons = [
