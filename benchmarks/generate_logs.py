@@ -33,6 +33,13 @@ SUCCESS = (
 )
 SUBJECT = '"CN=*.contoso.com, OU=Messaging, O=Contoso Ltd, L=Zürich, C=CH"'
 ISSUER = '"CN=Contoso Issuing CA 01, O=Contoso Ltd, C=CH"'
+# Exchange selects one certificate per connector, so each connector presents the same
+# serial number and thumbprint in every session (seeded, so the folder is reproducible).
+_CERTIFICATES = random.Random(4495258)
+CERTIFICATES = {
+    connector: (f"{_CERTIFICATES.getrandbits(64):016X}", f"{_CERTIFICATES.getrandbits(160):040X}")
+    for connector in CONNECTORS
+}
 
 
 def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[dt.datetime, str]]:
@@ -57,8 +64,8 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
         ("*", "", "Sending certificate"),
         ("*", SUBJECT, "Certificate subject"),
         ("*", ISSUER, "Certificate issuer name"),
-        ("*", f"{rng.getrandbits(64):016X}", "Certificate serial number"),
-        ("*", f"{rng.getrandbits(160):040X}", "Certificate thumbprint"),
+        ("*", CERTIFICATES[connector][0], "Certificate serial number"),
+        ("*", CERTIFICATES[connector][1], "Certificate thumbprint"),
         ("*", "*.contoso.com;contoso.com", "Certificate alternate names"),
     ]
     if fails:
