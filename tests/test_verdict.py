@@ -418,3 +418,27 @@ def test_a_zip_of_evidence_counts_its_members_as_files(tmp_path: Path) -> None:
     diagnosis = diagnose(load_evidence(archive))
     assert diagnosis.coverage.files == 1
     assert diagnosis.verdict is Verdict.HEALTHY
+
+
+def test_a_generated_day_of_logs_is_one_screen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The benchmark generator's logs give one finding per (rule, subject) and a short report."""
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "generate_logs.py"
+    spec = importlib.util.spec_from_file_location("generate_logs", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(tmp_path, files=2, megabytes=1)
+    evidence = load_evidence(tmp_path)
+    diagnosis = diagnose(evidence)
+    keys = [(finding.rule_id, finding.subject) for finding in diagnosis.findings]
+    assert len(keys) == len(set(keys))
+    failing = sum(1 for s in evidence.sessions if s.tls is not None and s.tls.succeeded is False)
+    assert failing > 20
+    assert sum(finding.occurrences for finding in diagnosis.findings) == failing
+    main(["diagnose", str(tmp_path)])
+    assert len(capsys.readouterr().out.splitlines()) <= 200
