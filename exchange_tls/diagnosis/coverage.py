@@ -118,7 +118,11 @@ def _left_out(problems: Iterable[Problem]) -> tuple[Problem, ...]:
 def measure(evidence: Evidence) -> Coverage:
     """Count what the evidence holds and list what was left out."""
     send = receive = succeeded = failed = 0
-    for session in evidence.sessions:
+    summary = evidence.summary
+    if summary is not None:
+        send, receive = summary.send_sessions, summary.receive_sessions
+        succeeded, failed = summary.tls_succeeded, summary.tls_failed
+    for session in () if summary is not None else evidence.sessions:
         if session.direction is Direction.RECEIVE:
             receive += 1
         else:

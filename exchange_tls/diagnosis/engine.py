@@ -38,11 +38,11 @@ import attrs
 
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
-from exchange_tls.diagnosis.cite import failure_row, row_ref
+from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Diagnosis, Finding
+from exchange_tls.diagnosis.model import Diagnosis, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules.unexplained import (
     CATCH_ALL,
     failing_queues,
@@ -51,6 +51,7 @@ from exchange_tls.diagnosis.rules.unexplained import (
     tls_failures,
 )
 from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.summary import Occurrence, SessionSummary, signature_of
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
@@ -135,12 +136,25 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: _tie_break(f, place)))
 
 
-class _Accounts:
-    """Which failing sessions and queues each finding accounts for (theory, step 5)."""
+_AGAIN = "the same failure, in another session"
 
-    def __init__(self, sessions: list[SmtpSession], queues: list[QueueRecord]) -> None:
+
+class _Accounts:
+    """Which failing sessions and queues each finding accounts for (theory, step 5).
+
+    With a :class:`~exchange_tls.protocol_log.summary.SessionSummary`, sessions beyond the
+    kept exemplars are occurrences of their signature: counted and cited all the same.
+    """
+
+    def __init__(
+        self,
+        sessions: list[SmtpSession],
+        queues: list[QueueRecord],
+        summary: SessionSummary | None,
+    ) -> None:
         self.sessions = sessions
         self.queues = queues
+        self._summary = summary
         self._session_at: dict[SourceRef, SmtpSession] = {
             row.source: session for session in sessions for row in session.rows
         }
@@ -162,6 +176,16 @@ class _Accounts:
             certificate.thumbprint if certificate is not None else None,
         )
 
+    def _occurrences(self, sessions: Iterable[SmtpSession]) -> list[Occurrence]:
+        if self._summary is None:
+            return []
+        signatures = {signature_of(session): session for session in sessions}
+        return [
+            occurrence
+            for session in signatures.values()
+            for occurrence in self._summary.occurrences_like(session)
+        ]
+
     def settle(self, finding: Finding) -> Finding:
         """Count what the finding accounts for, remember it, and say so on the finding."""
         sessions: dict[int, SmtpSession] = {}
@@ -178,14 +202,21 @@ class _Accounts:
                 queues[id(queue)] = queue
         self.covered_sessions.update(sessions)
         self.covered_queues.update(queues)
+        occurrences = self._occurrences(sessions.values())
         cited = {ref.source for ref in finding.evidence}
         again = [
-            row_ref(row, "the same failure, in another session")
+            row_ref(row, _AGAIN)
             for session in sessions.values()
             for row in [failure_row(session)]
             if row is not None and row.source not in cited
         ]
+        again += [
+            EvidenceRef(source=occurrence.source, excerpt=shorten(occurrence.excerpt), claim=_AGAIN)
+            for occurrence in occurrences
+            if occurrence.source not in cited
+        ]
         moments = [moment for s in sessions.values() for moment in (s.start, s.end)]
+        moments += [moment for o in occurrences for moment in (o.start, o.end)]
         moments += [
             moment
             for queue in queues.values()
@@ -195,7 +226,7 @@ class _Accounts:
         return attrs.evolve(
             finding,
             evidence=(*finding.evidence, *again),
-            occurrences=len(sessions) + len(queues),
+            occurrences=len(sessions) + len(occurrences) + len(queues),
             first_seen=min(moments, default=None),
             last_seen=max(moments, default=None),
         )
@@ -226,12 +257,14 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
         if rule.rule_id not in CATCH_ALL
         for finding in rule.check(context)
     ]
-    accounts = _Accounts(failing_sessions(context.sessions), failing_queues(context.queues))
+    accounts = _Accounts(
+        failing_sessions(context.sessions), failing_queues(context.queues), evidence.summary
+    )
     findings = [accounts.settle(finding) for finding in _one_per_cause(found)]
     sessions, queues = accounts.unexplained()
     findings += [
         accounts.settle(_renderable(finding))
-        for finding in (*tls_failures(sessions), *queue_errors(queues))
+        for finding in (*tls_failures(sessions, evidence.summary), *queue_errors(queues))
     ]
     ordered = _ordered(findings)
     coverage = measure(evidence)

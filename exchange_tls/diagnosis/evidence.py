@@ -11,6 +11,7 @@ from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
 from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.summary import SessionSummary
 from exchange_tls.queues.models import QueueRecord
 
 __all__ = ["Evidence", "LoadedFile"]
@@ -54,6 +55,9 @@ class Evidence:
     server_fqdn: str | None = None
     #: The files the evidence was read from (empty when it was built in memory).
     files: tuple[LoadedFile, ...] = attrs.field(default=(), converter=_tuple)
+    #: When the protocol logs were summarised rather than kept whole: the counts and the
+    #: occurrences behind ``sessions``, which then holds the exemplars only.
+    summary: SessionSummary | None = None
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -376,6 +377,10 @@ class TlsHandshake:
         return tuple(row.source for row in self.evidence_rows)
 
 
+_VALUES = operator.attrgetter("values")
+_TIMESTAMP = operator.itemgetter(0)
+
+
 @attrs.frozen(kw_only=True)
 class SmtpSession:
     """One SMTP session: its rows in sequence order, and what they say."""
@@ -396,12 +401,15 @@ class SmtpSession:
     @property
     def start(self) -> dt.datetime:
         """The first row's time."""
-        return min(row.timestamp for row in self.rows)
+        # C-level maps: summaries ask every session for its times.
+        moment: dt.datetime = min(map(_TIMESTAMP, map(_VALUES, self.rows)))
+        return moment
 
     @property
     def end(self) -> dt.datetime:
         """The last row's time."""
-        return max(row.timestamp for row in self.rows)
+        moment: dt.datetime = max(map(_TIMESTAMP, map(_VALUES, self.rows)))
+        return moment
 
     @property
     def remote_endpoint(self) -> Endpoint | None:

@@ -158,6 +158,16 @@ class SessionAssembler:
     def _finish(self, key: _Key) -> SmtpSession:
         return build_session(key, self._open.pop(key), ended=False)
 
+    def detach(self) -> list[tuple[_Key, list[ProtocolLogRow]]]:
+        """Return the rows of every open session, unassembled, and forget them.
+
+        For a summary of one rotated file: a session still open at its end goes on in the
+        next file, and is assembled once the rows of both are together.
+        """
+        detached = list(self._open.items())
+        self._open.clear()
+        return detached
+
     def close(self) -> list[SmtpSession]:
         """Return every open session, marked incomplete, in order of first row."""
         keys = sorted(self._open, key=lambda key: self._open[key][0].timestamp)

@@ -19,6 +19,7 @@ from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.schannel import schannel_error
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import Direction, SmtpSession
+from exchange_tls.protocol_log.summary import SessionSummary, signature_of
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import GetExchangeCertificate, GetQueue
 from exchange_tls.remediation.steps import Purpose, RemediationStep
@@ -54,14 +55,23 @@ def _candidates(rule_ids: Iterable[str]) -> str:
     return " Causes that give this error: " + "; ".join(lines) + "." if lines else ""
 
 
-def tls_failures(sessions: Iterable[SmtpSession]) -> Iterator[Finding]:
-    """One finding per direction, connector and error, for the failing sessions given."""
+def tls_failures(
+    sessions: Iterable[SmtpSession], summary: SessionSummary | None = None
+) -> Iterator[Finding]:
+    """One finding per direction, connector and error, for the failing sessions given.
+
+    With a summary, each group also counts the occurrences of its sessions' signatures.
+    """
     groups: dict[tuple[str, str, str], list[SmtpSession]] = defaultdict(list)
     for session in failing_sessions(sessions):
         assert session.tls is not None  # noqa: S101 -- a failing TLS session
         direction = "receive" if session.direction is Direction.RECEIVE else "send"
         groups[(direction, session.connector_id, session.tls.error or "")].append(session)
     for (direction, connector_id, error), group in sorted(groups.items()):
+        count = len(group)
+        if summary is not None:
+            alike = {signature_of(session): session for session in group}
+            count += sum(len(summary.occurrences_like(session)) for session in alike.values())
         known = schannel_error(error)
         evidence: list[EvidenceRef] = []
         for session in group:
@@ -94,7 +104,7 @@ def tls_failures(sessions: Iterable[SmtpSession]) -> Iterator[Finding]:
         yield finding(
             "unexplained-tls-failure",
             summary=(
-                f"{len(group)} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+                f"{count} {direction} session(s) of {where} {connector_id!r} failed the TLS "
                 f"handshake with {error or 'an unnamed error'}, and no rule could tell why from "
                 f"this evidence.{meaning}"
                 + _candidates(known.rule_ids if known is not None else ())

@@ -1,0 +1,329 @@
+"""Session summaries: what the rules read of a log, in bounded memory, mergeable.
+
+Theory of operation. A day of a busy server's logs holds hundreds of thousands of
+sessions, nearly all of them ordinary: TLS negotiated, mail accepted. The rules need every
+*unusual* session's facts, but of the ordinary ones only that they happened, when, with
+which certificate and protocol. So each finished session is reduced at once:
+
+* An **ordinary** session (TLS succeeded; no connection, authentication or error reply)
+  becomes a count in a :class:`Tally` per direction, connector, certificate, protocol and
+  hour (not per remote host: their number grows with the sessions on a connector that
+  routes by DNS). The latest session of each tally is kept whole, so a rule that asks
+  "did TLS 1.2 ever succeed here?" or "when did TLS last succeed?" still finds a session
+  to cite.
+* An **unusual** session (TLS failed, no TLS, a failed connection or authentication, an
+  error reply) has a signature: direction, connector, outcome, error and certificate.
+  The first and the last session of each signature are kept whole; every other one
+  becomes an :class:`Occurrence` (where its failure line is, what it says, when, to which
+  remote host), which is enough to count and cite it. The remote host is not part of the
+  signature: a connector that fails with thousands of hosts is one cause, and memory
+  stays bounded by the number of causes, not of sessions.
+* A session that began or ended outside the rows summarised (it spans rotated files) is a
+  **fragment**: its rows are kept until the summaries of every file are merged, then it is
+  assembled and reduced like any other.
+
+Everything kept is decided by totals and by minimum and maximum over a total order, so
+:meth:`SummaryBuilder.merge` is associative and commutative: files can be summarised in
+any order, in any process, and merged in any grouping, with the same result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+import attrs
+
+from exchange_tls.protocol_log.models import (
+    Direction,
+    Event,
+    ProtocolLogRow,
+    SmtpSession,
+)
+from exchange_tls.protocol_log.sessions import SessionAssembler, build_session
+from exchange_tls.sources import SourceRef
+
+__all__ = [
+    "Occurrence",
+    "SessionSummary",
+    "SummaryBuilder",
+    "Tally",
+    "signature_of",
+    "summarise_rows",
+]
+
+#: (direction, connector folded, outcome, error or protocol, certificate thumbprint)
+Signature = tuple[str, str, str, str, str]
+_TallyKey = tuple[str, str, str, str, dt.datetime]
+_FragmentKey = tuple["Direction | None", str, str]
+
+
+@attrs.frozen(kw_only=True)
+class Occurrence:
+    """An unusual session that is counted and cited, but not kept whole."""
+
+    #: The row that shows what went wrong (the TLS failure, the failed connection).
+    source: SourceRef | None
+    excerpt: str
+    start: dt.datetime
+    end: dt.datetime
+    remote_host: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class Tally:
+    """How many ordinary sessions a connector had in an hour, with one certificate and protocol."""
+
+    direction: str
+    connector_id: str
+    thumbprint: str
+    protocol: str
+    hour: dt.datetime
+    sessions: int
+
+
+@attrs.frozen(kw_only=True)
+class SessionSummary:
+    """What the rules read of the sessions of some logs (see the module's docstring)."""
+
+    #: The sessions kept whole: every unusual signature's first and last, and the latest
+    #: ordinary session per direction, connector, certificate, protocol and hour.
+    sessions: tuple[SmtpSession, ...] = ()
+    #: The unusual sessions not kept whole, by signature.
+    occurrences: tuple[tuple[Signature, tuple[Occurrence, ...]], ...] = ()
+    tallies: tuple[Tally, ...] = ()
+    #: Sessions seen in all, by direction (``"send"``, ``"receive"``).
+    send_sessions: int = 0
+    receive_sessions: int = 0
+    tls_succeeded: int = 0
+    tls_failed: int = 0
+
+    def occurrences_like(self, session: SmtpSession) -> tuple[Occurrence, ...]:
+        """Return the occurrences of the signature of ``session``."""
+        wanted = signature_of(session)
+        return next((found for signature, found in self.occurrences if signature == wanted), ())
+
+
+def _direction(session: SmtpSession) -> str:
+    return "receive" if session.direction is Direction.RECEIVE else "send"
+
+
+def _error_reply(session: SmtpSession) -> str | None:
+    """Return the first reply of 400 or more the remote side gave, cheaply (no grammar)."""
+    replies = Event.SEND if session.direction is Direction.RECEIVE else Event.RECEIVE
+    for row in session.rows:
+        if row.event is replies:
+            data = row.data
+            if data[:1] in ("4", "5") and data[1:3].isdigit():
+                return data[:3]
+    return None
+
+
+def _host(session: SmtpSession) -> str:
+    remote = session.remote_endpoint
+    return remote.host if remote is not None and remote.host else ""
+
+
+def signature_of(session: SmtpSession) -> Signature:
+    """Return the signature that groups unusual sessions (outcome ``ok`` for ordinary ones)."""
+    direction = _direction(session)
+    connector = session.connector_id.casefold()
+    tls = session.tls
+    certificate = tls.local_certificate if tls is not None else None
+    thumbprint = (certificate.thumbprint or "") if certificate is not None else ""
+    if session.connect_failure is not None:
+        winsock = session.connect_failure.winsock_error
+        return (direction, connector, "connect-failed", str(winsock), "")
+    if session.auth_failure is not None:
+        return (direction, connector, "auth-failed", session.auth_failure, thumbprint)
+    if tls is not None and tls.succeeded is False:
+        return (direction, connector, "tls-failed", tls.error or "", thumbprint)
+    reply = _error_reply(session)
+    if reply is not None:
+        return (direction, connector, "error-reply", reply, thumbprint)
+    if tls is None or tls.succeeded is not True:
+        offered = "" if tls is None else str(tls.starttls_offered)
+        return (direction, connector, "no-tls", offered, "")
+    return (direction, connector, "ok", tls.protocol or "", thumbprint)
+
+
+_Order = tuple[dt.datetime, str, str, str]
+_FIRST = operator.itemgetter(0)
+
+
+def _order(session: SmtpSession) -> _Order:
+    """Return a total order of sessions: time, identity and place, never input order."""
+    first = session.rows[0]
+    return (session.start, session.connector_id, session.session_id, str(first.source))
+
+
+def _occurrence(session: SmtpSession) -> Occurrence:
+    row = _telling_row(session)
+    return Occurrence(
+        source=row.source if row is not None else None,
+        excerpt=row.text if row is not None else "",
+        start=session.start,
+        end=session.end,
+        remote_host=_host(session),
+    )
+
+
+def _telling_row(session: SmtpSession) -> ProtocolLogRow | None:
+    """Return the row that shows what went wrong in an unusual session."""
+    for row in session.rows:
+        text = row.text
+        if text.startswith(("TLS negotiation failed", "Failed to connect", "Outbound Auth")):
+            return row
+    for row in session.rows:
+        if row.data[:1] in ("4", "5") and row.data[1:3].isdigit():
+            return row
+    return session.rows[0] if session.rows else None
+
+
+def _hour(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _starts(rows: Iterable[ProtocolLogRow]) -> bool:
+    """Whether the session's own first row is among ``rows`` (connect or sequence 0)."""
+    return any(row.event is Event.CONNECT or row.sequence_number == 0 for row in rows)
+
+
+class SummaryBuilder:
+    """Reduce sessions into a summary; merge builders; freeze the result."""
+
+    def __init__(self) -> None:
+        # Kept sessions are stored with their place in the total order, computed once.
+        self._first: dict[Signature, tuple[_Order, SmtpSession]] = {}
+        self._last: dict[Signature, tuple[_Order, SmtpSession]] = {}
+        self._occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
+        self._latest_ok: dict[_TallyKey, tuple[_Order, SmtpSession]] = {}
+        self._tallies: Counter[_TallyKey] = Counter()
+        self._fragments: dict[_FragmentKey, list[ProtocolLogRow]] = {}
+        self.send_sessions = 0
+        self.receive_sessions = 0
+        self.tls_succeeded = 0
+        self.tls_failed = 0
+
+    def add(self, session: SmtpSession) -> None:
+        """Reduce one finished session."""
+        if session.direction is Direction.RECEIVE:
+            self.receive_sessions += 1
+        else:
+            self.send_sessions += 1
+        tls = session.tls
+        if tls is not None and tls.succeeded is not None:
+            if tls.succeeded:
+                self.tls_succeeded += 1
+            else:
+                self.tls_failed += 1
+        signature = signature_of(session)
+        direction, _, outcome, detail, thumbprint = signature
+        if outcome == "ok":
+            key = (direction, session.connector_id, thumbprint, detail, _hour(session.start))
+            self._tallies[key] += 1
+            self._keep_latest(key, (_order(session), session))
+            return
+        self._keep_extremes(signature, (_order(session), session))
+
+    def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession]) -> None:
+        kept = self._latest_ok.get(key)
+        if kept is None or entry[0] > kept[0]:
+            self._latest_ok[key] = entry
+
+    def _keep_extremes(self, signature: Signature, entry: tuple[_Order, SmtpSession]) -> None:
+        first = self._first.get(signature)
+        if first is None:
+            self._first[signature] = self._last[signature] = entry
+            return
+        last = self._last[signature]
+        if entry[0] < first[0]:
+            self._first[signature] = entry
+            if first is not last:
+                self._occurrences[signature].append(_occurrence(first[1]))
+        elif entry[0] > last[0]:
+            self._last[signature] = entry
+            if first is not last:
+                self._occurrences[signature].append(_occurrence(last[1]))
+        else:
+            self._occurrences[signature].append(_occurrence(entry[1]))
+
+    def add_fragment(self, key: _FragmentKey, rows: Iterable[ProtocolLogRow]) -> None:
+        """Keep the rows of a session that began or ended outside what was summarised."""
+        self._fragments.setdefault(key, []).extend(rows)
+
+    def merge(self, other: SummaryBuilder) -> SummaryBuilder:
+        """Fold ``other`` into this builder (associative, commutative); return this builder."""
+        for signature, first in other._first.items():
+            self._keep_extremes(signature, first)
+            last = other._last[signature]
+            if last is not first:
+                self._keep_extremes(signature, last)
+        for signature, occurrences in other._occurrences.items():
+            self._occurrences[signature].extend(occurrences)
+        for tally, entry in other._latest_ok.items():
+            self._keep_latest(tally, entry)
+        self._tallies.update(other._tallies)
+        for fragment, rows in other._fragments.items():
+            self.add_fragment(fragment, rows)
+        self.send_sessions += other.send_sessions
+        self.receive_sessions += other.receive_sessions
+        self.tls_succeeded += other.tls_succeeded
+        self.tls_failed += other.tls_failed
+        return self
+
+    def freeze(self) -> SessionSummary:
+        """Assemble the fragments, and return the summary in a deterministic order.
+
+        Call it once, after the last merge: the fragments become sessions of this builder.
+        """
+        fragments, self._fragments = self._fragments, {}
+        for key in sorted(fragments, key=lambda k: (str(k[0]), k[1], k[2])):
+            rows = sorted(fragments[key], key=lambda row: (row.timestamp, row.sequence_number or 0))
+            self.add(build_session(key, rows, ended=rows[-1].event is Event.DISCONNECT))
+        entries = (*self._first.values(), *self._last.values(), *self._latest_ok.values())
+        kept = {id(session): (order, session) for order, session in entries}
+        return SessionSummary(
+            sessions=tuple(session for _, session in sorted(kept.values(), key=_FIRST)),
+            occurrences=tuple(
+                (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
+                for signature, found in sorted(self._occurrences.items())
+                if found
+            ),
+            tallies=tuple(
+                Tally(
+                    direction=key[0],
+                    connector_id=key[1],
+                    thumbprint=key[2],
+                    protocol=key[3],
+                    hour=key[4],
+                    sessions=count,
+                )
+                for key, count in sorted(self._tallies.items())
+            ),
+            send_sessions=self.send_sessions,
+            receive_sessions=self.receive_sessions,
+            tls_succeeded=self.tls_succeeded,
+            tls_failed=self.tls_failed,
+        )
+
+
+def summarise_rows(rows: Iterable[ProtocolLogRow]) -> SummaryBuilder:
+    """Reduce the rows of one file (or one stream) to a mergeable builder.
+
+    Sessions whose first row or disconnect row is not among ``rows`` are kept as
+    fragments, to be joined with the rest of their rows when builders merge.
+    """
+    builder = SummaryBuilder()
+    assembler = SessionAssembler()
+    for session in assembler.feed_all(rows):
+        if _starts(session.rows):
+            builder.add(session)
+        else:
+            fragment = (session.rows[0].values[11], session.connector_id, session.session_id)
+            builder.add_fragment(fragment, session.rows)
+    for fragment, open_rows in assembler.detach():
+        builder.add_fragment(fragment, open_rows)
+    return builder
