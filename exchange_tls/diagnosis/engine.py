@@ -38,7 +38,7 @@ import attrs
 
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
-from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
+from exchange_tls.diagnosis.cite import row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
@@ -51,7 +51,13 @@ from exchange_tls.diagnosis.rules.unexplained import (
     tls_failures,
 )
 from exchange_tls.protocol_log.models import SmtpSession
-from exchange_tls.protocol_log.summary import Occurrence, SessionSummary, signature_of
+from exchange_tls.protocol_log.summary import (
+    Occurrence,
+    SessionSummary,
+    Signature,
+    signature_of,
+    telling_row,
+)
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
@@ -136,78 +142,72 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: _tie_break(f, place)))
 
 
-_AGAIN = "the same failure, in another session"
+_AGAIN = "another session with the same outcome"
 
 
 class _Accounts:
-    """Which failing sessions and queues each finding accounts for (theory, step 5).
+    """Which unusual sessions and failing queues each finding accounts for (theory, step 5).
 
-    With a :class:`~exchange_tls.protocol_log.summary.SessionSummary`, sessions beyond the
-    kept exemplars are occurrences of their signature: counted and cited all the same.
+    A session is unusual when it is not an ordinary success
+    (:func:`~exchange_tls.protocol_log.summary.signature_of`). With a
+    :class:`~exchange_tls.protocol_log.summary.SessionSummary`, the sessions of a signature
+    beyond its kept exemplars are occurrences: counted and cited all the same.
     """
 
     def __init__(
         self,
-        sessions: list[SmtpSession],
+        sessions: Iterable[SmtpSession],
         queues: list[QueueRecord],
         summary: SessionSummary | None,
     ) -> None:
-        self.sessions = sessions
-        self.queues = queues
         self._summary = summary
+        self._signatures = {id(s): signature_of(s) for s in sessions}
+        self.sessions = [s for s in sessions if self._signatures[id(s)][2] != "ok"]
+        self.queues = queues
         self._session_at: dict[SourceRef, SmtpSession] = {
-            row.source: session for session in sessions for row in session.rows
+            row.source: session
+            for session in self.sessions
+            for row in [telling_row(session)]
+            if row is not None
         }
-        self._alike: dict[tuple[object, ...], list[SmtpSession]] = defaultdict(list)
-        for session in sessions:
-            self._alike[self._signature(session)].append(session)
+        self._alike: dict[Signature, list[SmtpSession]] = defaultdict(list)
+        for session in self.sessions:
+            self._alike[self._signatures[id(session)]].append(session)
         self._queue_at = {queue.source: queue for queue in queues if queue.source is not None}
         self.covered_sessions: set[int] = set()
         self.covered_queues: set[int] = set()
 
-    @staticmethod
-    def _signature(session: SmtpSession) -> tuple[object, ...]:
-        tls = session.tls
-        certificate = tls.local_certificate if tls is not None else None
-        return (
-            session.direction,
-            session.connector_id.casefold(),
-            tls.error if tls is not None else None,
-            certificate.thumbprint if certificate is not None else None,
-        )
-
-    def _occurrences(self, sessions: Iterable[SmtpSession]) -> list[Occurrence]:
+    def _occurrences(self, signatures: Iterable[Signature]) -> list[Occurrence]:
         if self._summary is None:
             return []
-        signatures = {signature_of(session): session for session in sessions}
-        return [
-            occurrence
-            for session in signatures.values()
-            for occurrence in self._summary.occurrences_like(session)
-        ]
+        found = dict(self._summary.occurrences)
+        return [occurrence for signature in signatures for occurrence in found.get(signature, ())]
 
     def settle(self, finding: Finding) -> Finding:
         """Count what the finding accounts for, remember it, and say so on the finding."""
         sessions: dict[int, SmtpSession] = {}
+        signatures: dict[Signature, None] = {}
         queues: dict[int, QueueRecord] = {}
         for ref in finding.evidence:
             if ref.source is None:
                 continue
             session = self._session_at.get(ref.source)
             if session is not None and id(session) not in sessions:
-                for alike in self._alike[self._signature(session)]:
+                signature = self._signatures[id(session)]
+                signatures[signature] = None
+                for alike in self._alike[signature]:
                     sessions[id(alike)] = alike
             queue = self._queue_at.get(ref.source)
             if queue is not None:
                 queues[id(queue)] = queue
         self.covered_sessions.update(sessions)
         self.covered_queues.update(queues)
-        occurrences = self._occurrences(sessions.values())
+        occurrences = self._occurrences(signatures)
         cited = {ref.source for ref in finding.evidence}
         again = [
             row_ref(row, _AGAIN)
             for session in sessions.values()
-            for row in [failure_row(session)]
+            for row in [telling_row(session)]
             if row is not None and row.source not in cited
         ]
         again += [
@@ -232,9 +232,9 @@ class _Accounts:
         )
 
     def unexplained(self) -> tuple[list[SmtpSession], list[QueueRecord]]:
-        """Return the failing sessions and queues no settled finding accounts for."""
+        """Return the failing TLS sessions and queues no settled finding accounts for."""
         return (
-            [s for s in self.sessions if id(s) not in self.covered_sessions],
+            [s for s in failing_sessions(self.sessions) if id(s) not in self.covered_sessions],
             [q for q in self.queues if id(q) not in self.covered_queues],
         )
 
@@ -257,9 +257,7 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
         if rule.rule_id not in CATCH_ALL
         for finding in rule.check(context)
     ]
-    accounts = _Accounts(
-        failing_sessions(context.sessions), failing_queues(context.queues), evidence.summary
-    )
+    accounts = _Accounts(context.sessions, failing_queues(context.queues), evidence.summary)
     findings = [accounts.settle(finding) for finding in _one_per_cause(found)]
     sessions, queues = accounts.unexplained()
     findings += [

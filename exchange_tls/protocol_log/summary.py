@@ -12,7 +12,8 @@ which certificate and protocol. So each finished session is reduced at once:
   "did TLS 1.2 ever succeed here?" or "when did TLS last succeed?" still finds a session
   to cite.
 * An **unusual** session (TLS failed, no TLS, a failed connection or authentication, an
-  error reply) has a signature: direction, connector, outcome, error and certificate.
+  error reply) has a signature: direction, connector, outcome, error and certificate
+  (for a failed connection, the remote host instead).
   The first and the last session of each signature are kept whole; every other one
   becomes an :class:`Occurrence` (where its failure line is, what it says, when, to which
   remote host), which is enough to count and cite it. The remote host is not part of the
@@ -48,13 +49,16 @@ from exchange_tls.sources import SourceRef
 __all__ = [
     "Occurrence",
     "SessionSummary",
+    "Signature",
     "SummaryBuilder",
     "Tally",
     "signature_of",
     "summarise_rows",
+    "telling_row",
 ]
 
-#: (direction, connector folded, outcome, error or protocol, certificate thumbprint)
+#: (direction, connector folded, outcome, error or protocol, certificate thumbprint or
+#: the remote host of a failed connection)
 Signature = tuple[str, str, str, str, str]
 _TallyKey = tuple[str, str, str, str, dt.datetime]
 _FragmentKey = tuple["Direction | None", str, str]
@@ -134,8 +138,9 @@ def signature_of(session: SmtpSession) -> Signature:
     certificate = tls.local_certificate if tls is not None else None
     thumbprint = (certificate.thumbprint or "") if certificate is not None else ""
     if session.connect_failure is not None:
+        # Per remote host: an unreachable host is a cause of its own, and there are few.
         winsock = session.connect_failure.winsock_error
-        return (direction, connector, "connect-failed", str(winsock), "")
+        return (direction, connector, "connect-failed", str(winsock), _host(session))
     if session.auth_failure is not None:
         return (direction, connector, "auth-failed", session.auth_failure, thumbprint)
     if tls is not None and tls.succeeded is False:
@@ -160,7 +165,7 @@ def _order(session: SmtpSession) -> _Order:
 
 
 def _occurrence(session: SmtpSession) -> Occurrence:
-    row = _telling_row(session)
+    row = telling_row(session)
     return Occurrence(
         source=row.source if row is not None else None,
         excerpt=row.text if row is not None else "",
@@ -170,8 +175,12 @@ def _occurrence(session: SmtpSession) -> Occurrence:
     )
 
 
-def _telling_row(session: SmtpSession) -> ProtocolLogRow | None:
-    """Return the row that shows what went wrong in an unusual session."""
+def telling_row(session: SmtpSession) -> ProtocolLogRow | None:
+    """Return the row that shows what went wrong in an unusual session.
+
+    The TLS failure, the failed connection or authentication; else the first error reply;
+    else the first row. A finding accounts for a session when it cites this row.
+    """
     for row in session.rows:
         text = row.text
         if text.startswith(("TLS negotiation failed", "Failed to connect", "Outbound Auth")):

@@ -1,0 +1,187 @@
+"""Session summaries: bounded, mergeable in any order, and diagnosed like the full sessions."""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from exchange_tls import Evidence, diagnose
+from exchange_tls.pipeline import summarise_log, summarise_logs
+from exchange_tls.protocol_log.reader import iter_protocol_rows
+from exchange_tls.protocol_log.sessions import assemble_sessions
+from exchange_tls.protocol_log.summary import SummaryBuilder, signature_of
+
+HEADER = (
+    "#Software: Microsoft Exchange Server\r\n#Version: 15.0.0.0\r\n"
+    "#Log-type: SMTP Send Protocol Log\r\n#Date: 2024-06-01T00:00:00.000Z\r\n"
+    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    "remote-endpoint,event,data,context\r\n"
+)
+SUCCESS = (
+    '"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm '
+    "CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits "
+    'and key exchange algorithm CALG_ECDHE with strength 384 bits"'
+)
+OUTCOMES = [
+    None,
+    None,
+    None,
+    "UnknownCredentials",
+    "IllegalMessage",
+    "SocketError",
+    "connect",
+    "reply",
+]
+
+
+def session_rows(number: int, outcome: str | None, connector: str, host: int) -> list[str]:
+    """Return the rows of one session: success, a TLS error, a failed connection or a 4xx."""
+    if outcome == "connect":
+        body = [
+            "*,,attempting to connect",
+            '*,,"Failed to connect. Winsock error code: 10060, Win32 error code: 10060."',
+            "-,,Local",
+        ]
+    else:
+        tls = (
+            f"*,,{SUCCESS}"
+            if outcome in (None, "reply")
+            else f"*,,TLS negotiation failed with error {outcome}"
+        )
+        body = [
+            "+,,",
+            ">,EHLO mail.contoso.com,",
+            "<,250-STARTTLS,",
+            "<,250 SIZE,",
+            ">,STARTTLS,",
+            "<,220 2.0.0 Ready,",
+            "*,,Sending certificate",
+            "*,CN=mail.contoso.com,Certificate subject",
+            f"*,{connector[0] * 40},Certificate thumbprint",
+            tls,
+        ]
+        if outcome == "reply":
+            body += [">,MAIL FROM:<a@contoso.com>,", "<,452 4.3.1 Insufficient system resources,"]
+        body.append("-,,Local")
+    minute, second = divmod(number, 60)
+    return [
+        f"2024-06-01T{minute // 60:02d}:{minute % 60:02d}:{second:02d}.{index:03d}Z,{connector},"
+        f"{0x08DC000000000000 + number:016X},{index},10.0.0.1:2525,192.0.2.{host}:25,{row}"
+        for index, row in enumerate(body)
+    ]
+
+
+def write_logs(folder: Path, sessions: int, files: int, seed: int) -> list[Path]:
+    """Write ``sessions`` interleaved sessions over ``files`` rotated logs; some span two."""
+    rng = random.Random(seed)  # noqa: S311 -- reproducible test data, not cryptography
+    rows: list[str] = []
+    for number in range(sessions):
+        rows += session_rows(
+            number, rng.choice(OUTCOMES), rng.choice(["Out", "Relay"]), rng.randrange(1, 6)
+        )
+    rows.sort()
+    paths = []
+    size = -(-len(rows) // files)
+    for index in range(files):
+        path = folder / f"SEND20240601{index:02d}-1.LOG"
+        path.write_text(HEADER + "\r\n".join(rows[index * size : (index + 1) * size]) + "\r\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Return six rotated logs of 300 sessions of every outcome."""
+    return write_logs(tmp_path_factory.mktemp("logs"), sessions=300, files=6, seed=4051498)
+
+
+def full_evidence(paths: list[Path]) -> Evidence:
+    """Return the evidence with every session kept whole."""
+    return Evidence(sessions=list(assemble_sessions(iter_protocol_rows(*paths))))
+
+
+def summary_evidence(paths: list[Path]) -> Evidence:
+    """Return the evidence of the merged summaries."""
+    summary, _ = summarise_logs(paths)
+    return Evidence(sessions=summary.sessions, summary=summary)
+
+
+def outline(evidence: Evidence) -> list[tuple[object, ...]]:
+    """Return what a diagnosis says, finding by finding, without the wording of evidence lists."""
+    diagnosis = diagnose(evidence)
+    return [
+        (
+            finding.rule_id,
+            finding.subject,
+            finding.occurrences,
+            finding.first_seen,
+            finding.last_seen,
+            frozenset(ref.source for ref in finding.evidence),
+        )
+        for finding in diagnosis.findings
+    ] + [(diagnosis.verdict, diagnosis.coverage)]
+
+
+def test_a_summary_keeps_few_sessions_and_counts_them_all(logs: list[Path]) -> None:
+    """Ordinary sessions become tallies; unusual ones, two exemplars per signature."""
+    summary, problems = summarise_logs(logs)
+    full = full_evidence(logs).sessions
+    assert problems == ()
+    assert summary.send_sessions == len(full) == 300
+    assert len(summary.sessions) < 60
+    unusual_kept = sum(1 for s in summary.sessions if signature_of(s)[2] != "ok")
+    occurrences = sum(len(found) for _, found in summary.occurrences)
+    tallied = sum(tally.sessions for tally in summary.tallies)
+    assert unusual_kept + occurrences + tallied == 300
+
+
+def test_sessions_spanning_rotated_files_assemble(logs: list[Path]) -> None:
+    """A session split over two files is one session in the summary, as in the full read."""
+    summary, _ = summarise_logs(logs)
+    full = list(assemble_sessions(iter_protocol_rows(*logs)))
+    assert sum(len(session.sources) > 1 for session in full) > 0
+    assert summary.tls_failed == sum(1 for s in full if s.tls and s.tls.succeeded is False)
+    assert summary.tls_succeeded == sum(1 for s in full if s.tls and s.tls.succeeded)
+
+
+def test_the_summary_diagnoses_like_the_full_sessions(logs: list[Path]) -> None:
+    """Same findings, counts, times, cited lines, verdict and coverage from the summary."""
+    assert outline(summary_evidence(logs)) == outline(full_evidence(logs))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_split_and_merge_order_gives_the_same_summary(
+    logs: list[Path], data: st.DataObject
+) -> None:
+    """Files summarised in any groups, merged in any order, give the same summary."""
+    order = data.draw(st.permutations(range(len(logs))))
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(logs) - 1), max_size=3)))
+    groups = [
+        [logs[i] for i in order[start:end]]
+        for start, end in zip([0, *cuts], [*cuts, len(logs)], strict=True)
+    ]
+    merged = SummaryBuilder()
+    for group in groups:
+        part = SummaryBuilder()
+        for path in group:
+            part.merge(summarise_log(path).builder)
+        merged = part.merge(merged) if data.draw(st.booleans()) else merged.merge(part)
+    expected, _ = summarise_logs(logs)
+    assert merged.freeze() == expected
+
+
+def test_an_executor_gives_the_same_summary(logs: list[Path]) -> None:
+    """Any concurrent.futures executor summarises the files to the same result."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert summarise_logs(logs, executor=pool) == summarise_logs(logs)
+
+
+def test_a_process_pool_gives_the_same_summary(logs: list[Path]) -> None:
+    """jobs=2 summarises the files in two processes, to the same result."""
+    assert summarise_logs(logs, jobs=2) == summarise_logs(logs)
