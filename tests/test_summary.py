@@ -185,3 +185,22 @@ def test_an_executor_gives_the_same_summary(logs: list[Path]) -> None:
 def test_a_process_pool_gives_the_same_summary(logs: list[Path]) -> None:
     """jobs=2 summarises the files in two processes, to the same result."""
     assert summarise_logs(logs, jobs=2) == summarise_logs(logs)
+
+
+def test_a_dask_cluster_gives_the_same_diagnosis(logs: list[Path]) -> None:
+    """A Dask LocalCluster of two worker processes summarises to the same Diagnosis JSON."""
+    distributed = pytest.importorskip(
+        "dask.distributed", reason="the 'dask' extra is not installed"
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        summary, problems = summarise_logs(logs, executor=client.get_executor())
+    local, local_problems = summarise_logs(logs)
+    assert (summary, problems) == (local, local_problems)
+    on_cluster = diagnose(Evidence(sessions=summary.sessions, summary=summary))
+    here = diagnose(Evidence(sessions=local.sessions, summary=local))
+    assert on_cluster.to_json() == here.to_json()
