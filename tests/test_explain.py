@@ -112,12 +112,12 @@ def test_signatures_from_the_failure_catalogue(error: str, causes: list[str]) ->
 
 
 def test_every_signature_names_rules_of_the_catalogue() -> None:
-    """A signature cannot name a rule that does not exist (a typo would fail only on a match)."""
+    """The class fallback names only rules that exist (a typo would fail only on a match)."""
     from exchange_tls.diagnosis.catalogue import lookup
-    from exchange_tls.diagnosis.explain import _SIGNATURES
+    from exchange_tls.diagnosis.explain import _CLASS_FALLBACK
 
-    for signature in _SIGNATURES:
-        for rule_id in signature.rule_ids:
+    for rule_ids in _CLASS_FALLBACK.values():
+        for rule_id in rule_ids:
             assert lookup(rule_id).rule_id == rule_id
 
 
@@ -144,12 +144,13 @@ def test_cli_explains_the_kb_error_word_for_word(capsys: pytest.CaptureFixture[s
         "Replies, outermost first:\n"
         "  421 4.4.2 Connection dropped due to SocketError  (Bad connection)\n"
         "What it says:\n"
+        "  The TLS handshake was dropped or refused: no common version or cipher.\n"
         "  The connection was dropped: a TLS version or cipher mismatch does this, as does "
         "the network.\n"
         "Causes that give this error, and the evidence that confirms each:\n"
         "  tls-protocol-mismatch (F8): The two ends share no TLS version or cipher\n"
-        "    needs: a send session failing with SocketError or AlgorithmMismatch, or a TLS "
-        "1.0/1.1 session, or a queue error 'Connection dropped due to SocketError'\n"
+        "    needs: a send session failing with SocketError or AlgorithmMismatch, or a queue "
+        "error 'Connection dropped due to SocketError'\n"
         "  connection-failure (F14): The remote host cannot be reached\n"
         "    needs: a 'Failed to connect. Winsock error code' row, or a queue error naming a "
         "failed connection with no TLS failure behind it\n"
