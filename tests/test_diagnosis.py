@@ -2,6 +2,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
+import attrs
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -770,3 +771,129 @@ def test_lower_case_markers_are_a_valid_tls_certificate_name(value: str) -> None
     rule_ids = [f.rule_id for f in diagnose(evidence, now=NOW).findings]
     assert "tls-certificate-name-invalid" not in rule_ids
     assert "tls-certificate-name-not-found" not in rule_ids
+
+
+# -- issue 12 item 5 and issue 13 items 2-3: one decision, the log outranks the configuration --
+
+
+def test_the_catalogue_is_immutable_and_closed() -> None:
+    """CATALOGUE is a read-only sequence, and no rule registers once it has been read."""
+    from exchange_tls.diagnosis.catalogue import rule
+
+    assert isinstance(CATALOGUE[0:2], tuple)
+    assert not hasattr(CATALOGUE, "append")
+    with pytest.raises(RuntimeError, match="frozen"):
+        rule(
+            "late-rule",
+            title="t",
+            severity=Severity.INFO,
+            failure_mode=None,
+            meaning="m",
+            needs=(),
+            remedy="r",
+        )(lambda context, report: ())
+
+
+def test_every_rule_has_its_selection_and_contradiction_written() -> None:
+    """Each rule says which certificate it judges and what in the log lowers it, for the docs."""
+    assert [r.rule_id for r in CATALOGUE if not (r.selection and r.contradiction)] == []
+
+
+@pytest.mark.parametrize(
+    ("error", "changes", "expected"),
+    [
+        ("UnknownCredentials", {"services": Services.IIS}, "certificate-not-enabled-for-smtp"),
+        ("NoCredentials", {"services": Services.IIS}, "certificate-not-enabled-for-smtp"),
+        ("UnknownCredentials", {"has_private_key": False}, "certificate-missing-private-key"),
+        (
+            "UnknownCredentials",
+            {"has_private_key": False, "services": Services.IIS},
+            "certificate-missing-private-key",
+        ),
+        ("NoCredentials", {}, "certificate-key-inaccessible"),
+        ("UnknownCredentials", {}, "certificate-key-inaccessible"),
+        (
+            "NoCredentials",
+            {"services": None, "has_private_key": None},
+            "certificate-missing-private-key",
+        ),
+        ("UnknownCredentials", {"services": None}, "certificate-not-enabled-for-smtp"),
+    ],
+)
+def test_one_decision_gives_exactly_one_of_f1_f2_f3(
+    error: str, changes: dict[str, object], expected: str
+) -> None:
+    """A credential failure gives exactly one of F1, F2 and F3, decided by the facts."""
+    evidence = Evidence(sessions=log(*presented(T1, error)), certificates=[cert(**changes)])
+    credential = {
+        "certificate-not-enabled-for-smtp",
+        "certificate-missing-private-key",
+        "certificate-key-inaccessible",
+    }
+    found = [f.rule_id for f in diagnose(evidence, now=NOW).findings if f.rule_id in credential]
+    assert found == [expected]
+
+
+def test_configuration_alone_predicts_f1_at_medium_confidence() -> None:
+    """The KB 4051498 connector and certificate without a log: F1 at medium confidence."""
+    evidence = kb_evidence()
+    diagnosis = diagnose(
+        Evidence(certificates=evidence.certificates, send_connectors=evidence.send_connectors)
+    )
+    finding = only(diagnosis, "certificate-not-enabled-for-smtp")
+    assert finding.confidence is Confidence.MEDIUM  # type: ignore[attr-defined]
+    assert "predicted from the configuration" in finding.summary  # type: ignore[attr-defined]
+
+
+def test_a_log_showing_tls_working_silences_the_configuration_prediction() -> None:
+    """The selected certificate lacks SMTP, yet the log shows TLS succeeding with it: silent."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, None)),
+        certificates=[cert(services=Services.IIS)],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+    )
+    assert "certificate-not-enabled-for-smtp" not in [
+        f.rule_id for f in diagnose(evidence, now=NOW).findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "changes"),
+    [
+        ("certificate-expired", {"not_after": dt.datetime(2024, 5, 1, tzinfo=UTC)}),
+        ("certificate-untrusted", {"status": CertificateStatus.UNTRUSTED}),
+        (
+            "certificate-revocation-check-failed",
+            {"status": CertificateStatus.REVOCATION_CHECK_FAILURE},
+        ),
+    ],
+)
+def test_the_log_lowers_a_configuration_finding_to_a_warning(
+    rule_id: str, changes: dict[str, object]
+) -> None:
+    """A configuration finding is a warning, with the reason, when the log shows TLS working."""
+    configured = Evidence(
+        certificates=[cert(**changes)], send_connectors=[connector(tls_certificate_name=TLS_NAME)]
+    )
+    alone = only(diagnose(configured, now=NOW), rule_id)
+    assert alone.severity is Severity.ERROR  # type: ignore[attr-defined]
+    proven = attrs.evolve(configured, sessions=log(*presented(T1, None)))
+    lowered = only(diagnose(proven, now=NOW), rule_id)
+    assert lowered.severity is Severity.WARNING  # type: ignore[attr-defined]
+    assert "the log shows TLS succeeding with this certificate" in lowered.summary  # type: ignore[attr-defined]
+    assert any(ref.claim == "TLS succeeded with this certificate" for ref in lowered.evidence)  # type: ignore[attr-defined]
+
+
+def test_a_changed_severity_needs_its_reason() -> None:
+    """The bound builder refuses a lowered severity without a reason."""
+    from exchange_tls.diagnosis.catalogue import Report, lookup
+
+    report = Report(lookup("certificate-expired"))
+    with pytest.raises(ValueError, match="reason"):
+        report(
+            summary="s",
+            evidence=(),
+            confidence=Confidence.LOW,
+            subject="x",
+            severity=Severity.WARNING,
+        )

@@ -13,9 +13,9 @@ present here, and why" for a send or a receive connector:
 3. **Exchange's order** among the certificates that carry the name ("Selection of inbound
    STARTTLS certificates"): only certificates with a private key; valid ones (within
    NotBefore and NotAfter, Status not DateInvalid); certificates from a CA before
-   self-signed ones; the most recent NotBefore first. The longest NotAfter breaks the
-   last ties (ours, so the answer never depends on input order). Unknown facts (``None``)
-   neither exclude nor prefer a certificate.
+   self-signed ones; the most recent NotBefore first. The longest NotAfter, then the
+   thumbprint, break the last ties (ours, so the answer never depends on input
+   order). Unknown facts (``None``) neither exclude nor prefer a certificate.
 
 The order between the exact-versus-wildcard step and the documented steps is inferred:
 the name match is taken first, as the transport code looks names up before it compares
@@ -135,8 +135,9 @@ class Selection:
         """Say why the chosen certificate is chosen and why each other one is not."""
         if self.lookup is None:
             return ("the connector has no FQDN and the server's name is not known",)
+        excluded = [f"not {_label(cert)}: {why}" for cert, why in self.excluded]
         if not self.candidates:
-            return (f"no certificate in the store carries {self.lookup}",)
+            return (f"no certificate in the store carries {self.lookup}", *excluded)
         chosen = self.chosen
         lines = []
         for candidate in self.candidates:
@@ -147,8 +148,7 @@ class Selection:
                 lines.append(f"not {label}: {', '.join(candidate.flaws)}")
             else:
                 lines.append(f"not {label}: {_why_after(candidate, self.candidates)}")
-        lines.extend(f"not {_label(cert)}: {why}" for cert, why in self.excluded)
-        return tuple(lines)
+        return (*lines, *excluded)
 
 
 def _why_after(candidate: Candidate, candidates: tuple[Candidate, ...]) -> str:
@@ -237,7 +237,9 @@ def select_certificate(
             candidates.append(
                 Candidate(certificate=certificate, match=match, flaws=_flaws(certificate, now))
             )
-    # Two stable sorts: the dates descending first, then the ascending criteria.
+    # Stable sorts, last tie-breaker first: the thumbprint, the dates descending, then
+    # the documented criteria ascending.
+    candidates.sort(key=lambda c: (c.certificate.thumbprint or "", c.certificate.subject or ""))
     candidates.sort(key=lambda c: _order(c)[3:], reverse=True)
     candidates.sort(key=lambda c: _order(c)[:3])
     return Selection(
