@@ -40,13 +40,6 @@ _EXCHANGE_ONLINE = (
         rank=1,
     ),
     Signature(
-        groups=(("5.7.64",), ("tenantattribution",)),
-        reading="Exchange Online could not attribute the message to the organisation (5.7.64 "
-        "TenantAttribution): the on-premises server's certificate does not match the "
-        "inbound connector's TlsSenderCertificateName, or no connector covers its IP.",
-        rank=1,
-    ),
-    Signature(
         groups=(("security status invalidtoken",), ("invalidtoken",)),
         reading="Schannel reported InvalidToken inside a proxied session: the TLS handshake "
         "broke off with a malformed or unexpected message.",
@@ -54,8 +47,9 @@ _EXCHANGE_ONLINE = (
     ),
     Signature(
         groups=(("failed to establish appropriate tls channel",),),
-        reading="Exchange could not set up the TLS channel it needed; the reason that follows "
-        "(UnknownCredentials, Access Denied) names the credential problem.",
+        reading="Failed to establish appropriate TLS channel: Exchange could not set up the "
+        "TLS channel it needed; the reason that follows (UnknownCredentials, Access Denied) "
+        "names the credential problem.",
         rank=1,
     ),
     Signature(

@@ -10,6 +10,7 @@ from exchange_tls.protocol_log.models import SmtpSession
 
 __all__ = [
     "EXO_SUFFIX",
+    "TENANT_ATTRIBUTION",
     "TIMEOUT",
     "proven_by_log",
     "to_exchange_online",
@@ -54,3 +55,14 @@ def proven_by_log(context: Context, certificate: ExchangeCertificate) -> SmtpSes
         return found
 
     return context.memo(f"proven:{wanted}", find)
+
+
+#: Exchange Online could not tie the message to the organisation: on a hybrid path, the
+#: on-premises certificate does not match the inbound connector's TlsSenderCertificateName.
+TENANT_ATTRIBUTION = Signature(
+    groups=(("5.7.64",), ("tenantattribution",)),
+    reading="Exchange Online could not attribute the message to the organisation (5.7.64 "
+    "TenantAttribution): the certificate the on-premises connector presents does not match "
+    "the inbound connector's TlsSenderCertificateName, or no connector covers the sender.",
+    rank=2,
+)

@@ -41,7 +41,12 @@ from exchange_tls.diagnosis.cite import (
 )
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import TIMEOUT, proven_by_log, to_exchange_online
+from exchange_tls.diagnosis.rules._shared import (
+    TENANT_ATTRIBUTION,
+    TIMEOUT,
+    proven_by_log,
+    to_exchange_online,
+)
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import CertificateIdentity, SmtpSession
 from exchange_tls.remediation.commands import (
@@ -1015,6 +1020,7 @@ def certificate_revocation_check_failed(context: Context, report: Report) -> Ite
             "connector, which a self-signed certificate causes.",
             rank=2,
         ),
+        TENANT_ATTRIBUTION,
     ),
     selection="Judges the certificate the connector selects (Exchange's order).",
     contradiction="None beyond the selection: Exchange Online's rule does not depend on the log.",

@@ -10,7 +10,11 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import EXO_SUFFIX, to_exchange_online
+from exchange_tls.diagnosis.rules._shared import (
+    EXO_SUFFIX,
+    TENANT_ATTRIBUTION,
+    to_exchange_online,
+)
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
@@ -348,6 +352,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
     remedy="Set TlsCertificateName from the certificate Exchange Online's inbound connector "
     "expects and CloudServicesMailEnabled $true, or re-run the Hybrid Configuration Wizard.",
     references=(HEALTH_CHECKER, HYBRID_CONNECTORS),
+    signatures=(TENANT_ATTRIBUTION,),
     selection="The connector's configuration only.",
     contradiction="None: configuration only.",
 )
