@@ -29,11 +29,17 @@ from exchange_tls.diagnosis.script import render_script
 from exchange_tls.remediation import (
     Command,
     EnableExchangeCertificate,
+    EnsureRegistryKey,
     GetExchangeCertificate,
+    GetItemProperty,
     GetQueue,
+    GetReceiveConnector,
+    GetSendConnector,
     ImportExchangeCertificate,
     NewExchangeCertificate,
     RemediationStep,
+    RemoveExchangeCertificate,
+    RenewExchangeCertificate,
     RestartService,
     RetryQueue,
     SetItemProperty,
@@ -57,7 +63,9 @@ RENDER_EXAMPLES = int(os.environ.get("EXCHANGE_TLS_RENDER_EXAMPLES", "10000"))
 Value = Any
 Parsed = tuple[str, tuple[tuple[str, Value], ...]]
 #: Parameters that take no value: what follows them is positional.
-_SWITCHES = frozenset({"-WhatIf", "-NetworkServiceAllowed", "-AsSecureString"})
+_SWITCHES = frozenset(
+    {"-WhatIf", "-NetworkServiceAllowed", "-AsSecureString", "-Force", "-GenerateRequest"}
+)
 
 # Written out here rather than imported, so a quote character the library forgot fails.
 # tree-sitter-powershell ends a literal only at the ASCII quote, while PowerShell also
@@ -294,6 +302,63 @@ def every_command(a: str, b: str, c: str, d: str) -> list[tuple[Command, list[Pa
         (
             RestartService(name=a),
             [("Restart-Service", (("-Name", a), ("-WhatIf", None)))],
+        ),
+        (
+            SetSendConnector(identity=a, clear_tls_domain=True),
+            [
+                (
+                    "Set-SendConnector",
+                    (("-Identity", a), ("-TlsDomain", ("expression", "$null")), ("-WhatIf", None)),
+                )
+            ],
+        ),
+        (
+            GetSendConnector(identity=a, properties=("TlsDomain",)),
+            [
+                ("Get-SendConnector", (("-Identity", a),)),
+                ("Format-List", (("", "TlsDomain"),)),
+            ],
+        ),
+        (
+            GetReceiveConnector(identity=b, properties=("Fqdn", "TlsCertificateName")),
+            [
+                ("Get-ReceiveConnector", (("-Identity", b),)),
+                ("Format-List", (("", ["Fqdn", "TlsCertificateName"]),)),
+            ],
+        ),
+        (
+            RemoveExchangeCertificate(thumbprint=T, server=a1),
+            [
+                (
+                    "Remove-ExchangeCertificate",
+                    (("-Thumbprint", T), ("-Server", a1), ("-WhatIf", None)),
+                )
+            ],
+        ),
+        (
+            RenewExchangeCertificate(thumbprint=T, request_file=c),
+            [
+                ("Get-ExchangeCertificate", (("-Thumbprint", T),)),
+                (
+                    "New-ExchangeCertificate",
+                    (("-GenerateRequest", None), ("-RequestFile", c), ("-WhatIf", None)),
+                ),
+            ],
+        ),
+        (
+            GetItemProperty(path=d, names=("Enabled",)),
+            [
+                ("Get-ItemProperty", (("-Path", d),)),
+                ("Format-List", (("", "Enabled"),)),
+            ],
+        ),
+        (
+            EnsureRegistryKey(path=a),
+            [
+                ("Test-Path", (("-LiteralPath", a),)),
+                ("New-Item", (("-Path", a), ("-Force", None), ("-WhatIf", None))),
+                ("Out-Null", ()),
+            ],
         ),
     ]
 
