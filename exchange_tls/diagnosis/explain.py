@@ -54,9 +54,9 @@ _EXCHANGE_ONLINE = (
     ),
     Signature(
         groups=(("4.7.321",), ("4.7.322",), ("4.7.323",), ("4.7.324",)),
-        reading="SMTP DANE: the destination's TLSA records did not validate (4.7.321 "
-        "starttls-not-supported, 4.7.322 certificate expired, 4.7.323 tlsa-invalid, 4.7.324 "
-        "dnssec-invalid): the receiving side's certificate or DNS records must be fixed.",
+        reading="SMTP DANE: the destination failed DANE validation (TLSA records, DNSSEC, "
+        "STARTTLS or its certificate, the RFC 8460 result types; which code is which is not "
+        "confirmed here): the receiving side's certificate or DNS records must be fixed.",
         rank=1,
     ),
     Signature(
