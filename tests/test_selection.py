@@ -208,3 +208,13 @@ def test_selection_is_the_same_whatever_the_input_order() -> None:
         assert chosen is not None
         assert first is not None
         assert chosen.thumbprint == first.thumbprint == A
+
+
+def test_an_expired_only_candidate_by_fqdn_is_reported_for_its_connector() -> None:
+    """By FQDN, when the only certificate with the name has expired, certificate-expired says so."""
+    expired = base(A, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    connector = SendConnector(name="Out", fqdn="mail.contoso.com")
+    diagnosis = diagnose(Evidence(certificates=[expired], send_connectors=[connector]), now=NOW)
+    [finding] = [f for f in diagnosis.findings if f.rule_id == "certificate-expired"]
+    assert "would present" in finding.summary
+    assert "'Out'" in finding.summary

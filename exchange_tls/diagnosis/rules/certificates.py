@@ -644,10 +644,18 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
         *context.receive_connectors,
     ]
     for connector in connectors:
-        selected = context.selected_certificate(connector)
-        if selected is not None:
-            kind = "send" if isinstance(connector, SendConnector) else "receive"
-            add(selected, f"{kind} connector {connector.name!r} presents it")
+        kind = "send" if isinstance(connector, SendConnector) else "receive"
+        selection = context.selection(connector)
+        if selection.presented is not None:
+            add(selection.presented, f"{kind} connector {connector.name!r} presents it")
+        elif selection.candidates:
+            # Nothing carrying the name is fit; the best of them is what the connector
+            # is meant to present (event 12016: "the existing certificate … has expired").
+            add(
+                selection.candidates[0].certificate,
+                f"it is the certificate {kind} connector {connector.name!r} would present, "
+                "and no fit certificate carries its name",
+            )
     for session in context.sessions:
         identity = session.tls.local_certificate if session.tls else None
         certificate = context.certificate_for(identity)
