@@ -8,9 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from exchange_tls import load_evidence
+from exchange_tls import CATALOGUE, load_evidence
 from exchange_tls.cli import main
-from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.diagnosis.model import schema
 from exchange_tls.loading import classify
 
@@ -36,7 +35,7 @@ def test_diagnose_without_a_path_runs_the_bundled_example(
     assert status == 1
     assert out.startswith("No path given: diagnosing the bundled KB 4051498 example")
     assert "ERROR certificate-not-enabled-for-smtp" in out
-    assert f"[fix] Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'POP','IIS','SMTP'" in out
+    assert f"[fix] Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in out
     assert "\033[" not in out  # not a terminal: no colour
 
 
@@ -69,10 +68,7 @@ def test_markdown_and_ps1_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert "## ERROR: The certificate the connector presents is not enabled for SMTP" in markdown
     assert "```powershell" in markdown
     _, script, _ = run(capsys, "diagnose", str(BUNDLED), "--format", "ps1")
-    assert (
-        f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'POP','IIS','SMTP' -WhatIf"
-        in script
-    )
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP' -WhatIf" in script
 
 
 def test_now_moves_the_judgement(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@ import datetime as dt
 import random
 from pathlib import Path
 
+import attrs
 import jsonschema
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from exchange_tls import (
     CertificateStatus,
     Evidence,
     ExchangeCertificate,
+    ReceiveConnector,
     SendConnector,
     Services,
     Severity,
@@ -51,6 +53,10 @@ LISTED_RULES = {
     "tls-domain-validation-misconfigured",
     "internal-transport-certificate-problem",
     "protocol-logging-disabled",
+    "legacy-tls-to-exchange-online",
+    "inbound-tls-failure",
+    "receive-connector-certificate-not-found",
+    "exchange-online-connector-incomplete",
     "unexplained-tls-failure",
     "unexplained-queue-error",
 }
@@ -88,10 +94,7 @@ def test_kb4051498_end_to_end() -> None:
     ) in cited  # TLS negotiation failed with error UnknownCredentials
     assert ("SEND2017100704-1.LOG", 25) in cited  # Certificate thumbprint
     fixes = [step.command.render() for step in finding.remediation if step.purpose.value == "fix"]
-    assert (
-        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'IMAP','POP','IIS','SMTP'"
-        in fixes
-    )
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'SMTP'" in fixes
     assert all("-Force" not in fix for fix in fixes)
     enable = next(
         step for step in finding.remediation if step.command.cmdlet == "Enable-ExchangeCertificate"
@@ -140,10 +143,7 @@ def test_script_has_check_fix_verify_with_what_if() -> None:
     assert "# --- check" in script
     assert "# --- fix" in script
     assert "# --- verify" in script
-    assert (
-        f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'IMAP','POP','IIS','SMTP' -WhatIf"
-        in script
-    )
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'SMTP' -WhatIf" in script
     commands = [line for line in script.splitlines() if line and not line.startswith("#")]
     assert not [line for line in commands if "-Force" in line]
 
@@ -186,6 +186,16 @@ def presented(thumbprint: str, error: str | None) -> list[str]:
     ]
 
 
+def rlog(*rows: str) -> list:  # type: ignore[type-arg]
+    """Return the sessions of receive-log rows (connector 'Default Frontend EX01')."""
+    lines = [
+        f"2024-06-01T00:00:{number:02d}.000Z,EX01\\Default Frontend EX01,0R,{number},"
+        f"10.0.0.1:25,203.0.113.9:5000,{row}"
+        for number, row in enumerate(rows)
+    ]
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), "RECV20240601-1.LOG").rows))
+
+
 def cert(thumbprint: str = T1, **changes: object) -> ExchangeCertificate:
     """Return a healthy SMTP certificate for mail.contoso.com, with changes."""
     values: dict[str, object] = {
@@ -226,6 +236,10 @@ def queue(last_error: str, next_hop: str = "mx.example.net") -> list:  # type: i
 
 
 TLS_NAME = parse_tls_certificate_name("<I>CN=Contoso CA<S>CN=mail.contoso.com")
+EXO_HOST = "contoso-com.mail.protection.outlook.com"
+TLS10 = [
+    row.replace("SP_PROT_TLS1_2_CLIENT", "SP_PROT_TLS1_0_CLIENT") for row in presented(T1, None)
+]
 SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
     "certificate-not-enabled-for-smtp": (
         Evidence(
@@ -363,6 +377,50 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
     "internal-transport-certificate-problem": (
         Evidence(sessions=log("*,,Outbound Authentication failed with LogonDenied")),
         Evidence(sessions=log("*,,Set Session Permissions")),
+    ),
+    "legacy-tls-to-exchange-online": (
+        Evidence(sessions=log(*TLS10), send_connectors=[connector(smart_hosts=(EXO_HOST,))]),
+        Evidence(
+            sessions=log(*presented(T1, None)),
+            send_connectors=[connector(smart_hosts=(EXO_HOST,))],
+        ),
+    ),
+    "inbound-tls-failure": (
+        Evidence(sessions=rlog(*presented(T1, "UnknownCredentials")), certificates=[cert()]),
+        Evidence(sessions=rlog(*presented(T1, None)), certificates=[cert()]),
+    ),
+    "receive-connector-certificate-not-found": (
+        Evidence(
+            receive_connectors=[
+                ReceiveConnector(
+                    name="Default Frontend EX01",
+                    tls_certificate_name=parse_tls_certificate_name(
+                        "<I>CN=Old CA<S>CN=mail.contoso.com"
+                    ),
+                )
+            ],
+            certificates=[cert()],
+        ),
+        Evidence(
+            receive_connectors=[
+                ReceiveConnector(name="Default Frontend EX01", tls_certificate_name=TLS_NAME)
+            ],
+            certificates=[cert()],
+        ),
+    ),
+    "exchange-online-connector-incomplete": (
+        Evidence(
+            send_connectors=[connector(smart_hosts=(EXO_HOST,), cloud_services_mail_enabled=False)]
+        ),
+        Evidence(
+            send_connectors=[
+                connector(
+                    smart_hosts=(EXO_HOST,),
+                    cloud_services_mail_enabled=True,
+                    tls_certificate_name=TLS_NAME,
+                )
+            ]
+        ),
     ),
     "protocol-logging-disabled": (
         Evidence(
@@ -543,3 +601,317 @@ def test_timeline_names_the_new_certificate_as_the_likely_trigger() -> None:
     assert "the connector's last successful TLS handshake" in [
         ref.claim for ref in finding.evidence
     ]
+
+
+# -- issue 13: rules that follow how Exchange behaves ---------------------------------------
+
+
+def fixes_of(finding: object) -> list[str]:
+    """Return the rendered commands of a finding's fix steps."""
+    return [
+        step.command.render()
+        for step in finding.remediation  # type: ignore[attr-defined]
+        if step.purpose.value == "fix"
+    ]
+
+
+def only(diagnosis: object, rule_id: str) -> object:
+    """Return the one finding of ``rule_id``."""
+    [found] = [f for f in diagnosis.findings if f.rule_id == rule_id]  # type: ignore[attr-defined]
+    return found
+
+
+def test_f1_fix_names_smtp_alone_never_iis_or_federation() -> None:
+    """-Services adds to what is there: the F1 fix names SMTP only, not IIS or Federation."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, "UnknownCredentials")),
+        certificates=[cert(services=Services.IIS | Services.FEDERATION | Services.POP)],
+    )
+    finding = only(diagnose(evidence, now=NOW), "certificate-not-enabled-for-smtp")
+    enables = [fix for fix in fixes_of(finding) if fix.startswith("Enable-ExchangeCertificate")]
+    assert enables == [f"Enable-ExchangeCertificate -Thumbprint '{T1}' -Services 'SMTP'"]
+
+
+def test_enable_command_refuses_federation() -> None:
+    """Enable-ExchangeCertificate is never built with Federation (its reference forbids it)."""
+    from exchange_tls.remediation import EnableExchangeCertificate
+
+    with pytest.raises(ValueError, match="Federation"):
+        EnableExchangeCertificate(thumbprint=T1, services=Services.SMTP | Services.FEDERATION)
+
+
+def test_stray_tls_domain_on_a_partner_connector_is_cleared_not_pointed_at_exo() -> None:
+    """A TlsDomain without DomainValidation on a partner smart host: clear it, no EXO domain."""
+    partner = connector(
+        require_tls=False, tls_domain="partner.example", smart_hosts=("smtp.partner.example",)
+    )
+    finding = only(
+        diagnose(Evidence(send_connectors=[partner]), now=NOW),
+        "tls-domain-validation-misconfigured",
+    )
+    fixes = fixes_of(finding)
+    assert fixes == ["Set-SendConnector -Identity 'Out' -TlsDomain $null"]
+    rendered = " ".join(step.command.render() for step in finding.remediation)  # type: ignore[attr-defined]
+    assert "mail.protection.outlook.com" not in rendered
+    assert "-TlsAuthLevel" not in rendered
+
+
+def test_missing_tls_domain_on_a_partner_connector_names_no_exo_domain() -> None:
+    """DomainValidation without TlsDomain to a partner: no hard-coded Exchange Online domain."""
+    partner = connector(tls_auth_level="DomainValidation", smart_hosts=("smtp.partner.example",))
+    finding = only(
+        diagnose(Evidence(send_connectors=[partner]), now=NOW),
+        "tls-domain-validation-misconfigured",
+    )
+    assert not any("mail.protection.outlook.com" in fix for fix in fixes_of(finding))
+    assert "smtp.partner.example" in finding.summary  # type: ignore[attr-defined]
+
+
+def test_missing_tls_domain_on_an_exo_connector_names_the_exo_domain() -> None:
+    """DomainValidation without TlsDomain to Exchange Online: mail.protection.outlook.com."""
+    exo = connector(
+        tls_auth_level="DomainValidation",
+        smart_hosts=("contoso-com.mail.protection.outlook.com",),
+    )
+    finding = only(
+        diagnose(Evidence(send_connectors=[exo]), now=NOW), "tls-domain-validation-misconfigured"
+    )
+    assert any("-TlsDomain 'mail.protection.outlook.com'" in fix for fix in fixes_of(finding))
+
+
+def test_socket_error_with_tls12_in_the_same_log_does_not_say_enable_tls12() -> None:
+    """The log shows this server negotiating TLS 1.2: no registry fix, low confidence."""
+    rows = [f"0A|{row}" for row in presented(T1, None)] + [
+        f"0B|{row}" for row in presented(T1, "SocketError")
+    ]
+    finding = only(diagnose(Evidence(sessions=log(*rows)), now=NOW), "tls-protocol-mismatch")
+    assert fixes_of(finding) == []
+    assert finding.confidence is Confidence.LOW  # type: ignore[attr-defined]
+    assert "enable TLS 1.2 on this server" not in finding.summary  # type: ignore[attr-defined]
+
+
+def test_registry_fix_creates_keys_sets_dotnet_v2_names_reboot_and_verifies() -> None:
+    """The TLS 1.2 fix creates each key before its values, covers .NET v2, reboots, verifies."""
+    finding = only(
+        diagnose(Evidence(sessions=log(*presented(T1, "SocketError"))), now=NOW),
+        "tls-protocol-mismatch",
+    )
+    steps = finding.remediation  # type: ignore[attr-defined]
+    created: set[str] = set()
+    for step in steps:
+        command = step.command
+        if command.cmdlet == "New-Item":
+            created.add(command.path)
+        elif command.cmdlet == "Set-ItemProperty":
+            assert command.path in created, command.path
+    assert any("v2.0.50727" in path for path in created)
+    assert any("Wow6432Node\\Microsoft\\.NETFramework\\v2.0.50727" in path for path in created)
+    assert any(step.note and "Restart the server" in step.note for step in steps)
+    assert any(step.purpose.value == "verify" for step in steps)
+    guarded = [s.command.render() for s in steps if s.command.cmdlet == "New-Item"]
+    assert all(text.startswith("if (-not (Test-Path -LiteralPath ") for text in guarded)
+
+
+def test_tls10_session_to_exchange_online_is_a_warning() -> None:
+    """A successful TLS 1.0 session to Exchange Online is flagged, as a warning, with the fix."""
+    rows = [
+        row.replace("SP_PROT_TLS1_2_CLIENT", "SP_PROT_TLS1_0_CLIENT") for row in presented(T1, None)
+    ]
+    exo = connector(smart_hosts=("contoso-com.mail.protection.outlook.com",))
+    finding = only(
+        diagnose(Evidence(sessions=log(*rows), send_connectors=[exo]), now=NOW),
+        "legacy-tls-to-exchange-online",
+    )
+    assert finding.severity is Severity.WARNING  # type: ignore[attr-defined]
+    assert any("SchUseStrongCrypto" in fix for fix in fixes_of(finding))
+    partner = connector(smart_hosts=("smtp.partner.example",))
+    quiet = diagnose(Evidence(sessions=log(*rows), send_connectors=[partner]), now=NOW)
+    assert "legacy-tls-to-exchange-online" not in [f.rule_id for f in quiet.findings]
+
+
+def test_missing_private_key_removes_the_keyless_certificate_before_import() -> None:
+    """KB 4495258: Remove-ExchangeCertificate comes before Import-ExchangeCertificate."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, "NoCredentials")),
+        certificates=[cert(has_private_key=False)],
+    )
+    finding = only(diagnose(evidence, now=NOW), "certificate-missing-private-key")
+    cmdlets = [fix.split(" ", 1)[0] for fix in fixes_of(finding)]
+    assert cmdlets.index("Remove-ExchangeCertificate") < cmdlets.index("Import-ExchangeCertificate")
+
+
+def test_expired_certificate_comes_with_renewal_steps() -> None:
+    """certificate-expired renews, enables, renames and removes the old one, then verifies."""
+    expired = cert(not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    evidence = Evidence(
+        certificates=[expired],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+    )
+    finding = only(diagnose(evidence, now=NOW), "certificate-expired")
+    fixes = fixes_of(finding)
+    assert any("New-ExchangeCertificate -GenerateRequest -RequestFile" in fix for fix in fixes)
+    assert any(
+        fix.startswith("Set-SendConnector -Identity 'Out' -TlsCertificateName") for fix in fixes
+    )
+    assert any(fix.startswith("Remove-ExchangeCertificate") for fix in fixes)
+    assert not any("-Force" in fix for fix in fixes)
+    assert any(step.purpose.value == "verify" for step in finding.remediation)  # type: ignore[attr-defined]
+
+
+def test_unable_to_connect_alone_is_not_high_confidence() -> None:
+    """'421 4.2.1 Unable to connect' alone gives connection-failure at low confidence."""
+    evidence = Evidence(
+        queues=queue(
+            '451 4.4.0 Primary target IP address responded with: "421 4.2.1 Unable to connect." '
+            "Attempted failover to alternate host, but that did not succeed."
+        )
+    )
+    finding = only(diagnose(evidence, now=NOW), "connection-failure")
+    assert finding.confidence is Confidence.LOW  # type: ignore[attr-defined]
+
+
+def test_winsock_failure_stays_high_confidence() -> None:
+    """A Winsock row in the log is proof: connection-failure at high confidence."""
+    scenario, _ = SCENARIOS["connection-failure"]
+    finding = only(diagnose(scenario, now=NOW), "connection-failure")
+    assert finding.confidence is Confidence.HIGH  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "value", ["<i>CN=Contoso CA<s>CN=mail.contoso.com", "<I>CN=Contoso CA<s>CN=mail.contoso.com"]
+)
+def test_lower_case_markers_are_a_valid_tls_certificate_name(value: str) -> None:
+    """<i>/<s> are accepted, as HealthChecker and Exchange accept them."""
+    name = parse_tls_certificate_name(value)
+    evidence = Evidence(
+        send_connectors=[connector(tls_certificate_name=name)], certificates=[cert()]
+    )
+    rule_ids = [f.rule_id for f in diagnose(evidence, now=NOW).findings]
+    assert "tls-certificate-name-invalid" not in rule_ids
+    assert "tls-certificate-name-not-found" not in rule_ids
+
+
+# -- issue 12 item 5 and issue 13 items 2-3: one decision, the log outranks the configuration --
+
+
+def test_the_catalogue_is_immutable_and_closed() -> None:
+    """CATALOGUE is a read-only sequence, and no rule registers once it has been read."""
+    from exchange_tls.diagnosis.catalogue import rule
+
+    assert isinstance(CATALOGUE[0:2], tuple)
+    assert not hasattr(CATALOGUE, "append")
+    with pytest.raises(RuntimeError, match="frozen"):
+        rule(
+            "late-rule",
+            title="t",
+            severity=Severity.INFO,
+            failure_mode=None,
+            meaning="m",
+            needs=(),
+            remedy="r",
+        )(lambda context, report: ())
+
+
+def test_every_rule_has_its_selection_and_contradiction_written() -> None:
+    """Each rule says which certificate it judges and what in the log lowers it, for the docs."""
+    assert [r.rule_id for r in CATALOGUE if not (r.selection and r.contradiction)] == []
+
+
+@pytest.mark.parametrize(
+    ("error", "changes", "expected"),
+    [
+        ("UnknownCredentials", {"services": Services.IIS}, "certificate-not-enabled-for-smtp"),
+        ("NoCredentials", {"services": Services.IIS}, "certificate-not-enabled-for-smtp"),
+        ("UnknownCredentials", {"has_private_key": False}, "certificate-missing-private-key"),
+        (
+            "UnknownCredentials",
+            {"has_private_key": False, "services": Services.IIS},
+            "certificate-missing-private-key",
+        ),
+        ("NoCredentials", {}, "certificate-key-inaccessible"),
+        ("UnknownCredentials", {}, "certificate-key-inaccessible"),
+        (
+            "NoCredentials",
+            {"services": None, "has_private_key": None},
+            "certificate-missing-private-key",
+        ),
+        ("UnknownCredentials", {"services": None}, "certificate-not-enabled-for-smtp"),
+    ],
+)
+def test_one_decision_gives_exactly_one_of_f1_f2_f3(
+    error: str, changes: dict[str, object], expected: str
+) -> None:
+    """A credential failure gives exactly one of F1, F2 and F3, decided by the facts."""
+    evidence = Evidence(sessions=log(*presented(T1, error)), certificates=[cert(**changes)])
+    credential = {
+        "certificate-not-enabled-for-smtp",
+        "certificate-missing-private-key",
+        "certificate-key-inaccessible",
+    }
+    found = [f.rule_id for f in diagnose(evidence, now=NOW).findings if f.rule_id in credential]
+    assert found == [expected]
+
+
+def test_configuration_alone_predicts_f1_at_medium_confidence() -> None:
+    """The KB 4051498 connector and certificate without a log: F1 at medium confidence."""
+    evidence = kb_evidence()
+    diagnosis = diagnose(
+        Evidence(certificates=evidence.certificates, send_connectors=evidence.send_connectors)
+    )
+    finding = only(diagnosis, "certificate-not-enabled-for-smtp")
+    assert finding.confidence is Confidence.MEDIUM  # type: ignore[attr-defined]
+    assert "predicted from the configuration" in finding.summary  # type: ignore[attr-defined]
+
+
+def test_a_log_showing_tls_working_silences_the_configuration_prediction() -> None:
+    """The selected certificate lacks SMTP, yet the log shows TLS succeeding with it: silent."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, None)),
+        certificates=[cert(services=Services.IIS)],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+    )
+    assert "certificate-not-enabled-for-smtp" not in [
+        f.rule_id for f in diagnose(evidence, now=NOW).findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "changes"),
+    [
+        ("certificate-expired", {"not_after": dt.datetime(2024, 5, 1, tzinfo=UTC)}),
+        ("certificate-untrusted", {"status": CertificateStatus.UNTRUSTED}),
+        (
+            "certificate-revocation-check-failed",
+            {"status": CertificateStatus.REVOCATION_CHECK_FAILURE},
+        ),
+    ],
+)
+def test_the_log_lowers_a_configuration_finding_to_a_warning(
+    rule_id: str, changes: dict[str, object]
+) -> None:
+    """A configuration finding is a warning, with the reason, when the log shows TLS working."""
+    configured = Evidence(
+        certificates=[cert(**changes)], send_connectors=[connector(tls_certificate_name=TLS_NAME)]
+    )
+    alone = only(diagnose(configured, now=NOW), rule_id)
+    assert alone.severity is Severity.ERROR  # type: ignore[attr-defined]
+    proven = attrs.evolve(configured, sessions=log(*presented(T1, None)))
+    lowered = only(diagnose(proven, now=NOW), rule_id)
+    assert lowered.severity is Severity.WARNING  # type: ignore[attr-defined]
+    assert "the log shows TLS succeeding with this certificate" in lowered.summary  # type: ignore[attr-defined]
+    assert any(ref.claim == "TLS succeeded with this certificate" for ref in lowered.evidence)  # type: ignore[attr-defined]
+
+
+def test_a_changed_severity_needs_its_reason() -> None:
+    """The bound builder refuses a lowered severity without a reason."""
+    from exchange_tls.diagnosis.catalogue import Report, lookup
+
+    report = Report(lookup("certificate-expired"))
+    with pytest.raises(ValueError, match="reason"):
+        report(
+            summary="s",
+            evidence=(),
+            confidence=Confidence.LOW,
+            subject="x",
+            severity=Severity.WARNING,
+        )

@@ -112,12 +112,12 @@ def test_signatures_from_the_failure_catalogue(error: str, causes: list[str]) ->
 
 
 def test_every_signature_names_rules_of_the_catalogue() -> None:
-    """A signature cannot name a rule that does not exist (a typo would fail only on a match)."""
+    """The class fallback names only rules that exist (a typo would fail only on a match)."""
     from exchange_tls.diagnosis.catalogue import lookup
-    from exchange_tls.diagnosis.explain import _SIGNATURES
+    from exchange_tls.diagnosis.explain import _CLASS_FALLBACK
 
-    for signature in _SIGNATURES:
-        for rule_id in signature.rule_ids:
+    for rule_ids in _CLASS_FALLBACK.values():
+        for rule_id in rule_ids:
             assert lookup(rule_id).rule_id == rule_id
 
 
@@ -144,12 +144,13 @@ def test_cli_explains_the_kb_error_word_for_word(capsys: pytest.CaptureFixture[s
         "Replies, outermost first:\n"
         "  421 4.4.2 Connection dropped due to SocketError  (Bad connection)\n"
         "What it says:\n"
+        "  The TLS handshake was dropped or refused: no common version or cipher.\n"
         "  The connection was dropped: a TLS version or cipher mismatch does this, as does "
         "the network.\n"
         "Causes that give this error, and the evidence that confirms each:\n"
         "  tls-protocol-mismatch (F8): The two ends share no TLS version or cipher\n"
-        "    needs: a send session failing with SocketError or AlgorithmMismatch, or a TLS "
-        "1.0/1.1 session, or a queue error 'Connection dropped due to SocketError'\n"
+        "    needs: a send session failing with SocketError or AlgorithmMismatch, or a queue "
+        "error 'Connection dropped due to SocketError'\n"
         "  connection-failure (F14): The remote host cannot be reached\n"
         "    needs: a 'Failed to connect. Winsock error code' row, or a queue error naming a "
         "failed connection with no TLS failure behind it\n"
@@ -177,3 +178,73 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
     """Text that holds no reply is an input error: exit 2 and one line."""
     assert main(["explain", "mail is stuck"]) == 2
     assert capsys.readouterr().err.startswith("exchange-tls: error: <LastError>:1:1: expected")
+
+
+@pytest.mark.parametrize(
+    ("error", "reading", "causes"),
+    [
+        (
+            "450 4.7.320 Certificate validation failed [Message=SubjectMismatch]",
+            "SubjectMismatch",
+            ["inbound-tls-failure"],
+        ),
+        (
+            "550 5.7.64 TenantAttribution; Relay Access Denied",
+            "TenantAttribution",
+            ["self-signed-certificate-external", "exchange-online-connector-incomplete"],
+        ),
+        (
+            '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection '
+            'dropped due to SocketError." Security status InvalidToken',
+            "InvalidToken",
+            ["tls-protocol-mismatch", "connection-failure"],
+        ),
+        (
+            "454 4.7.0 Failed to establish appropriate TLS channel: UnknownCredentials: "
+            "Access Denied",
+            "Failed to establish appropriate TLS channel",
+            ["certificate-not-enabled-for-smtp"],
+        ),
+        (
+            "454 4.7.5 The certificate is expired",
+            "is expired",
+            ["certificate-expired"],
+        ),
+        (
+            "451 4.7.323 tlsa-invalid: The domain failed DANE validation",
+            "DANE",
+            [],
+        ),
+        (
+            "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client "
+            "to support TLS 1.2",
+            "4.7.66",
+            ["tls-protocol-mismatch", "legacy-tls-to-exchange-online"],
+        ),
+        (
+            "450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 STARTTLS is "
+            "required to send mail]",
+            "4.4.317",
+            [
+                "remote-starttls-unavailable",
+                "inbound-tls-failure",
+                "no-certificate-for-connector-fqdn",
+            ],
+        ),
+    ],
+)
+def test_what_exchange_online_writes_is_read(error: str, reading: str, causes: list[str]) -> None:
+    """Exchange Online's errors about on-premises certificates have readings and causes."""
+    explanation = explain_error(error)
+    assert any(reading in text for text in explanation.readings), explanation.readings
+    assert [rule.rule_id for rule in explanation.candidates] == causes
+
+
+def test_an_unknown_code_falls_back_on_its_class() -> None:
+    """A 4.7.5 code no signature names points at the certificate rules, by its class."""
+    explanation = explain_error("554 5.7.5 Something no one has written down")
+    assert explanation.readings[-1].startswith("No entry for 5.7.5; by its class:")
+    assert [rule.rule_id for rule in explanation.candidates][:2] == [
+        "certificate-expired",
+        "certificate-untrusted",
+    ]

@@ -29,11 +29,17 @@ from exchange_tls.diagnosis.script import render_script
 from exchange_tls.remediation import (
     Command,
     EnableExchangeCertificate,
+    EnsureRegistryKey,
     GetExchangeCertificate,
+    GetItemProperty,
     GetQueue,
+    GetReceiveConnector,
+    GetSendConnector,
     ImportExchangeCertificate,
     NewExchangeCertificate,
     RemediationStep,
+    RemoveExchangeCertificate,
+    RenewExchangeCertificate,
     RestartService,
     RetryQueue,
     SetItemProperty,
@@ -57,7 +63,9 @@ RENDER_EXAMPLES = int(os.environ.get("EXCHANGE_TLS_RENDER_EXAMPLES", "10000"))
 Value = Any
 Parsed = tuple[str, tuple[tuple[str, Value], ...]]
 #: Parameters that take no value: what follows them is positional.
-_SWITCHES = frozenset({"-WhatIf", "-NetworkServiceAllowed", "-AsSecureString"})
+_SWITCHES = frozenset(
+    {"-WhatIf", "-NetworkServiceAllowed", "-AsSecureString", "-Force", "-GenerateRequest"}
+)
 
 # Written out here rather than imported, so a quote character the library forgot fails.
 # tree-sitter-powershell ends a literal only at the ASCII quote, while PowerShell also
@@ -129,25 +137,50 @@ def read_command(node: Any) -> Parsed:
     return cmdlet, tuple(pairs)
 
 
+def _nested_commands(node: Any) -> list[Any]:
+    """Return every command node under ``node``, in source order."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current.type == "command":
+            found.append(current)
+        stack.extend(reversed(current.children))
+    return found
+
+
+def _statement_commands(statement: Any) -> list[Any]:
+    """Return the commands of one statement: a pipeline's, or a guarded New-Item's.
+
+    The only statement that is not a pipeline is the registry-key guard,
+    ``if (-not (Test-Path -LiteralPath '…')) { New-Item … | Out-Null }``, and it must be
+    exactly that shape.
+    """
+    if statement.type == "if_statement":
+        commands = _nested_commands(statement)
+        names = [c.child_by_field_name("command_name").text.decode() for c in commands]
+        assert names == ["Test-Path", "New-Item", "Out-Null"], statement.text
+        return commands
+    assert statement.type == "pipeline", statement.text
+    [chain] = statement.children
+    return [child for child in chain.children if child.type == "command"]
+
+
 def read_pipeline(text: str) -> list[Parsed]:
     """Parse one rendered command line; return each command of its pipeline."""
     root = parse(text)
     [statements] = [child for child in root.children if child.type == "statement_list"]
-    [pipeline] = statements.children
-    [chain] = pipeline.children
-    return [read_command(child) for child in chain.children if child.type == "command"]
+    [statement] = statements.children
+    return [read_command(child) for child in _statement_commands(statement)]
 
 
-def top_level_commands(root: Any) -> list[Any]:
-    """Return the command nodes that are statements of the script, in order."""
+def top_level_commands(root: Any) -> list[list[Any]]:
+    """Return the command nodes of each statement of the script, in order."""
     found = []
     for statements in (child for child in root.children if child.type == "statement_list"):
-        for pipeline in statements.children:
-            if pipeline.type == "comment":
+        for statement in statements.children:
+            if statement.type == "comment":
                 continue
-            assert pipeline.type == "pipeline", pipeline.text
-            [chain] = pipeline.children
-            found.append(chain)
+            found.append(_statement_commands(statement))
     return found
 
 
@@ -270,6 +303,63 @@ def every_command(a: str, b: str, c: str, d: str) -> list[tuple[Command, list[Pa
             RestartService(name=a),
             [("Restart-Service", (("-Name", a), ("-WhatIf", None)))],
         ),
+        (
+            SetSendConnector(identity=a, clear_tls_domain=True),
+            [
+                (
+                    "Set-SendConnector",
+                    (("-Identity", a), ("-TlsDomain", ("expression", "$null")), ("-WhatIf", None)),
+                )
+            ],
+        ),
+        (
+            GetSendConnector(identity=a, properties=("TlsDomain",)),
+            [
+                ("Get-SendConnector", (("-Identity", a),)),
+                ("Format-List", (("", "TlsDomain"),)),
+            ],
+        ),
+        (
+            GetReceiveConnector(identity=b, properties=("Fqdn", "TlsCertificateName")),
+            [
+                ("Get-ReceiveConnector", (("-Identity", b),)),
+                ("Format-List", (("", ["Fqdn", "TlsCertificateName"]),)),
+            ],
+        ),
+        (
+            RemoveExchangeCertificate(thumbprint=T, server=a1),
+            [
+                (
+                    "Remove-ExchangeCertificate",
+                    (("-Thumbprint", T), ("-Server", a1), ("-WhatIf", None)),
+                )
+            ],
+        ),
+        (
+            RenewExchangeCertificate(thumbprint=T, request_file=c),
+            [
+                ("Get-ExchangeCertificate", (("-Thumbprint", T),)),
+                (
+                    "New-ExchangeCertificate",
+                    (("-GenerateRequest", None), ("-RequestFile", c), ("-WhatIf", None)),
+                ),
+            ],
+        ),
+        (
+            GetItemProperty(path=d, names=("Enabled",)),
+            [
+                ("Get-ItemProperty", (("-Path", d),)),
+                ("Format-List", (("", "Enabled"),)),
+            ],
+        ),
+        (
+            EnsureRegistryKey(path=a),
+            [
+                ("Test-Path", (("-LiteralPath", a),)),
+                ("New-Item", (("-Path", a), ("-Force", None), ("-WhatIf", None))),
+                ("Out-Null", ()),
+            ],
+        ),
     ]
 
 
@@ -350,11 +440,7 @@ def _script_commands(script: str) -> list[list[Parsed]]:
     root = parse(script)
     for child in root.children:
         assert child.type in ("comment", "statement_list"), child.text
-    chains = top_level_commands(root)
-    return [
-        [read_command(node) for node in chain.children if node.type == "command"]
-        for chain in chains
-    ]
+    return [[read_command(node) for node in commands] for commands in top_level_commands(root)]
 
 
 def _expected_script_commands(diagnosis: Diagnosis) -> list[list[Parsed]]:

@@ -213,7 +213,9 @@ def test_an_unexplained_failure_says_what_the_error_means_and_what_tells_causes_
         "and no rule could tell why from this evidence. UntrustedRoot (0x80090325) usually means "
         "(the SSPI meaning; no Exchange case documents it): a certificate in the handshake chains"
     )
-    assert "certificate-untrusted (A certificate used for SMTP is not trusted" in finding.summary
+    assert (
+        "certificate-untrusted (A certificate Exchange presents is not trusted" in finding.summary
+    )
     assert finding.subject == "Out: UntrustedRoot"
 
 
@@ -223,9 +225,25 @@ def test_a_receive_side_starttls_failure_is_a_problem() -> None:
     [session] = sessions_of(text, "RECV20240601-1.LOG")
     diagnosis = diagnose(Evidence(sessions=[session]))
     assert diagnosis.verdict is Verdict.PROBLEMS
-    [finding] = [f for f in diagnosis.findings if f.rule_id == "unexplained-tls-failure"]
-    assert "receive session(s) of receive connector 'Default Frontend EX01'" in finding.summary
+    failure = next(row for row in session.rows if row.text.startswith("TLS negotiation failed"))
+    assert failure.source in cited_sources(diagnosis)
     assert diagnosis.coverage.receive_sessions == 1
+
+
+def test_inbound_failures_with_different_errors_are_all_cited() -> None:
+    """Two inbound failures of one connector with different errors are both accounted for."""
+    text = log_text(
+        session_rows(1, "UnknownCredentials", receive=True),
+        session_rows(2, "IllegalMessage", receive=True),
+        receive=True,
+    )
+    sessions = sessions_of(text, "RECV20240601-1.LOG")
+    diagnosis = diagnose(Evidence(sessions=sessions))
+    cited = cited_sources(diagnosis)
+    for session in sessions:
+        failure = next(row for row in session.rows if row.text.startswith("TLS negotiation"))
+        assert failure.source in cited
+    assert sum(finding.occurrences for finding in diagnosis.findings) == 2
 
 
 def test_a_lone_retry_queue_with_a_timeout_is_a_problem_with_its_candidate_causes() -> None:

@@ -8,6 +8,10 @@ from typing import Any
 from exchange_tls import CATALOGUE
 
 
+def _signature(groups: tuple[tuple[str, ...], ...]) -> str:
+    return " or ".join(" + ".join(f"`{fragment}`" for fragment in group) for group in groups)
+
+
 def render() -> str:
     """Return the rule catalogue page as MyST Markdown."""
     lines = [
@@ -15,6 +19,17 @@ def render() -> str:
         "",
         "This page is generated from `exchange_tls.CATALOGUE`; every rule that",
         "{func}`~exchange_tls.diagnose` runs is here, in the order findings are ranked.",
+        "For each rule: which certificate or connector it judges (Exchange's",
+        "[certificate selection](exchange-facts.md#certificate-selection)), what in the logs",
+        "lowers or silences it (the log outranks the configuration), the error texts",
+        "{func}`~exchange_tls.explain_error` maps to it, and its sources. The facts behind",
+        "the rules, with their sources, are in [Facts the rules rely on](exchange-facts.md).",
+        "",
+        "```{toctree}",
+        ":hidden:",
+        "",
+        "exchange-facts",
+        "```",
         "",
         "| rule | severity | failure mode |",
         "|---|---|---|",
@@ -40,9 +55,19 @@ def render() -> str:
             *[f"- {need}" for need in rule.needs],
             "",
             f"Remediation: {rule.remedy}",
+            "",
+            f"What it judges: {rule.selection}",
+            "",
+            f"What the logs change: {rule.contradiction}",
         ]
+        if rule.signatures:
+            lines += ["", "Errors it explains:", ""]
+            lines.extend(
+                f"- {_signature(signature.groups)} (rank {signature.rank}): {signature.reading}"
+                for signature in rule.signatures
+            )
         if rule.references:
-            lines += ["", "References: " + ", ".join(f"<{url}>" for url in rule.references)]
+            lines += ["", "Sources: " + ", ".join(f"<{url}>" for url in rule.references)]
     return "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,7 @@ The grammars are written down as BNF in the docs ("Certificates and connectors")
     plain       ::= *( escaped | not-special )                ; trailing spaces dropped
     escaped     ::= "\" any-character
 
-    tls-name    ::= "<I>" issuer-dn "<S>" subject-dn
+    tls-name    ::= "<I>" issuer-dn "<S>" subject-dn   (markers in either case)
 """
 
 from __future__ import annotations
@@ -76,9 +76,17 @@ def parse_dn(text: str) -> tuple[tuple[Ava, ...], ...]:
 
 @functools.cache
 def _tls_name() -> pp.ParserElement:
-    issuer = pp.SkipTo("<S>").set_name("issuer DN")
+    # Exchange and HealthChecker take the markers in either case (<i>, <s>).
+    issuer_marker = pp.CaselessLiteral("<I>").set_name("<I>")
+    subject_marker = pp.CaselessLiteral("<S>").set_name("<S>")
+    issuer = pp.SkipTo(subject_marker).set_name("issuer DN")
     subject = pp.Regex(r".*", flags=0).set_name("subject DN")
-    grammar = pp.Suppress("<I>") + issuer("issuer") + pp.Suppress("<S>") + subject("subject")
+    grammar = (
+        pp.Suppress(issuer_marker)
+        + issuer("issuer")
+        + pp.Suppress(subject_marker)
+        + subject("subject")
+    )
     return (grammar + pp.StringEnd()).leave_whitespace().set_name("TlsCertificateName")
 
 

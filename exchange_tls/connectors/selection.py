@@ -1,9 +1,31 @@
-"""Which certificate a send connector presents, in the order Exchange chooses.
+"""Which certificate a connector presents, chosen the way Exchange chooses, with reasons.
 
-Exchange looks a send connector's certificate up by its ``TlsCertificateName`` (issuer
-and subject) when one is set; otherwise by the connector's ``Fqdn`` (or the server's own
-name), an exact match before a wildcard (domain.md §2.4). When several certificates fit,
-the one valid longest comes first.
+Theory of operation. :func:`select_certificate` answers "which certificate does Exchange
+present here, and why" for a send or a receive connector:
+
+1. **The name looked up.** A connector with a well-formed ``TlsCertificateName`` looks
+   its certificate up by issuer and subject; otherwise by its ``Fqdn`` (or the server's
+   own name when it has none), an exact name before a wildcard (domain.md §2.4, from the
+   transport code).
+2. **Not candidates.** The Exchange Auth certificate (``CN=Microsoft Exchange Server Auth
+   Certificate``) signs OAuth tokens and is never a STARTTLS certificate; it is left out
+   with that reason.
+3. **Exchange's order** among the certificates that carry the name ("Selection of inbound
+   STARTTLS certificates"): only certificates with a private key; valid ones (within
+   NotBefore and NotAfter, Status not DateInvalid); certificates from a CA before
+   self-signed ones; the most recent NotBefore first. The longest NotAfter, then the
+   thumbprint, break the last ties (ours, so the answer never depends on input
+   order). Unknown facts (``None``) neither exclude nor prefer a certificate.
+
+The order between the exact-versus-wildcard step and the documented steps is inferred:
+the name match is taken first, as the transport code looks names up before it compares
+certificates. The same order is applied to send connectors (inferred; the documented
+order is written for the receive side).
+
+:attr:`Selection.chosen` is the first fit candidate. When none is fit, a send connector
+that names its certificate in ``TlsCertificateName`` still presents the named one (KB
+4495258: a keyless certificate there fails with NoCredentials): that is
+:attr:`Selection.presented`.
 """
 
 from __future__ import annotations
@@ -11,11 +33,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from exchange_tls.certificates.models import ExchangeCertificate
-from exchange_tls.connectors.models import SendConnector
+import attrs
 
-__all__ = ["candidate_certificates", "names_match"]
+from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 
+__all__ = [
+    "AUTH_CERTIFICATE_SUBJECT",
+    "Candidate",
+    "Selection",
+    "candidate_certificates",
+    "names_match",
+    "select_certificate",
+]
+
+#: The subject of the certificate Exchange uses for OAuth, never for SMTP TLS.
+AUTH_CERTIFICATE_SUBJECT = "CN=Microsoft Exchange Server Auth Certificate"
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
 
@@ -46,8 +79,172 @@ def _names(certificate: ExchangeCertificate) -> list[str]:
     return names
 
 
-def _validity(certificate: ExchangeCertificate) -> dt.datetime:
-    return certificate.not_after or _EARLIEST
+def _label(certificate: ExchangeCertificate) -> str:
+    return f"{certificate.subject or 'a certificate'} ({certificate.thumbprint or 'no thumbprint'})"
+
+
+@attrs.frozen(kw_only=True)
+class Candidate:
+    """A certificate that carries the name looked up, with what keeps it from being used."""
+
+    certificate: ExchangeCertificate
+    #: How it carries the name: ``TlsCertificateName``, ``exact`` or ``wildcard``.
+    match: str
+    #: Why Exchange would pass it over: no private key, expired, not yet valid.
+    flaws: tuple[str, ...] = ()
+
+    @property
+    def fit(self) -> bool:
+        """Whether nothing keeps Exchange from using it."""
+        return not self.flaws
+
+
+@attrs.frozen(kw_only=True)
+class Selection:
+    """Exchange's choice of certificate for a connector, and why."""
+
+    #: What was looked up: ``TlsCertificateName <I>…<S>…`` or ``FQDN mail.contoso.com``.
+    lookup: str | None
+    #: Whether the lookup is by ``TlsCertificateName`` (else by FQDN).
+    by_name: bool
+    #: The certificates that carry the name, in Exchange's order (fit ones first).
+    candidates: tuple[Candidate, ...]
+    #: Certificates left out whatever their name, with the reason (the Auth certificate).
+    excluded: tuple[tuple[ExchangeCertificate, str], ...] = ()
+
+    @property
+    def chosen(self) -> ExchangeCertificate | None:
+        """The certificate Exchange would present: the first fit candidate."""
+        return next((c.certificate for c in self.candidates if c.fit), None)
+
+    @property
+    def presented(self) -> ExchangeCertificate | None:
+        """The chosen certificate; by TlsCertificateName, the named one even if unfit."""
+        if self.chosen is not None:
+            return self.chosen
+        if self.by_name and self.candidates:
+            return self.candidates[0].certificate
+        return None
+
+    @property
+    def fit(self) -> tuple[ExchangeCertificate, ...]:
+        """Every candidate nothing keeps Exchange from using, in Exchange's order."""
+        return tuple(c.certificate for c in self.candidates if c.fit)
+
+    def reasons(self) -> tuple[str, ...]:
+        """Say why the chosen certificate is chosen and why each other one is not."""
+        if self.lookup is None:
+            return ("the connector has no FQDN and the server's name is not known",)
+        excluded = [f"not {_label(cert)}: {why}" for cert, why in self.excluded]
+        if not self.candidates:
+            return (f"no certificate in the store carries {self.lookup}", *excluded)
+        chosen = self.chosen
+        lines = []
+        for candidate in self.candidates:
+            label = _label(candidate.certificate)
+            if candidate.certificate is chosen:
+                lines.append(f"Exchange would present {label}: it carries {self.lookup}")
+            elif candidate.flaws:
+                lines.append(f"not {label}: {', '.join(candidate.flaws)}")
+            else:
+                lines.append(f"not {label}: {_why_after(candidate, self.candidates)}")
+        return (*lines, *excluded)
+
+
+def _why_after(candidate: Candidate, candidates: tuple[Candidate, ...]) -> str:
+    first = next(c for c in candidates if c.fit)
+    if first.match == "exact" and candidate.match == "wildcard":
+        return "an exact name comes before a wildcard"
+    if candidate.certificate.is_self_signed and not first.certificate.is_self_signed:
+        return "a certificate from a CA comes before a self-signed one"
+    return "a certificate with a more recent NotBefore comes first"
+
+
+def _flaws(certificate: ExchangeCertificate, now: dt.datetime | None) -> tuple[str, ...]:
+    flaws = []
+    if certificate.has_private_key is False:
+        flaws.append("it has no private key")
+    if now is not None and certificate.not_after is not None and certificate.not_after < now:
+        flaws.append(f"it expired on {certificate.not_after.date().isoformat()}")
+    elif now is not None and certificate.not_before is not None and certificate.not_before > now:
+        flaws.append(f"it is valid only from {certificate.not_before.date().isoformat()}")
+    elif certificate.status is CertificateStatus.DATE_INVALID:
+        flaws.append("its Status is DateInvalid")
+    return tuple(flaws)
+
+
+def _order(candidate: Candidate) -> tuple[bool, int, bool, dt.datetime, dt.datetime]:
+    certificate = candidate.certificate
+    return (
+        not candidate.fit,
+        1 if candidate.match == "wildcard" else 0,
+        certificate.is_self_signed is True,
+        _EARLIEST if certificate.not_before is None else certificate.not_before,
+        _EARLIEST if certificate.not_after is None else certificate.not_after,
+    )
+
+
+def select_certificate(
+    connector: SendConnector | ReceiveConnector,
+    inventory: Iterable[ExchangeCertificate],
+    *,
+    server_fqdn: str | None = None,
+    now: dt.datetime | None = None,
+) -> Selection:
+    """Return the certificate Exchange presents for the connector, with its reasons.
+
+    ``now`` judges validity; without it, dates do not exclude a certificate.
+
+    >>> from exchange_tls import ExchangeCertificate, SendConnector
+    >>> exact = ExchangeCertificate(thumbprint="A" * 40, subject="CN=mail.contoso.com")
+    >>> wildcard = ExchangeCertificate(thumbprint="B" * 40, subject="CN=*.contoso.com")
+    >>> selection = select_certificate(
+    ...     SendConnector(name="Out", fqdn="mail.contoso.com"), [wildcard, exact]
+    ... )
+    >>> selection.chosen is exact
+    True
+    >>> print(selection.reasons()[1].split(": ")[1])
+    an exact name comes before a wildcard
+    """
+    certificates = list(inventory)
+    excluded = tuple(
+        (certificate, "it is the Exchange Auth certificate, used for OAuth, never for SMTP TLS")
+        for certificate in certificates
+        if (certificate.subject or "").strip().casefold() == AUTH_CERTIFICATE_SUBJECT.casefold()
+    )
+    left_out = {id(certificate) for certificate, _ in excluded}
+    usable = [c for c in certificates if id(c) not in left_out]
+    name = connector.tls_certificate_name
+    candidates: list[Candidate] = []
+    if name is not None and name.issuer is not None:
+        lookup: str | None = f"TlsCertificateName {name.render()}"
+        by_name = True
+        candidates = [
+            Candidate(certificate=c, match="TlsCertificateName", flaws=_flaws(c, now))
+            for c in usable
+            if name.matches(c)
+        ]
+    else:
+        by_name = False
+        fqdn = connector.fqdn or server_fqdn
+        lookup = f"the name {fqdn}" if fqdn else None
+        for certificate in usable if fqdn else ():
+            assert fqdn is not None  # noqa: S101 -- guarded by the loop's condition
+            results = {names_match(pattern, fqdn) for pattern in _names(certificate)}
+            if results <= {None}:
+                continue
+            match = "exact" if True in results else "wildcard"
+            candidates.append(
+                Candidate(certificate=certificate, match=match, flaws=_flaws(certificate, now))
+            )
+    # Stable sorts, last tie-breaker first: the thumbprint, the dates descending, then
+    # the documented criteria ascending.
+    candidates.sort(key=lambda c: (c.certificate.thumbprint or "", c.certificate.subject or ""))
+    candidates.sort(key=lambda c: _order(c)[3:], reverse=True)
+    candidates.sort(key=lambda c: _order(c)[:3])
+    return Selection(
+        lookup=lookup, by_name=by_name, candidates=tuple(candidates), excluded=excluded
+    )
 
 
 def candidate_certificates(
@@ -58,27 +255,10 @@ def candidate_certificates(
 ) -> list[ExchangeCertificate]:
     """Return the certificates the connector could present, Exchange's choice first.
 
-    With ``TlsCertificateName`` set: those with that issuer and subject, longest
-    validity first. Otherwise: those whose names fit the connector's FQDN (or
-    ``server_fqdn`` when the connector has none), exact matches before wildcards,
-    longest validity first within each.
+    With ``TlsCertificateName`` set: those with that issuer and subject; otherwise those
+    whose names fit the connector's FQDN (or ``server_fqdn`` when the connector has
+    none), exact matches before wildcards; each in Exchange's order (see
+    :func:`select_certificate`, which also says why).
     """
-    certificates = list(inventory)
-    name = connector.tls_certificate_name
-    if name is not None and name.issuer is not None:
-        matching = [certificate for certificate in certificates if name.matches(certificate)]
-        return sorted(matching, key=_validity, reverse=True)
-    fqdn = connector.fqdn or server_fqdn
-    if not fqdn:
-        return []
-    exact: list[ExchangeCertificate] = []
-    wildcard: list[ExchangeCertificate] = []
-    for certificate in certificates:
-        results = {names_match(pattern, fqdn) for pattern in _names(certificate)}
-        if True in results:
-            exact.append(certificate)
-        elif False in results:
-            wildcard.append(certificate)
-    return sorted(exact, key=_validity, reverse=True) + sorted(
-        wildcard, key=_validity, reverse=True
-    )
+    selection = select_certificate(connector, inventory, server_fqdn=server_fqdn)
+    return [candidate.certificate for candidate in selection.candidates]

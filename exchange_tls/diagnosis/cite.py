@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from exchange_tls.certificates.models import ExchangeCertificate
-from exchange_tls.connectors.models import SendConnector
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.diagnosis.model import EvidenceRef
 from exchange_tls.protocol_log.models import ProtocolLogRow, SmtpSession
 from exchange_tls.queues.models import QueueRecord
@@ -61,6 +61,8 @@ def queue_ref(queue: QueueRecord, claim: str) -> EvidenceRef:
     return EvidenceRef(source=queue.source, excerpt=shorten(excerpt), claim=claim)
 
 
-def connector_ref(connector: SendConnector, claim: str, excerpt: str) -> EvidenceRef:
-    """Cite a send connector's setting."""
+def connector_ref(
+    connector: SendConnector | ReceiveConnector, claim: str, excerpt: str
+) -> EvidenceRef:
+    """Cite a send or receive connector's setting."""
     return EvidenceRef(source=connector.source, excerpt=shorten(excerpt), claim=claim)

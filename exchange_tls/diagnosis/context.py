@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import attrs
 
 from exchange_tls.certificates.models import ExchangeCertificate
-from exchange_tls.connectors.models import SendConnector
-from exchange_tls.connectors.selection import candidate_certificates
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
+from exchange_tls.connectors.selection import Selection, select_certificate
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.protocol_log.models import CertificateIdentity, Direction, SmtpSession
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.sources import SourceRef
 
 __all__ = ["Context", "Timeline"]
+
+_T = TypeVar("_T")
 
 
 @attrs.frozen(kw_only=True)
@@ -77,11 +82,19 @@ class Context:
             ),
         )
         self.send_sessions = [s for s in self.sessions if s.direction is not Direction.RECEIVE]
+        self.receive_sessions = [s for s in self.sessions if s.direction is Direction.RECEIVE]
         self.certificates = sorted(
             evidence.certificates, key=lambda c: (c.thumbprint or "", c.subject or "", repr(c))
         )
         self.queues = sorted(evidence.queues, key=lambda q: (q.identity or "", repr(q)))
         self.connectors = sorted(evidence.send_connectors, key=lambda c: (_fold(c.name), repr(c)))
+        self.receive_connectors = sorted(
+            evidence.receive_connectors, key=lambda c: (_fold(c.name), repr(c))
+        )
+        self._memo: dict[str, Any] = {}
+        #: The evidence the findings so far cite; the engine fills it before the
+        #: catch-all rules run, so they speak only for what no rule explained.
+        self.explained: set[SourceRef] = set()
         self._by_thumbprint = {c.thumbprint: c for c in self.certificates if c.thumbprint}
         self._sessions_by_connector: dict[str, list[SmtpSession]] = defaultdict(list)
         for session in self.send_sessions:
@@ -103,12 +116,30 @@ class Context:
                     return certificate
         return None
 
-    def selected_certificate(self, connector: SendConnector) -> ExchangeCertificate | None:
-        """Return the certificate Exchange would present for the connector, if known."""
-        candidates = candidate_certificates(
-            connector, self.certificates, server_fqdn=self.evidence.server_fqdn
+    def memo(self, key: str, compute: Callable[[], _T]) -> _T:
+        """Compute a fact several rules read once per diagnosis (``key`` names it)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        result: _T = self._memo[key]
+        return result
+
+    def selection(self, connector: SendConnector | ReceiveConnector) -> Selection:
+        """Return Exchange's choice of certificate for the connector, with its reasons."""
+        return self.memo(
+            f"selection:{id(connector)}",
+            lambda: select_certificate(
+                connector,
+                self.certificates,
+                server_fqdn=self.evidence.server_fqdn,
+                now=self.now,
+            ),
         )
-        return candidates[0] if candidates else None
+
+    def selected_certificate(
+        self, connector: SendConnector | ReceiveConnector
+    ) -> ExchangeCertificate | None:
+        """Return the certificate Exchange would present for the connector, if known."""
+        return self.selection(connector).presented
 
     # -- connectors, sessions and queues --------------------------------------------------
 

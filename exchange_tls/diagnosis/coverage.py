@@ -64,6 +64,10 @@ RULE_INPUTS: dict[str, tuple[frozenset[str], ...]] = {
     ),
     "connection-failure": (frozenset({"send-log"}), frozenset({"queues"})),
     "internal-transport-certificate-problem": (frozenset({"send-log"}), frozenset({"queues"})),
+    "legacy-tls-to-exchange-online": (frozenset({"send-log"}),),
+    "inbound-tls-failure": (frozenset({"receive-log"}),),
+    "receive-connector-certificate-not-found": (frozenset({"receive-connectors", "certificates"}),),
+    "exchange-online-connector-incomplete": (frozenset({"send-connectors"}),),
 }
 
 

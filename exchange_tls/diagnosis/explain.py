@@ -6,7 +6,11 @@ out``, exactly as it reports a firewall (KB 4051498). So an error alone never yi
 finding. :func:`explain_error` decodes the reply chain and lists the rules of the
 catalogue whose failure modes produce that error, each with the evidence that would
 confirm it. The signatures below are the exact strings of domain.md, sections 5 to 7;
-every one that matches adds its rules, most specific signatures first.
+every rule carries the signatures of the errors it explains
+(:attr:`~exchange_tls.diagnosis.catalogue.Rule.signatures`); a match adds the rule, the
+most direct readings first (a signature's rank), then in catalogue order. What Exchange
+Online writes is read as well, and a code no signature names falls back on its enhanced
+status class (4.7.5: the certificate rules).
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ from typing import Any
 
 import attrs
 
-from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
-from exchange_tls.diagnosis.catalogue import Rule, lookup
+from exchange_tls.diagnosis.catalogue import CATALOGUE, Rule, Signature, lookup
 from exchange_tls.errors import ParseError
 from exchange_tls.queues.last_error import LastError, parse_last_error
 from exchange_tls.smtp import SmtpReply
@@ -25,100 +28,64 @@ from exchange_tls.smtp import SmtpReply
 __all__ = ["ErrorExplanation", "explain_error"]
 
 
-@attrs.frozen
-class _Signature:
-    """Text that marks an error: any one group matches when all its fragments appear."""
-
-    groups: tuple[tuple[str, ...], ...]
-    rule_ids: tuple[str, ...]
-    reading: str
-
-    def matches(self, text: str) -> bool:
-        return any(all(fragment in text for fragment in group) for group in self.groups)
-
-
-# Fragments are matched against the error's text case-folded, with runs of blanks as one.
-_SIGNATURES = (
-    _Signature(
-        groups=(("failed to connect. winsock error code",), ("connection refused",)),
-        rule_ids=("connection-failure",),
-        reading="The connection itself failed: a Winsock error or a refusal comes from the "
-        "network, before any TLS.",
+#: What Exchange Online writes about this organisation's servers, and what it means. These
+#: are readings only: the rules that explain them carry their own signatures.
+_EXCHANGE_ONLINE = (
+    Signature(
+        groups=(("4.7.320",), ("subjectmismatch",)),
+        reading="Exchange Online validated the on-premises certificate and its subject did "
+        "not match the name it expected (4.7.320 Certificate validation failed, "
+        "SubjectMismatch): the receive side presents the wrong certificate, or the inbound "
+        "connector in Exchange Online names another.",
+        rank=1,
     ),
-    _Signature(
-        groups=(("dns query failed",),),
-        rule_ids=("connection-failure",),
-        reading="The next hop's name did not resolve: DNS, not TLS.",
+    Signature(
+        groups=(("security status invalidtoken",), ("invalidtoken",)),
+        reading="Schannel reported InvalidToken inside a proxied session: the TLS handshake "
+        "broke off with a malformed or unexpected message.",
+        rank=2,
     ),
-    _Signature(
-        groups=(("tlscertificatename", "could not be found"),),
-        rule_ids=("tls-certificate-name-not-found", "tls-certificate-name-invalid"),
-        reading="The send connector names a certificate (TlsCertificateName) that Exchange "
-        "cannot find; no connection was made.",
+    Signature(
+        groups=(("failed to establish appropriate tls channel",),),
+        reading="Failed to establish appropriate TLS channel: Exchange could not set up the "
+        "TLS channel it needed; the reason that follows (UnknownCredentials, Access Denied) "
+        "names the credential problem.",
+        rank=1,
     ),
-    _Signature(
-        groups=(
-            ("tlsauthlevel cannot be domainvalidation",),
-            ("tls domain can only be specified",),
-        ),
-        rule_ids=("tls-domain-validation-misconfigured",),
-        reading="The connector's TlsAuthLevel and TlsDomain do not fit together.",
+    Signature(
+        groups=(("4.7.321",), ("4.7.322",), ("4.7.323",), ("4.7.324",)),
+        reading="SMTP DANE: the destination failed DANE validation (TLSA records, DNSSEC, "
+        "STARTTLS or its certificate, the RFC 8460 result types; which code is which is not "
+        "confirmed here): the receiving side's certificate or DNS records must be fixed.",
+        rank=1,
     ),
-    _Signature(
-        groups=(("certificate validation failure",),),
-        rule_ids=(
-            "certificate-untrusted",
-            "certificate-revocation-check-failed",
-            "certificate-expired",
-        ),
-        reading="A certificate in the handshake failed validation.",
-    ),
-    _Signature(
-        groups=(("must issue a starttls command first",),),
-        rule_ids=("remote-requires-starttls", "tls-protocol-mismatch"),
-        reading="The remote host requires STARTTLS, and the message went without it.",
-    ),
-    _Signature(
-        groups=(("starttls is required to send mail",), ("disallowed this secure domain",)),
-        rule_ids=("remote-starttls-unavailable", "no-certificate-for-connector-fqdn"),
-        reading="TLS is required on this path, and one end did not offer STARTTLS.",
-    ),
-    _Signature(
-        groups=(
-            ("temporary authentication failure",),
-            ("internal transport certificate",),
-            ("exchange server authentication",),
-        ),
-        rule_ids=("internal-transport-certificate-problem",),
-        reading="Exchange servers could not authenticate each other (the intra-organisation "
-        "leg, before the Internet connector).",
-    ),
-    _Signature(
-        groups=(("temporary server error", "prx"),),
-        rule_ids=("self-signed-certificate-external",),
-        reading="Exchange Online did not attribute the connection to your organisation's "
-        "connector, which a self-signed certificate causes.",
-    ),
-    _Signature(
-        groups=(("connection dropped",),),
-        rule_ids=("tls-protocol-mismatch", "connection-failure"),
-        reading="The connection was dropped: a TLS version or cipher mismatch does this, as "
-        "does the network.",
-    ),
-    _Signature(
-        groups=(("connection timed out",), ("unable to connect",)),
-        rule_ids=(
-            "certificate-not-enabled-for-smtp",
-            "certificate-missing-private-key",
-            "certificate-key-inaccessible",
-            "certificate-revocation-check-failed",
-            "connection-failure",
-        ),
-        reading="A timeout as the queue sees it. Exchange reports a TLS handshake it broke "
-        "off itself in the same words (KB 4051498), so this is not proof of a network "
-        "problem: the send protocol log tells.",
+    Signature(
+        groups=(("4.4.317",),),
+        reading="Exchange Online could not connect to the on-premises server (4.4.317); the "
+        "text in brackets says why, often the receive side's STARTTLS.",
+        rank=1,
     ),
 )
+#: Enhanced status classes to rule ids, for codes no signature names (RFC 3463 subjects).
+_CLASS_FALLBACK = {
+    "7.5": (
+        "certificate-expired",
+        "certificate-untrusted",
+        "certificate-missing-private-key",
+        "tls-certificate-name-not-found",
+    ),
+    "7.4": ("tls-protocol-mismatch",),
+    "7.3": ("remote-starttls-unavailable", "remote-requires-starttls"),
+    "4.1": ("connection-failure",),
+    "4.2": ("connection-failure", "tls-protocol-mismatch"),
+}
+_CLASS_READING = {
+    "7.5": "X.7.5 is a cryptographic failure (RFC 3463): a certificate or key problem.",
+    "7.4": "X.7.4 is a security feature not supported (RFC 3463): no common TLS feature.",
+    "7.3": "X.7.3 is a required security conversion that was not possible: STARTTLS.",
+    "4.1": "X.4.1 is no answer from the host: the network, or a TLS failure reported so.",
+    "4.2": "X.4.2 is a bad connection: dropped, by the network or a TLS mismatch.",
+}
 _BLANKS = re.compile(r"\s+")
 _REPLY_CODE = re.compile(r"(?<![\w.])[2-5][0-9]{2}(?=[ -])")
 
@@ -193,13 +160,31 @@ def explain_error(text: str) -> ErrorExplanation:
             "it is not part of the error."
         )
     folded = _BLANKS.sub(" ", error.raw.casefold())
-    rule_ids: list[str] = []
-    for signature in _SIGNATURES:
+    matched: dict[str, tuple[int, int]] = {}
+    found: dict[str, int] = {}
+    for place, entry in enumerate(CATALOGUE):
+        for signature in entry.signatures:
+            if signature.matches(folded):
+                best = matched.get(entry.rule_id, (signature.rank, place))
+                matched[entry.rule_id] = min(best, (signature.rank, place))
+                found[signature.reading] = min(found.get(signature.reading, 9), signature.rank)
+    for signature in _EXCHANGE_ONLINE:
         if signature.matches(folded):
-            readings.append(signature.reading)
-            rule_ids.extend(signature.rule_ids)
+            found[signature.reading] = min(found.get(signature.reading, 9), signature.rank)
+    if not matched:
+        for reply in () if error.reply is None else error.reply.chain:
+            if reply.enhanced is None:
+                continue
+            key = ".".join(str(reply.enhanced).split(".")[1:])
+            for place, rule_id in enumerate(_CLASS_FALLBACK.get(key, ())):
+                matched.setdefault(rule_id, (4, place))
+            if key in _CLASS_READING:
+                found.setdefault(
+                    f"No entry for {reply.enhanced}; by its class: {_CLASS_READING[key]}", 4
+                )
+    readings.extend(sorted(found, key=lambda reading: found[reading]))
     return ErrorExplanation(
         error=error,
         readings=tuple(readings),
-        candidates=tuple(lookup(rule_id) for rule_id in dict.fromkeys(rule_ids)),
+        candidates=tuple(lookup(rule_id) for rule_id in sorted(matched, key=matched.__getitem__)),
     )

@@ -23,10 +23,16 @@ from exchange_tls.remediation.quoting import quote
 __all__ = [
     "Command",
     "EnableExchangeCertificate",
+    "EnsureRegistryKey",
     "GetExchangeCertificate",
+    "GetItemProperty",
     "GetQueue",
+    "GetReceiveConnector",
+    "GetSendConnector",
     "ImportExchangeCertificate",
     "NewExchangeCertificate",
+    "RemoveExchangeCertificate",
+    "RenewExchangeCertificate",
     "RestartService",
     "RetryQueue",
     "SetItemProperty",
@@ -79,6 +85,11 @@ def _strings(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _no_federation(instance: object, attribute: attrs.Attribute[Any], value: Services) -> None:
+    if Services.FEDERATION in value:
+        raise ValueError("Federation is set with the federation trust cmdlets, never here")
+
+
 # A rendered argument: ("name", "text") for -Name text, ("name", None) for a switch.
 Argument = tuple[str, str | None]
 
@@ -101,9 +112,13 @@ class Command:
         """Return what follows the command in a pipeline (``| Format-List …``)."""
         return ""
 
+    def source(self) -> str:
+        """Return what feeds the command through a pipeline (``Get-… |``), or nothing."""
+        return ""
+
     def render(self, *, what_if: bool = False) -> str:
         """Return the command as PowerShell; ``what_if`` adds ``-WhatIf`` where it can."""
-        parts = [self.cmdlet]
+        parts = [self.source() + self.cmdlet]
         for name, value in self.arguments():
             parts.append(f"-{name}" if value is None else f"-{name} {value}")
         if what_if and self.changes_state and self.supports_what_if:
@@ -180,25 +195,27 @@ class GetExchangeCertificate(Command):
 class EnableExchangeCertificate(Command):
     """``Enable-ExchangeCertificate``: add services to a certificate (never ``-Force``).
 
-    ``-Services`` adds to what the certificate has; listing the existing services with
-    SMTP keeps the command's intent plain. ``-Force`` is never written: it would answer
-    Yes to replacing the default SMTP certificate.
+    ``-Services`` adds to what the certificate has, so the rules name only the service
+    that is missing: repeating ``IIS`` would turn "Require SSL" back on, and
+    ``Federation`` must never be set with this cmdlet (its reference says so), so
+    ``Federation`` is refused here. ``-Force`` is never written: it would answer Yes to
+    replacing the default SMTP certificate.
 
     >>> command = EnableExchangeCertificate(
-    ...     thumbprint="054FB2800CE2E07A56DE07920D3C9847D3058CE1", services="IMAP, POP, IIS, SMTP"
+    ...     thumbprint="054FB2800CE2E07A56DE07920D3C9847D3058CE1", services="SMTP"
     ... )
     >>> for part in command.render().split(" -"):
     ...     print(part)
     Enable-ExchangeCertificate
     Thumbprint '054FB2800CE2E07A56DE07920D3C9847D3058CE1'
-    Services 'IMAP','POP','IIS','SMTP'
+    Services 'SMTP'
     """
 
     cmdlet: ClassVar[str] = "Enable-ExchangeCertificate"
     changes_state: ClassVar[bool] = True
     supports_what_if: ClassVar[bool] = True
     thumbprint: str = attrs.field(converter=_thumbprint)
-    services: Services = attrs.field(converter=_services)
+    services: Services = attrs.field(converter=_services, validator=_no_federation)
     server: str | None = None
     network_service_allowed: bool = False
 
@@ -289,6 +306,13 @@ class SetSendConnector(Command):
     tls_domain: str | None = attrs.field(
         default=None, validator=_tls_domain_needs_domain_validation
     )
+    #: Clear TlsDomain (``-TlsDomain $null``).
+    clear_tls_domain: bool = attrs.field(default=False)
+
+    @clear_tls_domain.validator
+    def _clear_or_set(self, attribute: attrs.Attribute[Any], value: bool) -> None:
+        if value and self.tls_domain is not None:
+            raise ValueError("TlsDomain is either set or cleared, not both")
 
     def arguments(self) -> list[Argument]:
         """Return the rendered arguments in order."""
@@ -313,7 +337,158 @@ class SetSendConnector(Command):
             arguments.append(("TlsAuthLevel", self.tls_auth_level))
         if self.tls_domain is not None:
             arguments.append(("TlsDomain", quote(self.tls_domain)))
+        if self.clear_tls_domain:
+            arguments.append(("TlsDomain", "$null"))
         return arguments
+
+
+@attrs.frozen(kw_only=True)
+class GetSendConnector(Command):
+    """``Get-SendConnector`` of one connector, as a list of some properties.
+
+    >>> print(GetSendConnector(identity="Out", properties=("TlsDomain",)))
+    Get-SendConnector -Identity 'Out' | Format-List 'TlsDomain'
+    """
+
+    cmdlet: ClassVar[str] = "Get-SendConnector"
+    identity: str
+    properties: tuple[str, ...] = attrs.field(default=(), converter=_properties)
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        return [("Identity", quote(self.identity))]
+
+    def pipeline(self) -> str:
+        """Return the ``Format-List`` of the requested properties."""
+        return f" | Format-List {_list(self.properties)}" if self.properties else ""
+
+
+@attrs.frozen(kw_only=True)
+class GetReceiveConnector(Command):
+    """``Get-ReceiveConnector`` of one connector, as a list of some properties."""
+
+    cmdlet: ClassVar[str] = "Get-ReceiveConnector"
+    identity: str
+    properties: tuple[str, ...] = attrs.field(default=(), converter=_properties)
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        return [("Identity", quote(self.identity))]
+
+    def pipeline(self) -> str:
+        """Return the ``Format-List`` of the requested properties."""
+        return f" | Format-List {_list(self.properties)}" if self.properties else ""
+
+
+@attrs.frozen(kw_only=True)
+class RemoveExchangeCertificate(Command):
+    """``Remove-ExchangeCertificate`` of one certificate; it asks for confirmation."""
+
+    cmdlet: ClassVar[str] = "Remove-ExchangeCertificate"
+    changes_state: ClassVar[bool] = True
+    supports_what_if: ClassVar[bool] = True
+    thumbprint: str = attrs.field(converter=_thumbprint)
+    server: str | None = None
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        arguments: list[Argument] = [("Thumbprint", quote(self.thumbprint))]
+        if self.server:
+            arguments.append(("Server", quote(self.server)))
+        return arguments
+
+
+@attrs.frozen(kw_only=True)
+class RenewExchangeCertificate(Command):
+    r"""Renew a certificate: ``Get-ExchangeCertificate -Thumbprint … | New-ExchangeCertificate``.
+
+    With ``request_file``, a renewal request for a CA (``-GenerateRequest
+    -RequestFile``); without, a renewed self-signed certificate. ``-Force`` is never
+    written: on a self-signed SMTP certificate it would replace the default SMTP
+    certificate without asking.
+
+    >>> command = RenewExchangeCertificate(
+    ...     thumbprint="054FB2800CE2E07A56DE07920D3C9847D3058CE1",
+    ...     request_file="C:\\Certificates\\renewal.req",
+    ... )
+    >>> for part in command.render().split(" | "):
+    ...     print(part)
+    Get-ExchangeCertificate -Thumbprint '054FB2800CE2E07A56DE07920D3C9847D3058CE1'
+    New-ExchangeCertificate -GenerateRequest -RequestFile 'C:\Certificates\renewal.req'
+    """
+
+    cmdlet: ClassVar[str] = "New-ExchangeCertificate"
+    changes_state: ClassVar[bool] = True
+    supports_what_if: ClassVar[bool] = True
+    thumbprint: str = attrs.field(converter=_thumbprint)
+    request_file: str | None = None
+
+    def source(self) -> str:
+        """Return the certificate being renewed, piped in."""
+        return f"Get-ExchangeCertificate -Thumbprint {quote(self.thumbprint)} | "
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        if self.request_file is None:
+            return [("PrivateKeyExportable", "$true")]
+        return [("GenerateRequest", None), ("RequestFile", quote(self.request_file))]
+
+
+@attrs.frozen(kw_only=True)
+class EnsureRegistryKey(Command):
+    r"""Create a registry key only when it is missing.
+
+    ``New-Item -Force`` on a key that exists deletes it with its values and subkeys and
+    makes an empty one, so the key is tested first; ``-Force`` then only creates the
+    missing parent keys.
+
+    >>> for part in EnsureRegistryKey(path="HKLM:\\SOFTWARE\\Contoso").render().split(" { "):
+    ...     print(part)
+    if (-not (Test-Path -LiteralPath 'HKLM:\SOFTWARE\Contoso'))
+    New-Item -Path 'HKLM:\SOFTWARE\Contoso' -Force | Out-Null }
+    """
+
+    cmdlet: ClassVar[str] = "New-Item"
+    changes_state: ClassVar[bool] = True
+    supports_what_if: ClassVar[bool] = True
+    path: str
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments of ``New-Item``."""
+        return [("Path", quote(self.path)), ("Force", None)]
+
+    def render(self, *, what_if: bool = False) -> str:
+        """Return the guarded ``New-Item``; ``what_if`` adds ``-WhatIf`` to it."""
+        new_item = " ".join(
+            [
+                "New-Item",
+                *(
+                    f"-{name}" if value is None else f"-{name} {value}"
+                    for name, value in self.arguments()
+                ),
+            ]
+        )
+        if what_if:
+            new_item += " -WhatIf"
+        literal = quote(self.path)
+        return f"if (-not (Test-Path -LiteralPath {literal})) {{ {new_item} | Out-Null }}"
+
+
+@attrs.frozen(kw_only=True)
+class GetItemProperty(Command):
+    """``Get-ItemProperty`` of a registry key, as a list of some values (a verify step)."""
+
+    cmdlet: ClassVar[str] = "Get-ItemProperty"
+    path: str
+    names: tuple[str, ...] = attrs.field(default=(), converter=_properties)
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        return [("Path", quote(self.path))]
+
+    def pipeline(self) -> str:
+        """Return the ``Format-List`` of the values to read."""
+        return f" | Format-List {_list(self.names)}" if self.names else ""
 
 
 @attrs.frozen(kw_only=True)

@@ -1,25 +1,47 @@
-"""Rules about send connector settings: certificate name, FQDN, domain validation, logging."""
+"""Rules about connector settings: certificate name, FQDN, domain validation, logging."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exchange_tls.connectors.models import SendConnector
-from exchange_tls.diagnosis.catalogue import finding, rule
+from exchange_tls.certificates.models import ExchangeCertificate, Services
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
+from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules._shared import (
+    EXO_SUFFIX,
+    TENANT_ATTRIBUTION,
+    to_exchange_online,
+)
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
     GetQueue,
+    GetReceiveConnector,
+    GetSendConnector,
+    NewExchangeCertificate,
     RetryQueue,
+    SetReceiveConnector,
     SetSendConnector,
 )
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 
+__all__: list[str] = []
+
 SET_SEND_CONNECTOR = "https://learn.microsoft.com/powershell/module/exchange/set-sendconnector"
+SET_RECEIVE_CONNECTOR = (
+    "https://learn.microsoft.com/powershell/module/exchange/set-receiveconnector"
+)
+HEALTH_CHECKER = "https://github.com/microsoft/CSS-Exchange/tree/main/Diagnostics/HealthChecker"
+HYBRID_CONNECTORS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/use-connectors-to-configure-mail-flow/set-up-connectors-to-route-mail"
 _NOT_FOUND = "could not be found"
+_NAME_SELECTION = (
+    "Looks the name up as Exchange does (issuer and subject, case-insensitively); the fix "
+    "names a certificate only when one carrying the connector's FQDN is fit (private key, "
+    "valid, enabled for SMTP)."
+)
 
 
 def _queue_texts(context: Context, connector: SendConnector, needle: str) -> list[EvidenceRef]:
@@ -31,16 +53,42 @@ def _queue_texts(context: Context, connector: SendConnector, needle: str) -> lis
     return refs
 
 
-def _best_thumbprint(context: Context, connector: SendConnector) -> str | None:
-    fqdn_only = SendConnector(name=connector.name, fqdn=connector.fqdn)
-    selected = context.selected_certificate(fqdn_only)
-    if selected is not None and selected.thumbprint and len(selected.thumbprint) == 40:
-        return selected.thumbprint
+def _fit_for_smtp(
+    context: Context, connector: SendConnector | ReceiveConnector
+) -> ExchangeCertificate | None:
+    """Return the certificate with the connector's FQDN fit to name: key, valid, SMTP."""
+    if isinstance(connector, SendConnector):
+        fqdn_only: SendConnector | ReceiveConnector = SendConnector(
+            name=connector.name, fqdn=connector.fqdn
+        )
+    else:
+        fqdn_only = ReceiveConnector(name=connector.name, fqdn=connector.fqdn)
+    for certificate in context.selection(fqdn_only).fit:
+        thumbprint = certificate.thumbprint or ""
+        smtp = certificate.services is not None and Services.SMTP in certificate.services
+        if smtp and certificate.has_private_key is True and len(thumbprint) == 40:
+            return certificate
     return None
 
 
+def _new_certificate_steps(fqdn: str | None) -> list[RemediationStep]:
+    """No fit certificate: say a new one is needed and how to get one."""
+    name = fqdn or "mail.contoso.com"
+    return [
+        RemediationStep(
+            purpose=Purpose.FIX,
+            command=NewExchangeCertificate(domain_names=(name,)),
+            note="No certificate in the store is fit to name (private key, valid, SMTP). "
+            "This makes a self-signed one, enough for opportunistic TLS; for Exchange "
+            "Online or partners that validate, request one from a CA instead "
+            "(New-ExchangeCertificate -GenerateRequest), import and enable it for SMTP. "
+            "Answer N to the overwrite prompt.",
+        )
+    ]
+
+
 @rule(
-    rule_id="tls-certificate-name-not-found",
+    "tls-certificate-name-not-found",
     title="The certificate named in TlsCertificateName is not on the server",
     severity=Severity.ERROR,
     failure_mode="F4",
@@ -54,11 +102,21 @@ def _best_thumbprint(context: Context, connector: SendConnector) -> str | None:
             "4.7.5 error"
         ),
     ),
-    remedy="Set TlsCertificateName from the certificate that should be used: "
-    '"<I>$($c.Issuer)<S>$($c.Subject)".',
+    remedy="Set TlsCertificateName from a certificate fit for SMTP: "
+    '"<I>$($c.Issuer)<S>$($c.Subject)"; when none is fit, get a new certificate first.',
     references=(SET_SEND_CONNECTOR,),
+    signatures=(
+        Signature(
+            groups=(("tlscertificatename", "could not be found"),),
+            reading="The send connector names a certificate (TlsCertificateName) that "
+            "Exchange cannot find; no connection was made.",
+            rank=1,
+        ),
+    ),
+    selection=_NAME_SELECTION,
+    contradiction="The queue's 454 4.7.5 raises the confidence to high.",
 )
-def tls_certificate_name_not_found(context: Context) -> Iterator[Finding]:
+def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """F4: TlsCertificateName names no certificate of the inventory."""
     for connector in context.connectors:
         name = connector.tls_certificate_name
@@ -97,29 +155,42 @@ def tls_certificate_name_not_found(context: Context) -> Iterator[Finding]:
                 ),
             )
         ]
-        thumbprint = _best_thumbprint(context, connector)
-        if thumbprint:
+        fit = _fit_for_smtp(context, connector) if context.certificates else None
+        if fit is not None:
             steps.append(
                 RemediationStep(
                     purpose=Purpose.FIX,
                     command=SetSendConnector(
-                        identity=connector.name or "", tls_certificate_from_thumbprint=thumbprint
+                        identity=connector.name or "",
+                        tls_certificate_from_thumbprint=fit.thumbprint,
                     ),
                     note=(
-                        "Builds the value from the certificate that matches the connector's "
-                        "FQDN; check it is the one you want."
+                        "Builds the value from the certificate that carries the connector's "
+                        "FQDN and is fit (private key, valid, SMTP); check it is the one you "
+                        "want."
                     ),
                 )
             )
+        elif context.certificates:
+            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
         steps.append(RemediationStep(purpose=Purpose.FIX, command=RetryQueue()))
         steps.append(
             RemediationStep(purpose=Purpose.VERIFY, command=GetQueue(filter="Status -eq 'Retry'"))
         )
-        yield finding(
-            "tls-certificate-name-not-found",
+        advice = (
+            f" The certificate {fit.subject} ({fit.thumbprint}) is fit to be named instead."
+            if fit is not None
+            else (
+                " No certificate in the store is fit to be named (private key, valid, SMTP): "
+                "a new certificate is needed."
+                if context.certificates
+                else ""
+            )
+        )
+        yield report(
             summary=(
                 f"Send connector {connector.name!r} names the certificate {name.render()!r}, "
-                "which is not in the certificate store."
+                f"which is not in the certificate store.{advice}"
             ),
             evidence=tuple(evidence),
             confidence=Confidence.HIGH if queue_refs else Confidence.MEDIUM,
@@ -134,35 +205,48 @@ def tls_certificate_name_not_found(context: Context) -> Iterator[Finding]:
 
 
 @rule(
-    rule_id="tls-certificate-name-invalid",
+    "tls-certificate-name-invalid",
     title="TlsCertificateName is not in the form <I>issuer<S>subject",
     severity=Severity.ERROR,
     failure_mode="F5",
     meaning="The connector's TlsCertificateName lost its <I> or <S> marker (web pages drop them "
-    "as HTML tags) or is otherwise malformed, so it can match no certificate.",
+    "as HTML tags) or is otherwise malformed, so it can match no certificate. The markers "
+    "are case-insensitive (<i>/<s> work, as HealthChecker and Exchange accept them).",
     needs=("the connector's TlsCertificateName",),
     remedy='Set it again from the certificate: "<I>$($c.Issuer)<S>$($c.Subject)".',
-    references=(SET_SEND_CONNECTOR,),
+    references=(SET_SEND_CONNECTOR, HEALTH_CHECKER),
+    signatures=(
+        Signature(
+            groups=(("tlscertificatename", "could not be found"),),
+            reading="The send connector names a certificate (TlsCertificateName) that "
+            "Exchange cannot find; no connection was made.",
+            rank=2,
+        ),
+    ),
+    selection=_NAME_SELECTION,
+    contradiction="None: a malformed value matches nothing whatever the log says.",
 )
-def tls_certificate_name_invalid(context: Context) -> Iterator[Finding]:
+def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[Finding]:
     """F5: a malformed TlsCertificateName."""
     for connector in context.connectors:
         name = connector.tls_certificate_name
         if name is None or name.issuer is not None:
             continue
         steps = []
-        thumbprint = _best_thumbprint(context, connector)
-        if thumbprint:
+        fit = _fit_for_smtp(context, connector)
+        if fit is not None:
             steps.append(
                 RemediationStep(
                     purpose=Purpose.FIX,
                     command=SetSendConnector(
-                        identity=connector.name or "", tls_certificate_from_thumbprint=thumbprint
+                        identity=connector.name or "",
+                        tls_certificate_from_thumbprint=fit.thumbprint,
                     ),
+                    note="Builds the value from the fit certificate that carries the "
+                    "connector's FQDN.",
                 )
             )
-        yield finding(
-            "tls-certificate-name-invalid",
+        yield report(
             summary=(
                 f"Send connector {connector.name!r} has TlsCertificateName {name.raw!r}, which "
                 "lacks its <I> or <S> marker."
@@ -179,7 +263,158 @@ def tls_certificate_name_invalid(context: Context) -> Iterator[Finding]:
 
 
 @rule(
-    rule_id="no-certificate-for-connector-fqdn",
+    "receive-connector-certificate-not-found",
+    title="A receive connector's TlsCertificateName names no certificate on the server",
+    severity=Severity.ERROR,
+    failure_mode="F4",
+    meaning="A receive connector names (TlsCertificateName) a certificate the store does not "
+    "hold, typically after a renewal: the connector cannot offer the intended certificate "
+    "to Exchange Online or partners, which then fail STARTTLS or misattribute the mail "
+    "(KB 2989382).",
+    needs=("the receive connector's TlsCertificateName", "the certificate list"),
+    remedy="Set the receive connector's TlsCertificateName from the certificate that is fit "
+    "(private key, valid, SMTP), or re-run the Hybrid Configuration Wizard.",
+    references=(SET_RECEIVE_CONNECTOR,),
+    selection="Looks the name up in the store as for send connectors.",
+    contradiction="None: configuration only.",
+)
+def receive_connector_certificate_not_found(context: Context, report: Report) -> Iterator[Finding]:
+    """Report a receive connector's stale TlsCertificateName."""
+    if not context.certificates:
+        return
+    for connector in context.receive_connectors:
+        name = connector.tls_certificate_name
+        if name is None or name.issuer is None:
+            continue
+        if any(name.matches(certificate) for certificate in context.certificates):
+            continue
+        identity = connector.identity or connector.name or ""
+        steps: list[RemediationStep] = []
+        if identity:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetReceiveConnector(
+                        identity=identity, properties=("Identity", "Fqdn", "TlsCertificateName")
+                    ),
+                )
+            )
+        fit = _fit_for_smtp(context, connector)
+        if fit is not None and identity:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.FIX,
+                    command=SetReceiveConnector(
+                        identity=identity,
+                        tls_certificate_name=f"<I>{fit.issuer}<S>{fit.subject}",
+                    ),
+                    note="The certificate that carries the connector's FQDN and is fit.",
+                )
+            )
+        elif fit is None:
+            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+        yield report(
+            summary=(
+                f"Receive connector {connector.name!r} names the certificate {name.render()!r}, "
+                "which is not in the certificate store."
+            ),
+            evidence=(
+                connector_ref(
+                    connector,
+                    "the receive connector names this certificate",
+                    f"TlsCertificateName: {name.render()}",
+                ),
+                EvidenceRef(
+                    source=None,
+                    excerpt=f"{len(context.certificates)} certificates, none with that "
+                    "issuer and subject",
+                    claim="no certificate in the store matches",
+                ),
+            ),
+            confidence=Confidence.MEDIUM,
+            preconditions=("the certificate list is from the connector's server",),
+            remediation=tuple(steps),
+            subject=identity,
+        )
+
+
+@rule(
+    "exchange-online-connector-incomplete",
+    title="A connector to Exchange Online lacks TlsCertificateName or CloudServicesMailEnabled",
+    severity=Severity.WARNING,
+    failure_mode="F13",
+    meaning="A send connector whose smart host is Exchange Online (*.mail.protection.outlook."
+    "com) should name its certificate (TlsCertificateName) and set CloudServicesMailEnabled, "
+    "as the Hybrid Configuration Wizard does; without them Exchange Online cannot attribute "
+    "the mail to the organisation's certificate-based connector (HealthChecker's connector "
+    "check).",
+    needs=("the send connector's SmartHosts, TlsCertificateName and CloudServicesMailEnabled",),
+    remedy="Set TlsCertificateName from the certificate Exchange Online's inbound connector "
+    "expects and CloudServicesMailEnabled $true, or re-run the Hybrid Configuration Wizard.",
+    references=(HEALTH_CHECKER, HYBRID_CONNECTORS),
+    signatures=(TENANT_ATTRIBUTION,),
+    selection="The connector's configuration only.",
+    contradiction="None: configuration only.",
+)
+def exchange_online_connector_incomplete(context: Context, report: Report) -> Iterator[Finding]:
+    """HealthChecker's ExoConnectorCheck: name the certificate, mark the connector."""
+    for connector in context.connectors:
+        smart_to_exo = any(
+            host.strip().casefold().endswith(EXO_SUFFIX) for host in connector.smart_hosts or ()
+        )
+        if not smart_to_exo:
+            continue
+        lacks = []
+        if connector.tls_certificate_name is None:
+            lacks.append("TlsCertificateName")
+        if connector.cloud_services_mail_enabled is False:
+            lacks.append("CloudServicesMailEnabled $true")
+        if not lacks:
+            continue
+        steps = [
+            RemediationStep(
+                purpose=Purpose.CHECK,
+                command=GetSendConnector(
+                    identity=connector.name or "",
+                    properties=("SmartHosts", "TlsCertificateName", "CloudServicesMailEnabled"),
+                ),
+            )
+        ]
+        fit = _fit_for_smtp(context, connector)
+        if fit is not None and connector.tls_certificate_name is None:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.FIX,
+                    command=SetSendConnector(
+                        identity=connector.name or "",
+                        tls_certificate_from_thumbprint=fit.thumbprint,
+                    ),
+                    note="The certificate must be the one Exchange Online's inbound connector "
+                    "expects (TlsSenderCertificateName); check it there.",
+                )
+            )
+        yield report(
+            summary=(
+                f"Send connector {connector.name!r} sends to Exchange Online without "
+                f"{' and '.join(lacks)}."
+            ),
+            evidence=(
+                connector_ref(
+                    connector,
+                    "the connector's Exchange Online settings",
+                    f"SmartHosts: {', '.join(connector.smart_hosts or ())}, "
+                    f"TlsCertificateName: {connector.tls_certificate_name}, "
+                    f"CloudServicesMailEnabled: {connector.cloud_services_mail_enabled}",
+                ),
+            ),
+            confidence=Confidence.MEDIUM,
+            remediation=tuple(steps),
+            subject=connector.name or "",
+        )
+
+
+@rule(
+    "no-certificate-for-connector-fqdn",
     title="No certificate matches the connector's FQDN",
     severity=Severity.WARNING,
     failure_mode="F7",
@@ -190,8 +425,17 @@ def tls_certificate_name_invalid(context: Context) -> Iterator[Finding]:
     remedy="Get a certificate that contains the FQDN, or set the connector's FQDN to a name in "
     "the certificate; enable it for SMTP.",
     references=(SET_SEND_CONNECTOR,),
+    signatures=(
+        Signature(
+            groups=(("starttls is required to send mail",), ("disallowed this secure domain",)),
+            reading="TLS is required on this path, and one end did not offer STARTTLS.",
+            rank=2,
+        ),
+    ),
+    selection="Uses Exchange's selection by FQDN; fires only when it finds no fit certificate.",
+    contradiction="None: configuration only.",
 )
-def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
+def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Iterator[Finding]:
     """F7: TLS matters for the connector, and no certificate fits its FQDN."""
     if not context.certificates:
         return
@@ -206,11 +450,11 @@ def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
         fqdn = connector.fqdn or context.evidence.server_fqdn
         if not wants_tls or not fqdn or context.selected_certificate(connector) is not None:
             continue
-        yield finding(
-            "no-certificate-for-connector-fqdn",
+        reasons = context.selection(connector).reasons()
+        yield report(
             summary=(
                 f"Send connector {connector.name!r} uses TLS, but no certificate in the store "
-                f"has the name {fqdn!r}."
+                f"that has the name {fqdn!r} is fit: {'; '.join(reasons)}."
             ),
             evidence=(
                 connector_ref(
@@ -220,8 +464,8 @@ def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
                 ),
                 EvidenceRef(
                     source=None,
-                    excerpt=f"{len(context.certificates)} certificates, none for {fqdn}",
-                    claim="no certificate has the name",
+                    excerpt=f"{len(context.certificates)} certificates, none fit for {fqdn}",
+                    claim="no fit certificate has the name",
                 ),
             ),
             confidence=Confidence.MEDIUM,
@@ -234,27 +478,42 @@ def no_certificate_for_connector_fqdn(context: Context) -> Iterator[Finding]:
                         properties=("Thumbprint", "Services", "Subject", "CertificateDomains"),
                     ),
                 ),
+                *_new_certificate_steps(fqdn),
             ),
             subject=connector.name or "",
         )
 
 
 @rule(
-    rule_id="tls-domain-validation-misconfigured",
+    "tls-domain-validation-misconfigured",
     title="TlsAuthLevel and TlsDomain do not fit together",
     severity=Severity.ERROR,
     failure_mode="F15",
     meaning="DomainValidation needs a TlsDomain on a smart-host connector, and a TlsDomain is "
     "allowed only with DomainValidation; otherwise Exchange refuses to send with '421 "
     "TLSAuthLevel cannot be DomainValidation with out a valid TLS Domain.' or '421 TLS "
-    "Domain can only be specified with TLSAuthLevel set to DomainValidation.'",
-    needs=("the connector's TlsAuthLevel, TlsDomain and SmartHosts",),
-    remedy=(
-        "Set both together: -TlsAuthLevel DomainValidation -TlsDomain <domain>, or clear TlsDomain."
-    ),
+    "Domain can only be specified with TLSAuthLevel set to DomainValidation.' TlsAuthLevel "
+    "can be set only when RequireTLS is $true.",
+    needs=("the connector's TlsAuthLevel, TlsDomain, RequireTLS and SmartHosts",),
+    remedy="A stray TlsDomain: clear it (-TlsDomain $null), or, on a RequireTLS connector "
+    "meant to validate the domain, set TlsAuthLevel DomainValidation. A missing TlsDomain: "
+    "set the domain in the smart host's certificate (mail.protection.outlook.com for "
+    "Exchange Online).",
     references=(SET_SEND_CONNECTOR,),
+    signatures=(
+        Signature(
+            groups=(
+                ("tlsauthlevel cannot be domainvalidation",),
+                ("tls domain can only be specified",),
+            ),
+            reading="The connector's TlsAuthLevel and TlsDomain do not fit together.",
+            rank=1,
+        ),
+    ),
+    selection="The connector's configuration only.",
+    contradiction="None: Exchange refuses the combination before any connection.",
 )
-def tls_domain_validation_misconfigured(context: Context) -> Iterator[Finding]:
+def tls_domain_validation_misconfigured(context: Context, report: Report) -> Iterator[Finding]:
     """F15: DomainValidation without TlsDomain, or TlsDomain without it."""
     for connector in context.connectors:
         level = (connector.tls_auth_level or "").casefold()
@@ -269,46 +528,76 @@ def tls_domain_validation_misconfigured(context: Context) -> Iterator[Finding]:
             if missing_domain
             else "a TlsDomain without DomainValidation"
         )
-        fix = (
-            SetSendConnector(
-                identity=connector.name or "",
-                tls_auth_level="DomainValidation",
-                tls_domain=connector.tls_domain or "mail.protection.outlook.com",
+        identity = connector.name or ""
+        steps: list[RemediationStep] = [
+            RemediationStep(
+                purpose=Purpose.CHECK,
+                command=GetSendConnector(
+                    identity=identity,
+                    properties=("RequireTLS", "TlsAuthLevel", "TlsDomain", "SmartHosts"),
+                ),
             )
-            if stray_domain
-            else SetSendConnector(
-                identity=connector.name or "",
-                tls_auth_level="DomainValidation",
-                tls_domain="mail.protection.outlook.com",
+        ]
+        if stray_domain:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.FIX,
+                    command=SetSendConnector(identity=identity, clear_tls_domain=True),
+                    note="Clears TlsDomain: usually right, since it does nothing without "
+                    "DomainValidation."
+                    + (
+                        " To validate the remote domain instead, run Set-SendConnector with "
+                        "-TlsAuthLevel DomainValidation and keep TlsDomain."
+                        if connector.require_tls is True
+                        else " TlsAuthLevel cannot be set here: RequireTLS is not $true."
+                    ),
+                )
+            )
+        elif to_exchange_online(connector):
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.FIX,
+                    command=SetSendConnector(
+                        identity=identity,
+                        tls_auth_level="DomainValidation",
+                        tls_domain="mail.protection.outlook.com",
+                    ),
+                    note="Exchange Online's certificate is issued for mail.protection.outlook.com.",
+                )
+            )
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.VERIFY,
+                command=GetSendConnector(
+                    identity=identity, properties=("TlsAuthLevel", "TlsDomain")
+                ),
+                note="TlsDomain set only with DomainValidation.",
             )
         )
-        yield finding(
-            "tls-domain-validation-misconfigured",
-            summary=f"Send connector {connector.name!r} has {problem}.",
+        advice = (
+            ""
+            if stray_domain or to_exchange_online(connector)
+            else " Set -TlsDomain to the domain the smart host's certificate is issued for "
+            f"({', '.join(connector.smart_hosts or ())}); it cannot be read from this evidence."
+        )
+        yield report(
+            summary=f"Send connector {connector.name!r} has {problem}.{advice}",
             evidence=(
                 connector_ref(
                     connector,
                     problem,
-                    f"TlsAuthLevel: {connector.tls_auth_level}, TlsDomain: {connector.tls_domain}",
+                    f"TlsAuthLevel: {connector.tls_auth_level}, TlsDomain: "
+                    f"{connector.tls_domain}, RequireTLS: {connector.require_tls}",
                 ),
             ),
             confidence=Confidence.HIGH,
-            remediation=(
-                RemediationStep(
-                    purpose=Purpose.FIX,
-                    command=fix,
-                    note=(
-                        "Use the domain the remote certificate is issued for; "
-                        "mail.protection.outlook.com for Exchange Online."
-                    ),
-                ),
-            ),
-            subject=connector.name or "",
+            remediation=tuple(steps),
+            subject=identity,
         )
 
 
 @rule(
-    rule_id="protocol-logging-disabled",
+    "protocol-logging-disabled",
     title="A failing connector has no protocol log to show why",
     severity=Severity.WARNING,
     failure_mode=None,
@@ -323,8 +612,10 @@ def tls_domain_validation_misconfigured(context: Context) -> Iterator[Finding]:
     remedy="Set ProtocolLoggingLevel Verbose on the connector, retry the queue, and collect the "
     "send protocol log.",
     references=("https://support.microsoft.com/help/4051498",),
+    selection="The connector serving the failing queue (smart host or address space).",
+    contradiction="Silent when the evidence holds sessions of the connector.",
 )
-def protocol_logging_disabled(context: Context) -> Iterator[Finding]:
+def protocol_logging_disabled(context: Context, report: Report) -> Iterator[Finding]:
     """Collect more evidence: turn on protocol logging for a failing connector."""
     for connector in context.connectors:
         if connector.logging_enabled is not False or context.sessions_of(connector):
@@ -332,8 +623,7 @@ def protocol_logging_disabled(context: Context) -> Iterator[Finding]:
         failing = [queue for queue in context.queues_for_connector(connector) if queue.is_failing]
         if not failing:
             continue
-        yield finding(
-            "protocol-logging-disabled",
+        yield report(
             summary=(
                 f"Queue {failing[0].identity} is failing through send connector "
                 f"{connector.name!r}, whose protocol logging is off; turn it on to see whether "

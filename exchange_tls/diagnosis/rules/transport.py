@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from exchange_tls.diagnosis.catalogue import finding, rule
+from exchange_tls.certificates.models import Services
+from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules._shared import TIMEOUT, to_exchange_online
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import (
+    EnableExchangeCertificate,
+    EnsureRegistryKey,
     GetExchangeCertificate,
+    GetItemProperty,
+    GetReceiveConnector,
     NewExchangeCertificate,
     SetItemProperty,
     SetSendConnector,
@@ -21,14 +27,82 @@ from exchange_tls.remediation.commands import (
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 from exchange_tls.smtp import SmtpReply
 
+__all__: list[str] = []
+
 TLS_VERSIONS = "https://learn.microsoft.com/exchange/troubleshoot/email-delivery/send-receive-emails-socketerror"
+TLS_BEST_PRACTICES = "https://learn.microsoft.com/exchange/exchange-tls-configuration"
+TLS_DEPRECATION = "https://learn.microsoft.com/exchange/troubleshoot/email-delivery/mail-flow-errors-tls-1-0-1-1-disablement"
 _SCHANNEL = (
     "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
 )
 _DOTNET = (
     "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
     "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
+    "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v2.0.50727",
+    "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v2.0.50727",
 )
+SELECTION_DOCS = (
+    "https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates"
+)
+_MODERN = ("TLS1_2", "TLS1_3")
+_LEGACY = ("TLS1_0", "TLS1_1", "SSL3", "SSL2")
+REBOOT_NOTE = (
+    "Restart the server afterwards: Schannel and .NET read these values when they start, "
+    "so nothing changes before the reboot."
+)
+
+
+def enable_tls12_steps() -> list[RemediationStep]:
+    """Enable TLS 1.2 for Schannel and .NET: create missing keys, set values, reboot, verify.
+
+    The values of "Exchange Server TLS configuration best practices": Schannel's TLS 1.2
+    Client and Server keys get Enabled 1 and DisabledByDefault 0; the .NET v4.0.30319 and
+    v2.0.50727 keys (and their Wow6432Node twins) get SystemDefaultTlsVersions 1 and
+    SchUseStrongCrypto 1.
+    """
+    values: list[tuple[str, tuple[tuple[str, int], ...]]] = [
+        (_SCHANNEL + side, (("Enabled", 1), ("DisabledByDefault", 0)))
+        for side in ("Client", "Server")
+    ]
+    values.extend(
+        (path, (("SystemDefaultTlsVersions", 1), ("SchUseStrongCrypto", 1))) for path in _DOTNET
+    )
+    steps: list[RemediationStep] = []
+    for path, pairs in values:
+        steps.append(RemediationStep(purpose=Purpose.FIX, command=EnsureRegistryKey(path=path)))
+        steps.extend(
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=SetItemProperty(path=path, name=name, value=value),
+            )
+            for name, value in pairs
+        )
+    last = steps[-1]
+    steps[-1] = RemediationStep(purpose=last.purpose, command=last.command, note=REBOOT_NOTE)
+    steps.extend(
+        RemediationStep(
+            purpose=Purpose.VERIFY,
+            command=GetItemProperty(path=path, names=tuple(name for name, _ in pairs)),
+            note="After the reboot: the values as set above; the send protocol log should "
+            "show 'TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded'.",
+        )
+        for path, pairs in values
+    )
+    return steps
+
+
+def _modern_session(context: Context) -> SmtpSession | None:
+    """Return a session in which this server negotiated TLS 1.2 or later, if any."""
+    for session in reversed(context.sessions):
+        tls = session.tls
+        if tls is not None and tls.succeeded is True and (tls.protocol or "") in _MODERN:
+            return session
+    return None
+
+
+def _success_row(session: SmtpSession) -> EvidenceRef:
+    row = next((r for r in session.rows if r.text.startswith("TLS protocol ")), session.rows[0])
+    return row_ref(row, "this server negotiated TLS 1.2 or later here")
 
 
 def _replies(context: Context) -> Iterator[tuple[SmtpReply, EvidenceRef]]:
@@ -76,24 +150,55 @@ def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
 
 
 @rule(
-    rule_id="tls-protocol-mismatch",
+    "tls-protocol-mismatch",
     title="The two ends share no TLS version or cipher",
     severity=Severity.ERROR,
     failure_mode="F8",
     meaning="The handshake is dropped (SocketError) or refused (AlgorithmMismatch): typically "
     "a server that offers only TLS 1.0/1.1 talking to one that requires TLS 1.2, such as "
-    "Exchange Online.",
+    "Exchange Online. When the same logs show this server negotiating TLS 1.2, the cause is "
+    "at the peer or a device in between, not this server's TLS versions.",
     needs=(
-        "a send session failing with SocketError or AlgorithmMismatch, or a TLS 1.0/1.1 "
-        "session, or a queue error 'Connection dropped due to SocketError'",
+        "a send session failing with SocketError or AlgorithmMismatch, or a queue error "
+        "'Connection dropped due to SocketError'",
     ),
-    remedy="Enable TLS 1.2 for Schannel and .NET (registry values), install updates, and "
-    "restart the server.",
-    references=(TLS_VERSIONS,),
+    remedy="Enable TLS 1.2 for Schannel and .NET (create the keys when missing, set the "
+    "values, reboot, verify); when the log shows TLS 1.2 working here, look at the peer "
+    "and any TLS-inspecting device instead.",
+    references=(TLS_VERSIONS, TLS_BEST_PRACTICES),
+    signatures=(
+        Signature(
+            groups=(("connection dropped",),),
+            reading="The connection was dropped: a TLS version or cipher mismatch does this, "
+            "as does the network.",
+            rank=2,
+        ),
+        Signature(
+            groups=(("must issue a starttls command first",),),
+            reading="The remote host requires STARTTLS, and the message went without it.",
+            rank=2,
+        ),
+        Signature(
+            groups=(("socketerror",), ("algorithmmismatch",)),
+            reading="The TLS handshake was dropped or refused: no common version or cipher.",
+            rank=1,
+        ),
+        Signature(
+            groups=(("4.7.66",),),
+            reading="Exchange Online refuses TLS 1.0 and 1.1 (421 4.7.66): this server must "
+            "use TLS 1.2.",
+            rank=1,
+        ),
+    ),
+    selection="Server-wide: the Schannel and .NET settings of the sending server.",
+    contradiction="A session in the logs in which this server negotiated TLS 1.2 or later "
+    "drops the registry fix and lowers the confidence to low: the cause lies at the peer.",
 )
-def tls_protocol_mismatch(context: Context) -> Iterator[Finding]:
+def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]:
     """F8: SocketError / AlgorithmMismatch handshakes, or a queue's SocketError drop."""
     evidence: list[EvidenceRef] = []
+    hosts: list[str] = []
+    connectors: list[str] = []
     for session in context.send_sessions:
         tls = session.tls
         if (
@@ -101,58 +206,123 @@ def tls_protocol_mismatch(context: Context) -> Iterator[Finding]:
             and tls.succeeded is False
             and tls.error in ("SocketError", "AlgorithmMismatch")
         ):
+            connectors.append(session.connector_id)
             row = failure_row(session)
             if row is not None:
                 evidence.append(row_ref(row, f"the handshake failed with {tls.error}"))
+            if session.remote_endpoint and session.remote_endpoint.host:
+                hosts.append(session.remote_endpoint.host)
     evidence.extend(ref for _, ref in _matching(context, ["connection dropped due to socketerror"]))
     if not evidence:
         return
-    steps = []
-    for side in ("Client", "Server"):
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetItemProperty(path=_SCHANNEL + side, name="Enabled", value=1),
-                note="Create the key first if it does not exist (New-Item).",
-            )
+    modern = _modern_session(context)
+    if modern is not None:
+        yield report(
+            summary=(
+                "TLS handshakes are dropped or refused, yet the logs show this server "
+                f"negotiating {modern.tls.protocol if modern.tls else 'TLS 1.2'} at "
+                f"{modern.end:%Y-%m-%d %H:%M} UTC: this server can do TLS 1.2, so the peer "
+                "(its versions or ciphers) or a TLS-inspecting device in between is the "
+                "likely cause, not this server's settings."
+            ),
+            evidence=(*dict.fromkeys(evidence), _success_row(modern)),
+            confidence=Confidence.LOW,
+            preconditions=(
+                "a successful TLS 1.2 session of this server rules out its TLS 1.2 settings",
+            ),
+            remediation=tuple(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=TestNetConnection(computer_name=host),
+                    note="The port answers; then compare the peer's TLS versions and ciphers.",
+                )
+                for host in dict.fromkeys(hosts)
+            ),
+            # The connectors, not the hosts: a summary keeps a few sessions per cause, so
+            # the hosts it names are examples, while the connectors are all there.
+            subject=",".join(dict.fromkeys(connectors)) or "TLS 1.2",
         )
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetItemProperty(path=_SCHANNEL + side, name="DisabledByDefault", value=0),
-            )
-        )
-    for path in _DOTNET:
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetItemProperty(path=path, name="SystemDefaultTlsVersions", value=1),
-            )
-        )
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetItemProperty(path=path, name="SchUseStrongCrypto", value=1),
-            )
-        )
-    yield finding(
-        "tls-protocol-mismatch",
+        return
+    yield report(
         summary=(
             "TLS handshakes are dropped or refused in a way that points to no common TLS "
-            "version: enable TLS 1.2 on this server."
+            "version, and no session in the logs shows this server using TLS 1.2: enable "
+            "TLS 1.2 on this server."
         ),
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.MEDIUM,
         preconditions=(
             "SocketError during the handshake usually means the peer dropped an old TLS version",
         ),
-        remediation=tuple(steps),
+        remediation=tuple(enable_tls12_steps()),
         subject="TLS 1.2",
     )
 
 
+def _to_exchange_online(context: Context, session: SmtpSession) -> bool:
+    connector = context.connector_named(session.connector_id)
+    if connector is not None and to_exchange_online(connector):
+        return True
+    remote = session.tls.remote_certificate if session.tls else None
+    names = [remote.subject or "", *(remote.alternate_names or ())] if remote else []
+    if any("outlook.com" in name.casefold() for name in names):
+        return True
+    return any("outlook.com" in reply.text.casefold() for reply in session.replies[:1])
+
+
 @rule(
-    rule_id="remote-requires-starttls",
+    "legacy-tls-to-exchange-online",
+    title="Mail to Exchange Online still goes over TLS 1.0 or 1.1",
+    severity=Severity.WARNING,
+    failure_mode="F8",
+    meaning="A send session to Exchange Online succeeded over TLS 1.0 or 1.1. Exchange Online "
+    "refuses these versions ('421 4.7.66 TLS 1.0 and 1.1 are not supported'), so this path "
+    "fails once the refusal reaches the endpoint it uses.",
+    needs=(
+        "a successful send session to Exchange Online whose 'TLS protocol' row names "
+        "TLS 1.0 or 1.1",
+    ),
+    remedy="Enable TLS 1.2 for Schannel and .NET (create the keys when missing, set the "
+    "values, reboot, verify).",
+    references=(TLS_DEPRECATION, TLS_BEST_PRACTICES),
+    signatures=(
+        Signature(
+            groups=(("4.7.66",),),
+            reading="Exchange Online refuses TLS 1.0 and 1.1 (421 4.7.66): this server must "
+            "use TLS 1.2.",
+            rank=1,
+        ),
+    ),
+    selection="Sessions whose connector, remote certificate or banner is Exchange Online's.",
+    contradiction="None: the session itself shows the version.",
+)
+def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[Finding]:
+    """TLS 1.0/1.1 sessions to Exchange Online, which now refuses them."""
+    by_connector: dict[str, list[SmtpSession]] = {}
+    for session in context.send_sessions:
+        tls = session.tls
+        if tls is None or tls.succeeded is not True or (tls.protocol or "") not in _LEGACY:
+            continue
+        if _to_exchange_online(context, session):
+            by_connector.setdefault(session.connector_id, []).append(session)
+    for connector_id, sessions in sorted(by_connector.items()):
+        last = sessions[-1]
+        row = next((r for r in last.rows if r.text.startswith("TLS protocol ")), last.rows[0])
+        version = last.tls.protocol if last.tls else "TLS 1.0"
+        yield report(
+            summary=(
+                f"Send connector {connector_id!r} reached Exchange Online over {version} in "
+                f"{len(sessions)} session(s); Exchange Online refuses TLS 1.0 and 1.1."
+            ),
+            evidence=(row_ref(row, f"the session used {version}"),),
+            confidence=Confidence.HIGH,
+            remediation=tuple(enable_tls12_steps()),
+            subject=connector_id,
+        )
+
+
+@rule(
+    "remote-requires-starttls",
     title="The remote host requires STARTTLS, and Exchange sent without it",
     severity=Severity.ERROR,
     failure_mode="F9",
@@ -162,8 +332,17 @@ def tls_protocol_mismatch(context: Context) -> Iterator[Finding]:
     needs=("a reply 'Must issue a STARTTLS command first' in a session or a queue error",),
     remedy="Fix the TLS failure first; set IgnoreSTARTTLS $false on the connector; turn off SMTP "
     "inspection on the firewall.",
+    signatures=(
+        Signature(
+            groups=(("must issue a starttls command first",),),
+            reading="The remote host requires STARTTLS, and the message went without it.",
+            rank=1,
+        ),
+    ),
+    selection="Every reply in the send logs and queue errors.",
+    contradiction="None.",
 )
-def remote_requires_starttls(context: Context) -> Iterator[Finding]:
+def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
     found = _matching(context, ["must issue a starttls command first"])
     if not found:
@@ -176,8 +355,7 @@ def remote_requires_starttls(context: Context) -> Iterator[Finding]:
         for connector in context.connectors
         if connector.ignore_starttls
     ]
-    yield finding(
-        "remote-requires-starttls",
+    yield report(
         summary="The remote host refused mail sent without STARTTLS.",
         evidence=tuple(dict.fromkeys(ref for _, ref in found)),
         confidence=Confidence.HIGH,
@@ -187,7 +365,7 @@ def remote_requires_starttls(context: Context) -> Iterator[Finding]:
 
 
 @rule(
-    rule_id="remote-starttls-unavailable",
+    "remote-starttls-unavailable",
     title="The connector requires TLS, and the remote host does not offer STARTTLS",
     severity=Severity.ERROR,
     failure_mode="F10",
@@ -199,8 +377,17 @@ def remote_requires_starttls(context: Context) -> Iterator[Finding]:
         "5.7.3 / 451 4.7.3 queue error",
     ),
     remedy="The remote side must offer STARTTLS; or, as a policy decision, relax RequireTLS.",
+    signatures=(
+        Signature(
+            groups=(("starttls is required to send mail",), ("disallowed this secure domain",)),
+            reading="TLS is required on this path, and one end did not offer STARTTLS.",
+            rank=1,
+        ),
+    ),
+    selection="RequireTLS connectors' sessions, and the replies in logs and queues.",
+    contradiction="None.",
 )
-def remote_starttls_unavailable(context: Context) -> Iterator[Finding]:
+def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Finding]:
     """F10: TLS required, not offered."""
     evidence: list[EvidenceRef] = []
     for connector in context.connectors:
@@ -224,8 +411,7 @@ def remote_starttls_unavailable(context: Context) -> Iterator[Finding]:
     )
     if not evidence:
         return
-    yield finding(
-        "remote-starttls-unavailable",
+    yield report(
         summary="Mail waits because TLS is required and the remote host does not offer STARTTLS.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.HIGH,
@@ -233,35 +419,65 @@ def remote_starttls_unavailable(context: Context) -> Iterator[Finding]:
     )
 
 
+#: Text that proves a network failure by itself.
 _NETWORK = (
+    "failed to connect. winsock error code",
     "failed to connect",
-    "unable to connect",
     "connection refused",
     "socket error code 1006",
 )
+#: Text that looks like a network failure but also hides TLS credential failures.
+_AMBIGUOUS = ("unable to connect",)
 
 
 @rule(
-    rule_id="connection-failure",
+    "connection-failure",
     title="The remote host cannot be reached",
     severity=Severity.ERROR,
     failure_mode="F14",
     meaning="TCP connections to the remote host fail (Winsock 10060 timed out, 10061 refused): a "
     "firewall, NAT or DNS problem. A queue's '421 4.4.1 Connection timed out' alone is not "
-    "taken as proof, since a TLS failure produces it too (KB 4051498).",
+    "taken as proof, since a TLS failure produces it too (KB 4051498); '421 4.2.1 Unable to "
+    "connect' alone gives low confidence, since published cases show it hiding NoCredentials "
+    "and UnknownCredentials failures the same way.",
     needs=(
         "a 'Failed to connect. Winsock error code' row, or a queue error naming a failed "
         "connection with no TLS failure behind it",
     ),
     remedy=(
         "Test the path with Test-NetConnection to port 25; check firewall, NAT, smart hosts "
-        "and DNS."
+        "and DNS. With only '421 4.2.1 Unable to connect', turn on protocol logging first."
     ),
+    signatures=(
+        Signature(
+            groups=(("failed to connect. winsock error code",), ("connection refused",)),
+            reading="The connection itself failed: a Winsock error or a refusal comes from "
+            "the network, before any TLS.",
+            rank=1,
+        ),
+        Signature(
+            groups=(("dns query failed",),),
+            reading="The next hop's name did not resolve: DNS, not TLS.",
+            rank=1,
+        ),
+        Signature(
+            groups=(("connection dropped",),),
+            reading="The connection was dropped: a TLS version or cipher mismatch does this, "
+            "as does the network.",
+            rank=2,
+        ),
+        TIMEOUT,
+    ),
+    selection="Send sessions with a connect failure; queue errors with no failing TLS session "
+    "on the same path.",
+    contradiction="A failing TLS session on the queue's path claims the queue's error "
+    "(KB 4051498); '421 4.2.1 Unable to connect' alone gives low confidence.",
 )
-def connection_failure(context: Context) -> Iterator[Finding]:
+def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
     """F14: positive evidence of a network failure, never the ambiguous 421 4.4.1 alone."""
     evidence: list[EvidenceRef] = []
     hosts: list[str] = []
+    proven = False
     for session in context.send_sessions:
         failure = session.connect_failure
         if failure is not None:
@@ -270,40 +486,180 @@ def connection_failure(context: Context) -> Iterator[Finding]:
                 evidence.append(
                     row_ref(row, f"the connection failed (Winsock {failure.winsock_error})")
                 )
+                proven = True
             if session.remote_endpoint and session.remote_endpoint.host:
                 hosts.append(session.remote_endpoint.host)
     for queue in context.queues:
         error = queue.last_error
         if error is None or _tls_explains(context, queue) is not None:
             continue
-        text = (error.raw or "").casefold()
-        if any(needle in text for needle in _NETWORK):
+        text = " ".join((error.raw or "").casefold().split())
+        certain = any(needle in text for needle in _NETWORK)
+        if certain or any(needle in text for needle in _AMBIGUOUS):
             evidence.append(queue_ref(queue, "the queue reports a failed connection"))
+            proven = proven or certain
             if queue.last_error and queue.last_error.ip and queue.last_error.ip.host:
                 hosts.append(queue.last_error.ip.host)
     if not evidence:
         return
-    steps = tuple(
+    steps = [
         RemediationStep(
             purpose=Purpose.CHECK,
             command=TestNetConnection(computer_name=host),
             note="TcpTestSucceeded should be True.",
         )
         for host in dict.fromkeys(hosts)
-    )
-    yield finding(
-        "connection-failure",
+    ]
+    if not proven:
+        steps.extend(
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=SetSendConnector(
+                    identity=connector.name or "", protocol_logging_level="Verbose"
+                ),
+                note="The send protocol log tells a refused connection from a TLS credential "
+                "failure (KB 4051498).",
+            )
+            for connector in context.connectors
+            if connector.logging_enabled is False and connector.name
+        )
+    yield report(
         summary="Connections to the remote host fail at the network level"
-        + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else "."),
+        + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else ".")
+        + (
+            ""
+            if proven
+            else " Only '421 4.2.1 Unable to connect' says so, which TLS credential failures "
+            "(NoCredentials, UnknownCredentials) also produce: the send protocol log tells."
+        ),
         evidence=tuple(dict.fromkeys(evidence)),
-        confidence=Confidence.HIGH,
-        remediation=steps,
-        subject=",".join(dict.fromkeys(hosts)),
+        confidence=Confidence.HIGH if proven else Confidence.LOW,
+        preconditions=()
+        if proven
+        else ("'421 4.2.1 Unable to connect' alone does not separate network from TLS",),
+        remediation=tuple(steps),
+        subject=",".join(dict.fromkeys(hosts)) or "network",
     )
+
+
+_RECEIVE_CAUSES = {
+    "UnknownCredentials": "the certificate this server presents is not usable for SMTP "
+    "(not enabled for SMTP, or its key is unreadable)",
+    "NoCredentials": "the certificate this server presents has no usable private key",
+    "SocketError": "the client dropped the handshake: no common TLS version or cipher",
+    "AlgorithmMismatch": "no common TLS version or cipher with the client",
+}
 
 
 @rule(
-    rule_id="internal-transport-certificate-problem",
+    "inbound-tls-failure",
+    title="Inbound STARTTLS fails on a receive connector",
+    severity=Severity.ERROR,
+    failure_mode=None,
+    meaning="A receive session (from Exchange Online, a partner or another server) fails the "
+    "TLS handshake. Exchange Online then reports it on its side ('450 4.4.317', '451 4.7.0 "
+    "… PRX5', '4.7.320 Certificate validation failed'); the cause is the certificate the "
+    "receive connector presents or the TLS versions of this server.",
+    needs=("a receive session with 'TLS negotiation failed with error …'",),
+    remedy="Check the certificate the receive connector presents (SMTP, private key, valid, "
+    "from a CA for Exchange Online); enable it for SMTP or set the connector's "
+    "TlsCertificateName; for SocketError, enable TLS 1.2.",
+    references=(SELECTION_DOCS,),
+    signatures=(
+        Signature(
+            groups=(("4.4.317",), ("4.7.320",), ("prx5",), ("subjectmismatch",)),
+            reading="Exchange Online could not complete TLS with the on-premises server that "
+            "receives its mail: look at the receive connector's certificate.",
+            rank=1,
+        ),
+    ),
+    selection="Judges the certificate the receive session shows presented, else the receive "
+    "connector's selected certificate.",
+    contradiction="None: the session shows the failure.",
+)
+def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
+    """Report receive sessions failing STARTTLS: the inbound side."""
+    by_connector: dict[str, list[SmtpSession]] = {}
+    for session in context.receive_sessions:
+        if session.tls is not None and session.tls.succeeded is False:
+            by_connector.setdefault(session.connector_id, []).append(session)
+    for connector_id, sessions in sorted(by_connector.items()):
+        last = sessions[-1]
+        error = last.tls.error if last.tls else None
+        row = failure_row(last)
+        evidence = [row_ref(row, f"inbound TLS failed with {error}")] if row else []
+        identity = last.tls.local_certificate if last.tls else None
+        certificate = context.certificate_for(identity)
+        if certificate is None:
+            receive = next(
+                (
+                    c
+                    for c in context.receive_connectors
+                    if (c.identity or c.name or "").casefold() == connector_id.casefold()
+                    or (c.name or "").casefold() == connector_id.rsplit("\\", 1)[-1].casefold()
+                ),
+                None,
+            )
+            certificate = context.selected_certificate(receive) if receive else None
+        steps: list[RemediationStep] = [
+            RemediationStep(
+                purpose=Purpose.CHECK,
+                command=GetReceiveConnector(
+                    identity=connector_id, properties=("Identity", "Fqdn", "TlsCertificateName")
+                ),
+            )
+        ]
+        thumbprint = (certificate.thumbprint or "").upper() if certificate else ""
+        if certificate is not None and len(thumbprint) == 40:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetExchangeCertificate(
+                        thumbprint=thumbprint,
+                        properties=(
+                            "Thumbprint",
+                            "Services",
+                            "HasPrivateKey",
+                            "Status",
+                            "NotAfter",
+                        ),
+                    ),
+                )
+            )
+            if (
+                error == "UnknownCredentials"
+                and certificate.services is not None
+                and (Services.SMTP not in certificate.services)
+            ):
+                steps.append(
+                    RemediationStep(
+                        purpose=Purpose.FIX,
+                        command=EnableExchangeCertificate(thumbprint=thumbprint, services="SMTP"),
+                        note="Answer N to the prompt to overwrite the default SMTP certificate.",
+                    )
+                )
+        if error in ("SocketError", "AlgorithmMismatch") and _modern_session(context) is None:
+            steps.extend(enable_tls12_steps())
+        cause = _RECEIVE_CAUSES.get(error or "", "the handshake failed")
+        yield report(
+            summary=(
+                f"Receive connector {connector_id!r} failed inbound STARTTLS in {len(sessions)} "
+                f"session(s) with {error}: {cause}."
+                + (
+                    f" It presents {certificate.subject} ({certificate.thumbprint})."
+                    if certificate is not None
+                    else ""
+                )
+            ),
+            evidence=tuple(evidence),
+            confidence=Confidence.MEDIUM,
+            remediation=tuple(steps),
+            subject=connector_id,
+        )
+
+
+@rule(
+    "internal-transport-certificate-problem",
     title="Exchange servers cannot authenticate each other",
     severity=Severity.ERROR,
     failure_mode="F16",
@@ -314,8 +670,22 @@ def connection_failure(context: Context) -> Iterator[Finding]:
     needs=("the reply or log line that says so",),
     remedy="Enable a valid self-signed certificate for SMTP, or create one with "
     "New-ExchangeCertificate.",
+    signatures=(
+        Signature(
+            groups=(
+                ("temporary authentication failure",),
+                ("internal transport certificate",),
+                ("exchange server authentication",),
+            ),
+            reading="Exchange servers could not authenticate each other (the "
+            "intra-organisation leg, before the Internet connector).",
+            rank=1,
+        ),
+    ),
+    selection="The replies and authentication rows of the send logs.",
+    contradiction="None.",
 )
-def internal_transport_certificate_problem(context: Context) -> Iterator[Finding]:
+def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
     evidence = [
         ref for _, ref in _matching(context, ["cannot load internal transport certificate"])
@@ -332,8 +702,7 @@ def internal_transport_certificate_problem(context: Context) -> Iterator[Finding
                 )
     if not evidence:
         return
-    yield finding(
-        "internal-transport-certificate-problem",
+    yield report(
         summary="The internal transport leg fails on Exchange authentication.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.MEDIUM,

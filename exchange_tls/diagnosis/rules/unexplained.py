@@ -188,6 +188,10 @@ def queue_errors(queues: Iterable[QueueRecord]) -> Iterator[Finding]:
     needs=("a session whose TLS negotiation failed that no other finding cites",),
     remedy="Collect the evidence the candidate rules need (the certificate list, the "
     "connector's settings) and diagnose again.",
+    selection="The failing sessions, send or receive, that no other finding accounts for, "
+    "one finding per direction, connector and error.",
+    contradiction="Any other finding that cites a failure takes it, and every session of the "
+    "same signature (connector, error, certificate), from this rule.",
 )
 def unexplained_tls_failure(context: Context) -> Iterator[Finding]:
     """Every failing TLS session; the engine passes only those no other finding cites."""
@@ -205,6 +209,8 @@ def unexplained_tls_failure(context: Context) -> Iterator[Finding]:
     needs=("a queue in Retry or Suspended, or with a LastError, that no other finding cites",),
     remedy="Collect the send protocol log of the same time, the certificate list and the "
     "connector's settings, and diagnose again.",
+    selection="The failing queues no other finding cites, one finding per chain of reply codes.",
+    contradiction="Any other finding that cites the queue takes it from this rule.",
 )
 def unexplained_queue_error(context: Context) -> Iterator[Finding]:
     """Every failing queue; the engine passes only those no other finding cites."""

@@ -1,0 +1,220 @@
+"""Exchange's certificate selection: one criterion at a time, and the rules that rely on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import pytest
+
+from exchange_tls import (
+    CertificateStatus,
+    Evidence,
+    ExchangeCertificate,
+    ReceiveConnector,
+    SendConnector,
+    Services,
+    diagnose,
+    parse_tls_certificate_name,
+)
+from exchange_tls.connectors.selection import select_certificate
+
+UTC = dt.timezone.utc
+NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
+A = "A" * 40
+B = "B" * 40
+
+
+def base(thumbprint: str = A, **changes: object) -> ExchangeCertificate:
+    """Return a fit certificate for mail.contoso.com (key, valid, CA-issued, SMTP)."""
+    values: dict[str, object] = {
+        "thumbprint": thumbprint,
+        "subject": "CN=mail.contoso.com",
+        "issuer": "CN=Contoso CA",
+        "certificate_domains": ("mail.contoso.com",),
+        "services": Services.SMTP,
+        "has_private_key": True,
+        "is_self_signed": False,
+        "status": CertificateStatus.VALID,
+        "not_before": dt.datetime(2024, 1, 1, tzinfo=UTC),
+        "not_after": dt.datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    values.update(changes)
+    return ExchangeCertificate(**values)  # type: ignore[arg-type]
+
+
+# Each row: the criterion, the changes that make certificate B worse than A in it alone,
+# and the reason the selection gives for passing B over.
+CRITERIA = [
+    ("private key", {"has_private_key": False}, "it has no private key"),
+    ("expired", {"not_after": dt.datetime(2024, 5, 1, tzinfo=UTC)}, "it expired on 2024-05-01"),
+    (
+        "not yet valid",
+        {"not_before": dt.datetime(2024, 7, 1, tzinfo=UTC)},
+        "it is valid only from 2024-07-01",
+    ),
+    (
+        "status DateInvalid",
+        {"status": CertificateStatus.DATE_INVALID},
+        "its Status is DateInvalid",
+    ),
+    (
+        "CA before self-signed",
+        {"is_self_signed": True, "issuer": "CN=mail.contoso.com"},
+        "a certificate from a CA comes before a self-signed one",
+    ),
+    (
+        "most recent NotBefore",
+        {"not_before": dt.datetime(2023, 6, 1, tzinfo=UTC)},
+        "a certificate with a more recent NotBefore comes first",
+    ),
+    (
+        "exact before wildcard",
+        {"subject": "CN=*.contoso.com", "certificate_domains": ("*.contoso.com",)},
+        "an exact name comes before a wildcard",
+    ),
+]
+CONNECTORS = [
+    SendConnector(name="Out", fqdn="mail.contoso.com"),
+    ReceiveConnector(name="Default Frontend EX01", fqdn="mail.contoso.com"),
+]
+
+
+@pytest.mark.parametrize("connector", CONNECTORS, ids=["send", "receive"])
+@pytest.mark.parametrize(("criterion", "worse", "reason"), CRITERIA, ids=[c[0] for c in CRITERIA])
+@pytest.mark.parametrize("order", ["better-first", "worse-first"])
+def test_a_pair_differing_in_one_criterion_picks_the_better(
+    connector: SendConnector | ReceiveConnector,
+    criterion: str,
+    worse: dict[str, object],
+    reason: str,
+    order: str,
+) -> None:
+    """Two certificates differing in one documented criterion: the better one is chosen."""
+    better, other = base(A), base(B, **worse)
+    inventory = [better, other] if order == "better-first" else [other, better]
+    selection = select_certificate(connector, inventory, now=NOW)
+    assert selection.chosen is better, criterion
+    assert [c.certificate for c in selection.candidates] == [better, other]
+    assert selection.reasons()[0].startswith("Exchange would present CN=mail.contoso.com")
+    assert selection.reasons()[1].endswith(reason)
+
+
+def test_the_auth_certificate_is_never_a_candidate() -> None:
+    """The Exchange Auth certificate is excluded even when it carries the name."""
+    auth = base(
+        B,
+        subject="CN=Microsoft Exchange Server Auth Certificate",
+        certificate_domains=("mail.contoso.com",),
+        not_before=dt.datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    selection = select_certificate(CONNECTORS[0], [auth], now=NOW)
+    assert selection.chosen is None
+    assert selection.candidates == ()
+    assert selection.excluded[0][0] is auth
+    assert selection.reasons()[-1].endswith(
+        "it is the Exchange Auth certificate, used for OAuth, never for SMTP TLS"
+    )
+
+
+def test_tls_certificate_name_presents_the_named_certificate_even_unfit() -> None:
+    """By TlsCertificateName, a keyless named certificate is still what Exchange presents."""
+    named = base(A, has_private_key=False)
+    connector = SendConnector(
+        name="Out",
+        fqdn="other.example",
+        tls_certificate_name=parse_tls_certificate_name("<I>CN=Contoso CA<S>CN=mail.contoso.com"),
+    )
+    selection = select_certificate(connector, [named], now=NOW)
+    assert selection.chosen is None
+    assert selection.presented is named
+
+
+def test_by_fqdn_no_fit_certificate_presents_nothing() -> None:
+    """By FQDN, when every candidate is unfit, Exchange has no certificate to present."""
+    selection = select_certificate(CONNECTORS[0], [base(A, has_private_key=False)], now=NOW)
+    assert selection.presented is None
+
+
+def test_unknown_facts_neither_exclude_nor_prefer() -> None:
+    """A certificate whose key and dates are unknown stays a candidate."""
+    unknown = ExchangeCertificate(thumbprint=A, subject="CN=mail.contoso.com")
+    assert select_certificate(CONNECTORS[0], [unknown], now=NOW).chosen is unknown
+
+
+# -- the rules judge the selected certificate ------------------------------------------------
+
+
+def test_an_expired_certificate_no_connector_selects_is_not_reported() -> None:
+    """An expired SMTP certificate for another name is not what the connector presents."""
+    selected = base(A)
+    stale = base(
+        B,
+        subject="CN=old.contoso.com",
+        certificate_domains=("old.contoso.com",),
+        not_after=dt.datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    evidence = Evidence(
+        certificates=[selected, stale],
+        send_connectors=[SendConnector(name="Out", fqdn="mail.contoso.com")],
+    )
+    assert "certificate-expired" not in [f.rule_id for f in diagnose(evidence, now=NOW).findings]
+
+
+def test_an_expired_selected_certificate_is_reported_with_the_connector() -> None:
+    """The expired certificate the connector names is reported, naming the connector."""
+    expired = base(A, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    connector = SendConnector(
+        name="Out",
+        fqdn="mail.contoso.com",
+        tls_certificate_name=parse_tls_certificate_name("<I>CN=Contoso CA<S>CN=mail.contoso.com"),
+    )
+    diagnosis = diagnose(Evidence(certificates=[expired], send_connectors=[connector]), now=NOW)
+    [finding] = [f for f in diagnosis.findings if f.rule_id == "certificate-expired"]
+    assert "send connector 'Out' presents it" in finding.summary
+
+
+def test_tls_certificate_name_to_nothing_names_only_a_fit_certificate() -> None:
+    """TlsCertificateName naming nothing: the fix names a certificate only if one is fit."""
+    name = parse_tls_certificate_name("<I>CN=Old CA<S>CN=mail.contoso.com")
+    connector = SendConnector(name="Out", fqdn="mail.contoso.com", tls_certificate_name=name)
+    for unfit in (
+        base(A, has_private_key=False),
+        base(A, services=Services.IIS),
+        base(A, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC)),
+    ):
+        diagnosis = diagnose(Evidence(certificates=[unfit], send_connectors=[connector]), now=NOW)
+        [finding] = [f for f in diagnosis.findings if f.rule_id == "tls-certificate-name-not-found"]
+        rendered = [step.command.render() for step in finding.remediation]
+        assert not any(A in text for text in rendered), unfit
+        assert any(text.startswith("New-ExchangeCertificate") for text in rendered)
+        assert "a new certificate is needed" in finding.summary
+    diagnosis = diagnose(Evidence(certificates=[base(A)], send_connectors=[connector]), now=NOW)
+    [finding] = [f for f in diagnosis.findings if f.rule_id == "tls-certificate-name-not-found"]
+    assert any(A in step.command.render() for step in finding.remediation)
+
+
+def test_selection_is_the_same_whatever_the_input_order() -> None:
+    """Shuffling the inventory does not change the choice."""
+    certificates = [
+        base(A),
+        base(B, is_self_signed=True),
+        attrs.evolve(base(A), thumbprint="C" * 40),
+    ]
+    first = select_certificate(CONNECTORS[0], certificates, now=NOW).chosen
+    for rotation in range(len(certificates)):
+        rotated = certificates[rotation:] + certificates[:rotation]
+        chosen = select_certificate(CONNECTORS[0], rotated, now=NOW).chosen
+        assert chosen is not None
+        assert first is not None
+        assert chosen.thumbprint == first.thumbprint == A
+
+
+def test_an_expired_only_candidate_by_fqdn_is_reported_for_its_connector() -> None:
+    """By FQDN, when the only certificate with the name has expired, certificate-expired says so."""
+    expired = base(A, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    connector = SendConnector(name="Out", fqdn="mail.contoso.com")
+    diagnosis = diagnose(Evidence(certificates=[expired], send_connectors=[connector]), now=NOW)
+    [finding] = [f for f in diagnosis.findings if f.rule_id == "certificate-expired"]
+    assert "would present" in finding.summary
+    assert "'Out'" in finding.summary
