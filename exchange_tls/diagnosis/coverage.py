@@ -17,13 +17,23 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
+import attrs
+
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.protocol_log.models import Direction
 
-__all__ = ["KINDS", "RULE_INPUTS", "available_kinds", "judge", "measure", "plural"]
+__all__ = [
+    "KINDS",
+    "RULE_INPUTS",
+    "add_coverage",
+    "available_kinds",
+    "judge",
+    "measure",
+    "plural",
+]
 
 #: The evidence kinds rules read, as a user collects them.
 KINDS = {
@@ -158,6 +168,27 @@ def measure(evidence: Evidence) -> Coverage:
 
 def _left_out_reason(coverage: Coverage) -> str:
     return f"Left out: {plural(len(coverage.left_out), 'file')}; the coverage says why."
+
+
+def add_coverage(coverages: Iterable[Coverage]) -> Coverage:
+    """Return the coverage of several servers taken together."""
+    parts = list(coverages)
+    counts = {
+        field.name: sum(getattr(part, field.name) for part in parts)
+        for field in attrs.fields(Coverage)
+        if field.type in (int, "int")
+    }
+    by_kind: Counter[str] = Counter()
+    for part in parts:
+        by_kind.update(dict(part.files_by_kind))
+    gaps = {gap.rule_id: gap for part in parts for gap in part.rules_not_run}
+    return Coverage(
+        **counts,
+        files_by_kind=tuple(sorted(by_kind.items())),
+        left_out=tuple(problem for part in parts for problem in part.left_out),
+        problems=tuple(problem for part in parts for problem in part.problems),
+        rules_not_run=tuple(gaps.values()),
+    )
 
 
 _COLLECT = (

@@ -40,9 +40,9 @@ from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the ca
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.cite import row_ref, shorten
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.coverage import judge, measure
+from exchange_tls.diagnosis.coverage import add_coverage, judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Diagnosis, EvidenceRef, Finding
+from exchange_tls.diagnosis.model import Diagnosis, EvidenceRef, Finding, Verdict
 from exchange_tls.diagnosis.rules.unexplained import (
     CATCH_ALL,
     failing_queues,
@@ -248,7 +248,16 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
     >>> diagnosis = diagnose(Evidence())
     >>> diagnosis.findings, diagnosis.verdict.value
     ((), 'inconclusive')
+
+    Evidence of several servers (``Evidence.scopes``) is judged server by server, each
+    at its own time, and the findings name their server.
     """
+    if not evidence.scopes:
+        return _diagnose_scope(evidence, now)
+    return _combine(tuple(_diagnose_scope(scope, now) for scope in evidence.scopes))
+
+
+def _diagnose_scope(evidence: Evidence, now: dt.datetime | None) -> Diagnosis:
     moment = now if now is not None else latest_time(evidence)
     context = Context(evidence, moment)
     found = [
@@ -264,6 +273,8 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
         accounts.settle(_renderable(finding))
         for finding in (*tls_failures(sessions, evidence.summary), *queue_errors(queues))
     ]
+    if evidence.server is not None:
+        findings = [attrs.evolve(finding, server=evidence.server) for finding in findings]
     ordered = _ordered(findings)
     coverage = measure(evidence)
     verdict, reasons, advice = judge(evidence, ordered, coverage)
@@ -274,4 +285,40 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
         coverage=coverage,
         reasons=reasons,
         advice=advice,
+        server=evidence.server,
+    )
+
+
+def _combine(scopes: tuple[Diagnosis, ...]) -> Diagnosis:
+    """One diagnosis of several servers: theirs, server by server, and a verdict of all."""
+    verdicts = {scope.verdict for scope in scopes}
+    if Verdict.PROBLEMS in verdicts:
+        verdict = Verdict.PROBLEMS
+    elif verdicts == {Verdict.HEALTHY}:
+        verdict = Verdict.HEALTHY
+    else:
+        verdict = Verdict.INCONCLUSIVE
+    name = [scope.server or "(unnamed)" for scope in scopes]
+    place = {rule.rule_id: index for index, rule in enumerate(CATALOGUE)}
+    return Diagnosis(
+        findings=tuple(
+            sorted(
+                (finding for scope in scopes for finding in scope.findings),
+                key=lambda f: (f.server or "", *_tie_break(f, place)),
+            )
+        ),
+        now=max((scope.now for scope in scopes if scope.now is not None), default=None),
+        verdict=verdict,
+        coverage=add_coverage(scope.coverage for scope in scopes),
+        reasons=tuple(
+            f"{server}: {scope.verdict.value}. {reason}"
+            for server, scope in zip(name, scopes, strict=True)
+            for reason in scope.reasons
+        ),
+        advice=tuple(
+            f"{server}: {advice}"
+            for server, scope in zip(name, scopes, strict=True)
+            for advice in scope.advice
+        ),
+        scopes=scopes,
     )

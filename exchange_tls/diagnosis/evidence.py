@@ -58,6 +58,11 @@ class Evidence:
     #: When the protocol logs were summarised rather than kept whole: the counts and the
     #: occurrences behind ``sessions``, which then holds the exemplars only.
     summary: SessionSummary | None = None
+    #: The server the evidence came from, when it says (a queue's ``EX01\\9``, a manifest).
+    server: str | None = None
+    #: The evidence of each server, when it came from several: ``diagnose()`` judges each
+    #: on its own. The fields above then hold all of it, for tables and notebooks.
+    scopes: tuple[Evidence, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

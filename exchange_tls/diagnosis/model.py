@@ -119,6 +119,8 @@ class Finding:
     #: The first and last time a failure it accounts for was seen.
     first_seen: dt.datetime | None = None
     last_seen: dt.datetime | None = None
+    #: The server (scope) the finding is about, when the evidence names one.
+    server: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, int, str, str]:
@@ -152,6 +154,7 @@ class Finding:
             "occurrences": self.occurrences,
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),
+            "server": self.server,
         }
 
 
@@ -256,6 +259,11 @@ class Diagnosis:
     reasons: tuple[str, ...] = ()
     #: What to collect next when the evidence did not suffice.
     advice: tuple[str, ...] = ()
+    #: The server this diagnosis is about, when the evidence names one.
+    server: str | None = None
+    #: One diagnosis per server when the evidence came from several; ``findings``,
+    #: ``verdict`` and ``coverage`` above are then theirs taken together.
+    scopes: tuple[Diagnosis, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -279,6 +287,17 @@ class Diagnosis:
             "coverage": self.coverage.to_dict(),
             "problems": [_problem_dict(problem) for problem in self.coverage.problems],
             "findings": [finding.to_dict() for finding in self.findings],
+            "server": self.server,
+            "servers": [
+                {
+                    "server": scope.server,
+                    "now": _iso(scope.now),
+                    "verdict": scope.verdict.value,
+                    "reasons": list(scope.reasons),
+                    "advice": list(scope.advice),
+                }
+                for scope in self.scopes
+            ],
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

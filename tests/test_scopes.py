@@ -1,0 +1,51 @@
+"""Scopes: evidence of several servers is judged server by server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import jsonschema
+
+from exchange_tls import Evidence, diagnose, load_evidence
+from exchange_tls.diagnosis.model import Verdict, schema
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+
+def example(name: str, server: str) -> Evidence:
+    """Return an example folder's evidence as the evidence of ``server``."""
+    evidence = load_evidence(EXAMPLES / name, date_order="MDY")
+    return attrs.evolve(evidence, server=server)
+
+
+def test_each_server_gets_exactly_the_findings_it_gets_alone() -> None:
+    """Two servers diagnosed together: each has its own findings, named, at its own time."""
+    first, second = example("kb4051498", "EX01"), example("missing-private-key", "EX02")
+    together = diagnose(Evidence(scopes=(first, second)))
+    for alone in (diagnose(first), diagnose(second)):
+        assert [f for f in together.findings if f.server == alone.server] == list(alone.findings)
+        [scope] = [s for s in together.scopes if s.server == alone.server]
+        assert (scope.now, scope.verdict) == (alone.now, alone.verdict)
+    assert {f.server for f in together.findings} == {"EX01", "EX02"}
+    assert together.verdict is Verdict.PROBLEMS
+    jsonschema.validate(together.to_dict(), schema())
+
+
+def test_the_verdict_of_several_servers_needs_each_one() -> None:
+    """Healthy only when every server is; one server without evidence makes it inconclusive."""
+    healthy = example("healthy", "EX01")
+    assert diagnose(Evidence(scopes=(healthy, attrs.evolve(healthy, server="EX02")))).healthy
+    mixed = diagnose(Evidence(scopes=(healthy, Evidence(server="EX03"))))
+    assert mixed.verdict is Verdict.INCONCLUSIVE
+    assert any(reason.startswith("EX03: inconclusive.") for reason in mixed.reasons)
+
+
+def test_coverage_of_several_servers_is_the_sum() -> None:
+    """Counts add up over the servers; the files of both are counted."""
+    first, second = example("kb4051498", "EX01"), example("missing-private-key", "EX02")
+    together = diagnose(Evidence(scopes=(first, second))).coverage
+    alone = [diagnose(first).coverage, diagnose(second).coverage]
+    assert together.files == sum(c.files for c in alone)
+    assert together.send_sessions == sum(c.send_sessions for c in alone)
+    assert together.certificates == sum(c.certificates for c in alone)
