@@ -125,7 +125,9 @@ def _left_out(problems: Iterable[Problem]) -> tuple[Problem, ...]:
     return tuple(
         problem
         for problem in problems
-        if problem.line is None and problem.severity is not Severity.INFO
+        if problem.line is None
+        and problem.severity is not Severity.INFO
+        and problem.code != "conflict"
     )
 
 
