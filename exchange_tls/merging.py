@@ -96,5 +96,6 @@ def merge_records(
             )
         seen[identity].append(item)
         if changes:
-            merged[identity] = attrs.evolve(first, **changes)
+            # mypy's attrs plugin cannot see that a TypeVar bound to AttrsInstance is one.
+            merged[identity] = attrs.evolve(first, **changes)  # type: ignore[misc]
     return list(merged.values()) + loose, conflicts
