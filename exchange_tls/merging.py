@@ -11,6 +11,7 @@ the evidence contradicts.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,10 @@ T = TypeVar("T", bound="AttrsInstance")
 
 # Where a record came from differs between files by nature; it is not a property.
 _NOT_PROPERTIES = frozenset({"source"})
+
+
+def _show(value: object) -> str:
+    return str(value) if isinstance(value, enum.Enum) else repr(value)
 
 
 def _where(record: Any) -> str:
@@ -86,8 +91,8 @@ def merge_records(
             place = getattr(item, "source", None)
             conflicts.append(
                 Problem(
-                    message=f"{kind} {identity!r} {name}: {getattr(earlier, name)!r} in "
-                    f"{_where(earlier)}, {theirs!r} in {_where(item)}; left unknown",
+                    message=f"{kind} {identity!r} {name}: {_show(getattr(earlier, name))} in "
+                    f"{_where(earlier)}, {_show(theirs)} in {_where(item)}; left unknown",
                     source=place.source if place is not None else "(in memory)",
                     line=place.line if place is not None else None,
                     severity=Severity.WARNING,

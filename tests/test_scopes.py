@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import attrs
@@ -49,3 +50,45 @@ def test_coverage_of_several_servers_is_the_sum() -> None:
     assert together.files == sum(c.files for c in alone)
     assert together.send_sessions == sum(c.send_sessions for c in alone)
     assert together.certificates == sum(c.certificates for c in alone)
+
+
+def test_examples_that_name_one_server_are_one_scope_with_their_contradictions() -> None:
+    """Folders that all name EX01 are one scope; where they disagree, the fact is unknown."""
+    from exchange_tls.diagnosis.scopes import gather
+
+    groups = {
+        name: load_evidence(EXAMPLES / name, date_order="MDY")
+        for name in ("kb4051498", "missing-private-key", "healthy")
+    }
+    evidence = gather(groups)
+    assert evidence.server == "EX01"
+    assert not evidence.scopes
+    conflicts = [p for p in evidence.problems if p.code == "conflict"]
+    assert conflicts
+    records = {
+        "certificate": {c.thumbprint: c for c in evidence.certificates},
+        "queue": {q.identity: q for q in evidence.queues},
+        "send connector": {(c.name or "").casefold(): c for c in evidence.send_connectors},
+    }
+    for problem in conflicts:
+        match = re.match(r"^(certificate|queue|send connector) '(.*?)' (\w+): ", problem.message)
+        assert match is not None, problem.message
+        kind, identity, field = match.groups()
+        assert getattr(records[kind][identity.replace("\\\\", "\\")], field) is None
+
+
+def test_folders_that_name_different_servers_are_scopes_of_their_own() -> None:
+    """Two folders naming EX01 and EX02 are two scopes, each diagnosed as it is alone."""
+    from exchange_tls.diagnosis.scopes import gather
+
+    first = load_evidence(EXAMPLES / "kb4051498", date_order="MDY")
+    second = load_evidence(EXAMPLES / "missing-private-key", date_order="MDY")
+    renamed = attrs.evolve(
+        second, queues=[attrs.evolve(q, identity="EX02\\3") for q in second.queues]
+    )
+    fleet = gather({"a": first, "b": renamed})
+    assert [scope.server for scope in fleet.scopes] == ["EX01", "EX02"]
+    together = diagnose(fleet)
+    for scope in fleet.scopes:
+        alone = diagnose(scope)
+        assert [f for f in together.findings if f.server == scope.server] == list(alone.findings)

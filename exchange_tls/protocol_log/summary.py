@@ -52,6 +52,7 @@ __all__ = [
     "Signature",
     "SummaryBuilder",
     "Tally",
+    "merge_summaries",
     "signature_of",
     "summarise_rows",
     "telling_row",
@@ -336,3 +337,51 @@ def summarise_rows(rows: Iterable[ProtocolLogRow]) -> SummaryBuilder:
     for fragment, open_rows in assembler.detach():
         builder.add_fragment(fragment, open_rows)
     return builder
+
+
+def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummary | None:
+    """Return frozen summaries taken together (``None`` when none is given).
+
+    For summaries of different servers' logs, which share no session: every kept session
+    stays, occurrences and tallies add up. Builders merge more tightly; this is for
+    summaries already frozen.
+    """
+    parts = [summary for summary in summaries if summary is not None]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
+    tallies: Counter[tuple[str, str, str, str, dt.datetime]] = Counter()
+    for part in parts:
+        for signature, found in part.occurrences:
+            occurrences[signature].extend(found)
+        for tally in part.tallies:
+            key = (
+                tally.direction,
+                tally.connector_id,
+                tally.thumbprint,
+                tally.protocol,
+                tally.hour,
+            )
+            tallies[key] += tally.sessions
+    return SessionSummary(
+        sessions=tuple(sorted((s for part in parts for s in part.sessions), key=_order)),
+        occurrences=tuple(
+            (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
+            for signature, found in sorted(occurrences.items())
+        ),
+        tallies=tuple(
+            Tally(
+                direction=key[0],
+                connector_id=key[1],
+                thumbprint=key[2],
+                protocol=key[3],
+                hour=key[4],
+                sessions=count,
+            )
+            for key, count in sorted(tallies.items())
+        ),
+        send_sessions=sum(part.send_sessions for part in parts),
+        receive_sessions=sum(part.receive_sessions for part in parts),
+        tls_succeeded=sum(part.tls_succeeded for part in parts),
+        tls_failed=sum(part.tls_failed for part in parts),
+    )
