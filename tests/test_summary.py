@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import Evidence, diagnose
@@ -204,3 +205,90 @@ def test_a_dask_cluster_gives_the_same_diagnosis(logs: list[Path]) -> None:
     on_cluster = diagnose(Evidence(sessions=summary.sessions, summary=summary))
     here = diagnose(Evidence(sessions=local.sessions, summary=local))
     assert on_cluster.to_json() == here.to_json()
+
+
+_ROWS = [
+    ("+", "", ""),
+    ("-", "", "Local"),
+    (">", "EHLO mail.contoso.com", ""),
+    ("<", "250-STARTTLS", ""),
+    ("<", "250 SIZE", ""),
+    (">", "STARTTLS", ""),
+    ("<", "220 2.0.0 Ready", ""),
+    ("<", "452 4.3.1 Insufficient system resources", ""),
+    ("<", "550 5.7.1 Denied", ""),
+    (">", "421 4.4.1 Not a reply on a send log", ""),
+    ("*", "", "Sending certificate"),
+    ("*", "", "Remote certificate"),
+    ("*", "CN=mail.contoso.com", "Certificate subject"),
+    ("*", "AB" * 20, "Certificate thumbprint"),
+    ("*", "cd" * 20, "Certificate thumbprint"),
+    ("*", "", "Certificate thumbprint"),
+    ("*", "CN=x CN=y 01 " + "AB" * 20 + " 2024-01-01T00:00:00Z 2025-01-01T00:00:00Z", ""),
+    ("*", "", SUCCESS.strip('"')),
+    ("*", "", SUCCESS.strip('"').replace("TLS1_2", "TLS1_0")),
+    ("*", "", "TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded, but said otherwise"),
+    ("*", "", "TLS negotiation failed with error UnknownCredentials"),
+    ("*", "", "Failed to connect. Winsock error code: 10060"),
+    ("*", "", "Outbound Authentication failed with LogonDenied"),
+    ("*", "", "sending message"),
+]
+
+
+_PLAIN = [0, 2, 3, 5, 6, 10, 12, 13, 17, 1]
+
+
+def test_the_usual_successful_session_is_plain() -> None:
+    """A session of connect, EHLO, STARTTLS, the certificate block and success is plain."""
+    from exchange_tls.protocol_log.facts import plain_success
+    from exchange_tls.protocol_log.models import Direction
+
+    assert plain_success(_values(_PLAIN, "in order"), Direction.SEND) == ("AB" * 20, "TLS1_2")
+
+
+def _values(picks: list[int], sequence: str) -> list[tuple[object, ...]]:
+    """Return the row values of a session made of the rows ``picks`` names."""
+    return [row.values for row in _rows(picks, sequence)]
+
+
+@settings(max_examples=300, deadline=None)
+@example(picks=_PLAIN, sequence="in order")
+@given(
+    picks=st.lists(st.integers(0, len(_ROWS) - 1), min_size=1, max_size=14),
+    sequence=st.sampled_from(["in order", "from one", "none"]),
+)
+def test_a_plain_success_is_what_the_full_reading_finds(picks: list[int], sequence: str) -> None:
+    """plain_success never calls a session plain that session_facts reads otherwise."""
+    from exchange_tls.protocol_log.facts import plain_success
+    from exchange_tls.protocol_log.models import Direction
+    from exchange_tls.protocol_log.sessions import build_session, sequence_order
+
+    rows = _rows(picks, sequence)
+    _, values = sequence_order(rows)
+    plain = plain_success(values, Direction.SEND)
+    if plain is None:
+        return
+    session = build_session((Direction.SEND, "Out", "0A"), rows, ended=True)
+    thumbprint, protocol = plain
+    assert signature_of(session) == ("send", "out", "ok", protocol or "", thumbprint or "")
+
+
+def _rows(picks: list[int], sequence: str) -> list:  # type: ignore[type-arg]
+    """Return the rows of a send session made of the row templates ``picks`` names."""
+    from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow
+
+    moment = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    return [
+        ProtocolLogRow.create(
+            timestamp=moment + dt.timedelta(seconds=index),
+            connector_id="Out",
+            session_id="0A",
+            sequence_number={"in order": index, "from one": index + 1, "none": None}[sequence],
+            event=Event(_ROWS[pick][0]),
+            data=_ROWS[pick][1],
+            context=_ROWS[pick][2],
+            line=index + 1,
+            direction=Direction.SEND,
+        )
+        for index, pick in enumerate(picks)
+    ]

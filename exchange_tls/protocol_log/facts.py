@@ -28,7 +28,7 @@ from exchange_tls.protocol_log.models import (
 )
 from exchange_tls.sources import SourceRef
 
-__all__ = ["SessionFacts", "infer_direction", "session_facts"]
+__all__ = ["SessionFacts", "infer_direction", "plain_success", "session_facts"]
 
 _TLS_FAILED = "TLS negotiation failed with error "
 _TLS_SUCCEEDED = re.compile(
@@ -407,3 +407,69 @@ def _offer_refused(
         if events[index] is reply_event and data[index][3:4] == " " and data[index][:1] == "2":
             return False
     return None
+
+
+_PLAIN_BREAKERS = (
+    _TLS_FAILED,
+    "Failed to connect.",
+    "Outbound Authentication failed",
+    "Inbound AUTH",
+    *_CERTIFICATE_LABELS,
+)
+_SENDING = "Sending certificate"
+
+
+def plain_success(
+    values: Sequence[RowValues], direction: Direction
+) -> tuple[str | None, str | None] | None:
+    """Return the certificate thumbprint and protocol of a plainly successful session.
+
+    A plain success is the common case, read without building any model: the session
+    began here (a connect row or sequence number 0), negotiated TLS, presented one
+    certificate in the usual block, and met no failure, no error reply and nothing else
+    :func:`session_facts` would have to weigh. Anything else returns ``None``, and the
+    session is read in full. What this returns is what :func:`session_facts` finds for
+    the same rows (a test holds them to it).
+    """
+    reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
+    information = Event.INFORMATION
+    started = False
+    in_block = False
+    blocks = 0
+    thumbprint: str | None = None
+    protocol: str | None = None
+    for row in values:
+        event = row[6]
+        if event is information:
+            data, context = row[7], row[8]
+            if context.startswith(_CERTIFICATE):
+                if not in_block:
+                    return None
+                if context == _THUMBPRINT_CONTEXT:
+                    thumbprint = _thumbprint(data)
+                continue
+            in_block = False
+            text = context or data
+            if text == _SENDING:
+                blocks += 1
+                in_block = True
+            elif text.startswith("TLS protocol "):
+                success = _TLS_SUCCEEDED.match(text)
+                if success is None or protocol is not None:
+                    return None
+                raw = success.group("protocol")
+                version = _PROTOCOL.match(raw)
+                protocol = version.group("version") if version else raw
+            elif text.startswith(_PLAIN_BREAKERS):
+                return None
+            continue
+        in_block = False
+        if event is Event.CONNECT or row[3] == 0:
+            started = True
+        elif event is reply_event:
+            data = row[7]
+            if data[:1] in ("4", "5") and data[1:3].isdigit():
+                return None
+    if not started or protocol is None or blocks > 1:
+        return None
+    return thumbprint, protocol

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Iterable, Iterator
+from typing import Protocol
 
 from exchange_tls.protocol_log.facts import infer_direction, session_facts
 from exchange_tls.protocol_log.models import (
@@ -26,9 +27,18 @@ from exchange_tls.protocol_log.models import (
     SmtpSession,
 )
 
-__all__ = ["SessionAssembler", "assemble_sessions"]
+__all__ = ["Builder", "SessionAssembler", "assemble_sessions", "build_session", "sequence_order"]
 
 _Key = tuple["Direction | None", str, str]
+
+
+class Builder(Protocol):
+    """Builds a finished session from its rows, or consumes them and returns ``None``."""
+
+    def __call__(self, key: _Key, rows: list[ProtocolLogRow], *, ended: bool) -> SmtpSession | None:
+        """Return the session of ``rows``; ``ended`` says its disconnect row was seen."""
+
+
 _SWEEP_EVERY = 4096
 _VALUES = operator.attrgetter("values")
 _SEQUENCE = operator.itemgetter(3)
@@ -39,7 +49,7 @@ def _order(row: ProtocolLogRow) -> int:
     return -1 if number is None else number
 
 
-def _sequence_order(
+def sequence_order(
     rows: list[ProtocolLogRow],
 ) -> tuple[list[ProtocolLogRow], list[RowValues]]:
     """Put rows in sequence order, stably; return them with their values.
@@ -60,7 +70,7 @@ def _sequence_order(
 
 def build_session(key: _Key, rows: list[ProtocolLogRow], *, ended: bool) -> SmtpSession:
     """Build a session from its rows; ``ended`` says its disconnect row was seen."""
-    rows, values = _sequence_order(rows)
+    rows, values = sequence_order(rows)
     direction, connector_id, session_id = key
     if direction is None:
         direction = infer_direction(rows)
@@ -100,7 +110,11 @@ class SessionAssembler:
         *,
         idle_timeout: dt.timedelta = dt.timedelta(hours=1),
         max_open: int = 100_000,
+        build: Builder | None = None,
     ) -> None:
+        #: Turns a finished session's rows into a session; one that returns ``None`` has
+        #: consumed the rows itself (a summary that only counts the session).
+        self._build: Builder = build_session if build is None else build
         self._open: dict[_Key, list[ProtocolLogRow]] = {}
         self._idle_timeout = idle_timeout
         self._max_open = max_open
@@ -119,6 +133,7 @@ class SessionAssembler:
     def feed_all(self, rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:
         """Add rows; yield each session as it finishes. The loop of :meth:`feed`, inlined."""
         open_sessions = self._open
+        build = self._build
         disconnect = Event.DISCONNECT
         until_sweep = self._until_sweep
         for row in rows:
@@ -130,7 +145,9 @@ class SessionAssembler:
             else:
                 session.append(row)
             if values[6] is disconnect:
-                yield build_session(key, open_sessions.pop(key), ended=True)
+                finished = build(key, open_sessions.pop(key), ended=True)
+                if finished is not None:
+                    yield finished
             until_sweep -= 1
             if until_sweep <= 0:
                 # Limits are checked at sweeps, every few thousand rows, to keep the
@@ -145,7 +162,7 @@ class SessionAssembler:
         # A sweep looks at every open session, so it runs once per that many rows (but
         # often enough to honour max_open): its cost per row stays constant.
         self._until_sweep = max(1, min(max(_SWEEP_EVERY, len(self._open)), self._max_open))
-        evicted: list[SmtpSession] = []
+        evicted: list[SmtpSession | None] = []
         if self._latest is not None:
             cutoff = self._latest - self._idle_timeout
             idle = [key for key, rows in self._open.items() if rows[-1].values[0] < cutoff]
@@ -153,10 +170,10 @@ class SessionAssembler:
         while len(self._open) > self._max_open:
             # Dicts keep insertion order: the first key is the session that began first.
             evicted.append(self._finish(next(iter(self._open))))
-        return evicted
+        return [session for session in evicted if session is not None]
 
-    def _finish(self, key: _Key) -> SmtpSession:
-        return build_session(key, self._open.pop(key), ended=False)
+    def _finish(self, key: _Key) -> SmtpSession | None:
+        return self._build(key, self._open.pop(key), ended=False)
 
     def detach(self) -> list[tuple[_Key, list[ProtocolLogRow]]]:
         """Return the rows of every open session, unassembled, and forget them.
@@ -171,7 +188,8 @@ class SessionAssembler:
     def close(self) -> list[SmtpSession]:
         """Return every open session, marked incomplete, in order of first row."""
         keys = sorted(self._open, key=lambda key: self._open[key][0].timestamp)
-        return [self._finish(key) for key in keys]
+        finished = [self._finish(key) for key in keys]
+        return [session for session in finished if session is not None]
 
 
 def assemble_sessions(rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:

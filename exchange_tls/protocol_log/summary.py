@@ -37,13 +37,14 @@ from collections.abc import Iterable
 
 import attrs
 
+from exchange_tls.protocol_log.facts import plain_success
 from exchange_tls.protocol_log.models import (
     Direction,
     Event,
     ProtocolLogRow,
     SmtpSession,
 )
-from exchange_tls.protocol_log.sessions import SessionAssembler, build_session
+from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, sequence_order
 from exchange_tls.sources import SourceRef
 
 __all__ = [
@@ -157,6 +158,7 @@ def signature_of(session: SmtpSession) -> Signature:
 
 _Order = tuple[dt.datetime, str, str, str]
 _FIRST = operator.itemgetter(0)
+_TIMESTAMP = operator.itemgetter(0)
 
 
 def _order(session: SmtpSession) -> _Order:
@@ -209,7 +211,8 @@ class SummaryBuilder:
         self._first: dict[Signature, tuple[_Order, SmtpSession]] = {}
         self._last: dict[Signature, tuple[_Order, SmtpSession]] = {}
         self._occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
-        self._latest_ok: dict[_TallyKey, tuple[_Order, SmtpSession]] = {}
+        # A plain success kept as the latest of its tally is built only if it stays kept.
+        self._latest_ok: dict[_TallyKey, tuple[_Order, SmtpSession | _Unbuilt]] = {}
         self._tallies: Counter[_TallyKey] = Counter()
         self._fragments: dict[_FragmentKey, list[ProtocolLogRow]] = {}
         self.send_sessions = 0
@@ -238,7 +241,35 @@ class SummaryBuilder:
             return
         self._keep_extremes(signature, (_order(session), session))
 
-    def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession]) -> None:
+    def take(
+        self, key: _FragmentKey, rows: list[ProtocolLogRow], *, ended: bool
+    ) -> SmtpSession | None:
+        """Count a plain success at once; build any other session (the assembler's hook).
+
+        Most sessions are plain successes (:func:`~exchange_tls.protocol_log.facts.plain_success`):
+        they are tallied from their rows without building a model. The rest are built, and
+        returned for :meth:`add`.
+        """
+        direction = key[0]
+        if ended and direction is not None:
+            ordered, values = sequence_order(rows)
+            plain = plain_success(values, direction)
+            if plain is not None:
+                thumbprint, protocol = plain
+                start = min(map(_TIMESTAMP, values))
+                if direction is Direction.RECEIVE:
+                    self.receive_sessions += 1
+                else:
+                    self.send_sessions += 1
+                self.tls_succeeded += 1
+                tally = (direction.value, key[1], thumbprint or "", protocol or "", _hour(start))
+                self._tallies[tally] += 1
+                order = (start, key[1], key[2], str(ordered[0].source))
+                self._keep_latest(tally, (order, _Unbuilt(key, ordered)))
+                return None
+        return build_session(key, rows, ended=ended)
+
+    def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession | _Unbuilt]) -> None:
         kept = self._latest_ok.get(key)
         if kept is None or entry[0] > kept[0]:
             self._latest_ok[key] = entry
@@ -293,7 +324,11 @@ class SummaryBuilder:
         for key in sorted(fragments, key=lambda k: (str(k[0]), k[1], k[2])):
             rows = sorted(fragments[key], key=lambda row: (row.timestamp, row.sequence_number or 0))
             self.add(build_session(key, rows, ended=rows[-1].event is Event.DISCONNECT))
-        entries = (*self._first.values(), *self._last.values(), *self._latest_ok.values())
+        latest = [
+            (order, kept.build() if isinstance(kept, _Unbuilt) else kept)
+            for order, kept in self._latest_ok.values()
+        ]
+        entries = (*self._first.values(), *self._last.values(), *latest)
         kept = {id(session): (order, session) for order, session in entries}
         return SessionSummary(
             sessions=tuple(session for _, session in sorted(kept.values(), key=_FIRST)),
@@ -320,6 +355,17 @@ class SummaryBuilder:
         )
 
 
+@attrs.frozen
+class _Unbuilt:
+    """A session's rows, in sequence order, to build only when needed."""
+
+    key: _FragmentKey
+    rows: list[ProtocolLogRow]
+
+    def build(self) -> SmtpSession:
+        return build_session(self.key, self.rows, ended=True)
+
+
 def summarise_rows(rows: Iterable[ProtocolLogRow]) -> SummaryBuilder:
     """Reduce the rows of one file (or one stream) to a mergeable builder.
 
@@ -327,7 +373,7 @@ def summarise_rows(rows: Iterable[ProtocolLogRow]) -> SummaryBuilder:
     fragments, to be joined with the rest of their rows when builders merge.
     """
     builder = SummaryBuilder()
-    assembler = SessionAssembler()
+    assembler = SessionAssembler(build=builder.take)
     for session in assembler.feed_all(rows):
         if _starts(session.rows):
             builder.add(session)
