@@ -114,10 +114,12 @@ def parse_manifest(
                 code="manifest-time",
             )
         )
-    files = []
-    for item in document.get("Files") or ():
-        if isinstance(item, dict) and isinstance(item.get("Name"), str):
-            files.append((item["Name"], str(item.get("Source") or "")))
+    listed = document.get("Files")
+    files = [
+        (item["Name"], str(item.get("Source") or ""))
+        for item in (listed if isinstance(listed, list) else ())
+        if isinstance(item, dict) and isinstance(item.get("Name"), str)
+    ]
     days = document.get("Days")
     server = document.get("Server")
     fqdn = document.get("Fqdn")
