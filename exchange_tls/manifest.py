@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import attrs
 
@@ -56,8 +57,10 @@ def looks_like_manifest(text: str) -> bool:
 def _time(text: object) -> dt.datetime | None:
     if not isinstance(text, str):
         return None
+    # PowerShell's round-trip format has seven fractional digits; Python reads six.
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
     try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = dt.datetime.fromisoformat(trimmed)
     except ValueError:
         return None
     if moment.tzinfo is None:
