@@ -25,6 +25,11 @@ from exchange_tls.connectors import (
     read_receive_connectors,
     read_send_connectors,
 )
+from exchange_tls.connectors.hybrid import (
+    HybridConfiguration,
+    parse_hybrid_configuration,
+    read_hybrid_configuration,
+)
 from exchange_tls.diagnosis import (
     CATALOGUE,
     Confidence,
@@ -45,7 +50,9 @@ from exchange_tls.errors import (
     ProblemCollector,
     Severity,
 )
+from exchange_tls.events import EventRecord, parse_events, read_events
 from exchange_tls.loading import load_evidence
+from exchange_tls.manifest import CollectionManifest, parse_manifest
 from exchange_tls.protocol_log import (
     CertificateIdentity,
     ConnectFailure,
@@ -75,6 +82,7 @@ from exchange_tls.queues import (
 from exchange_tls.results import ReadResult
 from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
 from exchange_tls.sources import DecodedText, SourceRef, decode_bytes, read_source
+from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
 
 __version__ = "0.1.0.dev0"
 
@@ -82,6 +90,7 @@ __all__ = [
     "CATALOGUE",
     "CertificateIdentity",
     "CertificateStatus",
+    "CollectionManifest",
     "Confidence",
     "ConnectFailure",
     "DecodedText",
@@ -94,11 +103,13 @@ __all__ = [
     "ErrorExplanation",
     "ErrorMode",
     "Event",
+    "EventRecord",
     "Evidence",
     "EvidenceRef",
     "ExchangeCertificate",
     "ExchangeTlsError",
     "Finding",
+    "HybridConfiguration",
     "LastError",
     "ParseError",
     "Problem",
@@ -121,6 +132,7 @@ __all__ = [
     "SourceRef",
     "TlsCertificateName",
     "TlsHandshake",
+    "TlsSettings",
     "__version__",
     "assemble_sessions",
     "candidate_certificates",
@@ -130,17 +142,24 @@ __all__ = [
     "iter_protocol_rows",
     "load_evidence",
     "parse_certificates",
+    "parse_events",
+    "parse_hybrid_configuration",
     "parse_last_error",
+    "parse_manifest",
     "parse_protocol_log",
     "parse_queues",
     "parse_receive_connectors",
     "parse_send_connectors",
     "parse_smtp_reply",
     "parse_tls_certificate_name",
+    "parse_tls_settings",
     "read_certificates",
+    "read_events",
+    "read_hybrid_configuration",
     "read_protocol_log",
     "read_queues",
     "read_receive_connectors",
     "read_send_connectors",
     "read_source",
+    "read_tls_settings",
 ]

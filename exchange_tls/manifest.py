@@ -73,6 +73,7 @@ def parse_manifest(
 ) -> tuple[CollectionManifest | None, tuple[Problem, ...]]:
     """Read the manifest; return it (``None`` when unreadable) and the problems found.
 
+    >>> from exchange_tls import parse_manifest
     >>> manifest, problems = parse_manifest(
     ...     '{"ExchangeTlsEvidence": 1, "Server": "EX01", "CollectedUtc": "2024-06-01T10:30:00Z"}'
     ... )

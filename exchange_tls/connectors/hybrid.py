@@ -106,6 +106,7 @@ def parse_hybrid_configuration(
 ) -> ReadResult[HybridConfiguration]:
     r"""Read ``Get-HybridConfiguration`` output: Format-List, CSV, JSON or CLIXML.
 
+    >>> from exchange_tls import parse_hybrid_configuration
     >>> [hybrid] = parse_hybrid_configuration(
     ...     "OnPremisesSmartHost : mail.contoso.com\n"
     ...     "TlsCertificateName  : <I>CN=Contoso CA<S>CN=mail.contoso.com\n"

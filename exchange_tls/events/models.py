@@ -190,6 +190,7 @@ _ALERTS = {
 def alert_name(code: int) -> str | None:
     """Return the TLS alert's name for its number, or ``None`` when unknown.
 
+    >>> from exchange_tls.events import alert_name
     >>> alert_name(70)
     'protocol_version'
     """
@@ -209,6 +210,7 @@ def family_of(provider: str | None) -> Family | None:
 def meaning_of(provider: str | None, event_id: int | None) -> EventMeaning | None:
     """Return what an event means, or ``None`` for an id this library does not know.
 
+    >>> from exchange_tls.events import meaning_of
     >>> meaning_of("MSExchangeTransport", 12014).name
     'CannotLoadSTARTTLSCertificateFromStore'
     >>> meaning_of("MSExchangeTransport", 12023) is None

@@ -321,6 +321,7 @@ def parse_events(
 
     Times in text forms are the server's local time; ``tz`` says which zone that is.
 
+    >>> from exchange_tls import parse_events
     >>> [event] = parse_events(
     ...     "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
     ...     "<Provider Name='Schannel'/><EventID>36871</EventID><Level>2</Level>"

@@ -70,6 +70,7 @@ def dotnet_key(version: str, wow6432: bool) -> str:
 def powershell_path(key: str) -> str:
     r"""Return a key as a PowerShell registry path (``HKLM:\...``).
 
+    >>> from exchange_tls.tls_settings import dotnet_key, powershell_path
     >>> print(powershell_path(dotnet_key("v4.0.30319", wow6432=True)))
     HKLM:\SOFTWARE\Wow6432Node\Microsoft\.NETFramework\v4.0.30319
     """
@@ -176,6 +177,7 @@ class TlsSettings:
     def enabled_versions(self, side: Side) -> tuple[str, ...] | None:
         """Return the TLS versions offered on a side; ``None`` when any is unknown.
 
+        >>> from exchange_tls.tls_settings import Side, TlsSettings
         >>> TlsSettings().enabled_versions(Side.CLIENT) is None
         True
         """

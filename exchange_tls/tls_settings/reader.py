@@ -158,6 +158,7 @@ def parse_tls_settings(
 ) -> ReadResult[TlsSettings]:
     r"""Read a ``.reg`` export or ``Get-ItemProperty`` output into :class:`TlsSettings`.
 
+    >>> from exchange_tls.tls_settings import Side, parse_tls_settings
     >>> [settings] = parse_tls_settings(
     ...     "Windows Registry Editor Version 5.00\n\n"
     ...     "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders"

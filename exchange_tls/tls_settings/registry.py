@@ -81,6 +81,7 @@ MAX_VALUE_CHARS = 1 << 20
 def normalize_key(path: str) -> str:
     r"""Return a registry key path in the form ``reg export`` writes.
 
+    >>> from exchange_tls.tls_settings import normalize_key
     >>> normalize_key("HKLM:\\SYSTEM\\CurrentControlSet\\Control\\")
     'HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control'
     >>> normalize_key("Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\SOFTWARE")
@@ -213,6 +214,7 @@ def _logical_lines(lines: list[str]) -> Iterable[tuple[int, str]]:
 def parse_reg(text: str, *, source: str = "<reg>", errors: ErrorMode = "collect") -> RegistryExport:
     r"""Read the text of a ``.reg`` file.
 
+    >>> from exchange_tls.tls_settings import parse_reg
     >>> export = parse_reg(
     ...     "Windows Registry Editor Version 5.00\n\n"
     ...     "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319]\n"
@@ -337,6 +339,7 @@ def render_reg(
 ) -> str:
     r"""Write keys and their values as the text of a ``.reg`` file (CRLF line ends).
 
+    >>> from exchange_tls.tls_settings import RegistryKey, RegistryValue, render_reg
     >>> text = render_reg(
     ...     [RegistryKey(path="HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso")],
     ...     [RegistryValue(key="HKEY_LOCAL_MACHINE\\SOFTWARE\\Contoso", name="Enabled",
