@@ -167,6 +167,51 @@ class TlsSettings:
     #: The server the settings came from, where the evidence names it.
     server: str | None = None
 
+    @classmethod
+    def combine(cls, parts: Iterable[TlsSettings]) -> TlsSettings:
+        """Combine the settings of several files (a SCHANNEL export, .NET exports …).
+
+        For each key, the first part that holds a value for it wins; a part that covers
+        a key without values (the Windows default) yields to one that has values.
+        """
+        items = list(parts)
+        protocols: dict[tuple[str, Side], ProtocolSetting] = {}
+        dotnet: dict[tuple[str, bool], DotNetSetting] = {}
+        for part in items:
+            for setting in part.protocols:
+                key = (setting.version, setting.side)
+                held = protocols.get(key)
+                has_values = setting.enabled_value or setting.disabled_by_default_value
+                if held is None or (
+                    has_values and not (held.enabled_value or held.disabled_by_default_value)
+                ):
+                    protocols[key] = setting
+            for net in part.dotnet:
+                net_key = (net.version, net.wow6432)
+                held_net = dotnet.get(net_key)
+                net_values = net.system_default_tls_versions or net.sch_use_strong_crypto
+                if held_net is None or (
+                    net_values
+                    and not (held_net.system_default_tls_versions or held_net.sch_use_strong_crypto)
+                ):
+                    dotnet[net_key] = net
+        order = {version: index for index, version in enumerate(TLS_VERSIONS)}
+
+        def protocol_order(setting: ProtocolSetting) -> tuple[int, str]:
+            return order[setting.version], setting.side.value
+
+        def dotnet_order(setting: DotNetSetting) -> tuple[bool, bool]:
+            return setting.version != DOTNET_VERSIONS[0], setting.wow6432
+
+        ordered_protocols: list[ProtocolSetting] = sorted(protocols.values(), key=protocol_order)
+        ordered_dotnet: list[DotNetSetting] = sorted(dotnet.values(), key=dotnet_order)
+        return cls(
+            protocols=ordered_protocols,
+            dotnet=ordered_dotnet,
+            values=[value for part in items for value in part.values],
+            server=next((part.server for part in items if part.server), None),
+        )
+
     def protocol(self, version: str, side: Side) -> ProtocolSetting | None:
         """Return the setting of a version's side, or ``None`` when not covered."""
         for setting in self.protocols:
