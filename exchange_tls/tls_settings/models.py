@@ -90,6 +90,8 @@ class ProtocolSetting:
     enabled_value: RegistryValue | None
     #: The ``DisabledByDefault`` value read, or ``None`` when absent.
     disabled_by_default_value: RegistryValue | None
+    #: Whether the key exists: ``False`` when an export of a parent key lacks it.
+    key_exists: bool = True
 
     @property
     def enabled(self) -> bool | None:
@@ -133,6 +135,8 @@ class DotNetSetting:
     key: str
     system_default_tls_versions: RegistryValue | None
     sch_use_strong_crypto: RegistryValue | None
+    #: Whether the key exists: ``False`` when an export of a parent key lacks it.
+    key_exists: bool = True
 
     @property
     def uses_system_defaults(self) -> bool:

@@ -76,6 +76,9 @@ def settings_from_values(
     """
     value_list = list(values)
     root_list = list(roots)
+    present = {root.casefold() for root, _ in root_list} | {
+        value.key.casefold() for value in value_list
+    }
     by_key: dict[str, dict[str, RegistryValue]] = {}
     for value in value_list:
         if value.kind != "delete":
@@ -94,6 +97,7 @@ def settings_from_values(
                     key=key,
                     enabled_value=found.get("enabled"),
                     disabled_by_default_value=found.get("disabledbydefault"),
+                    key_exists=key.casefold() in present,
                 )
             )
     dotnet = []
@@ -110,6 +114,7 @@ def settings_from_values(
                     key=key,
                     system_default_tls_versions=found.get("systemdefaulttlsversions"),
                     sch_use_strong_crypto=found.get("schusestrongcrypto"),
+                    key_exists=key.casefold() in present,
                 )
             )
     return TlsSettings(protocols=protocols, dotnet=dotnet, values=value_list, server=server)

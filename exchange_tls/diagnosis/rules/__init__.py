@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from exchange_tls.diagnosis.rules import certificates, connectors, transport
+from exchange_tls.diagnosis.rules import certificates, connectors, server_settings, transport
 
-__all__ = ["certificates", "connectors", "transport"]
+__all__ = ["certificates", "connectors", "server_settings", "transport"]
