@@ -200,3 +200,23 @@ def test_hostile_event_text_raises_nothing_but_parse_error(lines: list[str]) -> 
         return
     for event in result:
         assert event.event_id is None or 0 <= event.event_id <= 0xFFFF
+
+
+def test_a_real_evtx_file_reads_through_the_extra() -> None:
+    """The evtx project's MSExchange Management sample reads: provider, id, time, data."""
+    pytest.importorskip("evtx")
+    result = read_events(CORPUS / "omerbenamram-evtx_samples_MSExchange_Management_wec.evtx")
+    assert result.format == "evtx"
+    assert result.problems == ()
+    [event] = result
+    assert (event.provider, event.event_id, event.log, event.record_id) == (
+        "MSExchange CmdletLogs",
+        1,
+        "MSExchange Management",
+        3229,
+    )
+    assert event.time == dt.datetime(2021, 11, 19, 16, 52, 33, 833733, tzinfo=UTC)
+    assert event.data is not None
+    assert event.data[0] == (None, "Set-Mailbox")
+    assert event.source is not None
+    assert event.source.source.endswith(".evtx#1")
