@@ -210,6 +210,51 @@ def test_reg_round_trip(keys: list[tuple[list[str], list[tuple[str, str, object]
     assert sorted(export.values, key=order) == sorted(registry_values, key=order)
 
 
+latin_names = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            key_parts,
+            latin_names,
+            st.one_of(
+                st.tuples(st.just("dword"), st.integers(0, 0xFFFFFFFF)),
+                st.tuples(st.just("string"), latin_names),
+                st.tuples(st.just("expand-string"), latin_names),
+                st.tuples(
+                    st.just("multi-string"),
+                    st.lists(latin_names.filter(bool), max_size=3).map(tuple),
+                ),
+            ),
+        ),
+        max_size=5,
+        unique_by=lambda item: (item[0].casefold(), item[1].casefold()),
+    )
+)
+def test_regedit4_round_trip(items: list[tuple[str, str, tuple[str, object]]]) -> None:
+    """REGEDIT4 (ANSI) files written by render_reg read back to the same values."""
+    keys: dict[str, RegistryKey] = {}
+    values = []
+    for part, name, (kind, data) in items:
+        path = "HKEY_CURRENT_USER\\" + part
+        keys.setdefault(path.casefold(), RegistryKey(path=path))
+        values.append(
+            RegistryValue(key=keys[path.casefold()].path, name=name, kind=kind, data=data)  # type: ignore[arg-type]
+        )
+    text = render_reg(list(keys.values()), values, version="4")
+    # The text as a Latin-1 reader sees the ANSI file (read_tls_settings decodes files as
+    # UTF-8 and reports non-ASCII bytes of a legacy code page).
+    export = parse_reg(text.encode("latin-1").decode("latin-1"), errors="raise")
+    assert export.version == "REGEDIT4"
+
+    def order(value: RegistryValue) -> tuple[str, str]:
+        return (value.key, value.name)
+
+    assert sorted(export.values, key=order) == sorted(values, key=order)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(

@@ -152,10 +152,12 @@ def _bytes(text: str) -> bytes | None:
     return bytes(int(part, 16) for part in parts)
 
 
-def _decode_hex(type_number: int, data: bytes) -> tuple[ValueKind, ValueData]:
+def _decode_hex(type_number: int, data: bytes, ansi: bool) -> tuple[ValueKind, ValueData]:
     kind = _TYPES.get(type_number, f"hex({type_number:x})")
     if kind in ("string", "expand-string", "multi-string"):
-        text = data.decode("utf-16-le", "replace")
+        # Version 5.00 files hold UTF-16 strings; REGEDIT4 files hold the ANSI code page,
+        # read as Latin-1 so that every byte stays one character.
+        text = data.decode("latin-1") if ansi else data.decode("utf-16-le", "replace")
         if kind == "multi-string":
             return kind, tuple(part for part in text.split("\x00") if part)
         return kind, text.rstrip("\x00")
@@ -166,7 +168,7 @@ def _decode_hex(type_number: int, data: bytes) -> tuple[ValueKind, ValueData]:
     return ("binary" if type_number == 3 else kind), data
 
 
-def _value(text: str) -> tuple[ValueKind, ValueData] | None:
+def _value(text: str, ansi: bool) -> tuple[ValueKind, ValueData] | None:
     if text.strip() == "-":
         return "delete", None
     string = _STRING.match(text)
@@ -181,7 +183,7 @@ def _value(text: str) -> tuple[ValueKind, ValueData] | None:
         if data is None:
             return None
         type_number = int(hexed.group("type"), 16) if hexed.group("type") else 3
-        return _decode_hex(type_number, data)
+        return _decode_hex(type_number, data, ansi)
     return None
 
 
@@ -273,7 +275,7 @@ def parse_reg(text: str, *, source: str = "<reg>", errors: ErrorMode = "collect"
         if current is None:
             report("a value before any key", number, line, "reg-value-outside-key", Severity.ERROR)
             continue
-        parsed = _value(stripped[name.end() :])
+        parsed = _value(stripped[name.end() :], ansi=version == REGEDIT4)
         if parsed is None:
             report(
                 "a value's data is not a string, dword:, hex: or -",
@@ -322,7 +324,7 @@ def _render_value(value: RegistryValue, version: Literal["5.00", "4"]) -> str:
             "\x00" if value.kind == "multi-string" else ""
         )
         # REGEDIT4 files are ANSI: their strings are bytes of the code page, not UTF-16.
-        encoded = raw.encode("utf-16-le" if version == "5.00" else "latin-1", "replace")
+        encoded = raw.encode("utf-16-le") if version == "5.00" else raw.encode("latin-1")
         return _render_bytes(f"{name}=hex({_TYPE_NUMBERS[value.kind]:x}):", encoded)
     if isinstance(data, bytes):
         match = re.fullmatch(r"hex\(([0-9a-f]+)\)", value.kind)

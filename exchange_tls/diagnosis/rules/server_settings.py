@@ -45,6 +45,16 @@ from exchange_tls.tls_settings.models import (
 )
 from exchange_tls.tls_settings.registry import RegistryValue
 
+__all__ = [
+    "dotnet_tls_settings_missing",
+    "hybrid_certificate_mismatch",
+    "receive_connector_certificate_not_found",
+    "starttls_certificate_missing_event",
+    "tls12_disabled_in_registry",
+    "tls13_enabled_in_registry",
+    "tls_client_server_mismatch",
+]
+
 TLS_GUIDANCE = (
     "https://techcommunity.microsoft.com/t5/exchange-team-blog/"
     "exchange-server-tls-guidance-part-2-enabling-tls-1-2-and/ba-p/607761"
