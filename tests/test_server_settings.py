@@ -342,3 +342,29 @@ def test_registry_paths_are_checked() -> None:
     """A registry command refuses a path outside the HKLM: and HKCU: drives."""
     with pytest.raises(ValueError, match="HKLM"):
         NewRegistryKey(path="C:\\Windows")
+
+
+def test_dropped_handshakes_join_the_registry_finding() -> None:
+    """A send session that failed with SocketError is cited by the client-side TLS 1.2 finding."""
+    from exchange_tls import assemble_sessions, parse_protocol_log
+
+    rows = [
+        "2025-05-31T10:00:00.000Z,Outbound,0A,0,10.0.0.1:1000,192.0.2.25:25,+,,",
+        "2025-05-31T10:00:01.000Z,Outbound,0A,1,10.0.0.1:1000,192.0.2.25:25,>,STARTTLS,",
+        "2025-05-31T10:00:02.000Z,Outbound,0A,2,10.0.0.1:1000,192.0.2.25:25,<,220 2.0.0 SMTP server ready,",
+        "2025-05-31T10:00:03.000Z,Outbound,0A,3,10.0.0.1:1000,192.0.2.25:25,*,,TLS negotiation failed with error SocketError",
+        "2025-05-31T10:00:04.000Z,Outbound,0A,4,10.0.0.1:1000,192.0.2.25:25,-,,Local",
+    ]
+    log = parse_protocol_log(
+        "#Log-type: SMTP Send Protocol Log\n#Fields: date-time,connector-id,session-id,sequence-number,"
+        "local-endpoint,remote-endpoint,event,data,context\n" + "\n".join(rows) + "\n",
+        "SEND2025053110-1.LOG",
+    )
+    registry = reg((P, ()), tls("TLS 1.2", "Client", 0, 1))
+    evidence = Evidence(sessions=assemble_sessions(log.rows), tls_settings=registry.tls_settings)
+    [finding] = [
+        f for f in diagnose(evidence, now=NOW).findings if f.rule_id == "tls12-disabled-in-registry"
+    ]
+    cited = {(ref.source.source, ref.source.line) for ref in finding.evidence if ref.source}
+    assert ("SEND2025053110-1.LOG", 6) in cited
+    assert finding.confidence.value == "high"

@@ -15,7 +15,7 @@ from typing import Any
 import defusedxml
 import defusedxml.sax
 
-from exchange_tls.errors import Problem, ProblemCollector
+from exchange_tls.errors import Problem, ProblemCollector, Severity
 from exchange_tls.sources import SourceRef
 
 __all__ = ["MAX_DEPTH", "RawEvent", "looks_like_event_xml", "read_event_xml"]
@@ -45,8 +45,9 @@ class _TooDeep(Exception):
 
 
 class _Handler(xml.sax.handler.ContentHandler):
-    def __init__(self, source: str, first_line: int) -> None:
+    def __init__(self, source: str, first_line: int, collector: ProblemCollector) -> None:
         super().__init__()
+        self.collector = collector
         self.source = source
         self.first_line = first_line
         self.events: list[RawEvent] = []
@@ -74,6 +75,16 @@ class _Handler(xml.sax.handler.ContentHandler):
             self.current = {"line": self.line(), "data": [], "attributes": {}}
             return
         if self.current is None:
+            if len(self.stack) == 2 and local != "Events":
+                self.collector.report(
+                    Problem(
+                        message=f"ignored <{local}> outside an <Event>",
+                        source=self.source,
+                        line=self.line(),
+                        severity=Severity.WARNING,
+                        code="not-an-event",
+                    )
+                )
             return
         for key in attributes.getNames():
             self.current["attributes"][f"{local}@{key}"] = attributes.getValue(key)
@@ -106,7 +117,7 @@ def read_event_xml(
 ) -> list[tuple[RawEvent, SourceRef]]:
     """Read event XML into raw events, each with the place its ``<Event>`` starts."""
     body = _DECLARATION.sub("", text, count=1)
-    handler = _Handler(source, first_line)
+    handler = _Handler(source, first_line, collector)
     try:
         defusedxml.sax.parseString((_OPEN + body + _CLOSE).encode("utf-8"), handler)
     except xml.sax.SAXParseException as error:

@@ -18,11 +18,12 @@ from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import finding, rule
-from exchange_tls.diagnosis.cite import shorten
+from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.errors import Severity
 from exchange_tls.events.models import EventRecord, Family, alert_name
+from exchange_tls.protocol_log.models import Direction
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
     GetExchangeCertificate,
@@ -123,6 +124,25 @@ def _schannel_failures(context: Context) -> list[EventRecord]:
             continue
         failures.append(event)
     return sorted(failures, key=lambda e: (e.time is None, e.time, str(e.source)))
+
+
+def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
+    """Cite sessions on the side's direction whose handshake failed on protocol grounds."""
+    direction = Direction.SEND if side is Side.CLIENT else Direction.RECEIVE
+    refs = []
+    for session in context.sessions:
+        tls = session.tls
+        if (
+            session.direction is not direction
+            or tls is None
+            or tls.succeeded is not False
+            or tls.error not in ("SocketError", "AlgorithmMismatch")
+        ):
+            continue
+        row = failure_row(session)
+        if row is not None:
+            refs.append(row_ref(row, f"a handshake failed with {tls.error}"))
+    return refs[:5]
 
 
 def _schannel_claim(event: EventRecord) -> str:
@@ -238,6 +258,7 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
                 )
             )
         refs.extend(_event_ref(event, _schannel_claim(event)) for event in evidence[:5])
+        refs.extend(_dropped_handshakes(context, setting.side))
         yield finding(
             "tls12-disabled-in-registry",
             summary=(
