@@ -220,3 +220,17 @@ def test_a_real_evtx_file_reads_through_the_extra() -> None:
     assert event.data[0] == (None, "Set-Mailbox")
     assert event.source is not None
     assert event.source.source.endswith(".evtx#1")
+
+
+def test_user_data_fields_become_named_data() -> None:
+    """Schannel's UserData/EventXML fields (36880) become named data of the event."""
+    [event] = parse_events(
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'>"
+        "<System><Provider Name='Schannel'/><EventID>36880</EventID><Level>4</Level>"
+        "<TimeCreated SystemTime='2024-06-01T10:00:00.0000000Z'/><Channel>System</Channel>"
+        "</System><UserData><EventXML xmlns='LSA_NS'><Type>server</Type>"
+        "<Protocol>TLS 1.2</Protocol><CipherSuite>0xc030</CipherSuite></EventXML></UserData></Event>"
+    )
+    assert event.data == (("Type", "server"), ("Protocol", "TLS 1.2"), ("CipherSuite", "0xc030"))
+    assert event.datum("protocol") == "TLS 1.2"
+    assert event.meaning is None

@@ -52,6 +52,7 @@ class _Handler(xml.sax.handler.ContentHandler):
         self.first_line = first_line
         self.events: list[RawEvent] = []
         self.stack: list[str] = []
+        self.has_child: list[bool] = []
         self.current: RawEvent | None = None
         self.text: list[str] = []
         self.data_name: str | None = None
@@ -67,7 +68,10 @@ class _Handler(xml.sax.handler.ContentHandler):
 
     def startElement(self, name: str, attributes: Any) -> None:
         local = name.rsplit(":", 1)[-1]
+        if self.has_child:
+            self.has_child[-1] = True
         self.stack.append(local)
+        self.has_child.append(False)
         if len(self.stack) > MAX_DEPTH:
             raise _TooDeep(self.line())
         self.text = []
@@ -96,6 +100,7 @@ class _Handler(xml.sax.handler.ContentHandler):
 
     def endElement(self, name: str) -> None:
         local = self.stack.pop() if self.stack else name
+        leaf = not self.has_child.pop() if self.has_child else True
         text = "".join(self.text).strip()
         self.text = []
         if self.current is None:
@@ -108,6 +113,10 @@ class _Handler(xml.sax.handler.ContentHandler):
         if local in ("Data", "string") and parent in ("EventData", "UserData", "Strings"):
             self.current["data"].append((self.data_name, text))
             self.data_name = None
+        elif "UserData" in self.stack and leaf and parent != "UserData":
+            # Providers such as Schannel put their fields in UserData as named elements
+            # (<EventXML><Type>server</Type><Protocol>TLS 1.2</Protocol>…).
+            self.current["data"].append((local, text))
         elif local != "Data" and text:
             self.current.setdefault(f"{parent}/{local}", text)
 
