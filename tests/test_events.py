@@ -234,3 +234,17 @@ def test_user_data_fields_become_named_data() -> None:
     assert event.data == (("Type", "server"), ("Protocol", "TLS 1.2"), ("CipherSuite", "0xc030"))
     assert event.datum("protocol") == "TLS 1.2"
     assert event.meaning is None
+
+
+def test_a_pasted_get_winevent_list_from_microsoft_qa_reads() -> None:
+    """Microsoft Q&A 379008's Get-WinEvent | fl (blank lines, trailing spaces, d/M/y) reads."""
+    result = read_events(
+        EVENTS / "msqa-379008_get-winevent-fl_schannel-36884_blanklines-trailing-spaces.txt"
+    )
+    [event] = result
+    assert (event.provider, event.event_id) == ("Schannel", 36884)
+    assert event.time == dt.datetime(2021, 4, 30, 10, 43, 17, tzinfo=UTC)
+    assert event.message is not None
+    assert event.message.endswith("The attached data contains the server certificate.")
+    assert "connecting to the correct server." in event.message
+    assert event.meaning is None  # 36884 is read, without a meaning here
