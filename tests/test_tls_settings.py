@@ -274,3 +274,23 @@ def test_hostile_reg_text_raises_nothing_but_parse_error(lines: list[str]) -> No
         parse_tls_settings("Windows Registry Editor Version 5.00\n" + "\n".join(lines))
     except ParseError:
         pass
+
+
+def test_a_published_regedit4_file_reads_escapes_and_default_values() -> None:
+    """The aMule docs' REGEDIT4 file: @ default values, empty strings, \\\\ and \\" escapes."""
+    export = parse_reg(
+        (DATA / "amule-docs_ed2k-handler_regedit4_escapes-defaults.reg").read_text(encoding="ascii")
+    )
+    assert export.version == "REGEDIT4"
+    assert export.problems == ()
+    assert [(value.name, value.data) for value in export.values] == [
+        ("", "URL: ed2k Protocol"),
+        ("URL Protocol", ""),
+        ("", "C:\\Program Files\\aMule\\bin\\amule.exe"),
+        ("", '"C:\\Program Files\\aMule\\bin\\ed2k.exe" -c D:\\amule\\config "%1"'),
+    ]
+    # None of it is a TLS key: the settings cover nothing, and say so by being empty.
+    [settings_] = parse_tls_settings(
+        (DATA / "amule-docs_ed2k-handler_regedit4_escapes-defaults.reg").read_text(encoding="ascii")
+    )
+    assert (settings_.protocols, settings_.dotnet) == ((), ())
