@@ -277,7 +277,7 @@ def test_hostile_reg_text_raises_nothing_but_parse_error(lines: list[str]) -> No
 
 
 def test_a_published_regedit4_file_reads_escapes_and_default_values() -> None:
-    """The aMule docs' REGEDIT4 file: @ default values, empty strings, \\\\ and \\" escapes."""
+    """The aMule docs' REGEDIT4 file: default values, empty strings, escaped quotes."""
     export = parse_reg(
         (DATA / "amule-docs_ed2k-handler_regedit4_escapes-defaults.reg").read_text(encoding="ascii")
     )
