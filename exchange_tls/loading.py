@@ -24,6 +24,7 @@ from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.certificates.reader import parse_certificates
 from exchange_tls.connectors.hybrid import (
     HybridConfiguration,
+    hybrid_key,
     looks_like_hybrid_configuration,
     parse_hybrid_configuration,
 )
@@ -31,7 +32,7 @@ from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_connectors
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
-from exchange_tls.events.models import EventRecord
+from exchange_tls.events.models import EventRecord, event_key
 from exchange_tls.events.reader import EVTX_MAGIC, looks_like_events, parse_events, read_events
 from exchange_tls.events.xml import looks_like_event_xml
 from exchange_tls.manifest import CollectionManifest, looks_like_manifest, parse_manifest
@@ -201,7 +202,15 @@ def _walk(
             raise FileNotFoundError(f"no such file or folder: {item}")
 
 
-M = TypeVar("M", ExchangeCertificate, QueueRecord, SendConnector, ReceiveConnector)
+M = TypeVar(
+    "M",
+    ExchangeCertificate,
+    QueueRecord,
+    SendConnector,
+    ReceiveConnector,
+    EventRecord,
+    HybridConfiguration,
+)
 
 
 def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
@@ -340,9 +349,9 @@ def load_evidence(
         receive_connectors=_merge(receive, lambda c: c.identity or c.name),
         problems=collector.problems,
         server_fqdn=server_fqdn or (manifest.fqdn if manifest is not None else None),
-        events=events,
+        events=_merge(events, event_key),
         tls_settings=tls_settings,
-        hybrid_configurations=hybrid,
+        hybrid_configurations=_merge(hybrid, hybrid_key),
         manifest=manifest,
     )
 

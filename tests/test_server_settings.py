@@ -368,3 +368,49 @@ def test_dropped_handshakes_join_the_registry_finding() -> None:
     cited = {(ref.source.source, ref.source.line) for ref in finding.evidence if ref.source}
     assert ("SEND2025053110-1.LOG", 6) in cited
     assert finding.confidence.value == "high"
+
+
+def test_the_same_events_and_hybrid_configuration_in_two_formats_are_merged(tmp_path: Path) -> None:
+    """The collector writes CLIXML and JSON of each export: each event and hybrid object once."""
+    corpus = DATA / "corpus"
+    (tmp_path / "events.xml").write_bytes(
+        (
+            corpus / "events/css-exchange_healthchecker_e19_getwineventoldestapplication_clixml.xml"
+        ).read_bytes()
+    )
+    (tmp_path / "events.json").write_text(
+        json.dumps(
+            {
+                "Id": 16028,
+                "RecordId": 142609,
+                "ProviderName": "MSExchangeTransportSubmission",
+                "LogName": "Application",
+                "MachineName": "Solo-E19A.Solo.com",
+                "TimeCreated": "/Date(1718703726008)/",
+            }
+        )
+    )
+    (tmp_path / "hybrid.xml").write_bytes(
+        (
+            corpus / "other/css-exchange_healthchecker_e19_gethybridconfiguration_clixml.xml"
+        ).read_bytes()
+    )
+    (tmp_path / "hybrid.json").write_text(
+        json.dumps(
+            {
+                "Name": "Hybrid Configuration",
+                "OnPremisesSmartHost": {"Domain": "mail.contoso.com"},
+                "ReceivingTransportServers": ["ex-02"],
+                "TlsCertificateName": {
+                    "CertificateSubject": "CN=mail.contoso.com",
+                    "CertificateIssuer": "CN=GeoTrust TLS RSA CA G1, OU=www.digicert.com, O=DigiCert Inc, C=US",
+                },
+            }
+        )
+    )
+    evidence = load_evidence(tmp_path)
+    assert not [problem for problem in evidence.problems if problem.code == "unclassified"]
+    assert len(evidence.events) == 1
+    [hybrid_configuration] = evidence.hybrid_configurations
+    assert hybrid_configuration.tls_certificate_name is not None
+    assert str(hybrid_configuration.tls_certificate_name.subject) == "CN=mail.contoso.com"

@@ -18,13 +18,14 @@ from exchange_tls.certificates.names import TlsCertificateName, parse_tls_certif
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
 from exchange_tls.powershell.binding import split_lines
 from exchange_tls.powershell.reader import Format, read_records
-from exchange_tls.powershell.records import PSObject
+from exchange_tls.powershell.records import PSObject, PSValue
 from exchange_tls.powershell.values import as_text, as_texts
 from exchange_tls.results import ReadResult
 from exchange_tls.sources import SourceRef, read_source
 
 __all__ = [
     "HybridConfiguration",
+    "hybrid_key",
     "looks_like_hybrid_configuration",
     "parse_hybrid_configuration",
     "read_hybrid_configuration",
@@ -54,6 +55,14 @@ class HybridConfiguration:
     source: SourceRef | None = None
 
 
+def hybrid_key(hybrid: HybridConfiguration) -> object:
+    """Return the key that makes two records the same hybrid configuration.
+
+    The hybrid configuration is one object per organisation: its name is the key.
+    """
+    return (hybrid.name or "Hybrid Configuration").casefold()
+
+
 def looks_like_hybrid_configuration(records: list[PSObject]) -> bool:
     """Whether PowerShell records are ``Get-HybridConfiguration`` output."""
     for record in records[:5]:
@@ -64,10 +73,20 @@ def looks_like_hybrid_configuration(records: list[PSObject]) -> bool:
     return False
 
 
+def _certificate_name_text(value: PSValue) -> str | None:
+    """Return ``<I>issuer<S>subject`` from text, or from the object JSON makes of it."""
+    if isinstance(value, PSObject) and value.to_string is None:
+        issuer = as_text(value.value_of("CertificateIssuer"))
+        subject = as_text(value.value_of("CertificateSubject"))
+        if issuer is not None and subject is not None:
+            return f"<I>{issuer}<S>{subject}"
+    return as_text(value)
+
+
 def _bind(record: PSObject, source: str, collector: ProblemCollector) -> HybridConfiguration:
     value = record.value_of
     prop = record.get("TlsCertificateName")
-    text = as_text(prop.value) if prop is not None else None
+    text = _certificate_name_text(prop.value) if prop is not None else None
     name = None
     if text is not None:
         name = parse_tls_certificate_name(text, source=source)

@@ -16,6 +16,7 @@ __all__ = [
     "Family",
     "Level",
     "alert_name",
+    "event_key",
     "family_of",
     "meaning_of",
 ]
@@ -276,3 +277,19 @@ class EventRecord:
             match = re.search(r"alert code is (\d+)", self.message)
             value = match.group(1) if match else None
         return int(value) if value is not None and value.isdigit() else None
+
+
+def event_key(event: EventRecord) -> object:
+    """Return the key that makes two records the same event (CLIXML and JSON of one export).
+
+    ``None`` when the record has no record id: such events are never merged.
+    """
+    if event.record_id is None:
+        return None
+    return (
+        (event.machine or "").casefold(),
+        (event.log or "").casefold(),
+        (event.provider or "").casefold(),
+        event.record_id,
+        event.event_id,
+    )
