@@ -33,8 +33,7 @@ from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.models import EventRecord, event_key
-from exchange_tls.events.reader import EVTX_MAGIC, looks_like_events, parse_events, read_events
-from exchange_tls.events.xml import looks_like_event_xml
+from exchange_tls.events.reader import EVTX_MAGIC, parse_events, read_events, recognises_events
 from exchange_tls.manifest import CollectionManifest, looks_like_manifest, parse_manifest
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import read_records
@@ -48,8 +47,7 @@ from exchange_tls.queues.models import QueueRecord
 from exchange_tls.queues.reader import parse_queues
 from exchange_tls.sources import decode_bytes
 from exchange_tls.tls_settings.models import TlsSettings
-from exchange_tls.tls_settings.reader import looks_like_item_properties, parse_tls_settings
-from exchange_tls.tls_settings.registry import looks_like_reg
+from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
 
 __all__ = ["EvidenceFile", "Kind", "classify", "load_evidence"]
 
@@ -159,25 +157,22 @@ def _classify(text: str, name: str) -> tuple[Kind, bool]:
         )
     except ParseError:
         return "unknown", False
-    if looks_like_events(records):
+    if recognises_events(head, records):
         return "events", False
-    if looks_like_item_properties(records):
+    if recognises_tls_settings(head, records):
         return "tls-settings", False
     if looks_like_hybrid_configuration(records):
         return "hybrid-configuration", False
     return _record_kind(records), False
 
 
-_VIEWER_HEAD = re.compile(r"\A\s*Log Name:.*\n(?:.*\n){0,12}?\s*Event ID:", re.MULTILINE)
-
-
 def _server_evidence_kind(head: str) -> Kind | None:
     """Recognise the kinds that are not PowerShell records: manifest, .reg, event XML."""
     if looks_like_manifest(head):
         return "manifest"
-    if looks_like_reg(head):
+    if recognises_tls_settings(head):
         return "tls-settings"
-    if looks_like_event_xml(head) or _VIEWER_HEAD.match(head):
+    if recognises_events(head):
         return "events"
     return None
 

@@ -8,9 +8,15 @@ from exchange_tls.events.models import (
     Family,
     Level,
     alert_name,
+    event_key,
     meaning_of,
 )
-from exchange_tls.events.reader import looks_like_events, parse_events, read_events
+from exchange_tls.events.reader import (
+    looks_like_events,
+    parse_events,
+    read_events,
+    recognises_events,
+)
 
 __all__ = [
     "EventMeaning",
@@ -18,8 +24,10 @@ __all__ = [
     "Family",
     "Level",
     "alert_name",
+    "event_key",
     "looks_like_events",
     "meaning_of",
     "parse_events",
     "read_events",
+    "recognises_events",
 ]

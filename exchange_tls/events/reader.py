@@ -41,6 +41,7 @@ __all__ = [
     "looks_like_events",
     "parse_events",
     "read_events",
+    "recognises_events",
 ]
 
 #: The forms :func:`parse_events` reads.
@@ -306,6 +307,17 @@ def _looks_like_viewer(lines: list[str]) -> bool:
         and content[0].startswith("Log Name:")
         and any(line.startswith("Event ID:") for line in content)
     )
+
+
+def recognises_events(head: str, records: list[PSObject] | None = None) -> bool:
+    """Whether text (its first kilobytes) or its PowerShell records are event log entries.
+
+    The one test a table of evidence kinds needs: event XML or Event Viewer text from the
+    text; Get-WinEvent or Get-EventLog output from the records.
+    """
+    if looks_like_event_xml(head) or _looks_like_viewer(split_lines(head[:4000])):
+        return True
+    return records is not None and looks_like_events(records)
 
 
 def parse_events(

@@ -15,6 +15,7 @@ from exchange_tls.tls_settings.reader import (
     looks_like_item_properties,
     parse_tls_settings,
     read_tls_settings,
+    recognises_tls_settings,
     settings_from_values,
 )
 from exchange_tls.tls_settings.registry import (
@@ -44,6 +45,7 @@ __all__ = [
     "powershell_path",
     "protocol_key",
     "read_tls_settings",
+    "recognises_tls_settings",
     "render_reg",
     "settings_from_values",
 ]

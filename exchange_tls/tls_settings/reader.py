@@ -40,6 +40,7 @@ __all__ = [
     "looks_like_item_properties",
     "parse_tls_settings",
     "read_tls_settings",
+    "recognises_tls_settings",
     "settings_from_values",
 ]
 
@@ -152,6 +153,11 @@ def _item_values(
                 RegistryValue(key=key, name=prop.name, kind="string", data=text or "", source=ref)
             )
     return key, values
+
+
+def recognises_tls_settings(head: str, records: list[PSObject] | None = None) -> bool:
+    """Whether text is a ``.reg`` export or its records are ``Get-ItemProperty`` of keys."""
+    return looks_like_reg(head) or (records is not None and looks_like_item_properties(records))
 
 
 def parse_tls_settings(
