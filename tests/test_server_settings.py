@@ -414,3 +414,16 @@ def test_the_same_events_and_hybrid_configuration_in_two_formats_are_merged(tmp_
     [hybrid_configuration] = evidence.hybrid_configurations
     assert hybrid_configuration.tls_certificate_name is not None
     assert str(hybrid_configuration.tls_certificate_name.subject) == "CN=mail.contoso.com"
+
+
+def test_the_published_12014_event_names_its_connector() -> None:
+    """The expta.com 12014 text (its FQDN lost in the page) still names the connector."""
+    from exchange_tls import read_events
+
+    events = read_events(
+        DATA / "events/expta-blog_ex2010_event-12014_viewer-copy_no-description-label.txt"
+    )
+    [finding] = diagnose(Evidence(events=events), now=NOW).findings
+    assert finding.rule_id == "starttls-certificate-missing-event"
+    assert finding.subject == "Default internal receive connector MAILGATE"
+    assert "the connector Default internal receive connector MAILGATE" in finding.summary

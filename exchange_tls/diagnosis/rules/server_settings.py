@@ -453,15 +453,19 @@ def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
 # -- event 12014 ------------------------------------------------------------------------
 
 _12014 = re.compile(
-    r"domain name (?P<fqdn>\S*) in the personal store.*?for the connector (?P<connector>.+?) "
-    r"with a FQDN parameter of (?P<param>\S*?)\.?(?: If |$)",
+    r"domain name\s*(?P<fqdn>\S*?)\s+in the personal store.*?for the connector "
+    r"(?P<connector>.+?) with a FQDN parameter of\s*(?P<param>\S*?)\.?(?:\s+If\s|\s*$)",
     re.DOTALL,
 )
 
 
+_MESSAGE_CAP = 2000
+
+
 def _12014_details(event: EventRecord) -> tuple[str | None, str | None]:
     """Return the FQDN and the connector an event 12014 names, where it names them."""
-    match = _12014.search(event.message or "")
+    # A real 12014 message is under a kilobyte; a cap keeps the lazy pattern linear.
+    match = _12014.search((event.message or "")[:_MESSAGE_CAP])
     if match is not None:
         fqdn = match.group("fqdn").rstrip(".") or match.group("param").rstrip(".") or None
         return fqdn, match.group("connector").strip() or None
