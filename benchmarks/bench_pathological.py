@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 # it runs, so these count like the others.
 
 from exchange_tls import (  # noqa: E402 -- the block is kept apart for merging
+    Evidence,
+    diagnose,
     parse_events,
     parse_hybrid_configuration,
     parse_manifest,
@@ -301,6 +303,16 @@ CASES.update(
             "Get-HybridConfiguration",
             lambda n: "OnPremisesSmartHost : a\nTlsCertificateName : " + "<I><S>" * (n // 6) + "\n",
             _quiet(parse_hybrid_configuration),
+        ),
+        "12014 message of connector phrases": (
+            "rules over events",
+            lambda n: (
+                "Log Name: Application\nSource: MSExchangeTransport\nEvent ID: 12014\n"
+                "Description:\ndomain name x in the personal store "
+                + "for the connector "
+                * (n // 18)
+            ),
+            _quiet(lambda text: diagnose(Evidence(events=parse_events(text)))),
         ),
         "deep manifest JSON": (
             "manifest",

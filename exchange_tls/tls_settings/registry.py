@@ -65,8 +65,7 @@ _HIVES = {
 }
 _PROVIDER = re.compile(r"^(?:Microsoft\.PowerShell\.Core\\)?Registry::", re.IGNORECASE)
 _KEY_LINE = re.compile(r"^\[(?P<delete>-)?(?P<path>[^\]]*)\]\s*$")
-_NAME = re.compile(r'^(?:@|"(?P<name>(?:[^"\\]|\\.)*)")=')
-_STRING = re.compile(r'^"(?P<text>(?:[^"\\]|\\.)*)"\s*$')
+_QUOTE_OR_ESCAPE = re.compile(r'["\\]')
 _DWORD = re.compile(r"^dword:(?P<hex>[0-9A-Fa-f]{1,8})\s*$")
 _HEX = re.compile(r"^hex(?:\((?P<type>[0-9A-Fa-f]{1,8})\))?:(?P<bytes>[0-9A-Fa-f, \t]*)$")
 _ESCAPE = re.compile(r"\\(.)")
@@ -137,6 +136,26 @@ def looks_like_reg(text: str) -> bool:
     return head.startswith((REGEDIT5, REGEDIT4))
 
 
+def _quoted(text: str, start: int) -> tuple[str, int] | None:
+    """Read the quoted text opening at ``text[start]``; return it raw and the end.
+
+    A scanner rather than a regular expression: a long run of escapes without its
+    closing quote costs one pass, where a backtracking pattern keeps a state per escape.
+    """
+    if not text.startswith('"', start):
+        return None
+    position = start + 1
+    while True:
+        found = _QUOTE_OR_ESCAPE.search(text, position)
+        if found is None:
+            return None
+        if found.group() == '"':
+            return text[start + 1 : found.start()], found.end()
+        position = found.end() + 1
+        if position > len(text):
+            return None
+
+
 def _unescape(text: str) -> str:
     return _ESCAPE.sub(lambda match: match.group(1), text)
 
@@ -171,9 +190,10 @@ def _decode_hex(type_number: int, data: bytes, ansi: bool) -> tuple[ValueKind, V
 def _value(text: str, ansi: bool) -> tuple[ValueKind, ValueData] | None:
     if text.strip() == "-":
         return "delete", None
-    string = _STRING.match(text)
+    string = _quoted(text, 0)
     if string is not None:
-        return "string", _unescape(string.group("text"))
+        raw, end = string
+        return ("string", _unescape(raw)) if not text[end:].strip() else None
     dword = _DWORD.match(text)
     if dword is not None:
         return "dword", int(dword.group("hex"), 16)
@@ -185,6 +205,16 @@ def _value(text: str, ansi: bool) -> tuple[ValueKind, ValueData] | None:
         type_number = int(hexed.group("type"), 16) if hexed.group("type") else 3
         return _decode_hex(type_number, data, ansi)
     return None
+
+
+def _value_name(line: str) -> tuple[str, int] | None:
+    """Return a value line's name (``""`` for ``@``) and where its data starts."""
+    if line.startswith("@="):
+        return "", 2
+    quoted = _quoted(line, 0)
+    if quoted is None or not line.startswith("=", quoted[1]):
+        return None
+    return _unescape(quoted[0]), quoted[1] + 1
 
 
 def _logical_lines(lines: list[str]) -> Iterable[tuple[int, str]]:
@@ -268,14 +298,15 @@ def parse_reg(text: str, *, source: str = "<reg>", errors: ErrorMode = "collect"
             keys.append(RegistryKey(path=path, deleted=deleted, source=SourceRef(source, number)))
             current = None if deleted else path
             continue
-        name = _NAME.match(stripped)
+        name = _value_name(stripped)
         if name is None:
             report("not a key, a value or a comment", number, line, "reg-line", Severity.ERROR)
             continue
         if current is None:
             report("a value before any key", number, line, "reg-value-outside-key", Severity.ERROR)
             continue
-        parsed = _value(stripped[name.end() :], ansi=version == REGEDIT4)
+        value_name, value_start = name
+        parsed = _value(stripped[value_start:], ansi=version == REGEDIT4)
         if parsed is None:
             report(
                 "a value's data is not a string, dword:, hex: or -",
@@ -289,7 +320,7 @@ def parse_reg(text: str, *, source: str = "<reg>", errors: ErrorMode = "collect"
         values.append(
             RegistryValue(
                 key=current,
-                name=_unescape(name.group("name")) if name.group("name") is not None else "",
+                name=value_name,
                 kind=kind,
                 data=data,
                 source=SourceRef(source, number),
