@@ -88,11 +88,11 @@ try {
         Get-WinEvent -FilterHashtable @{ LogName = 'System'; ProviderName = 'Schannel'; StartTime = $since } -ErrorAction SilentlyContinue
     }
 
-    Export-RegistryKey -Key 'HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL' -Name 'registry-schannel'
+    Export-RegistryKey -Key 'HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL' -Name 'registry-schannel'
     foreach ($node in @('', 'Wow6432Node\')) {
         foreach ($version in @('v4.0.30319', 'v2.0.50727')) {
             $label = 'registry-dotnet-{0}{1}' -f $version, $(if ($node) { '-wow6432' } else { '' })
-            Export-RegistryKey -Key ('HKEY_LOCAL_MACHINE\SOFTWARE\{0}Microsoft\.NETFramework\{1}' -f $node, $version) -Name $label
+            Export-RegistryKey -Key ('HKLM\SOFTWARE\{0}Microsoft\.NETFramework\{1}' -f $node, $version) -Name $label
         }
     }
 
