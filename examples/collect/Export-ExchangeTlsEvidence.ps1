@@ -58,7 +58,8 @@ function Export-RegistryKey {
     # reg.exe export only reads the registry; it writes the .reg file (UTF-16) into the
     # script's own folder. A key that does not exist is skipped: absent means default.
     param([string] $Key, [string] $Name)
-    if (Test-Path -Path ('Registry::' + $Key)) {
+    # $Key is in reg.exe's documented form (HKLM\...); Test-Path takes the drive form.
+    if (Test-Path -Path ('HKLM:\' + $Key.Substring(5))) {
         $file = Join-Path -Path $work -ChildPath "$Name.reg"
         & reg.exe export $Key $file /y | Out-Null
         [void] $written.Add([ordered] @{ Name = "$Name.reg"; Source = "reg export $Key" })
