@@ -427,3 +427,10 @@ def test_the_published_12014_event_names_its_connector() -> None:
     assert finding.rule_id == "starttls-certificate-missing-event"
     assert finding.subject == "Default internal receive connector MAILGATE"
     assert "the connector Default internal receive connector MAILGATE" in finding.summary
+
+
+def test_a_mismatch_is_in_the_values_not_only_in_what_is_offered() -> None:
+    """Both sides off, but DisabledByDefault set on one only: HealthChecker's Misconfigured."""
+    evidence = reg((P, ()), tls("TLS 1.0", "Client", 0, 1), tls("TLS 1.0", "Server", 0, None))
+    [finding] = diagnose(evidence, now=NOW).findings
+    assert (finding.rule_id, finding.subject) == ("tls-client-server-mismatch", "TLS 1.0")

@@ -282,11 +282,11 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
 @rule(
     rule_id="tls13-enabled-in-registry",
     title="TLS 1.3 is turned on, which Exchange Server does not support",
-    severity=Severity.WARNING,
+    severity=Severity.ERROR,
     failure_mode=None,
     meaning="The SCHANNEL key of TLS 1.3 sets Enabled to 1 for a side. Microsoft's "
-    "HealthChecker flags this: Exchange Server does not support TLS 1.3, and Windows versions "
-    "that offer it can negotiate it for Exchange's connections.",
+    "HealthChecker reports this as an error: TLS 1.3 is not supported by Exchange Server and "
+    "is known to cause issues when enabled.",
     needs=("a reg export or Get-ItemProperty of the SCHANNEL Protocols\\TLS 1.3 keys",),
     remedy="Set Enabled=0 and DisabledByDefault=1 under the TLS 1.3 Client and Server keys, "
     "then restart the server.",
@@ -336,60 +336,73 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
 # -- client and server differ ------------------------------------------------------------
 
 
+def _values(setting: ProtocolSetting) -> tuple[bool | None, bool | None]:
+    return setting.enabled, setting.disabled_by_default
+
+
 @rule(
     rule_id="tls-client-server-mismatch",
     title="A TLS version is set differently for the client and the server side",
     severity=Severity.WARNING,
     failure_mode=None,
-    meaning="For TLS 1.0 or 1.1, the Client and Server keys disagree (one offers the version, "
-    "the other does not). HealthChecker reports this as misconfigured: Microsoft's guidance "
-    "is to turn a version on or off for both sides together. (TLS 1.2 turned off on one side "
-    "is its own finding, tls12-disabled-in-registry.)",
+    meaning="The Client and Server keys of a TLS version disagree on Enabled or "
+    "DisabledByDefault (absent values taking the Windows default). HealthChecker reports this "
+    "as Misconfigured: Exchange is both a client and a server, and Microsoft's guidance sets "
+    "a version alike on both sides. (TLS 1.2 turned off on one side is its own finding, "
+    "tls12-disabled-in-registry.)",
     needs=("a reg export of the SCHANNEL Protocols key",),
     remedy="Give the Client and Server keys of the version the same Enabled and "
     "DisabledByDefault values, then restart the server.",
     references=(HEALTH_CHECKER_TLS, TLS_GUIDANCE),
 )
 def tls_client_server_mismatch(context: Context) -> Iterator[Finding]:
-    """TLS 1.0/1.1 offered on one side and not the other."""
+    """Find TLS versions whose Client and Server values differ."""
     settings = _settings(context)
     if settings is None:
         return
-    for version in ("TLS 1.0", "TLS 1.1"):
+    for version in ("TLS 1.0", "TLS 1.1", "TLS 1.2"):
         client = settings.protocol(version, Side.CLIENT)
         server = settings.protocol(version, Side.SERVER)
-        if client is None or server is None or client.offered is None or server.offered is None:
+        if client is None or server is None or _values(client) == _values(server):
             continue
-        if client.offered == server.offered:
+        if None in (*_values(client), *_values(server)):
             continue
-        # Follow the side that turns the version off: the safer of the two settings.
+        if version == "TLS 1.2" and (client.offered is False or server.offered is False):
+            continue  # tls12-disabled-in-registry says which side to turn back on
+        # Follow the side that offers the version less: the safer of the two settings.
         off, on = (client, server) if not client.offered else (server, client)
+        target = [
+            ("Enabled", int(bool(off.enabled))),
+            ("DisabledByDefault", int(bool(off.disabled_by_default))),
+        ]
         refs = [
             _value_ref(
-                off.enabled_value,
-                f"{version} is off for the {off.side.value.lower()}",
-                off.key,
-                "Enabled",
+                off.enabled_value, f"{version} {off.side.value}: Enabled", off.key, "Enabled"
             ),
             _value_ref(
-                on.enabled_value,
-                f"{version} is on for the {on.side.value.lower()}",
+                off.disabled_by_default_value,
+                f"{version} {off.side.value}: DisabledByDefault",
+                off.key,
+                "DisabledByDefault",
+            ),
+            _value_ref(on.enabled_value, f"{version} {on.side.value}: Enabled", on.key, "Enabled"),
+            _value_ref(
+                on.disabled_by_default_value,
+                f"{version} {on.side.value}: DisabledByDefault",
                 on.key,
-                "Enabled",
+                "DisabledByDefault",
             ),
         ]
         yield finding(
             "tls-client-server-mismatch",
             summary=(
-                f"{version} is offered for the {on.side.value.lower()} side but not the "
-                f"{off.side.value.lower()} side: set {powershell_path(on.key)} like "
-                f"{powershell_path(off.key)}."
+                f"{version} is set differently for the client and the server side: set "
+                f"{powershell_path(on.key)} like {powershell_path(off.key)} "
+                f"(Enabled={target[0][1]}, DisabledByDefault={target[1][1]})."
             ),
             evidence=tuple(refs),
             confidence=Confidence.HIGH,
-            remediation=_registry_remediation(
-                [(on.key, on.key_exists, [("Enabled", 0), ("DisabledByDefault", 1)])]
-            ),
+            remediation=_registry_remediation([(on.key, on.key_exists, target)]),
             subject=version,
         )
 
@@ -404,12 +417,12 @@ def _dotnet_label(setting: DotNetSetting) -> str:
 @rule(
     rule_id="dotnet-tls-settings-missing",
     title=".NET Framework is not set to use the system's TLS versions and strong crypto",
-    severity=Severity.WARNING,
+    severity=Severity.ERROR,
     failure_mode="F8",
     meaning="SystemDefaultTlsVersions and SchUseStrongCrypto are not both 1 under a .NET "
     "Framework key (v4.0.30319 or v2.0.50727, 64- or 32-bit). Exchange's .NET code then "
     "does not follow the Schannel settings and may offer old TLS versions or weak ciphers; "
-    "HealthChecker checks all four keys.",
+    "HealthChecker checks all four keys and reports a missing value as an error.",
     needs=("a reg export or Get-ItemProperty of the .NET Framework keys",),
     remedy="Set SystemDefaultTlsVersions=1 and SchUseStrongCrypto=1 under each key, then "
     "restart the server.",
