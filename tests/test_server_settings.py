@@ -434,3 +434,12 @@ def test_a_mismatch_is_in_the_values_not_only_in_what_is_offered() -> None:
     evidence = reg((P, ()), tls("TLS 1.0", "Client", 0, 1), tls("TLS 1.0", "Server", 0, None))
     [finding] = diagnose(evidence, now=NOW).findings
     assert (finding.rule_id, finding.subject) == ("tls-client-server-mismatch", "TLS 1.0")
+
+
+def test_names_that_differ_only_in_spacing_are_the_same_certificate() -> None:
+    """A hybrid name written with other spacing than the connector's is not a mismatch."""
+    evidence = Evidence(
+        hybrid_configurations=hybrid("<I>CN=New CA<S>CN=mail.contoso.com"),
+        receive_connectors=receive("<I>CN=New CA <S>CN=mail.contoso.com"),
+    )
+    assert diagnose(evidence, now=NOW).findings == ()

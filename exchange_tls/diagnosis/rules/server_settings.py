@@ -583,6 +583,16 @@ def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
 # -- receive connector and hybrid TlsCertificateName --------------------------------------
 
 
+def _same_name(first: TlsCertificateName | None, second: TlsCertificateName) -> bool:
+    """Whether two TlsCertificateName values name the same issuer and subject."""
+    return (
+        first is not None
+        and first.issuer is not None
+        and first.issuer == second.issuer
+        and first.subject == second.subject
+    )
+
+
 def _named(context: Context, name: TlsCertificateName) -> list[ExchangeCertificate]:
     return [certificate for certificate in context.certificates if name.matches(certificate)]
 
@@ -725,7 +735,7 @@ def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
             for connector in context.evidence.receive_connectors
             if connector.tls_certificate_name is not None
             and connector.tls_certificate_name.issuer is not None
-            and connector.tls_certificate_name != name
+            and not _same_name(connector.tls_certificate_name, name)
         ]
         target: str | None = None
         if in_store is not None and not in_store:
@@ -741,7 +751,7 @@ def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
                     )
                 )
         elif named_by_connectors and not any(
-            connector.tls_certificate_name == name
+            _same_name(connector.tls_certificate_name, name)
             for connector in context.evidence.receive_connectors
         ):
             problem = "differs from the certificate the receive connectors present"
