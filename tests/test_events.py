@@ -248,3 +248,20 @@ def test_a_pasted_get_winevent_list_from_microsoft_qa_reads() -> None:
     assert event.message.endswith("The attached data contains the server certificate.")
     assert "connecting to the correct server." in event.message
     assert event.meaning is None  # 36884 is read, without a meaning here
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 69631), st.integers(0, 255)), min_size=1, max_size=40))
+def test_a_damaged_evtx_file_never_loses_events_silently(changes: list[tuple[int, int]]) -> None:
+    """Bytes of the real .evtx changed at random: events, or a problem saying why not."""
+    pytest.importorskip("evtx")
+    data = bytearray(
+        (CORPUS / "omerbenamram-evtx_samples_MSExchange_Management_wec.evtx").read_bytes()
+    )
+    for position, value in changes:
+        data[position] = value
+    try:
+        result = read_events(io.BytesIO(bytes(data)))
+    except ParseError:
+        return
+    assert list(result) or result.problems

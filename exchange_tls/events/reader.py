@@ -408,6 +408,16 @@ def _read_evtx(data: bytes, name: str, collector: ProblemCollector) -> list[Even
                 code="evtx-error",
             )
         )
+    if not events and not collector.problems:
+        collector.report(
+            Problem(
+                message="no event could be read from the .evtx file (empty, or its chunks "
+                "are damaged)",
+                source=name,
+                severity=Severity.WARNING,
+                code="evtx-empty",
+            )
+        )
     return events
 
 
