@@ -443,3 +443,16 @@ def test_names_that_differ_only_in_spacing_are_the_same_certificate() -> None:
         receive_connectors=receive("<I>CN=New CA <S>CN=mail.contoso.com"),
     )
     assert diagnose(evidence, now=NOW).findings == ()
+
+
+def test_a_client_credential_event_is_not_cited_for_the_server_side() -> None:
+    """36871 for a client credential supports the client-side finding only."""
+    registry = reg((P, ()), tls("TLS 1.2", "Client", 0, 1), tls("TLS 1.2", "Server", 0, 1))
+    evidence = Evidence(events=parse_events(SCHANNEL_36871), tls_settings=registry.tls_settings)
+    findings = {f.subject: f for f in diagnose(evidence, now=NOW).findings}
+
+    def cites_event(subject: str) -> bool:
+        return any("Schannel" in ref.excerpt for ref in findings[subject].evidence)
+
+    assert cites_event("TLS 1.2 Client")
+    assert not cites_event("TLS 1.2 Server")

@@ -126,6 +126,17 @@ def _schannel_failures(context: Context) -> list[EventRecord]:
     return sorted(failures, key=lambda e: (e.time is None, e.time, str(e.source)))
 
 
+def _event_side(event: EventRecord) -> Side | None:
+    """Return the side a Schannel credential event (36871) names, where it names one."""
+    kind = (event.datum("Type") or "").casefold()
+    message = (event.message or "").casefold()
+    if kind == "client" or "tls client credential" in message:
+        return Side.CLIENT
+    if kind == "server" or "tls server credential" in message:
+        return Side.SERVER
+    return None
+
+
 def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
     """Cite sessions on the side's direction whose handshake failed on protocol grounds."""
     direction = Direction.SEND if side is Side.CLIENT else Direction.RECEIVE
@@ -231,8 +242,10 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     ]
     if not off:
         return
-    evidence: list[EventRecord] = _schannel_failures(context)
+    failures: list[EventRecord] = _schannel_failures(context)
     for setting in off:
+        # An event that names the other side is not evidence for this one.
+        evidence = [event for event in failures if _event_side(event) in (None, setting.side)]
         side = (
             "client (outbound: Exchange sending)"
             if setting.side is Side.CLIENT
