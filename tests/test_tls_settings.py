@@ -294,3 +294,18 @@ def test_a_published_regedit4_file_reads_escapes_and_default_values() -> None:
         (DATA / "amule-docs_ed2k-handler_regedit4_escapes-defaults.reg").read_text(encoding="ascii")
     )
     assert (settings_.protocols, settings_.dotnet) == ((), ())
+
+
+def test_cipher_keys_are_read_with_their_enabled_value() -> None:
+    """Cipher keys: Enabled 0 turns a cipher off, 0xffffffff on, no value is the default."""
+    ciphers = "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Ciphers"
+    [settings_] = parse_tls_settings(
+        "Windows Registry Editor Version 5.00\n\n"
+        f'[{ciphers}]\n\n[{ciphers}\\AES 256/256]\n"Enabled"=dword:ffffffff\n\n'
+        f'[{ciphers}\\RC4 128/128]\n"Enabled"=dword:00000000\n\n[{ciphers}\\NULL]\n'
+    )
+    assert [(c.name, c.enabled) for c in settings_.ciphers] == [
+        ("AES 256/256", True),
+        ("NULL", None),
+        ("RC4 128/128", False),
+    ]

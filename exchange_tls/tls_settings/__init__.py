@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exchange_tls.tls_settings.models import (
+    CipherSetting,
     DotNetSetting,
     ProtocolSetting,
     Side,
@@ -29,6 +30,7 @@ from exchange_tls.tls_settings.registry import (
 )
 
 __all__ = [
+    "CipherSetting",
     "DotNetSetting",
     "ProtocolSetting",
     "RegistryExport",

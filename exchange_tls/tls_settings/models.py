@@ -24,9 +24,11 @@ import attrs
 from exchange_tls.tls_settings.registry import RegistryValue
 
 __all__ = [
+    "CIPHERS_KEY",
     "DOTNET_VERSIONS",
     "PROTOCOLS_KEY",
     "TLS_VERSIONS",
+    "CipherSetting",
     "DotNetSetting",
     "ProtocolSetting",
     "Side",
@@ -38,6 +40,9 @@ __all__ = [
 
 PROTOCOLS_KEY = (
     "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols"
+)
+CIPHERS_KEY = (
+    "HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Ciphers"
 )
 #: The protocol versions whose keys are read.
 TLS_VERSIONS = ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3")
@@ -151,6 +156,21 @@ class DotNetSetting:
         return value is not None and value.number == 1
 
 
+@attrs.frozen(kw_only=True)
+class CipherSetting:
+    """A cipher key of the SCHANNEL ``Ciphers`` key (``RC4 128/128``, ``AES 256/256`` …)."""
+
+    name: str
+    key: str
+    enabled_value: RegistryValue | None
+
+    @property
+    def enabled(self) -> bool | None:
+        """Whether the cipher may be used; ``None`` when no value says (the OS default)."""
+        value = self.enabled_value
+        return None if value is None or value.number is None else value.number != 0
+
+
 def _tuple(value: Iterable[object]) -> tuple[object, ...]:
     return tuple(value)
 
@@ -166,6 +186,8 @@ class TlsSettings:
 
     protocols: tuple[ProtocolSetting, ...] = attrs.field(default=(), converter=_tuple)
     dotnet: tuple[DotNetSetting, ...] = attrs.field(default=(), converter=_tuple)
+    #: The ciphers whose keys the evidence holds.
+    ciphers: tuple[CipherSetting, ...] = attrs.field(default=(), converter=_tuple)
     #: Every value read, in order.
     values: tuple[RegistryValue, ...] = attrs.field(default=(), converter=_tuple)
     #: The server the settings came from, where the evidence names it.
@@ -209,9 +231,15 @@ class TlsSettings:
 
         ordered_protocols: list[ProtocolSetting] = sorted(protocols.values(), key=protocol_order)
         ordered_dotnet: list[DotNetSetting] = sorted(dotnet.values(), key=dotnet_order)
+        ciphers: dict[str, CipherSetting] = {}
+        for part in items:
+            for cipher in part.ciphers:
+                if cipher.name.casefold() not in ciphers or cipher.enabled_value is not None:
+                    ciphers[cipher.name.casefold()] = cipher
         return cls(
             protocols=ordered_protocols,
             dotnet=ordered_dotnet,
+            ciphers=list(ciphers.values()),
             values=[value for part in items for value in part.values],
             server=next((part.server for part in items if part.server), None),
         )

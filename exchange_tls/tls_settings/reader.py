@@ -20,8 +20,10 @@ from exchange_tls.powershell.values import as_int, as_text
 from exchange_tls.results import ReadResult
 from exchange_tls.sources import SourceRef, read_source
 from exchange_tls.tls_settings.models import (
+    CIPHERS_KEY,
     DOTNET_VERSIONS,
     TLS_VERSIONS,
+    CipherSetting,
     DotNetSetting,
     ProtocolSetting,
     Side,
@@ -118,7 +120,23 @@ def settings_from_values(
                     key_exists=key.casefold() in present,
                 )
             )
-    return TlsSettings(protocols=protocols, dotnet=dotnet, values=value_list, server=server)
+    prefix = CIPHERS_KEY.casefold() + "\\"
+    cipher_keys = sorted(
+        {root for root, _ in root_list if root.casefold().startswith(prefix)}
+        | {value.key for value in value_list if value.key.casefold().startswith(prefix)},
+        key=str.casefold,
+    )
+    ciphers = [
+        CipherSetting(
+            name=key[len(prefix) :],
+            key=key,
+            enabled_value=by_key.get(key.casefold(), {}).get("enabled"),
+        )
+        for key in dict.fromkeys(cipher_keys)
+    ]
+    return TlsSettings(
+        protocols=protocols, dotnet=dotnet, ciphers=ciphers, values=value_list, server=server
+    )
 
 
 def _item_values(
