@@ -239,5 +239,89 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failed else 0
 
 
+# -- Server evidence: event logs, TLS registry settings, hybrid configuration (issue 15) --
+# A separate block so that it merges apart from the cases above; main() reads CASES when
+# it runs, so these count like the others.
+
+from exchange_tls import (  # noqa: E402 -- the block is kept apart for merging
+    Evidence,
+    diagnose,
+    parse_events,
+    parse_hybrid_configuration,
+    parse_manifest,
+    parse_tls_settings,
+)
+
+_REG_KEY = "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL]\n"
+_EVENT_NS = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'>"
+
+CASES.update(
+    {
+        "quote run in a .reg string": (
+            ".reg",
+            lambda n: "REGEDIT4\n" + _REG_KEY + '"a"="' + '\\"' * (n // 2) + "\n",
+            _quiet(parse_tls_settings),
+        ),
+        "endless hex continuation": (
+            ".reg",
+            lambda n: "REGEDIT4\n" + _REG_KEY + '"a"=hex:' + "00,\\\n" * (n // 5),
+            _quiet(parse_tls_settings),
+        ),
+        "brackets in .reg keys": (
+            ".reg",
+            lambda n: "REGEDIT4\n" + "[" * n + "\n",
+            _quiet(parse_tls_settings),
+        ),
+        "many .reg keys": (
+            ".reg",
+            lambda n: "REGEDIT4\n" + _REG_KEY * (n // len(_REG_KEY)),
+            _quiet(parse_tls_settings),
+        ),
+        "deep event XML": (
+            "event XML",
+            lambda n: _EVENT_NS + "<System>" * (n // 8),
+            _quiet(parse_events),
+        ),
+        "many empty events": (
+            "event XML",
+            lambda n: (_EVENT_NS + "</Event>") * (n // 80),
+            _quiet(parse_events),
+        ),
+        "Event Viewer description run": (
+            "Event Viewer text",
+            lambda n: (
+                "Log Name: Application\nEvent ID: 1\nDescription:\n" + "Event ID:\n" * (n // 10)
+            ),
+            _quiet(parse_events),
+        ),
+        "Get-WinEvent list of ids": (
+            "Format-List",
+            lambda n: "Id : 1\nProviderName : x\n" * (n // 25),
+            _quiet(parse_events),
+        ),
+        "hybrid name of markers": (
+            "Get-HybridConfiguration",
+            lambda n: "OnPremisesSmartHost : a\nTlsCertificateName : " + "<I><S>" * (n // 6) + "\n",
+            _quiet(parse_hybrid_configuration),
+        ),
+        "12014 message of connector phrases": (
+            "rules over events",
+            lambda n: (
+                "Log Name: Application\nSource: MSExchangeTransport\nEvent ID: 12014\n"
+                "Description:\ndomain name x in the personal store "
+                + "for the connector "
+                * (n // 18)
+            ),
+            _quiet(lambda text: diagnose(Evidence(events=parse_events(text)))),
+        ),
+        "deep manifest JSON": (
+            "manifest",
+            lambda n: '{"ExchangeTlsEvidence": ' + "[" * n,
+            _quiet(parse_manifest),
+        ),
+    }
+)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -25,6 +25,11 @@ from exchange_tls.connectors import (
     read_receive_connectors,
     read_send_connectors,
 )
+from exchange_tls.connectors.hybrid import (
+    HybridConfiguration,
+    parse_hybrid_configuration,
+    read_hybrid_configuration,
+)
 from exchange_tls.diagnosis import (
     CATALOGUE,
     Confidence,
@@ -47,7 +52,9 @@ from exchange_tls.errors import (
     ProblemCollector,
     Severity,
 )
+from exchange_tls.events import EventRecord, parse_events, read_events
 from exchange_tls.loading import load_evidence
+from exchange_tls.manifest import CollectionManifest, parse_manifest
 from exchange_tls.protocol_log import (
     CertificateIdentity,
     ConnectFailure,
@@ -77,6 +84,7 @@ from exchange_tls.queues import (
 from exchange_tls.results import ReadResult
 from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
 from exchange_tls.sources import DecodedText, SourceRef, decode_bytes, read_source
+from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
 
 __version__ = "0.1.0.dev0"
 
@@ -84,6 +92,7 @@ __all__ = [
     "CATALOGUE",
     "CertificateIdentity",
     "CertificateStatus",
+    "CollectionManifest",
     "Confidence",
     "ConnectFailure",
     "Coverage",
@@ -97,11 +106,13 @@ __all__ = [
     "ErrorExplanation",
     "ErrorMode",
     "Event",
+    "EventRecord",
     "Evidence",
     "EvidenceRef",
     "ExchangeCertificate",
     "ExchangeTlsError",
     "Finding",
+    "HybridConfiguration",
     "LastError",
     "ParseError",
     "Problem",
@@ -124,6 +135,7 @@ __all__ = [
     "SourceRef",
     "TlsCertificateName",
     "TlsHandshake",
+    "TlsSettings",
     "Verdict",
     "__version__",
     "assemble_sessions",
@@ -134,17 +146,24 @@ __all__ = [
     "iter_protocol_rows",
     "load_evidence",
     "parse_certificates",
+    "parse_events",
+    "parse_hybrid_configuration",
     "parse_last_error",
+    "parse_manifest",
     "parse_protocol_log",
     "parse_queues",
     "parse_receive_connectors",
     "parse_send_connectors",
     "parse_smtp_reply",
     "parse_tls_certificate_name",
+    "parse_tls_settings",
     "read_certificates",
+    "read_events",
+    "read_hybrid_configuration",
     "read_protocol_log",
     "read_queues",
     "read_receive_connectors",
     "read_send_connectors",
     "read_source",
+    "read_tls_settings",
 ]

@@ -9,6 +9,7 @@ certificate from a table and from a list is one certificate, with the properties
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import os
 import re
@@ -21,10 +22,19 @@ import attrs
 
 from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.certificates.reader import parse_certificates
+from exchange_tls.connectors.hybrid import (
+    HybridConfiguration,
+    hybrid_key,
+    looks_like_hybrid_configuration,
+    parse_hybrid_configuration,
+)
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_connectors
 from exchange_tls.diagnosis.evidence import Evidence, LoadedFile
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
+from exchange_tls.events.models import EventRecord, event_key
+from exchange_tls.events.reader import EVTX_MAGIC, parse_events, read_events, recognises_events
+from exchange_tls.manifest import CollectionManifest, looks_like_manifest, parse_manifest
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.powershell.records import PSObject
@@ -36,12 +46,23 @@ from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.queues.reader import parse_queues
 from exchange_tls.sources import decode_bytes
+from exchange_tls.tls_settings.models import TlsSettings
+from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
 
 __all__ = ["EvidenceFile", "Kind", "classify", "load_evidence"]
 
 #: What a file holds.
 Kind = Literal[
-    "protocol-log", "certificates", "queues", "send-connectors", "receive-connectors", "unknown"
+    "protocol-log",
+    "certificates",
+    "queues",
+    "send-connectors",
+    "receive-connectors",
+    "events",
+    "tls-settings",
+    "hybrid-configuration",
+    "manifest",
+    "unknown",
 ]
 
 #: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
@@ -124,6 +145,9 @@ def classify(text: str, name: str = "<text>") -> Kind:
 def _classify(text: str, name: str) -> tuple[Kind, bool]:
     """Return the kind, and whether the text is a protocol log that was pasted."""
     head = text[:20000]
+    server_kind = _server_evidence_kind(head)
+    if server_kind is not None:
+        return server_kind, False
     form = _log_form(head, name)
     if form is not None:
         return "protocol-log", form == "pasted"
@@ -133,7 +157,24 @@ def _classify(text: str, name: str) -> tuple[Kind, bool]:
         )
     except ParseError:
         return "unknown", False
+    if recognises_events(head, records):
+        return "events", False
+    if recognises_tls_settings(head, records):
+        return "tls-settings", False
+    if looks_like_hybrid_configuration(records):
+        return "hybrid-configuration", False
     return _record_kind(records), False
+
+
+def _server_evidence_kind(head: str) -> Kind | None:
+    """Recognise the kinds that are not PowerShell records: manifest, .reg, event XML."""
+    if looks_like_manifest(head):
+        return "manifest"
+    if recognises_tls_settings(head):
+        return "tls-settings"
+    if recognises_events(head):
+        return "events"
+    return None
 
 
 def _walk(
@@ -156,7 +197,15 @@ def _walk(
             raise FileNotFoundError(f"no such file or folder: {item}")
 
 
-M = TypeVar("M", ExchangeCertificate, QueueRecord, SendConnector, ReceiveConnector)
+M = TypeVar(
+    "M",
+    ExchangeCertificate,
+    QueueRecord,
+    SendConnector,
+    ReceiveConnector,
+    EventRecord,
+    HybridConfiguration,
+)
 
 
 def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
@@ -223,10 +272,16 @@ def load_evidence(
     total = sum(len(data) for _, data in blobs)
     done = 0
     files: list[EvidenceFile] = []
+    binary_events: list[EventRecord] = []
     for name, data in blobs:
         if progress is not None:
             progress(done, total, name)
         done += len(data)
+        if data.startswith(EVTX_MAGIC):
+            evtx = read_events(io.BytesIO(data), date_order=date_order, tz=tz)
+            collector.extend(list(evtx.problems))
+            binary_events.extend(evtx)
+            continue
         if name.lower().endswith(_NOT_EVIDENCE):
             collector.report(
                 Problem(
@@ -252,6 +307,10 @@ def load_evidence(
     queues: list[QueueRecord] = []
     send: list[SendConnector] = []
     receive: list[ReceiveConnector] = []
+    events: list[EventRecord] = list(binary_events)
+    tls_settings: list[TlsSettings] = []
+    hybrid: list[HybridConfiguration] = []
+    manifest: CollectionManifest | None = None
     for file in files:
         if file.kind == "protocol-log":
             log = parse_protocol_log(file.text, file.name, pasted=file.pasted)
@@ -273,6 +332,10 @@ def load_evidence(
             receive_result = parse_receive_connectors(file.text, source=file.name)
             collector.extend(list(receive_result.problems))
             receive.extend(receive_result)
+        elif file.kind in ("events", "tls-settings", "hybrid-configuration", "manifest"):
+            manifest = _parse_server_evidence(
+                file, date_order, tz, collector, events, tls_settings, hybrid, manifest
+            )
     return Evidence(
         sessions=assemble_sessions(itertools.chain.from_iterable(rows)),
         certificates=_merge(certificates, lambda c: c.thumbprint),
@@ -280,9 +343,56 @@ def load_evidence(
         send_connectors=_merge(send, lambda c: (c.name or "").casefold() or None),
         receive_connectors=_merge(receive, lambda c: c.identity or c.name),
         problems=collector.problems,
-        server_fqdn=server_fqdn,
+        server_fqdn=server_fqdn or (manifest.fqdn if manifest is not None else None),
         files=[
             LoadedFile(name=file.name, kind=file.kind, size=file.size, pasted=file.pasted)
             for file in files
         ],
+        events=_merge(events, event_key),
+        tls_settings=tls_settings,
+        hybrid_configurations=_merge(hybrid, hybrid_key),
+        manifest=manifest,
     )
+
+
+def _parse_server_evidence(
+    file: EvidenceFile,
+    date_order: DateOrder | None,
+    tz: dt.tzinfo,
+    collector: ProblemCollector,
+    events: list[EventRecord],
+    tls_settings: list[TlsSettings],
+    hybrid: list[HybridConfiguration],
+    manifest: CollectionManifest | None,
+) -> CollectionManifest | None:
+    """Parse an event, TLS settings, hybrid or manifest file; return the manifest so far."""
+    try:
+        if file.kind == "events":
+            event_result = parse_events(file.text, source=file.name, date_order=date_order, tz=tz)
+            collector.extend(list(event_result.problems))
+            events.extend(event_result)
+        elif file.kind == "tls-settings":
+            settings_result = parse_tls_settings(file.text, source=file.name)
+            collector.extend(list(settings_result.problems))
+            tls_settings.extend(settings_result)
+        elif file.kind == "hybrid-configuration":
+            hybrid_result = parse_hybrid_configuration(file.text, source=file.name)
+            collector.extend(list(hybrid_result.problems))
+            hybrid.extend(hybrid_result)
+        else:
+            parsed, problems = parse_manifest(file.text, source=file.name)
+            collector.extend(list(problems))
+            if parsed is not None and manifest is not None:
+                collector.report(
+                    Problem(
+                        message="a second collector manifest; the first one is used",
+                        source=file.name,
+                        severity=Severity.WARNING,
+                        code="second-manifest",
+                    )
+                )
+            elif parsed is not None:
+                return parsed
+    except ParseError as error:
+        collector.report(error.to_problem())
+    return manifest

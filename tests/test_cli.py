@@ -111,7 +111,7 @@ def test_certificates_queues_and_rules(capsys: pytest.CaptureFixture[str]) -> No
     [queue] = json.loads(queues)
     assert queue["error"] == "451 4.4.0 -> 421 4.4.1"
     _, rules, _ = run(capsys, "rules", "--json")
-    assert len(json.loads(rules)) == len(CATALOGUE)
+    assert [row["rule"] for row in json.loads(rules)] == [rule.rule_id for rule in CATALOGUE]
 
 
 def test_missing_path_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:

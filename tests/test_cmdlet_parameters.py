@@ -31,8 +31,10 @@ from exchange_tls.remediation.commands import (
     NewExchangeCertificate,
     RemoveExchangeCertificate,
     RenewExchangeCertificate,
+    RestartComputer,
     RestartService,
     RetryQueue,
+    SetHybridConfiguration,
     SetItemProperty,
     SetReceiveConnector,
     SetSendConnector,
@@ -90,6 +92,8 @@ INSTANCES: list[Command] = [
     GetItemProperty(path="HKLM:\\SOFTWARE\\X", names=("Enabled",)),
     EnsureRegistryKey(path="HKLM:\\SOFTWARE\\X"),
     RestartService(),
+    RestartComputer(),
+    SetHybridConfiguration(tls_certificate_name="<I>CN=CA<S>CN=mail"),
 ]
 
 

@@ -31,6 +31,11 @@ ALLOWED = {
     "Write-Host",
     "Out-Null",
     "Export-Evidence",
+    "Get-HybridConfiguration",
+    "Get-WinEvent",
+    # reg.exe is used only as "reg.exe export" into the script's folder (tested below).
+    "reg.exe",
+    "Export-RegistryKey",
 }
 
 
@@ -134,3 +139,81 @@ def test_a_collector_shaped_zip_reads(tmp_path: Path) -> None:
     ) == (3, 1, 5)
     assert len(evidence.queues) == 1
     assert len(evidence.sessions) == 1
+
+
+def test_collector_runs_reg_exe_only_to_export() -> None:
+    """reg.exe is only ever called as 'reg.exe export', which reads the registry."""
+    text = SCRIPT.read_text(encoding="utf-8")
+    calls = [
+        line.strip()
+        for line in text.splitlines()
+        if "reg.exe" in line and not line.strip().startswith("#")
+    ]
+    assert calls == ["& reg.exe export $Key $file /y | Out-Null"]
+
+
+def test_collector_gathers_the_server_evidence() -> None:
+    """Hybrid configuration, transport and Schannel events, SCHANNEL and .NET keys, a manifest."""
+    text = SCRIPT.read_text(encoding="utf-8")
+    for needle in (
+        "Get-HybridConfiguration",
+        "'MSExchangeTransport', 'MSExchangeFrontEndTransport'",
+        "ProviderName = 'Schannel'",
+        "StartTime",
+        "SecurityProviders\\SCHANNEL",
+        "Microsoft\\.NETFramework",
+        "Wow6432Node",
+        "'v4.0.30319', 'v2.0.50727'",
+        "ExchangeTlsEvidence = 1",
+        "CollectedUtc",
+        "'manifest.json'",
+    ):
+        assert needle in text, needle
+
+
+def test_collector_page_documents_every_file_it_writes() -> None:
+    """Every file name the collector writes appears in docs/collector.md."""
+    import re
+
+    text = SCRIPT.read_text(encoding="utf-8")
+    page = (SCRIPT.parent.parent.parent / "docs" / "collector.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"-Name '([a-z-]+)'", text)) | {"manifest"}
+    names |= {
+        f"registry-dotnet-{version}{suffix}"
+        for version in ("v4.0.30319", "v2.0.50727")
+        for suffix in ("", "-wow6432")
+    }
+    missing = sorted(name for name in names if name not in page)
+    assert missing == []
+
+
+def test_a_collector_zip_of_server_evidence_reads(tmp_path: Path) -> None:
+    """A zip with events, registry exports, the hybrid configuration and a manifest reads."""
+    import zipfile
+
+    from exchange_tls import load_evidence
+
+    data = Path(__file__).parent / "data"
+    archive = tmp_path / "ExchangeTlsEvidence-EX01-202406011000.zip"
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.write(data / "events/wevtutil-qe-f-xml.xml", "events-schannel.xml")
+        writer.write(
+            data / "tls-settings/reg-export-schannel-protocols_tls12-client-disabled_utf16.reg",
+            "registry-schannel.reg",
+        )
+        writer.write(
+            data / "corpus/other/css-exchange_healthchecker_e19_gethybridconfiguration_clixml.xml",
+            "get-hybridconfiguration.xml",
+        )
+        writer.writestr(
+            "manifest.json",
+            '{"ExchangeTlsEvidence": 1, "Server": "EX01", "Fqdn": "ex01.contoso.com", '
+            '"CollectedUtc": "2024-06-01T10:30:00Z", "Days": 2, "Files": []}',
+        )
+    evidence = load_evidence(archive)
+    assert len(evidence.events) == 2
+    assert len(evidence.tls_settings) == 1
+    assert len(evidence.hybrid_configurations) == 1
+    assert evidence.manifest is not None
+    assert evidence.manifest.server == "EX01"
+    assert not [problem for problem in evidence.problems if problem.code == "unclassified"]

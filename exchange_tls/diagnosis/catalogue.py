@@ -24,6 +24,7 @@ rule is an error.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import overload
@@ -198,6 +199,7 @@ def rule(
         bound = len(inspect.signature(body).parameters) == 2
         holder: list[Report] = []
 
+        @functools.wraps(body)
         def check(context: Context) -> Iterable[Finding]:
             if bound:
                 return body(context, holder[0])  # type: ignore[call-arg]

@@ -45,6 +45,9 @@ KINDS = {
     "send-connectors": "Get-SendConnector | Format-List *",
     "receive-connectors": "Get-ReceiveConnector | Format-List *",
     "queues": "Get-Queue | Format-List *",
+    "events": "the MSExchangeTransport and Schannel events (Get-WinEvent)",
+    "tls-settings": "the SCHANNEL and .NET Framework registry keys (reg export)",
+    "hybrid-configuration": "Get-HybridConfiguration | Format-List *",
 }
 
 #: For each rule, the groups of evidence kinds that let it run: any one group suffices.
@@ -78,6 +81,15 @@ RULE_INPUTS: dict[str, tuple[frozenset[str], ...]] = {
     "inbound-tls-failure": (frozenset({"receive-log"}),),
     "receive-connector-certificate-not-found": (frozenset({"receive-connectors", "certificates"}),),
     "exchange-online-connector-incomplete": (frozenset({"send-connectors"}),),
+    "tls12-disabled-in-registry": (frozenset({"tls-settings"}),),
+    "tls13-enabled-in-registry": (frozenset({"tls-settings"}),),
+    "tls-client-server-mismatch": (frozenset({"tls-settings"}),),
+    "dotnet-tls-settings-missing": (frozenset({"tls-settings"}),),
+    "starttls-certificate-missing-event": (frozenset({"events"}),),
+    "hybrid-certificate-mismatch": (
+        frozenset({"hybrid-configuration", "certificates"}),
+        frozenset({"hybrid-configuration", "receive-connectors"}),
+    ),
 }
 
 
@@ -102,6 +114,9 @@ def available_kinds(evidence: Evidence) -> frozenset[str]:
         ("send-connectors", evidence.send_connectors),
         ("receive-connectors", evidence.receive_connectors),
         ("queues", evidence.queues),
+        ("events", evidence.events),
+        ("tls-settings", evidence.tls_settings),
+        ("hybrid-configuration", evidence.hybrid_configurations),
     ):
         if items:
             kinds.add(kind)
@@ -162,6 +177,9 @@ def measure(evidence: Evidence) -> Coverage:
         receive_connectors=len(evidence.receive_connectors),
         queues=len(evidence.queues),
         failing_queues=sum(queue.is_failing for queue in evidence.queues),
+        events=len(evidence.events),
+        tls_settings=len(evidence.tls_settings),
+        hybrid_configurations=len(evidence.hybrid_configurations),
         left_out=_left_out(problems),
         problems=problems,
         rules_not_run=_gaps(available_kinds(evidence)),

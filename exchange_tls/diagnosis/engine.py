@@ -66,8 +66,15 @@ __all__ = ["diagnose", "latest_time"]
 
 
 def latest_time(evidence: Evidence) -> dt.datetime | None:
-    """Return the latest moment the evidence records, or ``None``."""
+    """Return the moment the evidence stands for: when it was collected, or its latest time.
+
+    The collector's manifest says when the evidence was collected; without one, the latest
+    time a session, a queue or an event records stands in. ``None`` when there is none.
+    """
+    if evidence.manifest is not None and evidence.manifest.collected is not None:
+        return evidence.manifest.collected
     moments: list[dt.datetime] = [session.end for session in evidence.sessions if session.rows]
+    moments.extend(event.time for event in evidence.events if event.time is not None)
     for queue in evidence.queues:
         moments.extend(
             moment

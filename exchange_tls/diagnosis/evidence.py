@@ -8,11 +8,15 @@ from typing import Any
 import attrs
 
 from exchange_tls.certificates.models import ExchangeCertificate
+from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
+from exchange_tls.events.models import EventRecord
+from exchange_tls.manifest import CollectionManifest
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.summary import SessionSummary
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_settings.models import TlsSettings
 
 __all__ = ["Evidence", "LoadedFile"]
 
@@ -63,6 +67,15 @@ class Evidence:
     #: The evidence of each server, when it came from several: ``diagnose()`` judges each
     #: on its own. The fields above then hold all of it, for tables and notebooks.
     scopes: tuple[Evidence, ...] = attrs.field(default=(), converter=_tuple)
+    #: Event log entries (MSExchangeTransport, Schannel …).
+    events: tuple[EventRecord, ...] = attrs.field(default=(), converter=_tuple)
+    #: The TLS registry settings read, one per file (combine with ``TlsSettings.combine``).
+    tls_settings: tuple[TlsSettings, ...] = attrs.field(default=(), converter=_tuple)
+    hybrid_configurations: tuple[HybridConfiguration, ...] = attrs.field(
+        default=(), converter=_tuple
+    )
+    #: The collector's manifest (server, time of collection), when one was read.
+    manifest: CollectionManifest | None = None
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

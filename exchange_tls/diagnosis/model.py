@@ -197,6 +197,10 @@ class Coverage:
     queues: int = 0
     #: Queues in Retry or Suspended, or with a LastError.
     failing_queues: int = 0
+    events: int = 0
+    #: Registry exports of TLS settings read.
+    tls_settings: int = 0
+    hybrid_configurations: int = 0
     #: Files left out of the diagnosis, each with why.
     left_out: tuple[Problem, ...] = ()
     #: Every warning and error met while reading (left-out files included).
@@ -213,6 +217,9 @@ class Coverage:
             or self.send_connectors
             or self.receive_connectors
             or self.queues
+            or self.events
+            or self.tls_settings
+            or self.hybrid_configurations
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,6 +236,9 @@ class Coverage:
             "receive_connectors": self.receive_connectors,
             "queues": self.queues,
             "failing_queues": self.failing_queues,
+            "events": self.events,
+            "tls_settings": self.tls_settings,
+            "hybrid_configurations": self.hybrid_configurations,
             "left_out": [_problem_dict(problem) for problem in self.left_out],
             "rules_not_run": [gap.to_dict() for gap in self.rules_not_run],
         }

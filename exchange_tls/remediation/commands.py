@@ -607,3 +607,26 @@ class RestartService(Command):
     def arguments(self) -> list[Argument]:
         """Return the rendered arguments in order."""
         return [("Name", quote(self.name))]
+
+
+@attrs.frozen(kw_only=True)
+class RestartComputer(Command):
+    """``Restart-Computer``: Schannel and .NET read their TLS settings at start."""
+
+    cmdlet: ClassVar[str] = "Restart-Computer"
+    changes_state: ClassVar[bool] = True
+    supports_what_if: ClassVar[bool] = True
+
+
+@attrs.frozen(kw_only=True)
+class SetHybridConfiguration(Command):
+    """``Set-HybridConfiguration -TlsCertificateName '<I>issuer<S>subject'``."""
+
+    cmdlet: ClassVar[str] = "Set-HybridConfiguration"
+    changes_state: ClassVar[bool] = True
+    supports_what_if: ClassVar[bool] = True
+    tls_certificate_name: str
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        return [("TlsCertificateName", quote(self.tls_certificate_name))]

@@ -5,6 +5,12 @@
 
 from __future__ import annotations
 
-from exchange_tls.diagnosis.rules import certificates, connectors, transport, unexplained
+from exchange_tls.diagnosis.rules import (
+    certificates,
+    connectors,
+    server_settings,
+    transport,
+    unexplained,
+)
 
-__all__ = ["certificates", "connectors", "transport", "unexplained"]
+__all__ = ["certificates", "connectors", "server_settings", "transport", "unexplained"]

@@ -1,0 +1,163 @@
+"""Read event XML: ``wevtutil qe /f:xml``, ``Get-WinEvent | ForEach-Object ToXml``, .evtx.
+
+``wevtutil`` writes ``<Event>`` elements one after another without a root element;
+Event Viewer's "Save as XML" wraps them in ``<Events>``. Both are read, through
+:mod:`defusedxml` (no entity expansion, no external references), with each event tied
+to the line where its ``<Event>`` starts.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.sax
+from typing import Any
+
+import defusedxml
+import defusedxml.sax
+
+from exchange_tls.errors import Problem, ProblemCollector, Severity
+from exchange_tls.sources import SourceRef
+
+__all__ = ["MAX_DEPTH", "RawEvent", "looks_like_event_xml", "read_event_xml"]
+
+#: The deepest element nesting read; an event needs fewer than ten levels.
+MAX_DEPTH = 50
+
+_EVENT_NAMESPACE = "schemas.microsoft.com/win/2004/08/events/event"
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_OPEN = "<__exchange_tls_events__>"
+_CLOSE = "</__exchange_tls_events__>"
+
+#: One event as XML gives it: element paths to texts, attributes, and data fields.
+RawEvent = dict[str, Any]
+
+
+def looks_like_event_xml(text: str) -> bool:
+    """Whether ``text`` is event XML (an ``<Event>`` in the event schema's namespace)."""
+    head = _DECLARATION.sub("", text.lstrip()[:2000], count=1).lstrip()
+    return head.startswith(("<Event", "<Events")) and _EVENT_NAMESPACE in head
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Handler(xml.sax.handler.ContentHandler):
+    def __init__(self, source: str, first_line: int, collector: ProblemCollector) -> None:
+        super().__init__()
+        self.collector = collector
+        self.source = source
+        self.first_line = first_line
+        self.events: list[RawEvent] = []
+        self.stack: list[str] = []
+        self.has_child: list[bool] = []
+        self.current: RawEvent | None = None
+        self.text: list[str] = []
+        self.data_name: str | None = None
+        self._locator: Any = None
+
+    def setDocumentLocator(self, locator: Any) -> None:
+        self._locator = locator
+
+    def line(self) -> int:
+        # The wrapper element sits on the first line, so lines do not move.
+        number = self._locator.getLineNumber() if self._locator is not None else 1
+        return int(number or 1) + self.first_line - 1
+
+    def startElement(self, name: str, attributes: Any) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if self.has_child:
+            self.has_child[-1] = True
+        self.stack.append(local)
+        self.has_child.append(False)
+        if len(self.stack) > MAX_DEPTH:
+            raise _TooDeep(self.line())
+        self.text = []
+        if local == "Event" and self.current is None:
+            self.current = {"line": self.line(), "data": [], "attributes": {}}
+            return
+        if self.current is None:
+            if len(self.stack) == 2 and local != "Events":
+                self.collector.report(
+                    Problem(
+                        message=f"ignored <{local}> outside an <Event>",
+                        source=self.source,
+                        line=self.line(),
+                        severity=Severity.WARNING,
+                        code="not-an-event",
+                    )
+                )
+            return
+        for key in attributes.getNames():
+            self.current["attributes"][f"{local}@{key}"] = attributes.getValue(key)
+        if local in ("Data", "string"):
+            self.data_name = attributes.get("Name")
+
+    def characters(self, content: str) -> None:
+        self.text.append(content)
+
+    def endElement(self, name: str) -> None:
+        local = self.stack.pop() if self.stack else name
+        leaf = not self.has_child.pop() if self.has_child else True
+        text = "".join(self.text).strip()
+        self.text = []
+        if self.current is None:
+            return
+        if local == "Event" and "Event" not in self.stack:
+            self.events.append(self.current)
+            self.current = None
+            return
+        parent = self.stack[-1] if self.stack else ""
+        if local in ("Data", "string") and parent in ("EventData", "UserData", "Strings"):
+            self.current["data"].append((self.data_name, text))
+            self.data_name = None
+        elif "UserData" in self.stack and leaf and parent != "UserData":
+            # Providers such as Schannel put their fields in UserData as named elements
+            # (<EventXML><Type>server</Type><Protocol>TLS 1.2</Protocol>…).
+            self.current["data"].append((local, text))
+        elif local != "Data" and text:
+            self.current.setdefault(f"{parent}/{local}", text)
+
+
+def read_event_xml(
+    text: str, *, source: str, collector: ProblemCollector, first_line: int = 1
+) -> list[tuple[RawEvent, SourceRef]]:
+    """Read event XML into raw events, each with the place its ``<Event>`` starts."""
+    body = _DECLARATION.sub("", text, count=1)
+    handler = _Handler(source, first_line, collector)
+    try:
+        defusedxml.sax.parseString((_OPEN + body + _CLOSE).encode("utf-8"), handler)
+    except xml.sax.SAXParseException as error:
+        line = error.getLineNumber() or 1
+        lines = text.split("\n")
+        collector.report(
+            Problem(
+                message=f"not well-formed XML: {error.getMessage()}",
+                source=source,
+                line=first_line + line - 1,
+                column=(error.getColumnNumber() or 0) + 1,
+                line_text=lines[line - 1] if 0 < line <= len(lines) else None,
+                code="xml-error",
+            )
+        )
+    except defusedxml.DefusedXmlException as error:
+        collector.report(
+            Problem(
+                message=f"refused unsafe XML: {error}",
+                source=source,
+                line=handler.line(),
+                code="xml-unsafe",
+            )
+        )
+    except _TooDeep as error:
+        collector.report(
+            Problem(
+                message=f"XML nested deeper than {MAX_DEPTH} elements",
+                source=source,
+                line=error.line,
+                code="xml-depth",
+            )
+        )
+    return [(event, SourceRef(source, event["line"])) for event in handler.events]

@@ -1,0 +1,140 @@
+"""The collector's manifest: which server the evidence came from, and when.
+
+``Export-ExchangeTlsEvidence.ps1`` writes ``manifest.json`` next to the files it
+collects::
+
+    {
+      "ExchangeTlsEvidence": 1,
+      "Server": "EX01",
+      "Fqdn": "ex01.contoso.com",
+      "CollectedUtc": "2024-06-01T10:30:00Z",
+      "Days": 2,
+      "Files": [{"Name": "get-queue.xml", "Source": "Get-Queue -Server EX01"}]
+    }
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import attrs
+
+from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
+from exchange_tls.sources import SourceRef
+
+__all__ = ["MANIFEST_KEY", "CollectionManifest", "looks_like_manifest", "parse_manifest"]
+
+#: The key that marks a JSON document as the collector's manifest; its value is the
+#: manifest's version.
+MANIFEST_KEY = "ExchangeTlsEvidence"
+
+
+@attrs.frozen(kw_only=True)
+class CollectionManifest:
+    """What the collector recorded about its run."""
+
+    #: The server's name (``$env:COMPUTERNAME``).
+    server: str | None
+    #: The server's FQDN, where the collector could learn it.
+    fqdn: str | None = None
+    #: When the evidence was collected, in UTC.
+    collected: dt.datetime | None = None
+    #: How many days of logs and events were collected.
+    days: int | None = None
+    #: The files the collector wrote, with the command behind each.
+    files: tuple[tuple[str, str], ...] = ()
+    source: SourceRef | None = None
+
+
+def looks_like_manifest(text: str) -> bool:
+    """Whether ``text`` is the collector's manifest."""
+    head = text.lstrip("\ufeff \t\r\n")[:400]
+    return head.startswith("{") and f'"{MANIFEST_KEY}"' in head
+
+
+def _time(text: object) -> dt.datetime | None:
+    if not isinstance(text, str):
+        return None
+    # PowerShell's round-trip format has seven fractional digits; Python reads six.
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
+    try:
+        moment = dt.datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def parse_manifest(
+    text: str, *, source: str = "manifest.json", errors: ErrorMode = "collect"
+) -> tuple[CollectionManifest | None, tuple[Problem, ...]]:
+    """Read the manifest; return it (``None`` when unreadable) and the problems found.
+
+    >>> from exchange_tls import parse_manifest
+    >>> manifest, problems = parse_manifest(
+    ...     '{"ExchangeTlsEvidence": 1, "Server": "EX01", "CollectedUtc": "2024-06-01T10:30:00Z"}'
+    ... )
+    >>> manifest.server, manifest.collected.isoformat(), problems
+    ('EX01', '2024-06-01T10:30:00+00:00', ())
+    """
+    collector = ProblemCollector(errors)
+    try:
+        document = json.loads(text.lstrip("\ufeff"))
+    except json.JSONDecodeError as error:
+        collector.report(
+            Problem(
+                message=f"manifest is not JSON: {error.msg}",
+                source=source,
+                line=error.lineno,
+                column=error.colno,
+                code="manifest-json",
+            )
+        )
+        return None, collector.problems
+    except RecursionError:
+        collector.report(
+            Problem(message="manifest nested too deeply", source=source, code="manifest-json")
+        )
+        return None, collector.problems
+    if not isinstance(document, dict) or MANIFEST_KEY not in document:
+        collector.report(
+            Problem(
+                message=f"not the collector's manifest (no {MANIFEST_KEY!r} key)",
+                source=source,
+                code="manifest-key",
+            )
+        )
+        return None, collector.problems
+    collected = _time(document.get("CollectedUtc"))
+    if document.get("CollectedUtc") is not None and collected is None:
+        collector.report(
+            Problem(
+                message=f"CollectedUtc {document.get('CollectedUtc')!r} is not an ISO 8601 time",
+                source=source,
+                severity="warning",
+                code="manifest-time",
+            )
+        )
+    listed = document.get("Files")
+    files = [
+        (item["Name"], str(item.get("Source") or ""))
+        for item in (listed if isinstance(listed, list) else ())
+        if isinstance(item, dict) and isinstance(item.get("Name"), str)
+    ]
+    days = document.get("Days")
+    server = document.get("Server")
+    fqdn = document.get("Fqdn")
+    return (
+        CollectionManifest(
+            server=server if isinstance(server, str) and server else None,
+            fqdn=fqdn if isinstance(fqdn, str) and fqdn else None,
+            collected=collected,
+            days=days if isinstance(days, int) and not isinstance(days, bool) else None,
+            files=tuple(files),
+            source=SourceRef(source, 1),
+        ),
+        collector.problems,
+    )
