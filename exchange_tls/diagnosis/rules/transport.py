@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from exchange_tls.certificates.models import Services
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
+from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT, to_exchange_online
@@ -304,10 +304,11 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
     for connector_id, sessions in sorted(by_connector.items()):
         last = sessions[-1]
         row = next((r for r in last.rows if r.text.startswith("TLS protocol ")), last.rows[0])
-        version = last.tls.protocol if last.tls else "TLS 1.0"
+        version = (last.tls.protocol if last.tls else None) or "TLS1_0"
+        version = version.replace("TLS1_", "TLS 1.").replace("SSL", "SSL ")
         yield report(
             summary=(
-                f"Send connector {connector_id!r} reached Exchange Online over {version} in "
+                f"Send connector '{connector_id}' reached Exchange Online over {version} in "
                 f"{len(sessions)} session(s); Exchange Online refuses TLS 1.0 and 1.1."
             ),
             evidence=(row_ref(row, f"the session used {version}"),),
@@ -606,6 +607,11 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
             )
         ]
         thumbprint = (certificate.thumbprint or "").upper() if certificate else ""
+        lacks_smtp = (
+            certificate is not None
+            and certificate.services is not None
+            and Services.SMTP not in certificate.services
+        )
         if certificate is not None and len(thumbprint) == 40:
             steps.append(
                 RemediationStep(
@@ -622,11 +628,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                     ),
                 )
             )
-            if (
-                error == "UnknownCredentials"
-                and certificate.services is not None
-                and (Services.SMTP not in certificate.services)
-            ):
+            if error in ("UnknownCredentials", "NoCredentials") and lacks_smtp:
                 steps.append(
                     RemediationStep(
                         purpose=Purpose.FIX,
@@ -636,11 +638,33 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 )
         if error in ("SocketError", "AlgorithmMismatch") and _modern_session(context) is None:
             steps.extend(enable_tls12_steps())
-        cause = _RECEIVE_CAUSES.get(error or "", "the handshake failed")
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.VERIFY,
+                command=GetReceiveConnector(
+                    identity=connector_id, properties=("Identity", "TlsCertificateName")
+                ),
+                note="Then the receive protocol log should show 'TLS protocol "
+                "SP_PROT_TLS1_2_SERVER negotiation succeeded' for the same client.",
+            )
+        )
+        cause = (
+            "the certificate it presents is not enabled for SMTP"
+            if lacks_smtp and error in ("UnknownCredentials", "NoCredentials")
+            else _RECEIVE_CAUSES.get(error or "", "the handshake failed")
+        )
+        if certificate is not None:
+            evidence.append(
+                certificate_ref(
+                    certificate,
+                    "the certificate the receive connector presents",
+                    f"Thumbprint {certificate.thumbprint}, Services: {certificate.services}",
+                )
+            )
         yield report(
             summary=(
-                f"Receive connector {connector_id!r} failed inbound STARTTLS in {len(sessions)} "
-                f"session(s) with {error}: {cause}."
+                f"Receive connector '{connector_id}' failed inbound STARTTLS in "
+                f"{len(sessions)} session(s) with {error}: {cause}."
                 + (
                     f" It presents {certificate.subject} ({certificate.thumbprint})."
                     if certificate is not None
@@ -648,7 +672,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 )
             ),
             evidence=tuple(evidence),
-            confidence=Confidence.MEDIUM,
+            confidence=Confidence.HIGH if lacks_smtp else Confidence.MEDIUM,
             remediation=tuple(steps),
             subject=connector_id,
         )
