@@ -897,3 +897,13 @@ def test_a_changed_severity_needs_its_reason() -> None:
             subject="x",
             severity=Severity.WARNING,
         )
+
+
+@pytest.mark.parametrize("rule_id", sorted(SCENARIOS))
+def test_every_rule_remedies_with_a_verify_step(rule_id: str) -> None:
+    """Each rule's finding on its scenario carries remediation that ends with a verify step."""
+    scenario, _ = SCENARIOS[rule_id]
+    finding = only(diagnose(scenario, now=NOW), rule_id)
+    purposes = [step.purpose.value for step in finding.remediation]  # type: ignore[attr-defined]
+    assert "verify" in purposes, purposes
+    assert purposes[-1] == "verify", purposes

@@ -53,6 +53,7 @@ from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
     GetExchangeCertificate,
     GetQueue,
+    GetSendConnector,
     ImportExchangeCertificate,
     RemoveExchangeCertificate,
     RenewExchangeCertificate,
@@ -930,7 +931,18 @@ def _status_rule(
         if certificate.status not in statuses:
             continue
         severity, because, proof = _contradicted(context, certificate)
-        steps = [step for step in [_inspect(_valid_thumbprint(certificate.thumbprint))] if step]
+        thumbprint = _valid_thumbprint(certificate.thumbprint)
+        steps = [step for step in [_inspect(thumbprint)] if step]
+        if thumbprint is not None:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.VERIFY,
+                    command=GetExchangeCertificate(
+                        thumbprint=thumbprint, properties=("Thumbprint", "Status")
+                    ),
+                    note="Status should read Valid.",
+                )
+            )
         yield report(
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) has Status "
@@ -1060,5 +1072,51 @@ def self_signed_certificate_external(context: Context, report: Report) -> Iterat
                 ),
             ),
             confidence=Confidence.HIGH,
+            remediation=tuple(_self_signed_steps(context, connector)),
             subject=connector.name or "",
         )
+
+
+def _self_signed_steps(context: Context, connector: SendConnector) -> list[RemediationStep]:
+    """Check the CA-issued certificates; name a fit one; read the connector back."""
+    steps = [
+        RemediationStep(
+            purpose=Purpose.CHECK,
+            command=GetExchangeCertificate(
+                properties=("Thumbprint", "Subject", "Issuer", "IsSelfSigned", "Services")
+            ),
+            note="Look for a certificate from a public CA that carries the connector's FQDN.",
+        )
+    ]
+    fit = next(
+        (
+            certificate
+            for certificate in context.selection(connector).fit
+            if certificate.is_self_signed is False
+            and _valid_thumbprint(certificate.thumbprint)
+            and certificate.services is not None
+            and Services.SMTP in certificate.services
+        ),
+        None,
+    )
+    if fit is not None:
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=SetSendConnector(
+                    identity=connector.name or "", tls_certificate_from_thumbprint=fit.thumbprint
+                ),
+                note="Names the CA-issued certificate that carries the connector's FQDN.",
+            )
+        )
+    steps.append(
+        RemediationStep(
+            purpose=Purpose.VERIFY,
+            command=GetSendConnector(
+                identity=connector.name or "", properties=("Fqdn", "TlsCertificateName")
+            ),
+            note="Without a CA-issued certificate, request one (New-ExchangeCertificate "
+            "-GenerateRequest), import it and enable it for SMTP first.",
+        )
+    )
+    return steps

@@ -18,7 +18,9 @@ from exchange_tls.remediation.commands import (
     EnsureRegistryKey,
     GetExchangeCertificate,
     GetItemProperty,
+    GetQueue,
     GetReceiveConnector,
+    GetSendConnector,
     NewExchangeCertificate,
     SetItemProperty,
     SetSendConnector,
@@ -89,6 +91,15 @@ def enable_tls12_steps() -> list[RemediationStep]:
         for path, pairs in values
     )
     return steps
+
+
+def _queues_drain(when: str) -> RemediationStep:
+    """Verify: the queues in Retry drain."""
+    return RemediationStep(
+        purpose=Purpose.VERIFY,
+        command=GetQueue(filter="Status -eq 'Retry'"),
+        note=f"The queues in Retry should drain {when}.",
+    )
 
 
 def _modern_session(context: Context) -> SmtpSession | None:
@@ -179,6 +190,12 @@ def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
             rank=2,
         ),
         Signature(
+            groups=(("invalidtoken",),),
+            reading="Schannel reported InvalidToken: the handshake broke off with a message "
+            "it did not expect, which an old TLS version or a device in between can cause.",
+            rank=3,
+        ),
+        Signature(
             groups=(("socketerror",), ("algorithmmismatch",)),
             reading="The TLS handshake was dropped or refused: no common version or cipher.",
             rank=1,
@@ -228,13 +245,16 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
             preconditions=(
                 "a successful TLS 1.2 session of this server rules out its TLS 1.2 settings",
             ),
-            remediation=tuple(
-                RemediationStep(
-                    purpose=Purpose.CHECK,
-                    command=TestNetConnection(computer_name=host),
-                    note="The port answers; then compare the peer's TLS versions and ciphers.",
-                )
-                for host in dict.fromkeys(hosts)
+            remediation=(
+                *(
+                    RemediationStep(
+                        purpose=Purpose.CHECK,
+                        command=TestNetConnection(computer_name=host),
+                        note="The port answers; then compare the peer's TLS versions and ciphers.",
+                    )
+                    for host in dict.fromkeys(hosts)
+                ),
+                _queues_drain("once the peer or the device in between is fixed"),
             ),
             subject=",".join(dict.fromkeys(hosts)) or "TLS 1.2",
         )
@@ -352,6 +372,7 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         for connector in context.connectors
         if connector.ignore_starttls
     ]
+    steps.append(_queues_drain("once TLS works on the path"))
     yield report(
         summary="The remote host refused mail sent without STARTTLS.",
         evidence=tuple(dict.fromkeys(ref for _, ref in found)),
@@ -412,6 +433,20 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
         summary="Mail waits because TLS is required and the remote host does not offer STARTTLS.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.HIGH,
+        remediation=(
+            *(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetSendConnector(
+                        identity=connector.name or "",
+                        properties=("RequireTLS", "TlsAuthLevel", "SmartHosts"),
+                    ),
+                )
+                for connector in context.connectors
+                if connector.require_tls and connector.name
+            ),
+            _queues_drain("once the remote host offers STARTTLS"),
+        ),
         subject="STARTTLS",
     )
 
@@ -520,6 +555,7 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
             for connector in context.connectors
             if connector.logging_enabled is False and connector.name
         )
+    steps.append(_queues_drain("once the path is open"))
     yield report(
         summary="Connections to the remote host fail at the network level"
         + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else ".")
@@ -568,6 +604,12 @@ _RECEIVE_CAUSES = {
             reading="Exchange Online could not complete TLS with the on-premises server that "
             "receives its mail: look at the receive connector's certificate.",
             rank=1,
+        ),
+        Signature(
+            groups=(("4.7.321",), ("4.7.322",), ("4.7.323",), ("4.7.324",)),
+            reading="A sender validating with SMTP DANE refused the receiving server: its "
+            "certificate or its TLSA and DNSSEC records.",
+            rank=2,
         ),
     ),
     selection="Judges the certificate the receive session shows presented, else the receive "
@@ -743,6 +785,7 @@ def internal_transport_certificate_problem(context: Context, report: Report) -> 
                     "to the overwrite prompt unless the old internal certificate is gone."
                 ),
             ),
+            _queues_drain("once the servers authenticate each other"),
         ),
         subject="internal transport",
     )
