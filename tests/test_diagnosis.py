@@ -907,3 +907,25 @@ def test_every_rule_remedies_with_a_verify_step(rule_id: str) -> None:
     purposes = [step.purpose.value for step in finding.remediation]  # type: ignore[attr-defined]
     assert "verify" in purposes, purposes
     assert purposes[-1] == "verify", purposes
+
+
+def test_a_success_before_the_expiry_does_not_lower_certificate_expired() -> None:
+    """TLS that worked before NotAfter proves nothing about the certificate now: still an error."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, None)),
+        certificates=[cert(not_after=dt.datetime(2024, 6, 1, 0, 5, tzinfo=UTC))],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+    )
+    finding = only(diagnose(evidence, now=NOW + dt.timedelta(days=1)), "certificate-expired")
+    assert finding.severity is Severity.ERROR  # type: ignore[attr-defined]
+
+
+def test_a_disabled_connector_predicts_nothing() -> None:
+    """A disabled connector's certificate is not judged from the configuration."""
+    evidence = Evidence(
+        certificates=[cert(services=Services.IIS, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME, enabled=False)],
+    )
+    rule_ids = [f.rule_id for f in diagnose(evidence, now=NOW).findings]
+    assert "certificate-not-enabled-for-smtp" not in rule_ids
+    assert "certificate-expired" not in rule_ids

@@ -205,7 +205,7 @@ def _credential_failures(context: Context) -> tuple[CredentialFailure, ...]:
             )
         )
     for connector in context.connectors:
-        if (connector.name or "").casefold() in seen_connectors:
+        if (connector.name or "").casefold() in seen_connectors or connector.enabled is False:
             continue
         selected = context.selected_certificate(connector)
         if selected is None or proven_by_log(context, selected) is not None:
@@ -645,6 +645,8 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
         *context.receive_connectors,
     ]
     for connector in connectors:
+        if connector.enabled is False:
+            continue  # a disabled connector presents nothing
         kind = "send" if isinstance(connector, SendConnector) else "receive"
         selection = context.selection(connector)
         if selection.presented is not None:
@@ -680,11 +682,15 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
 
 
 def _contradicted(
-    context: Context, certificate: ExchangeCertificate
+    context: Context, certificate: ExchangeCertificate, since: dt.datetime | None = None
 ) -> tuple[Severity | None, str | None, list[EvidenceRef]]:
-    """Lower a configuration finding to a warning when the log shows TLS working with it."""
+    """Lower a configuration finding to a warning when the log shows TLS working with it.
+
+    ``since``: only a success at or after this moment counts (a success before a
+    certificate expired proves nothing about it now).
+    """
     session = proven_by_log(context, certificate)
-    if session is None:
+    if session is None or (since is not None and session.end < since):
         return None, None, []
     row = next((r for r in session.rows if r.text.startswith("TLS protocol ")), session.rows[0])
     because = (
@@ -855,7 +861,7 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
         if not (expired_by_date or certificate.status is CertificateStatus.DATE_INVALID):
             continue
         when = certificate.not_after.date().isoformat() if certificate.not_after else "unknown"
-        severity, because, proof = _contradicted(context, certificate)
+        severity, because, proof = _contradicted(context, certificate, certificate.not_after)
         yield report(
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) expired on "
