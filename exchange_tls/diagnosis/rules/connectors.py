@@ -601,11 +601,10 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
                 RemediationStep(
                     purpose=Purpose.FIX,
                     command=SetSendConnector(
-                        identity=identity,
-                        tls_auth_level="DomainValidation",
-                        tls_domain="mail.protection.outlook.com",
+                        identity=identity, tls_domain="mail.protection.outlook.com"
                     ),
-                    note="Exchange Online's certificate is issued for mail.protection.outlook.com.",
+                    note="Exchange Online's certificate is issued for "
+                    "mail.protection.outlook.com; TlsAuthLevel is already DomainValidation.",
                 )
             )
         steps.append(
