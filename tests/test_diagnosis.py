@@ -512,7 +512,7 @@ def test_diagnosis_ignores_input_order(parts: list[Evidence], rng: random.Random
     """Shuffled inputs give the same findings in the same order."""
     merged = {
         field: [item for part in parts for item in getattr(part, field)]
-        for field in ("sessions", "certificates", "queues", "send_connectors")
+        for field in ("sessions", "certificates", "queues", "send_connectors", "receive_connectors")
     }
     first = diagnose(Evidence(**merged), now=NOW)  # type: ignore[arg-type]
     shuffled = {field: rng.sample(items, len(items)) for field, items in merged.items()}
@@ -549,14 +549,28 @@ connectors = st.builds(
 )
 
 
+receive_connectors = st.builds(
+    ReceiveConnector,
+    name=st.one_of(st.none(), st.text(max_size=20)),
+    identity=st.one_of(st.none(), st.text(max_size=20)),
+    fqdn=st.one_of(st.none(), st.text(max_size=20)),
+    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    enabled=st.one_of(st.none(), st.booleans()),
+)
+
+
 @settings(max_examples=60)
 @given(
     st.lists(certificates, max_size=4),
     st.lists(connectors, max_size=3),
+    st.lists(receive_connectors, max_size=2),
     st.sampled_from(ALL_EVIDENCE),
 )
 def test_diagnose_never_raises_on_well_typed_evidence(
-    certs: list[ExchangeCertificate], conns: list[SendConnector], base: Evidence
+    certs: list[ExchangeCertificate],
+    conns: list[SendConnector],
+    receive: list[ReceiveConnector],
+    base: Evidence,
 ) -> None:
     """Any well-typed evidence gives a diagnosis that follows the schema."""
     evidence = Evidence(
@@ -564,6 +578,7 @@ def test_diagnose_never_raises_on_well_typed_evidence(
         queues=base.queues,
         certificates=[*base.certificates, *certs],
         send_connectors=[*base.send_connectors, *conns],
+        receive_connectors=[*base.receive_connectors, *receive],
     )
     diagnosis = diagnose(evidence, now=NOW)
     jsonschema.validate(diagnosis.to_dict(), schema())
