@@ -11,7 +11,7 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT, to_exchange_online
 from exchange_tls.errors import Severity
-from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.models import Event, ProtocolLogRow, SmtpSession
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
@@ -27,7 +27,6 @@ from exchange_tls.remediation.commands import (
     TestNetConnection,
 )
 from exchange_tls.remediation.steps import Purpose, RemediationStep
-from exchange_tls.smtp import SmtpReply
 
 __all__: list[str] = []
 
@@ -116,39 +115,37 @@ def _success_row(session: SmtpSession) -> EvidenceRef:
     return row_ref(row, "this server negotiated TLS 1.2 or later here")
 
 
-def _replies(context: Context) -> Iterator[tuple[SmtpReply, EvidenceRef]]:
-    """Every SMTP reply in sessions and queue errors, with where it stands."""
-    for session in context.send_sessions:
-        for reply in session.replies:
-            row = next(
-                (
-                    r
-                    for r in session.rows
-                    if r.data and reply.lines and r.data.endswith(reply.lines[-1])
-                ),
-                None,
-            )
-            ref = (
-                row_ref(row, "the remote host replied")
-                if row
-                else EvidenceRef(
-                    source=None, excerpt=reply.render(), claim="a reply in the session"
-                )
-            )
-            yield reply, ref
-    for queue in context.queues:
-        if queue.last_error is not None and queue.last_error.reply is not None:
-            for reply in queue.last_error.reply.chain:
-                yield reply, queue_ref(queue, "the queue's last error")
+def _remote_reply_rows(context: Context) -> list[tuple[str, ProtocolLogRow]]:
+    """Return the remote host's reply rows of every send session, case-folded, read once."""
+
+    def read() -> list[tuple[str, ProtocolLogRow]]:
+        # Plain text, no reply grammar: searching every reply of a day of logs through
+        # pyparsing cost seconds, and a phrase sits within one line.
+        return [
+            (" ".join(row.data.casefold().split()), row)
+            for session in context.send_sessions
+            for row in session.rows
+            if row.event is Event.RECEIVE and row.data[:3].isdigit()
+        ]
+
+    return context.memo("remote-reply-rows", read)
 
 
-def _matching(context: Context, needles: Iterable[str]) -> list[tuple[SmtpReply, EvidenceRef]]:
+def _matching(context: Context, needles: Iterable[str]) -> list[EvidenceRef]:
+    """Cite every reply, in the send logs and the queues' errors, that says one of the needles."""
     wanted = [needle.casefold() for needle in needles]
-    found = []
-    for reply, ref in _replies(context):
-        text = reply.text.casefold()
-        if any(needle in text for needle in wanted):
-            found.append((reply, ref))
+    found = [
+        row_ref(row, "the remote host replied")
+        for text, row in _remote_reply_rows(context)
+        if any(needle in text for needle in wanted)
+    ]
+    for queue in context.queues:
+        if queue.last_error is None or queue.last_error.reply is None:
+            continue
+        for reply in queue.last_error.reply.chain:
+            text = " ".join(reply.text.casefold().split())
+            if any(needle in text for needle in wanted):
+                found.append(queue_ref(queue, "the queue's last error"))
     return found
 
 
@@ -227,7 +224,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
                 evidence.append(row_ref(row, f"the handshake failed with {tls.error}"))
             if session.remote_endpoint and session.remote_endpoint.host:
                 hosts.append(session.remote_endpoint.host)
-    evidence.extend(ref for _, ref in _matching(context, ["connection dropped due to socketerror"]))
+    evidence.extend(_matching(context, ["connection dropped due to socketerror"]))
     if not evidence:
         return
     modern = _modern_session(context)
@@ -375,7 +372,7 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
     steps.append(_queues_drain("once TLS works on the path"))
     yield report(
         summary="The remote host refused mail sent without STARTTLS.",
-        evidence=tuple(dict.fromkeys(ref for _, ref in found)),
+        evidence=tuple(dict.fromkeys(found)),
         confidence=Confidence.HIGH,
         remediation=tuple(steps),
         subject="STARTTLS",
@@ -422,7 +419,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
         )
     evidence.extend(
         ref
-        for _, ref in _matching(
+        for ref in _matching(
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
@@ -749,9 +746,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
-    evidence = [
-        ref for _, ref in _matching(context, ["cannot load internal transport certificate"])
-    ]
+    evidence = _matching(context, ["cannot load internal transport certificate"])
     for session in context.send_sessions:
         if session.auth_failure is not None:
             row = next(
