@@ -534,7 +534,7 @@ def test_diagnosis_ignores_input_order(parts: list[Evidence], rng: random.Random
     """Shuffled inputs give the same findings in the same order."""
     merged = {
         field: [item for part in parts for item in getattr(part, field)]
-        for field in ("sessions", "certificates", "queues", "send_connectors")
+        for field in ("sessions", "certificates", "queues", "send_connectors", "receive_connectors")
     }
     first = diagnose(Evidence(**merged), now=NOW)  # type: ignore[arg-type]
     shuffled = {field: rng.sample(items, len(items)) for field, items in merged.items()}
@@ -571,14 +571,28 @@ connectors = st.builds(
 )
 
 
+receive_connectors = st.builds(
+    ReceiveConnector,
+    name=st.one_of(st.none(), st.text(max_size=20)),
+    identity=st.one_of(st.none(), st.text(max_size=20)),
+    fqdn=st.one_of(st.none(), st.text(max_size=20)),
+    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    enabled=st.one_of(st.none(), st.booleans()),
+)
+
+
 @settings(max_examples=60)
 @given(
     st.lists(certificates, max_size=4),
     st.lists(connectors, max_size=3),
+    st.lists(receive_connectors, max_size=2),
     st.sampled_from(ALL_EVIDENCE),
 )
 def test_diagnose_never_raises_on_well_typed_evidence(
-    certs: list[ExchangeCertificate], conns: list[SendConnector], base: Evidence
+    certs: list[ExchangeCertificate],
+    conns: list[SendConnector],
+    receive: list[ReceiveConnector],
+    base: Evidence,
 ) -> None:
     """Any well-typed evidence gives a diagnosis that follows the schema."""
     evidence = Evidence(
@@ -586,6 +600,7 @@ def test_diagnose_never_raises_on_well_typed_evidence(
         queues=base.queues,
         certificates=[*base.certificates, *certs],
         send_connectors=[*base.send_connectors, *conns],
+        receive_connectors=[*base.receive_connectors, *receive],
     )
     diagnosis = diagnose(evidence, now=NOW)
     jsonschema.validate(diagnosis.to_dict(), schema())
@@ -816,9 +831,17 @@ def test_the_catalogue_is_immutable_and_closed() -> None:
         )(lambda context, report: ())
 
 
+#: The catch-alls judge whatever no other rule explained; they have no selection of their own.
+CATCH_ALL = "unexplained-"
+
+
 def test_every_rule_has_its_selection_and_contradiction_written() -> None:
     """Each rule says which certificate it judges and what in the log lowers it, for the docs."""
-    assert [r.rule_id for r in CATALOGUE if not (r.selection and r.contradiction)] == []
+    assert [
+        r.rule_id
+        for r in CATALOGUE
+        if not (r.selection and r.contradiction) and not r.rule_id.startswith(CATCH_ALL)
+    ] == []
 
 
 @pytest.mark.parametrize(
@@ -919,3 +942,37 @@ def test_a_changed_severity_needs_its_reason() -> None:
             subject="x",
             severity=Severity.WARNING,
         )
+
+
+@pytest.mark.parametrize(
+    "rule_id", sorted(rule_id for rule_id in SCENARIOS if not rule_id.startswith(CATCH_ALL))
+)
+def test_every_rule_remedies_with_a_verify_step(rule_id: str) -> None:
+    """Each rule's finding on its scenario carries remediation that ends with a verify step."""
+    scenario, _ = SCENARIOS[rule_id]
+    finding = only(diagnose(scenario, now=NOW), rule_id)
+    purposes = [step.purpose.value for step in finding.remediation]  # type: ignore[attr-defined]
+    assert "verify" in purposes, purposes
+    assert purposes[-1] == "verify", purposes
+
+
+def test_a_success_before_the_expiry_does_not_lower_certificate_expired() -> None:
+    """TLS that worked before NotAfter proves nothing about the certificate now: still an error."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, None)),
+        certificates=[cert(not_after=dt.datetime(2024, 6, 1, 0, 5, tzinfo=UTC))],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME)],
+    )
+    finding = only(diagnose(evidence, now=NOW + dt.timedelta(days=1)), "certificate-expired")
+    assert finding.severity is Severity.ERROR  # type: ignore[attr-defined]
+
+
+def test_a_disabled_connector_predicts_nothing() -> None:
+    """A disabled connector's certificate is not judged from the configuration."""
+    evidence = Evidence(
+        certificates=[cert(services=Services.IIS, not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))],
+        send_connectors=[connector(tls_certificate_name=TLS_NAME, enabled=False)],
+    )
+    rule_ids = [f.rule_id for f in diagnose(evidence, now=NOW).findings]
+    assert "certificate-not-enabled-for-smtp" not in rule_ids
+    assert "certificate-expired" not in rule_ids

@@ -200,6 +200,12 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
             ["tls-protocol-mismatch", "connection-failure"],
         ),
         (
+            "450 4.4.101 Proxy session setup failed on Frontend with '451 4.4.0 Primary "
+            'target IP address responded with: "421 4.4.2 Security status InvalidToken"\'',
+            "InvalidToken",
+            ["tls-protocol-mismatch"],
+        ),
+        (
             "454 4.7.0 Failed to establish appropriate TLS channel: UnknownCredentials: "
             "Access Denied",
             "Failed to establish appropriate TLS channel",
@@ -213,7 +219,7 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
         (
             "451 4.7.323 tlsa-invalid: The domain failed DANE validation",
             "DANE",
-            [],
+            ["inbound-tls-failure"],
         ),
         (
             "421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client "

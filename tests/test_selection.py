@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange_tls import (
     CertificateStatus,
@@ -218,3 +221,50 @@ def test_an_expired_only_candidate_by_fqdn_is_reported_for_its_connector() -> No
     [finding] = [f for f in diagnosis.findings if f.rule_id == "certificate-expired"]
     assert "would present" in finding.summary
     assert "'Out'" in finding.summary
+
+
+certificates = st.builds(
+    ExchangeCertificate,
+    thumbprint=st.from_regex(r"[0-9A-F]{40}", fullmatch=True),
+    subject=st.sampled_from(["CN=mail.contoso.com", "CN=*.contoso.com", "CN=other.example"]),
+    issuer=st.sampled_from(["CN=Contoso CA", "CN=mail.contoso.com"]),
+    has_private_key=st.one_of(st.none(), st.booleans()),
+    is_self_signed=st.one_of(st.none(), st.booleans()),
+    not_before=st.one_of(
+        st.none(),
+        st.datetimes(
+            min_value=dt.datetime(2023, 1, 1),
+            max_value=dt.datetime(2025, 1, 1),
+            timezones=st.just(UTC),
+        ),
+    ),
+    not_after=st.one_of(
+        st.none(),
+        st.datetimes(
+            min_value=dt.datetime(2024, 1, 1),
+            max_value=dt.datetime(2026, 1, 1),
+            timezones=st.just(UTC),
+        ),
+    ),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(certificates, max_size=6, unique_by=lambda c: c.thumbprint), st.randoms())
+def test_the_choice_is_fit_and_independent_of_order(
+    inventory: list[ExchangeCertificate], rng: random.Random
+) -> None:
+    """Whatever the store holds, the choice is fit, carries the name, and ignores input order."""
+    connector = CONNECTORS[0]
+    selection = select_certificate(connector, inventory, now=NOW)
+    shuffled = rng.sample(inventory, len(inventory))
+    again = select_certificate(connector, shuffled, now=NOW)
+    assert [c.certificate for c in selection.candidates] == [
+        c.certificate for c in again.candidates
+    ]
+    if selection.chosen is not None:
+        assert selection.chosen.has_private_key is not False
+        assert selection.chosen.subject != "CN=other.example"
+        assert not (selection.chosen.not_after is not None and selection.chosen.not_after < NOW)
+    expected_reasons = len(selection.candidates) + len(selection.excluded)
+    assert len(selection.reasons()) == (expected_reasons if selection.candidates else 1)

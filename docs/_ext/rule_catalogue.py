@@ -55,11 +55,11 @@ def render() -> str:
             *[f"- {need}" for need in rule.needs],
             "",
             f"Remediation: {rule.remedy}",
-            "",
-            f"What it judges: {rule.selection}",
-            "",
-            f"What the logs change: {rule.contradiction}",
         ]
+        if rule.selection:
+            lines += ["", f"What it judges: {rule.selection}"]
+        if rule.contradiction:
+            lines += ["", f"What the logs change: {rule.contradiction}"]
         if rule.signatures:
             lines += ["", "Errors it explains:", ""]
             lines.extend(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import attrs
@@ -91,7 +91,7 @@ class Context:
         self.receive_connectors = sorted(
             evidence.receive_connectors, key=lambda c: (_fold(c.name), repr(c))
         )
-        self._memo: dict[str, Any] = {}
+        self._memo: dict[Hashable, Any] = {}
         #: The evidence the findings so far cite; the engine fills it before the
         #: catch-all rules run, so they speak only for what no rule explained.
         self.explained: set[SourceRef] = set()
@@ -116,7 +116,7 @@ class Context:
                     return certificate
         return None
 
-    def memo(self, key: str, compute: Callable[[], _T]) -> _T:
+    def memo(self, key: Hashable, compute: Callable[[], _T]) -> _T:
         """Compute a fact several rules read once per diagnosis (``key`` names it)."""
         if key not in self._memo:
             self._memo[key] = compute()
@@ -125,8 +125,10 @@ class Context:
 
     def selection(self, connector: SendConnector | ReceiveConnector) -> Selection:
         """Return Exchange's choice of certificate for the connector, with its reasons."""
+        # Keyed by value, not id(): rules build throwaway connectors (FQDN only), and a
+        # freed object's id can come back for another.
         return self.memo(
-            f"selection:{id(connector)}",
+            ("selection", connector),
             lambda: select_certificate(
                 connector,
                 self.certificates,

@@ -40,12 +40,6 @@ _EXCHANGE_ONLINE = (
         rank=1,
     ),
     Signature(
-        groups=(("security status invalidtoken",), ("invalidtoken",)),
-        reading="Schannel reported InvalidToken inside a proxied session: the TLS handshake "
-        "broke off with a malformed or unexpected message.",
-        rank=2,
-    ),
-    Signature(
         groups=(("failed to establish appropriate tls channel",),),
         reading="Failed to establish appropriate TLS channel: Exchange could not set up the "
         "TLS channel it needed; the reason that follows (UnknownCredentials, Access Denied) "

@@ -53,6 +53,7 @@ from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
     GetExchangeCertificate,
     GetQueue,
+    GetSendConnector,
     ImportExchangeCertificate,
     RemoveExchangeCertificate,
     RenewExchangeCertificate,
@@ -204,7 +205,7 @@ def _credential_failures(context: Context) -> tuple[CredentialFailure, ...]:
             )
         )
     for connector in context.connectors:
-        if (connector.name or "").casefold() in seen_connectors:
+        if (connector.name or "").casefold() in seen_connectors or connector.enabled is False:
             continue
         selected = context.selected_certificate(connector)
         if selected is None or proven_by_log(context, selected) is not None:
@@ -644,6 +645,8 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
         *context.receive_connectors,
     ]
     for connector in connectors:
+        if connector.enabled is False:
+            continue  # a disabled connector presents nothing
         kind = "send" if isinstance(connector, SendConnector) else "receive"
         selection = context.selection(connector)
         if selection.presented is not None:
@@ -679,11 +682,15 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
 
 
 def _contradicted(
-    context: Context, certificate: ExchangeCertificate
+    context: Context, certificate: ExchangeCertificate, since: dt.datetime | None = None
 ) -> tuple[Severity | None, str | None, list[EvidenceRef]]:
-    """Lower a configuration finding to a warning when the log shows TLS working with it."""
+    """Lower a configuration finding to a warning when the log shows TLS working with it.
+
+    ``since``: only a success at or after this moment counts (a success before a
+    certificate expired proves nothing about it now).
+    """
     session = proven_by_log(context, certificate)
-    if session is None:
+    if session is None or (since is not None and session.end < since):
         return None, None, []
     row = next((r for r in session.rows if r.text.startswith("TLS protocol ")), session.rows[0])
     because = (
@@ -854,7 +861,7 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
         if not (expired_by_date or certificate.status is CertificateStatus.DATE_INVALID):
             continue
         when = certificate.not_after.date().isoformat() if certificate.not_after else "unknown"
-        severity, because, proof = _contradicted(context, certificate)
+        severity, because, proof = _contradicted(context, certificate, certificate.not_after)
         yield report(
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) expired on "
@@ -930,7 +937,18 @@ def _status_rule(
         if certificate.status not in statuses:
             continue
         severity, because, proof = _contradicted(context, certificate)
-        steps = [step for step in [_inspect(_valid_thumbprint(certificate.thumbprint))] if step]
+        thumbprint = _valid_thumbprint(certificate.thumbprint)
+        steps = [step for step in [_inspect(thumbprint)] if step]
+        if thumbprint is not None:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.VERIFY,
+                    command=GetExchangeCertificate(
+                        thumbprint=thumbprint, properties=("Thumbprint", "Status")
+                    ),
+                    note="Status should read Valid.",
+                )
+            )
         yield report(
             summary=(
                 f"The certificate {certificate.subject} ({certificate.thumbprint}) has Status "
@@ -1060,5 +1078,51 @@ def self_signed_certificate_external(context: Context, report: Report) -> Iterat
                 ),
             ),
             confidence=Confidence.HIGH,
+            remediation=tuple(_self_signed_steps(context, connector)),
             subject=connector.name or "",
         )
+
+
+def _self_signed_steps(context: Context, connector: SendConnector) -> list[RemediationStep]:
+    """Check the CA-issued certificates; name a fit one; read the connector back."""
+    steps = [
+        RemediationStep(
+            purpose=Purpose.CHECK,
+            command=GetExchangeCertificate(
+                properties=("Thumbprint", "Subject", "Issuer", "IsSelfSigned", "Services")
+            ),
+            note="Look for a certificate from a public CA that carries the connector's FQDN.",
+        )
+    ]
+    fit = next(
+        (
+            certificate
+            for certificate in context.selection(connector).fit
+            if certificate.is_self_signed is False
+            and _valid_thumbprint(certificate.thumbprint)
+            and certificate.services is not None
+            and Services.SMTP in certificate.services
+        ),
+        None,
+    )
+    if fit is not None:
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=SetSendConnector(
+                    identity=connector.name or "", tls_certificate_from_thumbprint=fit.thumbprint
+                ),
+                note="Names the CA-issued certificate that carries the connector's FQDN.",
+            )
+        )
+    steps.append(
+        RemediationStep(
+            purpose=Purpose.VERIFY,
+            command=GetSendConnector(
+                identity=connector.name or "", properties=("Fqdn", "TlsCertificateName")
+            ),
+            note="Without a CA-issued certificate, request one (New-ExchangeCertificate "
+            "-GenerateRequest), import it and enable it for SMTP first.",
+        )
+    )
+    return steps

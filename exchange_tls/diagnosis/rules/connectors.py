@@ -232,20 +232,34 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
         name = connector.tls_certificate_name
         if name is None or name.issuer is not None:
             continue
-        steps = []
+        identity = connector.name or ""
+        steps = [
+            RemediationStep(
+                purpose=Purpose.CHECK,
+                command=GetSendConnector(identity=identity, properties=("TlsCertificateName",)),
+            )
+        ]
         fit = _fit_for_smtp(context, connector)
         if fit is not None:
             steps.append(
                 RemediationStep(
                     purpose=Purpose.FIX,
                     command=SetSendConnector(
-                        identity=connector.name or "",
-                        tls_certificate_from_thumbprint=fit.thumbprint,
+                        identity=identity, tls_certificate_from_thumbprint=fit.thumbprint
                     ),
                     note="Builds the value from the fit certificate that carries the "
                     "connector's FQDN.",
                 )
             )
+        elif context.certificates:
+            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.VERIFY,
+                command=GetSendConnector(identity=identity, properties=("TlsCertificateName",)),
+                note="The value should read <I>issuer<S>subject of the certificate.",
+            )
+        )
         yield report(
             summary=(
                 f"Send connector {connector.name!r} has TlsCertificateName {name.raw!r}, which "
@@ -313,6 +327,16 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
             )
         elif fit is None:
             steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+        if identity:
+            steps.append(
+                RemediationStep(
+                    purpose=Purpose.VERIFY,
+                    command=GetReceiveConnector(
+                        identity=identity, properties=("TlsCertificateName",)
+                    ),
+                    note="The value should name a certificate Get-ExchangeCertificate lists.",
+                )
+            )
         yield report(
             summary=(
                 f"Receive connector {connector.name!r} names the certificate {name.render()!r}, "
@@ -393,6 +417,17 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
                     "expects (TlsSenderCertificateName); check it there.",
                 )
             )
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.VERIFY,
+                command=GetSendConnector(
+                    identity=connector.name or "",
+                    properties=("TlsCertificateName", "CloudServicesMailEnabled"),
+                ),
+                note="Both set; CloudServicesMailEnabled is best set by re-running the Hybrid "
+                "Configuration Wizard.",
+            )
+        )
         yield report(
             summary=(
                 f"Send connector {connector.name!r} sends to Exchange Online without "
@@ -479,6 +514,14 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
                     ),
                 ),
                 *_new_certificate_steps(fqdn),
+                RemediationStep(
+                    purpose=Purpose.VERIFY,
+                    command=GetExchangeCertificate(
+                        domain_name=fqdn, properties=("Thumbprint", "Services", "NotAfter")
+                    ),
+                    note="The first certificate listed is the one the connector picks; it "
+                    "should have SMTP.",
+                ),
             ),
             subject=connector.name or "",
         )
@@ -558,11 +601,10 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
                 RemediationStep(
                     purpose=Purpose.FIX,
                     command=SetSendConnector(
-                        identity=identity,
-                        tls_auth_level="DomainValidation",
-                        tls_domain="mail.protection.outlook.com",
+                        identity=identity, tls_domain="mail.protection.outlook.com"
                     ),
-                    note="Exchange Online's certificate is issued for mail.protection.outlook.com.",
+                    note="Exchange Online's certificate is issued for "
+                    "mail.protection.outlook.com; TlsAuthLevel is already DomainValidation.",
                 )
             )
         steps.append(

@@ -6,26 +6,27 @@ from collections.abc import Iterable, Iterator
 
 from exchange_tls.certificates.models import Services
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
+from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT, to_exchange_online
 from exchange_tls.errors import Severity
-from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.models import Event, ProtocolLogRow, SmtpSession
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
     EnsureRegistryKey,
     GetExchangeCertificate,
     GetItemProperty,
+    GetQueue,
     GetReceiveConnector,
+    GetSendConnector,
     NewExchangeCertificate,
     SetItemProperty,
     SetSendConnector,
     TestNetConnection,
 )
 from exchange_tls.remediation.steps import Purpose, RemediationStep
-from exchange_tls.smtp import SmtpReply
 
 __all__: list[str] = []
 
@@ -91,6 +92,15 @@ def enable_tls12_steps() -> list[RemediationStep]:
     return steps
 
 
+def _queues_drain(when: str) -> RemediationStep:
+    """Verify: the queues in Retry drain."""
+    return RemediationStep(
+        purpose=Purpose.VERIFY,
+        command=GetQueue(filter="Status -eq 'Retry'"),
+        note=f"The queues in Retry should drain {when}.",
+    )
+
+
 def _modern_session(context: Context) -> SmtpSession | None:
     """Return a session in which this server negotiated TLS 1.2 or later, if any."""
     for session in reversed(context.sessions):
@@ -105,39 +115,37 @@ def _success_row(session: SmtpSession) -> EvidenceRef:
     return row_ref(row, "this server negotiated TLS 1.2 or later here")
 
 
-def _replies(context: Context) -> Iterator[tuple[SmtpReply, EvidenceRef]]:
-    """Every SMTP reply in sessions and queue errors, with where it stands."""
-    for session in context.send_sessions:
-        for reply in session.replies:
-            row = next(
-                (
-                    r
-                    for r in session.rows
-                    if r.data and reply.lines and r.data.endswith(reply.lines[-1])
-                ),
-                None,
-            )
-            ref = (
-                row_ref(row, "the remote host replied")
-                if row
-                else EvidenceRef(
-                    source=None, excerpt=reply.render(), claim="a reply in the session"
-                )
-            )
-            yield reply, ref
-    for queue in context.queues:
-        if queue.last_error is not None and queue.last_error.reply is not None:
-            for reply in queue.last_error.reply.chain:
-                yield reply, queue_ref(queue, "the queue's last error")
+def _remote_reply_rows(context: Context) -> list[tuple[str, ProtocolLogRow]]:
+    """Return the remote host's reply rows of every send session, case-folded, read once."""
+
+    def read() -> list[tuple[str, ProtocolLogRow]]:
+        # Plain text, no reply grammar: searching every reply of a day of logs through
+        # pyparsing cost seconds, and a phrase sits within one line.
+        return [
+            (" ".join(row.data.casefold().split()), row)
+            for session in context.send_sessions
+            for row in session.rows
+            if row.event is Event.RECEIVE and row.data[:3].isdigit()
+        ]
+
+    return context.memo("remote-reply-rows", read)
 
 
-def _matching(context: Context, needles: Iterable[str]) -> list[tuple[SmtpReply, EvidenceRef]]:
+def _matching(context: Context, needles: Iterable[str]) -> list[EvidenceRef]:
+    """Cite every reply, in the send logs and the queues' errors, that says one of the needles."""
     wanted = [needle.casefold() for needle in needles]
-    found = []
-    for reply, ref in _replies(context):
-        text = reply.text.casefold()
-        if any(needle in text for needle in wanted):
-            found.append((reply, ref))
+    found = [
+        row_ref(row, "the remote host replied")
+        for text, row in _remote_reply_rows(context)
+        if any(needle in text for needle in wanted)
+    ]
+    for queue in context.queues:
+        if queue.last_error is None or queue.last_error.reply is None:
+            continue
+        for reply in queue.last_error.reply.chain:
+            text = " ".join(reply.text.casefold().split())
+            if any(needle in text for needle in wanted):
+                found.append(queue_ref(queue, "the queue's last error"))
     return found
 
 
@@ -179,6 +187,12 @@ def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
             rank=2,
         ),
         Signature(
+            groups=(("invalidtoken",),),
+            reading="Schannel reported InvalidToken: the handshake broke off with a message "
+            "it did not expect, which an old TLS version or a device in between can cause.",
+            rank=3,
+        ),
+        Signature(
             groups=(("socketerror",), ("algorithmmismatch",)),
             reading="The TLS handshake was dropped or refused: no common version or cipher.",
             rank=1,
@@ -212,7 +226,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
                 evidence.append(row_ref(row, f"the handshake failed with {tls.error}"))
             if session.remote_endpoint and session.remote_endpoint.host:
                 hosts.append(session.remote_endpoint.host)
-    evidence.extend(ref for _, ref in _matching(context, ["connection dropped due to socketerror"]))
+    evidence.extend(_matching(context, ["connection dropped due to socketerror"]))
     if not evidence:
         return
     modern = _modern_session(context)
@@ -230,13 +244,16 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
             preconditions=(
                 "a successful TLS 1.2 session of this server rules out its TLS 1.2 settings",
             ),
-            remediation=tuple(
-                RemediationStep(
-                    purpose=Purpose.CHECK,
-                    command=TestNetConnection(computer_name=host),
-                    note="The port answers; then compare the peer's TLS versions and ciphers.",
-                )
-                for host in dict.fromkeys(hosts)
+            remediation=(
+                *(
+                    RemediationStep(
+                        purpose=Purpose.CHECK,
+                        command=TestNetConnection(computer_name=host),
+                        note="The port answers; then compare the peer's TLS versions and ciphers.",
+                    )
+                    for host in dict.fromkeys(hosts)
+                ),
+                _queues_drain("once the peer or the device in between is fixed"),
             ),
             # The connectors, not the hosts: a summary keeps a few sessions per cause, so
             # the hosts it names are examples, while the connectors are all there.
@@ -308,10 +325,11 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
     for connector_id, sessions in sorted(by_connector.items()):
         last = sessions[-1]
         row = next((r for r in last.rows if r.text.startswith("TLS protocol ")), last.rows[0])
-        version = last.tls.protocol if last.tls else "TLS 1.0"
+        version = (last.tls.protocol if last.tls else None) or "TLS1_0"
+        version = version.replace("TLS1_", "TLS 1.").replace("SSL", "SSL ")
         yield report(
             summary=(
-                f"Send connector {connector_id!r} reached Exchange Online over {version} in "
+                f"Send connector '{connector_id}' reached Exchange Online over {version} in "
                 f"{len(sessions)} session(s); Exchange Online refuses TLS 1.0 and 1.1."
             ),
             evidence=(row_ref(row, f"the session used {version}"),),
@@ -355,9 +373,10 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         for connector in context.connectors
         if connector.ignore_starttls
     ]
+    steps.append(_queues_drain("once TLS works on the path"))
     yield report(
         summary="The remote host refused mail sent without STARTTLS.",
-        evidence=tuple(dict.fromkeys(ref for _, ref in found)),
+        evidence=tuple(dict.fromkeys(found)),
         confidence=Confidence.HIGH,
         remediation=tuple(steps),
         subject="STARTTLS",
@@ -404,7 +423,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
         )
     evidence.extend(
         ref
-        for _, ref in _matching(
+        for ref in _matching(
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
@@ -415,6 +434,20 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
         summary="Mail waits because TLS is required and the remote host does not offer STARTTLS.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.HIGH,
+        remediation=(
+            *(
+                RemediationStep(
+                    purpose=Purpose.CHECK,
+                    command=GetSendConnector(
+                        identity=connector.name or "",
+                        properties=("RequireTLS", "TlsAuthLevel", "SmartHosts"),
+                    ),
+                )
+                for connector in context.connectors
+                if connector.require_tls and connector.name
+            ),
+            _queues_drain("once the remote host offers STARTTLS"),
+        ),
         subject="STARTTLS",
     )
 
@@ -523,6 +556,7 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
             for connector in context.connectors
             if connector.logging_enabled is False and connector.name
         )
+    steps.append(_queues_drain("once the path is open"))
     yield report(
         summary="Connections to the remote host fail at the network level"
         + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else ".")
@@ -572,6 +606,12 @@ _RECEIVE_CAUSES = {
             "receives its mail: look at the receive connector's certificate.",
             rank=1,
         ),
+        Signature(
+            groups=(("4.7.321",), ("4.7.322",), ("4.7.323",), ("4.7.324",)),
+            reading="A sender validating with SMTP DANE refused the receiving server: its "
+            "certificate or its TLSA and DNSSEC records.",
+            rank=2,
+        ),
     ),
     selection="Judges the certificate the receive session shows presented, else the receive "
     "connector's selected certificate.",
@@ -610,6 +650,11 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
             )
         ]
         thumbprint = (certificate.thumbprint or "").upper() if certificate else ""
+        lacks_smtp = (
+            certificate is not None
+            and certificate.services is not None
+            and Services.SMTP not in certificate.services
+        )
         if certificate is not None and len(thumbprint) == 40:
             steps.append(
                 RemediationStep(
@@ -626,11 +671,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                     ),
                 )
             )
-            if (
-                error == "UnknownCredentials"
-                and certificate.services is not None
-                and (Services.SMTP not in certificate.services)
-            ):
+            if error in ("UnknownCredentials", "NoCredentials") and lacks_smtp:
                 steps.append(
                     RemediationStep(
                         purpose=Purpose.FIX,
@@ -640,11 +681,33 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 )
         if error in ("SocketError", "AlgorithmMismatch") and _modern_session(context) is None:
             steps.extend(enable_tls12_steps())
-        cause = _RECEIVE_CAUSES.get(error or "", "the handshake failed")
+        steps.append(
+            RemediationStep(
+                purpose=Purpose.VERIFY,
+                command=GetReceiveConnector(
+                    identity=connector_id, properties=("Identity", "TlsCertificateName")
+                ),
+                note="Then the receive protocol log should show 'TLS protocol "
+                "SP_PROT_TLS1_2_SERVER negotiation succeeded' for the same client.",
+            )
+        )
+        cause = (
+            "the certificate it presents is not enabled for SMTP"
+            if lacks_smtp and error in ("UnknownCredentials", "NoCredentials")
+            else _RECEIVE_CAUSES.get(error or "", "the handshake failed")
+        )
+        if certificate is not None:
+            evidence.append(
+                certificate_ref(
+                    certificate,
+                    "the certificate the receive connector presents",
+                    f"Thumbprint {certificate.thumbprint}, Services: {certificate.services}",
+                )
+            )
         yield report(
             summary=(
-                f"Receive connector {connector_id!r} failed inbound STARTTLS in {len(sessions)} "
-                f"session(s) with {error}: {cause}."
+                f"Receive connector '{connector_id}' failed inbound STARTTLS in "
+                f"{len(sessions)} session(s) with {error}: {cause}."
                 + (
                     f" It presents {certificate.subject} ({certificate.thumbprint})."
                     if certificate is not None
@@ -652,7 +715,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 )
             ),
             evidence=tuple(evidence),
-            confidence=Confidence.MEDIUM,
+            confidence=Confidence.HIGH if lacks_smtp else Confidence.MEDIUM,
             remediation=tuple(steps),
             subject=connector_id,
         )
@@ -687,9 +750,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
-    evidence = [
-        ref for _, ref in _matching(context, ["cannot load internal transport certificate"])
-    ]
+    evidence = _matching(context, ["cannot load internal transport certificate"])
     for session in context.send_sessions:
         if session.auth_failure is not None:
             row = next(
@@ -723,6 +784,7 @@ def internal_transport_certificate_problem(context: Context, report: Report) -> 
                     "to the overwrite prompt unless the old internal certificate is gone."
                 ),
             ),
+            _queues_drain("once the servers authenticate each other"),
         ),
         subject="internal transport",
     )
