@@ -26,7 +26,6 @@ from exchange_tls.connectors.selection import Selection, select_certificate
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.protocol_log.models import CertificateIdentity, Direction, SmtpSession
 from exchange_tls.queues.models import QueueRecord
-from exchange_tls.sources import SourceRef
 
 __all__ = ["Context", "Timeline"]
 
@@ -92,9 +91,7 @@ class Context:
             evidence.receive_connectors, key=lambda c: (_fold(c.name), repr(c))
         )
         self._memo: dict[Hashable, Any] = {}
-        #: The evidence the findings so far cite; the engine fills it before the
-        #: catch-all rules run, so they speak only for what no rule explained.
-        self.explained: set[SourceRef] = set()
+
         self._by_thumbprint = {c.thumbprint: c for c in self.certificates if c.thumbprint}
         self._sessions_by_connector: dict[str, list[SmtpSession]] = defaultdict(list)
         for session in self.send_sessions:
