@@ -18,12 +18,14 @@ from exchange_tls.certificates import (
 )
 from exchange_tls.connectors import (
     ReceiveConnector,
+    Selection,
     SendConnector,
     candidate_certificates,
     parse_receive_connectors,
     parse_send_connectors,
     read_receive_connectors,
     read_send_connectors,
+    select_certificate,
 )
 from exchange_tls.connectors.hybrid import (
     HybridConfiguration,
@@ -126,6 +128,7 @@ __all__ = [
     "ReadResult",
     "ReceiveConnector",
     "RootCAType",
+    "Selection",
     "SendConnector",
     "Services",
     "SessionAssembler",
@@ -166,4 +169,5 @@ __all__ = [
     "read_send_connectors",
     "read_source",
     "read_tls_settings",
+    "select_certificate",
 ]

@@ -9,10 +9,16 @@ from exchange_tls.connectors.reader import (
     read_receive_connectors,
     read_send_connectors,
 )
-from exchange_tls.connectors.selection import candidate_certificates, names_match
+from exchange_tls.connectors.selection import (
+    Selection,
+    candidate_certificates,
+    names_match,
+    select_certificate,
+)
 
 __all__ = [
     "ReceiveConnector",
+    "Selection",
     "SendConnector",
     "candidate_certificates",
     "names_match",
@@ -20,4 +26,5 @@ __all__ = [
     "parse_send_connectors",
     "read_receive_connectors",
     "read_send_connectors",
+    "select_certificate",
 ]
