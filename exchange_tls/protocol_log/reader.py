@@ -85,6 +85,9 @@ _set_values = ProtocolLogRow.__dict__["values"].__set__
 _fromisoformat = dt.datetime.fromisoformat
 _tzinfo = operator.attrgetter("tzinfo")
 _UTC_ONLY = {dt.timezone.utc}
+# Exchange numbers the rows of a session from 0 in an Int32; more digits than an Int64
+# holds are not a sequence number (and int() of thousands of digits is slow or refused).
+_MAX_SEQUENCE_DIGITS = 19
 
 
 def _parse_timestamp(text: str) -> dt.datetime | None:
@@ -103,7 +106,37 @@ def _parse_timestamp(text: str) -> dt.datetime | None:
             return None
     if value.tzinfo is None:
         return None
-    return value.astimezone(dt.timezone.utc) if value.utcoffset() else value
+    if not value.utcoffset():
+        return value
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return None  # a local time whose UTC moment lies outside the years 1 to 9999
+
+
+def _sequence_number(text: str) -> int | None:
+    """Read a sequence number: ASCII digits only, as Exchange writes them.
+
+    ``int()`` also takes ``-1``, ``+5``, ``1_0``, blanks around the digits and the
+    digits of every script, and ``str.isdigit()`` takes ``²``, which ``int()`` refuses;
+    both paths of the reader use this one rule.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_SEQUENCE_DIGITS:
+        return None
+    return int(text)
+
+
+def _all_sequence_numbers(texts: tuple[str, ...]) -> list[int] | None:
+    """The fast path's form of :func:`_sequence_number` for a whole column, or ``None``."""
+    if "" in texts:
+        return None
+    joined = "".join(texts)
+    if not (joined.isascii() and joined.isdigit()):
+        return None  # a sign, an underscore, a blank or a non-ASCII digit somewhere
+    if max(map(len, texts)) > _MAX_SEQUENCE_DIGITS:
+        return None
+    return list(map(int, texts))
 
 
 class _Split(Protocol):
@@ -281,9 +314,11 @@ class _LogReader:
             return None
         # A directive line ("#Fields: …") fails the timestamp check below, so directives
         # need no test of their own here.
+        sequence = _all_sequence_numbers(columns[3])
+        if sequence is None:
+            return None
         try:
             timestamps = list(map(_fromisoformat, columns[0]))
-            sequence = list(map(int, columns[3]))
         except ValueError:
             return None
         if set(map(_tzinfo, timestamps)) != _UTC_ONLY:
@@ -468,8 +503,7 @@ class _LogReader:
                 column=_column_of(line, 6),
             )
             return None
-        sequence_text = values[3].strip()
-        sequence = int(sequence_text) if sequence_text.isdigit() else None
+        sequence = _sequence_number(values[3])
         if sequence is None:
             self.problem(
                 f"sequence number {values[3]!r} is not a number; kept as unknown",
