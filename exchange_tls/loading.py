@@ -9,13 +9,17 @@ certificate from a table and from a list is one certificate, with the properties
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import io
+import lzma
 import os
 import re
+import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import attrs
 
@@ -28,16 +32,24 @@ from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.powershell.records import PSObject
-from exchange_tls.protocol_log.models import ProtocolLogRow
+from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.pasted import repair_pasted
-from exchange_tls.protocol_log.reader import parse_protocol_log
-from exchange_tls.protocol_log.sessions import assemble_sessions
+from exchange_tls.protocol_log.reader import parse_protocol_log, stream_protocol_rows
+from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS, SessionAssembler
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.queues.reader import parse_queues
 from exchange_tls.sources import decode_bytes
 
-__all__ = ["EvidenceFile", "Kind", "classify", "load_evidence"]
+__all__ = [
+    "MAX_ARCHIVE_BYTES",
+    "MAX_INFLATE_RATIO",
+    "MAX_TEXT_BYTES",
+    "EvidenceFile",
+    "Kind",
+    "classify",
+    "load_evidence",
+]
 
 #: What a file holds.
 Kind = Literal[
@@ -47,6 +59,8 @@ Kind = Literal[
 #: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
 Progress = Callable[[int, int, str], None]
 
+# Problems of one kind listed before the rest are counted in one.
+_LISTED = 100
 # Files that travel with evidence (a bundle's README, the collector script) but are none.
 _NOT_EVIDENCE = (".md", ".ps1", ".py", ".ipynb", ".html", ".htm")
 _LOG_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z,")
@@ -71,6 +85,7 @@ class EvidenceFile:
     """One file of evidence: its name, its text, and what it holds."""
 
     name: str
+    #: The decoded text; empty for a protocol log, whose rows were streamed.
     text: str
     kind: Kind
     size: int
@@ -136,24 +151,225 @@ def _classify(text: str, name: str) -> tuple[Kind, bool]:
     return _record_kind(records), False
 
 
+class _TooLarge(Exception):
+    """A limit of :data:`MAX_TEXT_BYTES`, :data:`MAX_ARCHIVE_BYTES` or the ratio was hit."""
+
+
+#: The most bytes of one file (or archive member) read into memory. Get-* output is a
+#: few megabytes; protocol logs are streamed and exempt.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+#: The most bytes inflated from one zip archive, all members together.
+MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
+#: The most a zip member may inflate per compressed byte, once past its first MiB; text
+#: evidence compresses 5 to 30 times.
+MAX_INFLATE_RATIO = 200
+# What the content of an unreadable or damaged archive member raises: an encrypted
+# member (RuntimeError), a bad CRC or header (BadZipFile), bad deflate data (zlib.error),
+# bad bzip2 or lzma data (OSError, EOFError, LZMAError), an unknown method
+# (NotImplementedError).
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    ValueError,
+    _TooLarge,
+)
+_HEAD_BYTES = 64 * 1024
+
+
+class _Budget:
+    """The bytes an archive may still inflate."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+class _Limited(io.RawIOBase):
+    """An archive member as a stream that stops at the size and ratio limits."""
+
+    def __init__(self, member: IO[bytes], info: zipfile.ZipInfo, budget: _Budget) -> None:
+        super().__init__()
+        self._member = member
+        self._info = info
+        self._budget = budget
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._member.read(len(buffer))
+        self._read += len(data)
+        self._budget.left -= len(data)
+        if self._budget.left < 0:
+            raise _TooLarge(f"the archive inflates to more than {MAX_ARCHIVE_BYTES:,} bytes")
+        ratio_floor = max(self._info.compress_size, 1) * MAX_INFLATE_RATIO
+        if self._read > max(ratio_floor, 1024 * 1024):
+            raise _TooLarge(
+                f"the member inflates more than {MAX_INFLATE_RATIO} times its compressed "
+                "size (a zip bomb?)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()
+
+
+@attrs.frozen
+class _Blob:
+    """A file found by the walk, not yet read."""
+
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+    #: A path on disk, for a protocol log streamed and read again.
+    path: Path | None = None
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open a path for reading only if it is a regular file; never block on a FIFO."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise IsADirectoryError(f"{path} is not a regular file")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def _file_kind(mode: int) -> str:
+    for test, noun in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return noun
+    return "not a regular file"
+
+
+def _skipped(name: str, message: str, code: str, severity: Severity = Severity.WARNING) -> Problem:
+    return Problem(message=message, source=name, severity=severity, code=code)
+
+
 def _walk(
-    paths: Iterable[str | os.PathLike[str]], collector: ProblemCollector
-) -> Iterator[tuple[str, bytes]]:
+    paths: Iterable[str | os.PathLike[str]], collector: ProblemCollector, stack: ExitStack
+) -> Iterator[_Blob]:
     for item in paths:
         path = Path(item)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from _walk([child], collector)
-        elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in sorted(archive.infolist(), key=lambda info: info.filename):
-                    if member.is_dir():
-                        continue
-                    yield f"{path}!/{member.filename}", archive.read(member)
-        elif path.exists():
-            yield str(path), path.read_bytes()
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            if path.is_symlink():
+                collector.report(_skipped(str(path), "a broken symbolic link", "unreadable"))
+                continue
+            raise FileNotFoundError(f"no such file or folder: {item}") from None
+        except OSError as error:
+            collector.report(_skipped(str(path), f"cannot read: {error.strerror}", "unreadable"))
+            continue
+        if stat.S_ISDIR(mode):
+            yield from _walk_folder(path, collector, stack)
         else:
-            raise FileNotFoundError(f"no such file or folder: {item}")
+            yield from _file_blobs(path, mode, collector, stack)
+
+
+def _walk_folder(folder: Path, collector: ProblemCollector, stack: ExitStack) -> Iterator[_Blob]:
+    found: list[tuple[Path, int]] = []
+
+    def unreadable(error: OSError) -> None:
+        name = str(error.filename or folder)
+        collector.report(_skipped(name, f"cannot read the folder: {error.strerror}", "unreadable"))
+
+    # Symbolic links to folders are not followed, so a link loop cannot recur.
+    for root, folders, files in os.walk(folder, onerror=unreadable, followlinks=False):
+        for name in folders:
+            child = Path(root, name)
+            if child.is_symlink():
+                collector.report(
+                    _skipped(
+                        str(child),
+                        "a symbolic link to a folder; not followed",
+                        "skipped",
+                        Severity.INFO,
+                    )
+                )
+        for name in files:
+            child = Path(root, name)
+            try:
+                found.append((child, child.stat().st_mode))
+            except OSError as error:
+                # A link loop (ELOOP), a broken link, a file gone since the listing.
+                reason = error.strerror or type(error).__name__
+                collector.report(_skipped(str(child), f"cannot read: {reason}", "unreadable"))
+    for child, mode in sorted(found):
+        yield from _file_blobs(child, mode, collector, stack)
+
+
+def _file_blobs(
+    path: Path, mode: int, collector: ProblemCollector, stack: ExitStack
+) -> Iterator[_Blob]:
+    name = str(path)
+    if not stat.S_ISREG(mode):
+        collector.report(
+            _skipped(name, f"skipped: {_file_kind(mode)}, not a regular file", "not-a-file")
+        )
+        return
+    try:
+        with _open_regular(path) as probe:
+            head = probe.read(4)
+            is_zip = zipfile.is_zipfile(probe)
+    except OSError as error:
+        collector.report(_skipped(name, f"cannot read: {error.strerror}", "unreadable"))
+        return
+    if not is_zip and head.startswith(b"PK\x03\x04"):
+        collector.report(
+            _skipped(
+                name,
+                "cannot read the zip archive: it is truncated or damaged (no central directory)",
+                "bad-archive",
+                Severity.ERROR,
+            )
+        )
+        return
+    if not is_zip:
+        yield _Blob(name, path.stat().st_size, lambda: _open_regular(path), path)
+        return
+    try:
+        archive = stack.enter_context(zipfile.ZipFile(stack.enter_context(_open_regular(path))))
+        members = sorted(archive.infolist(), key=lambda info: info.filename)
+    except _ARCHIVE_ERRORS as error:
+        collector.report(
+            _skipped(name, f"cannot read the zip archive: {error}", "bad-archive", Severity.ERROR)
+        )
+        return
+    budget = _Budget(MAX_ARCHIVE_BYTES)
+    for member in members:
+        if member.is_dir():
+            continue
+
+        def opener(info: zipfile.ZipInfo = member) -> IO[bytes]:
+            raw = _Limited(archive.open(info), info, budget)
+            return io.BufferedReader(raw)
+
+        yield _Blob(f"{path}!/{member.filename}", member.file_size, opener)
+
+
+def _read_limited(blob: _Blob, limit: int) -> bytes:
+    """Read a blob whole, refusing one of more than ``limit`` bytes before it is all read."""
+    with blob.open() as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(f"larger than {limit:,} bytes")
+    return data
 
 
 M = TypeVar("M", ExchangeCertificate, QueueRecord, SendConnector, ReceiveConnector)
@@ -216,65 +432,68 @@ def load_evidence(
     Every file's kind is detected from its content; what cannot be classified is
     reported in ``Evidence.problems``. Protocol logs from several files are assembled
     into sessions together, so sessions span rotated files. Raises
-    ``FileNotFoundError`` for a path that does not exist.
+    ``FileNotFoundError`` for a path that does not exist; anything else that cannot be
+    read (a named pipe or device, an unreadable or damaged file, a zip archive that is
+    encrypted, damaged or inflates beyond the limits in SECURITY.md) is reported as a
+    problem at its name, and the rest is read.
     """
     collector = ProblemCollector()
-    blobs = list(_walk(paths, collector))
-    total = sum(len(data) for _, data in blobs)
-    done = 0
+    assembler = SessionAssembler()
+    sessions: list[SmtpSession] = []
     files: list[EvidenceFile] = []
-    for name, data in blobs:
-        if progress is not None:
-            progress(done, total, name)
-        done += len(data)
-        if name.lower().endswith(_NOT_EVIDENCE):
-            collector.report(
-                Problem(
-                    message="skipped: documentation or a script, not evidence",
-                    source=name,
-                    severity=Severity.INFO,
-                    code="skipped",
-                )
-            )
-            continue
-        decoded = decode_bytes(data, name)
-        collector.extend(list(decoded.problems))
-        kind, pasted = _classify(decoded.text, name)
-        if kind == "unknown":
-            collector.report(_unclassified(decoded.text, name))
-        files.append(
-            EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data), pasted=pasted)
-        )
-    if progress is not None:
-        progress(total, total, "")
-    rows: list[Iterable[ProtocolLogRow]] = []
     certificates: list[ExchangeCertificate] = []
     queues: list[QueueRecord] = []
     send: list[SendConnector] = []
     receive: list[ReceiveConnector] = []
-    for file in files:
-        if file.kind == "protocol-log":
-            log = parse_protocol_log(file.text, file.name, pasted=file.pasted)
-            collector.extend(list(log.problems))
-            rows.append(log.rows)
-        elif file.kind == "certificates":
-            result = parse_certificates(file.text, source=file.name, date_order=date_order, tz=tz)
-            collector.extend(list(result.problems))
-            certificates.extend(result)
-        elif file.kind == "queues":
-            queue_result = parse_queues(file.text, source=file.name, date_order=date_order, tz=tz)
-            collector.extend(list(queue_result.problems))
-            queues.extend(queue_result)
-        elif file.kind == "send-connectors":
-            send_result = parse_send_connectors(file.text, source=file.name)
-            collector.extend(list(send_result.problems))
-            send.extend(send_result)
-        elif file.kind == "receive-connectors":
-            receive_result = parse_receive_connectors(file.text, source=file.name)
-            collector.extend(list(receive_result.problems))
-            receive.extend(receive_result)
+    with ExitStack() as stack:
+        blobs = list(_walk(paths, collector, stack))
+        total = sum(blob.size for blob in blobs)
+        done = 0
+        for blob in blobs:
+            if progress is not None:
+                progress(done, total, blob.name)
+            done += blob.size
+            name = blob.name
+            if name.lower().endswith(_NOT_EVIDENCE):
+                collector.report(
+                    Problem(
+                        message="skipped: documentation or a script, not evidence",
+                        source=name,
+                        severity=Severity.INFO,
+                        code="skipped",
+                    )
+                )
+                continue
+            try:
+                file = _read_blob(blob, collector, assembler, sessions)
+            except _ARCHIVE_ERRORS as error:
+                collector.report(_unreadable(name, error))
+                continue
+            if file is None:
+                continue
+            files.append(file)
+            if file.kind == "certificates":
+                result = parse_certificates(file.text, source=name, date_order=date_order, tz=tz)
+                collector.extend(list(result.problems))
+                certificates.extend(result)
+            elif file.kind == "queues":
+                queue_result = parse_queues(file.text, source=name, date_order=date_order, tz=tz)
+                collector.extend(list(queue_result.problems))
+                queues.extend(queue_result)
+            elif file.kind == "send-connectors":
+                send_result = parse_send_connectors(file.text, source=name)
+                collector.extend(list(send_result.problems))
+                send.extend(send_result)
+            elif file.kind == "receive-connectors":
+                receive_result = parse_receive_connectors(file.text, source=name)
+                collector.extend(list(receive_result.problems))
+                receive.extend(receive_result)
+    if progress is not None:
+        progress(total, total, "")
+    sessions.extend(assembler.close())
+    _report_truncated(assembler, collector)
     return Evidence(
-        sessions=assemble_sessions(itertools.chain.from_iterable(rows)),
+        sessions=sessions,
         certificates=_merge(certificates, lambda c: c.thumbprint),
         queues=_merge(queues, lambda q: q.identity),
         send_connectors=_merge(send, lambda c: (c.name or "").casefold() or None),
@@ -282,3 +501,104 @@ def load_evidence(
         problems=collector.problems,
         server_fqdn=server_fqdn,
     )
+
+
+def _unreadable(name: str, error: BaseException) -> Problem:
+    if isinstance(error, RuntimeError) and "encrypted" in str(error):
+        reason = "the archive member is encrypted"
+    elif isinstance(error, NotImplementedError):
+        reason = f"the archive member uses a compression method this Python lacks ({error})"
+    elif isinstance(error, OSError) and error.strerror:
+        reason = error.strerror
+    else:
+        reason = str(error) or type(error).__name__
+    return Problem(
+        message=f"cannot read: {reason}; it was left out",
+        source=name,
+        severity=Severity.ERROR,
+        code="unreadable",
+    )
+
+
+def _read_blob(
+    blob: _Blob,
+    collector: ProblemCollector,
+    assembler: SessionAssembler,
+    sessions: list[SmtpSession],
+) -> EvidenceFile | None:
+    """Read one file: a protocol log is fed to the assembler, anything else returned."""
+    with blob.open() as stream:
+        head_bytes = stream.read(_HEAD_BYTES)
+    head = decode_bytes(head_bytes, blob.name).text
+    if _log_form(head[:20000], blob.name) == "written":
+        _stream_log(blob, collector, assembler, sessions)
+        return EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
+    try:
+        data = _read_limited(blob, MAX_TEXT_BYTES)
+    except _TooLarge as error:
+        collector.report(
+            Problem(
+                message=f"not read: {error} (the limits are in SECURITY.md)",
+                source=blob.name,
+                severity=Severity.ERROR,
+                code="too-large",
+            )
+        )
+        return None
+    decoded = decode_bytes(data, blob.name)
+    collector.extend(list(decoded.problems))
+    kind, pasted = _classify(decoded.text, blob.name)
+    if kind == "unknown":
+        collector.report(_unclassified(decoded.text, blob.name))
+    if kind == "protocol-log":
+        log = parse_protocol_log(decoded.text, blob.name, pasted=pasted)
+        collector.extend(list(log.problems))
+        sessions.extend(assembler.feed_all(log.rows))
+        return EvidenceFile(name=blob.name, text="", kind=kind, size=blob.size, pasted=pasted)
+    return EvidenceFile(name=blob.name, text=decoded.text, kind=kind, size=len(data))
+
+
+def _stream_log(
+    blob: _Blob,
+    collector: ProblemCollector,
+    assembler: SessionAssembler,
+    sessions: list[SmtpSession],
+) -> None:
+    """Feed a protocol log to the assembler batch by batch: memory does not grow with it."""
+    rows = stream_protocol_rows(blob.open, blob.name, collector)
+    try:
+        sessions.extend(assembler.feed_all(rows))
+    except _ARCHIVE_ERRORS as error:
+        problem = _unreadable(blob.name, error)
+        collector.report(
+            attrs.evolve(
+                problem,
+                message=problem.message.replace(
+                    "it was left out", "reading stopped there; the rows before were kept"
+                ),
+            )
+        )
+
+
+def _report_truncated(assembler: SessionAssembler, collector: ProblemCollector) -> None:
+    for connector, session, dropped in assembler.truncated[:_LISTED]:
+        collector.report(
+            Problem(
+                message=f"session {session} of {connector!r} has more than "
+                f"{MAX_SESSION_ROWS:,} rows; the last {dropped:,} before its end were "
+                "left out of it",
+                source=connector,
+                severity=Severity.WARNING,
+                code="session-truncated",
+            )
+        )
+    if len(assembler.truncated) > _LISTED:
+        collector.report(
+            Problem(
+                message=f"{len(assembler.truncated) - _LISTED} more sessions lost rows the "
+                f"same way ({MAX_SESSION_ROWS:,} rows kept each)",
+                source="<sessions>",
+                severity=Severity.WARNING,
+                code="session-truncated",
+            )
+        )

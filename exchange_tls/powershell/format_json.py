@@ -33,12 +33,12 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(value: str) -> str:
-    """Replace lone surrogates (from ``\\ud800`` or ``_xD800_`` escapes) with U+FFFD.
+    r"""Replace lone surrogates (from ``\ud800`` or ``_xD800_`` escapes) with U+FFFD.
 
     They are not characters, and no UTF encoding can write them out.
 
-    >>> clean_text("a\ud800b")
-    'a\ufffdb'
+    >>> clean_text("a\ud800b") == "a\ufffdb"
+    True
     """
     if value.isascii():
         return value

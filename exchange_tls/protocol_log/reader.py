@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
@@ -56,6 +56,7 @@ __all__ = [
     "iter_protocol_rows",
     "parse_protocol_log",
     "read_protocol_log",
+    "stream_protocol_rows",
 ]
 
 #: The nine fields of every Exchange protocol log since 2007, in order.
@@ -246,7 +247,14 @@ class _LogReader:
                 first, line = line + 1, split.line_num
                 undecodable = undecodable_seen() != seen
                 if failure is not None:
-                    self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
+                    # Usually a quote left open: csv joined the lines after it into one
+                    # field until the field limit. Each line is split again on its own,
+                    # so the open quote costs only its line.
+                    lines = physical.take(first, line)
+                    if lines is not None:
+                        batch = self._split_lines(lines, first)
+                    else:
+                        self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
                 elif line - first + 1 != len(batch):
                     # Exchange writes no line breaks inside fields (it escapes them), so
                     # a row that spans lines is a quote left open: read line by line.
@@ -272,7 +280,13 @@ class _LogReader:
             try:
                 fields = next(csv.reader((text,), strict=True), [])
             except csv.Error:
-                fields = next(csv.reader((text,)), [])
+                try:
+                    fields = next(csv.reader((text,)), [])
+                except csv.Error as error:
+                    # A field beyond csv's limit: the line is reported, not read.
+                    self.problem(f"cannot split the row: {error}", first + offset, "", "csv-error")
+                    batch.append([])
+                    continue
                 self.problem(
                     "a quoted field is not closed on its line; read it to the end of the line",
                     first + offset,
@@ -591,14 +605,45 @@ def _render(fields: list[str]) -> str:
     )
 
 
-def _open_text(binary: BinaryIO, name: str, collector: ProblemCollector) -> io.TextIOWrapper:
+def _open_text(binary: IO[bytes], name: str, collector: ProblemCollector) -> io.TextIOWrapper:
     """Wrap a seekable binary file as text in the encoding its first bytes show."""
     head = binary.read(4096)
     encoding, mark, guessed = detect_encoding(head)
     if guessed:
         collector.report(guessed_encoding_problem(encoding, name))
-    binary.seek(mark)
-    return io.TextIOWrapper(binary, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+    if binary.seekable():
+        binary.seek(mark)
+        stream: IO[bytes] = binary
+    else:
+        # An archive member cannot seek back: put the bytes after the mark in front.
+        stream = io.BufferedReader(_Prefixed(head[mark:], binary))
+    return io.TextIOWrapper(stream, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
 
 
 def _reopener(path: Path, name: str) -> Callable[[], Iterator[str]]:
@@ -644,6 +689,28 @@ class ProtocolRowReader:
                 text = _open_text(binary, name, self._collector)
                 yield from log.batches(csv.reader(text), _reopener(path, name))
             self.headers.extend(log.headers)
+
+
+def stream_protocol_rows(
+    opener: Callable[[], IO[bytes]], name: str, collector: ProblemCollector
+) -> Iterator[ProtocolLogRow]:
+    """Stream the rows of one log from a binary stream that ``opener`` opens.
+
+    ``opener`` is called again to re-split lines that a quote left open; problems go
+    to ``collector``. Memory is one batch of rows, whatever the size of the log.
+    """
+    log = _LogReader(name, collector, direction=direction_from_path(Path(name)))
+
+    def reopen() -> Iterator[str]:
+        return _open_text(opener(), name, ProblemCollector("collect"))
+
+    def batches() -> Iterator[list[ProtocolLogRow]]:
+        with opener() as binary:
+            text = _open_text(binary, name, collector)
+            yield from log.batches(csv.reader(text), reopen)
+
+    # Flattened in C: a generator that yielded each row would cost a frame resume per row.
+    return itertools.chain.from_iterable(batches())
 
 
 def iter_protocol_rows(

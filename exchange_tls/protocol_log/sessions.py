@@ -8,7 +8,10 @@ Rows are put in sequence order when the session ends (stable, so duplicates keep
 arrival order; gaps are allowed). Memory holds only open sessions: a session idle for
 longer than ``idle_timeout`` of log time (Exchange drops idle connections after 10
 minutes) is returned incomplete as soon as the log has moved past it, and at most
-``max_open`` sessions are held, the oldest returned first when more arrive.
+``max_open`` sessions are held, the oldest returned first when more arrive. A session
+keeps at most ``max_rows`` rows (its first ones, and its disconnect row); the rows beyond
+are counted in :attr:`SessionAssembler.truncated`, so that one endless session cannot
+hold a whole log in memory.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from exchange_tls.protocol_log.models import (
     SmtpSession,
 )
 
-__all__ = ["SessionAssembler", "assemble_sessions"]
+__all__ = ["MAX_SESSION_ROWS", "SessionAssembler", "assemble_sessions"]
+
+#: The most rows one session keeps; an SMTP session of many messages has a few thousand.
+MAX_SESSION_ROWS = 100_000
 
 _Key = tuple["Direction | None", str, str]
 _SWEEP_EVERY = 4096
@@ -100,8 +106,14 @@ class SessionAssembler:
         *,
         idle_timeout: dt.timedelta = dt.timedelta(hours=1),
         max_open: int = 100_000,
+        max_rows: int = MAX_SESSION_ROWS,
     ) -> None:
         self._open: dict[_Key, list[ProtocolLogRow]] = {}
+        self._max_rows = max_rows
+        self._dropped: dict[_Key, int] = {}
+        #: Sessions that lost rows to ``max_rows``: (connector id, session id, rows
+        #: dropped), in the order they finished.
+        self.truncated: list[tuple[str, str, int]] = []
         self._idle_timeout = idle_timeout
         self._max_open = max_open
         self._latest: dt.datetime | None = None
@@ -130,6 +142,8 @@ class SessionAssembler:
             else:
                 session.append(row)
             if values[6] is disconnect:
+                if self._dropped:
+                    self._note_truncated(key)
                 yield build_session(key, open_sessions.pop(key), ended=True)
             until_sweep -= 1
             if until_sweep <= 0:
@@ -146,6 +160,12 @@ class SessionAssembler:
         # often enough to honour max_open): its cost per row stays constant.
         self._until_sweep = max(1, min(max(_SWEEP_EVERY, len(self._open)), self._max_open))
         evicted: list[SmtpSession] = []
+        for key, rows in self._open.items():
+            if len(rows) > self._max_rows:
+                # Checked at sweeps only, so a session may exceed the limit by one
+                # sweep's rows before it is cut back to its first max_rows.
+                self._dropped[key] = self._dropped.get(key, 0) + len(rows) - self._max_rows
+                del rows[self._max_rows :]
         if self._latest is not None:
             cutoff = self._latest - self._idle_timeout
             idle = [key for key, rows in self._open.items() if rows[-1].values[0] < cutoff]
@@ -156,7 +176,14 @@ class SessionAssembler:
         return evicted
 
     def _finish(self, key: _Key) -> SmtpSession:
+        if self._dropped:
+            self._note_truncated(key)
         return build_session(key, self._open.pop(key), ended=False)
+
+    def _note_truncated(self, key: _Key) -> None:
+        dropped = self._dropped.pop(key, 0)
+        if dropped:
+            self.truncated.append((key[1], key[2], dropped))
 
     def close(self) -> list[SmtpSession]:
         """Return every open session, marked incomplete, in order of first row."""
