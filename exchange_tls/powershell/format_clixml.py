@@ -41,7 +41,7 @@ MAX_ATTRIBUTE_CHARS = 65_536
 # A tag too long to hold only attributes within the limit. Expat's time grows with the
 # square of one long attribute, so such a tag is found before parsing; the match stops
 # at the next "<" or ">", which keeps the search linear.
-_LONG_TAG = re.compile("<[^<>]{%d}" % (MAX_ATTRIBUTE_CHARS + 4096))
+_LONG_TAG = re.compile(f"<[^<>]{{{MAX_ATTRIBUTE_CHARS + 4096}}}")
 _NAMESPACE = "schemas.microsoft.com/powershell/2004/04"
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")

@@ -129,7 +129,7 @@ def _sequence_number(text: str) -> int | None:
 
 
 def _all_sequence_numbers(texts: tuple[str, ...]) -> list[int] | None:
-    """The fast path's form of :func:`_sequence_number` for a whole column, or ``None``."""
+    """Read a whole column by :func:`_sequence_number`'s rule; ``None`` if any fails."""
     if "" in texts:
         return None
     joined = "".join(texts)
@@ -274,7 +274,7 @@ class _LogReader:
 
     def _split_lines(self, lines: list[str], first: int) -> list[list[str]]:
         """Split each line on its own; report the quotes left open at the line's end."""
-        batch = []
+        batch: list[list[str]] = []
         for offset, text in enumerate(lines):
             text = text.rstrip("\r\n")
             try:
