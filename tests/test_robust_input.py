@@ -139,7 +139,7 @@ def test_a_lone_surrogate_escape_in_clixml_becomes_a_replacement_character() -> 
 
 
 def test_a_lone_surrogate_escape_in_json_becomes_a_replacement_character() -> None:
-    """``\\ud800`` in JSON reads as U+FFFD in names and values."""
+    r"""``\ud800`` in JSON reads as U+FFFD in names and values."""
     [queue] = parse_queues('{"Identity": "EX01\\\\1", "NextHopDomain": "a\\ud800b"}')
     assert queue.next_hop_domain == "a\ufffdb"
 
@@ -360,7 +360,8 @@ def test_a_json_array_of_many_items_is_linear() -> None:
     result = parse_queues(text)
     assert time.perf_counter() - started < 10
     assert len(result) == 80_000
-    assert result[-1].source is not None and result[-1].source.line == 80_001
+    assert result[-1].source is not None
+    assert result[-1].source.line == 80_001
 
 
 def test_a_json_array_beyond_the_item_limit_is_cut_and_reported(
