@@ -136,19 +136,31 @@ def classify(text: str, name: str = "<text>") -> Kind:
     return _classify(text, name)[0]
 
 
+# Problems of reading that explain why a file could not be classified.
+_REFUSALS = frozenset(
+    {"xml-unsafe", "xml-depth", "xml-limit", "xml-error", "json-depth", "json-error"}
+)
+
+
 def _classify(text: str, name: str) -> tuple[Kind, bool]:
     """Return the kind, and whether the text is a protocol log that was pasted."""
+    kind, pasted, _ = _classify_why(text, name)
+    return kind, pasted
+
+
+def _classify_why(text: str, name: str) -> tuple[Kind, bool, str | None]:
+    """Return the kind, whether it is a pasted log, and why an unknown file is unknown."""
     head = text[:20000]
     form = _log_form(head, name)
     if form is not None:
-        return "protocol-log", form == "pasted"
+        return "protocol-log", form == "pasted", None
     try:
-        _, records, _ = read_records(
-            head.split("\n") if len(text) <= 20000 else text.split("\n"), source=name
-        )
+        _, records, problems = read_records(text.split("\n"), source=name)
     except ParseError:
-        return "unknown", False
-    return _record_kind(records), False
+        return "unknown", False, None
+    kind = _record_kind(records)
+    reason = next((p.message for p in problems if p.code in _REFUSALS), None)
+    return kind, False, reason if kind == "unknown" else None
 
 
 class _TooLarge(Exception):
@@ -401,9 +413,11 @@ def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
     return [merged[identity] for identity in order] + loose
 
 
-def _unclassified(text: str, name: str) -> Problem:
+def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
     """Say that a file was left out, and what to do when it is a queue error on its own."""
     message = "could not tell what this file holds; it was left out"
+    if reason is not None:
+        message = f"could not read this file ({reason}); it was left out"
     code = "unclassified"
     if len(text) < 4000:
         try:
@@ -547,9 +561,9 @@ def _read_blob(
         return None
     decoded = decode_bytes(data, blob.name)
     collector.extend(list(decoded.problems))
-    kind, pasted = _classify(decoded.text, blob.name)
+    kind, pasted, reason = _classify_why(decoded.text, blob.name)
     if kind == "unknown":
-        collector.report(_unclassified(decoded.text, blob.name))
+        collector.report(_unclassified(decoded.text, blob.name, reason))
     if kind == "protocol-log":
         log = parse_protocol_log(decoded.text, blob.name, pasted=pasted)
         collector.extend(list(log.problems))

@@ -394,3 +394,18 @@ def test_a_huge_clixml_attribute_is_refused_quickly() -> None:
     result = parse_queues(text)
     assert time.perf_counter() - started < 3
     assert "xml-limit" in codes(result.problems)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (NS + "<Obj>" * 300 + "</Obj>" * 300 + "</Objs>", "nested deeper"),
+        ('<?xml version="1.0"?><!DOCTYPE Objs [<!ENTITY a "b">]>' + NS + "</Objs>", "unsafe"),
+        ('[{"Identity": ' + "[" * 5000 + "]" * 5000 + "}]", "nested too deeply"),
+    ],
+)
+def test_a_file_refused_by_its_reader_says_why(tmp_path: Path, text: str, words: str) -> None:
+    """Unsafe or too deep XML, and too deep JSON, are reported with the reader's reason."""
+    (tmp_path / "evidence.txt").write_text(text)
+    [problem] = [p for p in load_evidence(tmp_path).problems if p.code == "unclassified"]
+    assert words in problem.message
