@@ -409,3 +409,18 @@ def test_a_file_refused_by_its_reader_says_why(tmp_path: Path, text: str, words:
     (tmp_path / "evidence.txt").write_text(text)
     [problem] = [p for p in load_evidence(tmp_path).problems if p.code == "unclassified"]
     assert words in problem.message
+
+
+def test_a_megabyte_tls_certificate_name_of_escaped_commas_is_quick() -> None:
+    """A 1 MB TlsCertificateName of escaped commas is refused as a name in well under 2 s."""
+    from exchange_tls.certificates.names import parse_tls_certificate_name
+
+    text = "<I>CN=a," + "O=\\,," * 200_000 + "<S>CN=mail.contoso.com"
+    started = time.perf_counter()
+    name = parse_tls_certificate_name(text)
+    assert time.perf_counter() - started < 2
+    assert name.issuer is not None
+    assert name.issuer.rdns == ()
+    assert name.subject is not None
+    assert name.subject.common_name == "mail.contoso.com"
+    assert "bad-name" in codes(name.problems)
