@@ -26,8 +26,10 @@ __all__ = [
     "SourceRef",
     "decode_bytes",
     "detect_encoding",
+    "hide_nul",
     "read_source",
     "replace_undecodable",
+    "restore_nul",
     "undecodable_seen",
 ]
 
@@ -306,3 +308,32 @@ def read_source(file: str | os.PathLike[str] | BinaryIO, *, name: str | None = N
         )
     label = name if name is not None else str(getattr(file, "name", "<stream>"))
     return decode_bytes(data, label)
+
+
+# Noncharacters (never in interchanged text) that stand in for NUL while csv splits: the
+# csv module of Python 3.10 refuses a line that holds NUL, and 3.11 and later read it.
+_NUL_STAND_INS = tuple(chr(code) for code in range(0xFDD0, 0xFDF0))
+
+
+def hide_nul(text: str) -> tuple[str, str | None]:
+    r"""Replace NUL with a character the text lacks, so every Python's csv splits it alike.
+
+    Returns the text and the stand-in, or ``None`` when there was no NUL (or the text
+    holds every stand-in, and is left as it is).
+
+    >>> hide_nul("a\x00b")
+    ('a\ufdd0b', '\ufdd0')
+    """
+    if "\x00" not in text:
+        return text, None
+    stand_in = next((char for char in _NUL_STAND_INS if char not in text), None)
+    if stand_in is None:
+        return text, None
+    return text.replace("\x00", stand_in), stand_in
+
+
+def restore_nul(fields: list[str], stand_in: str | None) -> list[str]:
+    """Undo :func:`hide_nul` in the fields split from the text."""
+    if stand_in is None:
+        return fields
+    return [field.replace(stand_in, "\x00") for field in fields]

@@ -163,6 +163,17 @@ def parse_tls_certificate_name(
     """
     problems: list[Problem] = []
     stripped = text.strip()
+    if len(stripped) > 2 * MAX_NAME_CHARS + len("<I><S>"):
+        problems.append(
+            Problem(
+                message=f"TlsCertificateName is longer than two names of {MAX_NAME_CHARS:,} "
+                "characters; it is kept as written and not read",
+                source=source,
+                severity=Severity.WARNING,
+                code="tls-name-too-long",
+            )
+        )
+        return TlsCertificateName(issuer=None, subject=None, raw=text, problems=tuple(problems))
     try:
         issuer_text, subject_text = parse_tls_name(stripped)
     except pp.ParseBaseException:

@@ -46,7 +46,9 @@ from exchange_tls.sources import (
     decode_bytes,
     detect_encoding,
     guessed_encoding_problem,
+    hide_nul,
     replace_undecodable,
+    restore_nul,
     undecodable_seen,
 )
 
@@ -277,11 +279,12 @@ class _LogReader:
         batch: list[list[str]] = []
         for offset, text in enumerate(lines):
             text = text.rstrip("\r\n")
+            hidden, stand_in = hide_nul(text)
             try:
-                fields = next(csv.reader((text,), strict=True), [])
+                fields = restore_nul(next(csv.reader((hidden,), strict=True), []), stand_in)
             except csv.Error:
                 try:
-                    fields = next(csv.reader((text,)), [])
+                    fields = restore_nul(next(csv.reader((hidden,)), []), stand_in)
                 except csv.Error as error:
                     # A field beyond csv's limit: the line is reported, not read.
                     self.problem(f"cannot split the row: {error}", first + offset, "", "csv-error")
