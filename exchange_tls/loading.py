@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import lzma
 import os
 import re
@@ -59,6 +60,8 @@ Kind = Literal[
 #: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
 Progress = Callable[[int, int, str], None]
 
+# How many lines with text may come before a log's first row (a prompt, a banner).
+_LOG_LOOKAHEAD = 5
 # Problems of one kind listed before the rest are counted in one.
 _LISTED = 100
 # Files that travel with evidence (a bundle's README, the collector script) but are none.
@@ -106,21 +109,30 @@ def _record_kind(records: list[PSObject]) -> Kind:
     return kind if score else "unknown"
 
 
-def _looks_like_log(head: str) -> bool:
+def _log_rows_from(head: str) -> int | None:
+    """Return which of the first lines with text is the first log row, if one is."""
     if _LOG_HEADER.search(head):
-        return True
-    first = next((line for line in head.split("\n") if line.strip()), "")
-    return _LOG_ROW.match(first.lstrip("\ufeff")) is not None
+        return 0
+    lines = (line for line in head.split("\n") if line.strip())
+    for index, line in enumerate(itertools.islice(lines, _LOG_LOOKAHEAD)):
+        if _LOG_ROW.match(line.lstrip("\ufeff")):
+            return index
+    return None
 
 
 def _log_form(head: str, name: str) -> Literal["written", "pasted"] | None:
     """Say whether text is a protocol log as Exchange wrote it, one pasted, or neither."""
-    if _looks_like_log(head):
+    first_row = _log_rows_from(head)
+    if first_row == 0:
         return "written"
+    if first_row is not None:
+        # Rows after a prompt, a banner or a first row that lost its first characters
+        # (a blog's drop cap): read with repairs, the lines before reported.
+        return "pasted"
     # A log copied through a web page or a ticket: quote or comment prefixes, header
     # lines that lost their "#", blank lines between rows. Repaired here only to look.
     repaired = repair_pasted(head.replace("\r\n", "\n"), name, ProblemCollector())
-    return "pasted" if _looks_like_log(repaired) else None
+    return "pasted" if _log_rows_from(repaired) is not None else None
 
 
 def classify(text: str, name: str = "<text>") -> Kind:
@@ -413,24 +425,45 @@ def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
     return [merged[identity] for identity in order] + loose
 
 
-def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
-    """Say that a file was left out, and what to do when it is a queue error on its own."""
-    message = "could not tell what this file holds; it was left out"
-    if reason is not None:
-        message = f"could not read this file ({reason}); it was left out"
-    code = "unclassified"
+# Where a queue error may start inside prose, an NDR or a tracking record: a failure
+# reply code with its enhanced status code, or the bracket form.
+_ERROR_START = re.compile(
+    r"(?<![\d.])[45]\d\d[ \t-]+[45]\.\d{1,3}\.\d{1,3}(?!\d)|\{?\[\{(?:LRT|LED)=", re.IGNORECASE
+)
+
+
+def _holds_queue_error(text: str) -> bool:
+    """Whether the text is, or holds within prose, a queue error that explain decodes."""
     if len(text) < 4000:
         try:
             parse_last_error(text)
         except ParseError:
             pass
         else:
-            message = (
-                "holds a queue error without its queue (no Identity or NextHopDomain), so it "
-                "was left out of the diagnosis; 'exchange-tls explain' decodes it and lists "
-                "the causes that give it"
-            )
-            code = "lone-queue-error"
+            return True
+    for match in itertools.islice(_ERROR_START.finditer(text), 5):
+        end = text.find("\n", match.start())
+        try:
+            parse_last_error(text[match.start() : len(text) if end == -1 else end])
+        except ParseError:
+            continue
+        return True
+    return False
+
+
+def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
+    """Say that a file was left out, and what to do when it is a queue error on its own."""
+    message = "could not tell what this file holds; it was left out"
+    if reason is not None:
+        message = f"could not read this file ({reason}); it was left out"
+    code = "unclassified"
+    if reason is None and _holds_queue_error(text):
+        message = (
+            "holds a queue error without its queue (no Identity or NextHopDomain), so it "
+            "was left out of the diagnosis; 'exchange-tls explain' decodes it and lists "
+            "the causes that give it"
+        )
+        code = "lone-queue-error"
     return Problem(message=message, source=name, severity=Severity.WARNING, code=code)
 
 
