@@ -377,7 +377,8 @@ def _file_blobs(
         return
     budget = _Budget(MAX_ARCHIVE_BYTES)
     for member in members:
-        if member.is_dir():
+        # ZipInfo.is_dir() fails on an empty name, which a damaged archive can hold.
+        if member.filename.endswith("/"):
             continue
 
         def opener(info: zipfile.ZipInfo = member) -> IO[bytes]:

@@ -442,3 +442,10 @@ def test_a_nul_in_a_log_row_or_csv_field_is_read_on_every_python() -> None:
     )
     assert [record.value_of("Thumbprint") for record in records] == ["AB\x00", "CD"]
     assert problems == ()
+
+
+def test_a_zip_member_with_an_empty_name_is_reported() -> None:
+    """The archive fuzz_load_zip found: an empty member name is reported, not IndexError."""
+    path = Path(__file__).parent / "data" / "fuzz" / "zip-empty-member-name.zip"
+    evidence = load_evidence(path)
+    assert [problem.source for problem in evidence.problems] == [f"{path}!/"]
