@@ -339,9 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also read a log of one session of this many MiB; fail above 500 MiB RSS",
     )
     arguments = parser.parse_args(argv)
-    if arguments.session_log_mb:
-        if _session_log_rss(arguments.session_log_mb) > 500:
-            return 1
+    if arguments.session_log_mb and _session_log_rss(arguments.session_log_mb) > 500:
+        return 1
     small_size, size = arguments.size // 8, arguments.size
     print(
         f"size {size:,} characters (and {small_size:,}); budget {arguments.budget} s; best of {arguments.repeat}\n"
