@@ -40,7 +40,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS, SessionAssemble
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.queues.reader import parse_queues
-from exchange_tls.sources import decode_bytes
+from exchange_tls.sources import decode_bytes, describe_mode, open_regular
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
@@ -257,28 +257,7 @@ class _Blob:
 
 
 def _open_regular(path: Path) -> IO[bytes]:
-    """Open a path for reading only if it is a regular file; never block on a FIFO."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise IsADirectoryError(f"{path} is not a regular file")
-    except BaseException:
-        os.close(descriptor)
-        raise
-    return os.fdopen(descriptor, "rb")
-
-
-def _file_kind(mode: int) -> str:
-    for test, noun in (
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISDIR, "a folder"),
-    ):
-        if test(mode):
-            return noun
-    return "not a regular file"
+    return open_regular(path)
 
 
 def _skipped(name: str, message: str, code: str, severity: Severity = Severity.WARNING) -> Problem:
@@ -344,7 +323,7 @@ def _file_blobs(
     name = str(path)
     if not stat.S_ISREG(mode):
         collector.report(
-            _skipped(name, f"skipped: {_file_kind(mode)}, not a regular file", "not-a-file")
+            _skipped(name, f"skipped: {describe_mode(mode)}, not a regular file", "not-a-file")
         )
         return
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,10 +24,13 @@ from exchange_tls.errors import Problem, Severity
 __all__ = [
     "ESCAPE_HANDLER",
     "DecodedText",
+    "NotARegularFileError",
     "SourceRef",
     "decode_bytes",
+    "describe_mode",
     "detect_encoding",
     "hide_nul",
+    "open_regular",
     "read_source",
     "replace_undecodable",
     "restore_nul",
@@ -291,15 +295,54 @@ def decode_bytes(data: bytes, source: str = "<bytes>") -> DecodedText:
     )
 
 
+class NotARegularFileError(OSError):
+    """A path names a named pipe, a device, a socket or a folder, which are not read."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a path for reading in binary mode, only if it is a regular file.
+
+    Opening never blocks: a named pipe is opened without waiting for a writer and then
+    refused, like a device or a socket, with :class:`NotARegularFileError` (an
+    ``OSError``). Reading ``/dev/zero`` or a FIFO would never end.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFileError(f"{os.fspath(path)} is {describe_mode(mode)}")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def describe_mode(mode: int) -> str:
+    """Name what a file mode that is not a regular file's is: "a named pipe" and so on."""
+    for test, noun in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return noun
+    return "not a regular file"
+
+
 def read_source(file: str | os.PathLike[str] | BinaryIO, *, name: str | None = None) -> DecodedText:
     """Read a path or a binary file object and decode it with :func:`decode_bytes`.
 
     ``name`` labels the source in problems and evidence references; it defaults to the
-    path, or to the file object's ``name``.
+    path, or to the file object's ``name``. A path that is not a regular file raises
+    ``NotARegularFileError`` (an ``OSError``) without being read.
     """
     if isinstance(file, (str, os.PathLike)):
         path = Path(file)
-        return decode_bytes(path.read_bytes(), name if name is not None else str(path))
+        with open_regular(path) as stream:
+            data = stream.read()
+        return decode_bytes(data, name if name is not None else str(path))
     data = file.read()
     if not isinstance(data, bytes):
         raise TypeError(

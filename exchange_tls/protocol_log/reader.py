@@ -47,6 +47,7 @@ from exchange_tls.sources import (
     detect_encoding,
     guessed_encoding_problem,
     hide_nul,
+    open_regular,
     replace_undecodable,
     restore_nul,
     undecodable_seen,
@@ -653,7 +654,7 @@ def _reopener(path: Path, name: str) -> Callable[[], Iterator[str]]:
     def reopen() -> Iterator[str]:
         # Its encoding was reported when the file was first opened; _PhysicalLines
         # closes the wrapper (and so the file) when the reading ends.
-        return _open_text(open(path, "rb"), name, ProblemCollector("collect"))
+        return _open_text(open_regular(path), name, ProblemCollector("collect"))
 
     return reopen
 
@@ -688,7 +689,19 @@ class ProtocolRowReader:
             name = str(path)
             self.files.append(name)
             log = _LogReader(name, self._collector, direction=direction_from_path(path))
-            with open(path, "rb") as binary:
+            try:
+                binary = open_regular(path)
+            except OSError as error:
+                self._collector.report(
+                    Problem(
+                        message=f"cannot read: {error.strerror or error}",
+                        source=name,
+                        severity=Severity.ERROR,
+                        code="unreadable",
+                    )
+                )
+                continue
+            with binary:
                 text = _open_text(binary, name, self._collector)
                 yield from log.batches(csv.reader(text), _reopener(path, name))
             self.headers.extend(log.headers)
@@ -784,7 +797,8 @@ def read_protocol_log(
     """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
     if isinstance(file, (str, os.PathLike)):
         path = Path(file)
-        decoded = decode_bytes(path.read_bytes(), str(path))
+        with open_regular(path) as stream:
+            decoded = decode_bytes(stream.read(), str(path))
     else:
         data = file.read()
         decoded = decode_bytes(data, str(getattr(file, "name", "<stream>")))
