@@ -88,7 +88,8 @@ class EvidenceFile:
     """One file of evidence: its name, its text, and what it holds."""
 
     name: str
-    #: The decoded text; empty for a protocol log, whose rows were streamed.
+    #: The decoded text while the file is read; empty in the list ``load_evidence``
+    #: keeps, and for a protocol log, whose rows were streamed.
     text: str
     kind: Kind
     size: int
@@ -183,7 +184,7 @@ class _TooLarge(Exception):
 #: few megabytes; protocol logs are streamed and exempt.
 MAX_TEXT_BYTES = 64 * 1024 * 1024
 #: The most bytes inflated from one zip archive, all members together.
-MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
 #: The most a zip member may inflate per compressed byte, once past its first MiB; text
 #: evidence compresses 5 to 30 times.
 MAX_INFLATE_RATIO = 200
@@ -498,7 +499,9 @@ def load_evidence(
                 continue
             if file is None:
                 continue
-            files.append(file)
+            # Only what a file holds is kept, not its text: memory stays bounded by the
+            # records, whatever the size and number of files.
+            files.append(attrs.evolve(file, text=""))
             if file.kind == "certificates":
                 result = parse_certificates(file.text, source=name, date_order=date_order, tz=tz)
                 collector.extend(list(result.problems))
