@@ -24,7 +24,7 @@ _WHITESPACE = " \t\n\r"
 MAX_NUMBER_DIGITS = 100
 
 #: The most items read from one JSON array; the rest is reported and left out.
-MAX_ARRAY_ITEMS = 1_000_000
+MAX_ARRAY_ITEMS = 100_000
 
 # Items that are not objects are listed up to this many; the rest are counted.
 _LISTED_PROBLEMS = 100
