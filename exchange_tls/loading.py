@@ -415,20 +415,19 @@ _ERROR_START = re.compile(
 
 def _holds_queue_error(text: str) -> bool:
     """Whether the text is, or holds within prose, a queue error that explain decodes."""
-    if len(text) < 4000:
-        try:
-            parse_last_error(text)
-        except ParseError:
-            pass
-        else:
-            return True
+    candidates = [text] if len(text) < 4000 else []
     for match in itertools.islice(_ERROR_START.finditer(text), 5):
         end = text.find("\n", match.start())
+        candidates.append(text[match.start() : len(text) if end == -1 else end])
+    for candidate in candidates:
         try:
-            parse_last_error(text[match.start() : len(text) if end == -1 else end])
+            error = parse_last_error(candidate)
         except ParseError:
             continue
-        return True
+        # A bracket list without an SMTP reply (JSON text starts with "[{" too) is not
+        # an error explain could decode.
+        if error.reply is not None:
+            return True
     return False
 
 

@@ -402,6 +402,7 @@ def test_a_huge_clixml_attribute_is_refused_quickly() -> None:
         (NS + "<Obj>" * 300 + "</Obj>" * 300 + "</Objs>", "nested deeper"),
         ('<?xml version="1.0"?><!DOCTYPE Objs [<!ENTITY a "b">]>' + NS + "</Objs>", "unsafe"),
         ('[{"Identity": ' + "[" * 5000 + "]" * 5000 + "}]", "nested too deeply"),
+        ('[{"Identity": ' + '{"a": ' * 330 + "1" + "}" * 330 + "}]", "nested too deeply"),
     ],
 )
 def test_a_file_refused_by_its_reader_says_why(tmp_path: Path, text: str, words: str) -> None:
@@ -475,3 +476,9 @@ def test_read_source_refuses_dev_zero() -> None:
 
     with pytest.raises(OSError, match="character device"):
         read_source("/dev/zero")
+
+
+def test_json_that_starts_like_a_lasterror_list_is_not_a_queue_error(tmp_path: Path) -> None:
+    """'[{' JSON of no known kind is unclassified, not taken for a bracket LastError."""
+    (tmp_path / "x.json").write_text('[{"Identity": ' + "[" * 330 + "]" * 330 + "}]")
+    assert codes(load_evidence(tmp_path).problems) == {"unclassified"}
