@@ -62,6 +62,8 @@ Progress = Callable[[int, int, str], None]
 
 # How many lines with text may come before a log's first row (a prompt, a banner).
 _LOG_LOOKAHEAD = 5
+# Problems of the walk that leave a file unopened.
+_NOT_OPENED = frozenset({"not-a-file", "unreadable", "bad-archive"})
 # Problems of one kind listed before the rest are counted in one.
 _LISTED = 100
 # Files that travel with evidence (a bundle's README, the collector script) but are none.
@@ -92,9 +94,12 @@ class EvidenceFile:
     #: keeps, and for a protocol log, whose rows were streamed.
     text: str
     kind: Kind
-    size: int
+    #: Its size in bytes (inflated, for an archive member); ``None`` when it was not read.
+    size: int | None
     #: A protocol log copied through a web page or a ticket, read with repairs.
     pasted: bool = False
+    #: Why the file was left out (the message of its problem); ``None`` when it was read.
+    note: str | None = None
 
 
 def _record_kind(records: list[PSObject]) -> Kind:
@@ -474,6 +479,12 @@ def load_evidence(
     receive: list[ReceiveConnector] = []
     with ExitStack() as stack:
         blobs = list(_walk(paths, collector, stack))
+        # What the walk could not open is listed too, so every file is accounted for.
+        files.extend(
+            EvidenceFile(name=p.source, text="", kind="unknown", size=None, note=p.message)
+            for p in collector.problems
+            if p.code in _NOT_OPENED and p.source is not None
+        )
         total = sum(blob.size for blob in blobs)
         done = 0
         for blob in blobs:
@@ -482,21 +493,21 @@ def load_evidence(
             done += blob.size
             name = blob.name
             if name.lower().endswith(_NOT_EVIDENCE):
-                collector.report(
-                    Problem(
-                        message="skipped: documentation or a script, not evidence",
-                        source=name,
-                        severity=Severity.INFO,
-                        code="skipped",
-                    )
+                skipped = Problem(
+                    message="skipped: documentation or a script, not evidence",
+                    source=name,
+                    severity=Severity.INFO,
+                    code="skipped",
                 )
+                collector.report(skipped)
+                files.append(_left_out(blob, skipped))
                 continue
             try:
                 file = _read_blob(blob, collector, assembler, sessions)
             except _ARCHIVE_ERRORS as error:
-                collector.report(_unreadable(name, error))
-                continue
-            if file is None:
+                problem = _unreadable(name, error)
+                collector.report(problem)
+                files.append(_left_out(blob, problem))
                 continue
             # Only what a file holds is kept, not its text: memory stays bounded by the
             # records, whatever the size and number of files.
@@ -554,7 +565,7 @@ def _read_blob(
     collector: ProblemCollector,
     assembler: SessionAssembler,
     sessions: list[SmtpSession],
-) -> EvidenceFile | None:
+) -> EvidenceFile:
     """Read one file: a protocol log is fed to the assembler, anything else returned."""
     with blob.open() as stream:
         head_bytes = stream.read(_HEAD_BYTES)
@@ -565,26 +576,33 @@ def _read_blob(
     try:
         data = _read_limited(blob, MAX_TEXT_BYTES)
     except _TooLarge as error:
-        collector.report(
-            Problem(
-                message=f"not read: {error} (the limits are in SECURITY.md)",
-                source=blob.name,
-                severity=Severity.ERROR,
-                code="too-large",
-            )
+        problem = Problem(
+            message=f"not read: {error} (the limits are in SECURITY.md)",
+            source=blob.name,
+            severity=Severity.ERROR,
+            code="too-large",
         )
-        return None
+        collector.report(problem)
+        return _left_out(blob, problem)
     decoded = decode_bytes(data, blob.name)
     collector.extend(list(decoded.problems))
     kind, pasted, reason = _classify_why(decoded.text, blob.name)
     if kind == "unknown":
-        collector.report(_unclassified(decoded.text, blob.name, reason))
+        problem = _unclassified(decoded.text, blob.name, reason)
+        collector.report(problem)
+        return attrs.evolve(_left_out(blob, problem), size=len(data))
     if kind == "protocol-log":
         log = parse_protocol_log(decoded.text, blob.name, pasted=pasted)
         collector.extend(list(log.problems))
         sessions.extend(assembler.feed_all(log.rows))
         return EvidenceFile(name=blob.name, text="", kind=kind, size=blob.size, pasted=pasted)
     return EvidenceFile(name=blob.name, text=decoded.text, kind=kind, size=len(data))
+
+
+def _left_out(blob: _Blob, problem: Problem) -> EvidenceFile:
+    return EvidenceFile(
+        name=blob.name, text="", kind="unknown", size=blob.size, note=problem.message
+    )
 
 
 def _stream_log(
