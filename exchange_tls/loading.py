@@ -258,11 +258,11 @@ class _Blob:
     name: str
     size: int
     open: Callable[[], IO[bytes]]
-    #: A path on disk, for a protocol log streamed and read again.
-    path: Path | None = None
 
 
 def _open_regular(path: Path) -> IO[bytes]:
+    # Looked up in this module at each call, so that a test can stand in for a file
+    # that cannot be opened.
     return open_regular(path)
 
 
@@ -276,7 +276,7 @@ def _walk(
     for item in paths:
         path = Path(item)
         try:
-            mode = path.stat().st_mode
+            status = path.stat()
         except FileNotFoundError:
             if path.is_symlink():
                 collector.report(_skipped(str(path), "a broken symbolic link", "unreadable"))
@@ -285,14 +285,14 @@ def _walk(
         except OSError as error:
             collector.report(_skipped(str(path), f"cannot read: {error.strerror}", "unreadable"))
             continue
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(status.st_mode):
             yield from _walk_folder(path, collector, stack)
         else:
-            yield from _file_blobs(path, mode, collector, stack)
+            yield from _file_blobs(path, status, collector, stack)
 
 
 def _walk_folder(folder: Path, collector: ProblemCollector, stack: ExitStack) -> Iterator[_Blob]:
-    found: list[tuple[Path, int]] = []
+    found: list[tuple[Path, os.stat_result]] = []
 
     def unreadable(error: OSError) -> None:
         name = str(error.filename or folder)
@@ -314,23 +314,22 @@ def _walk_folder(folder: Path, collector: ProblemCollector, stack: ExitStack) ->
         for name in files:
             child = Path(root, name)
             try:
-                found.append((child, child.stat().st_mode))
+                found.append((child, child.stat()))
             except OSError as error:
                 # A link loop (ELOOP), a broken link, a file gone since the listing.
                 reason = error.strerror or type(error).__name__
                 collector.report(_skipped(str(child), f"cannot read: {reason}", "unreadable"))
-    for child, mode in sorted(found):
-        yield from _file_blobs(child, mode, collector, stack)
+    for child, status in sorted(found, key=lambda item: item[0]):
+        yield from _file_blobs(child, status, collector, stack)
 
 
 def _file_blobs(
-    path: Path, mode: int, collector: ProblemCollector, stack: ExitStack
+    path: Path, status: os.stat_result, collector: ProblemCollector, stack: ExitStack
 ) -> Iterator[_Blob]:
     name = str(path)
-    if not stat.S_ISREG(mode):
-        collector.report(
-            _skipped(name, f"skipped: {describe_mode(mode)}, not a regular file", "not-a-file")
-        )
+    if not stat.S_ISREG(status.st_mode):
+        kind = describe_mode(status.st_mode)
+        collector.report(_skipped(name, f"skipped: {kind}, not a regular file", "not-a-file"))
         return
     try:
         with _open_regular(path) as probe:
@@ -350,7 +349,7 @@ def _file_blobs(
         )
         return
     if not is_zip:
-        yield _Blob(name, path.stat().st_size, lambda: _open_regular(path), path)
+        yield _Blob(name, status.st_size, lambda: _open_regular(path))
         return
     try:
         archive = stack.enter_context(zipfile.ZipFile(stack.enter_context(_open_regular(path))))
