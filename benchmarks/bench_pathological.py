@@ -1,6 +1,7 @@
 """Time pathological inputs against a budget, and check that time grows linearly.
 
-Run: ``python benchmarks/bench_pathological.py [--size CHARS] [--budget SECONDS]``.
+Run: ``python benchmarks/bench_pathological.py [--size CHARS] [--budget SECONDS]
+[--session-log-mb MIB]``.
 
 Each case feeds a public entry point an input built to make a careless parser
 backtrack or loop: runs of quotes, hex digits, blanks, brackets, nested wrappers. Each
@@ -10,6 +11,8 @@ measured in the same run. A case passes
 when the full size finishes within the budget and eight times the input costs at most
 sixteen times the time; a quadratic pattern costs about sixty-four times. The exit
 status is 1 when a case fails, so the script can guard a change to a pattern.
+``--session-log-mb 2048`` first writes a 2 GiB log of one endless session and checks
+that ``load_evidence`` reads it in under 500 MiB of peak resident memory.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from exchange_tls import (
     parse_smtp_reply,
     parse_tls_certificate_name,
 )
+from exchange_tls.certificates.nrbf import read_nrbf
+from exchange_tls.loading import load_evidence
 from exchange_tls.powershell.dates import parse_culture_datetime
 
 HEADER = (
@@ -98,6 +103,40 @@ def _many_dns(n: int) -> str:
 def _one_session(n: int) -> str:
     rows = [ROW.format(seq=index, data=f'"a,""{index}"""', context="") for index in range(n // 90)]
     return HEADER + "".join(rows)
+
+
+_CLIXML = '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+
+
+def _json_objects(n: int) -> str:
+    item = '{"Identity": "EX01\\\\1", "NextHopDomain": "contoso.com"}'
+    return "[\n" + ",\n".join([item] * max(1, n // (len(item) + 2))) + "\n]"
+
+
+def _unclosed_quote(n: int) -> str:
+    rows = [ROW.format(seq=index, data="", context="ok") for index in range(max(2, n // 90))]
+    rows[1] = rows[1].replace(",ok", ',"unclosed')
+    return HEADER + "".join(rows)
+
+
+def _nrbf_chain(text: str) -> None:
+    library = b"\x0c\x01\x00\x00\x00\x01a"
+    with contextlib.suppress(ParseError):
+        read_nrbf(b"\x00" + b"\x00" * 16 + library * (len(text) // 7) + b"\x0b")
+
+
+def _zip_of(text: str) -> None:
+    # A member of the text's size, and one of zeros that inflates 1,000 times: the
+    # ratio limit refuses it while inflating.
+    import tempfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "evidence.zip")
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("queue.txt", text)
+            archive.writestr("zeros.txt", b"\0" * (len(text) * 8))
+        load_evidence(path)
 
 
 #: name -> (surface, input of about n characters, what runs on it)
@@ -180,6 +219,41 @@ CASES: dict[str, tuple[str, Callable[[int], str], Callable[[str], None]]] = {
         lambda n: "<I>" + "=" * n,
         _quiet(parse_tls_certificate_name),
     ),
+    "JSON array of objects": ("ConvertTo-Json", _json_objects, _quiet(parse_queues)),
+    "JSON array of numbers": (
+        "ConvertTo-Json",
+        lambda n: "[" + ",".join(["1"] * (n // 2)) + "]",
+        _quiet(parse_queues),
+    ),
+    "JSON number of many digits": (
+        "ConvertTo-Json",
+        lambda n: '{"Identity": "EX01\\\\1", "MessageCount": ' + "9" * n + "}",
+        _quiet(parse_queues),
+    ),
+    "Format-List continuation lines": (
+        "Format-List",
+        lambda n: "Identity : EX01\\1\nLastError : start\n" + "   more words\n" * (n // 14),
+        _quiet(parse_queues),
+    ),
+    "long CliXml attribute": (
+        "Export-Clixml",
+        lambda n: (
+            _CLIXML + '<Obj RefId="0"><Props><S N="' + "a" * n + '">x</S></Props></Obj></Objs>'
+        ),
+        _quiet(parse_queues),
+    ),
+    "escaped commas in a DN": (
+        "TlsCertificateName",
+        lambda n: "<I>CN=a," + "O=\\,," * (n // 5) + "<S>CN=mail.contoso.com",
+        _quiet(parse_tls_certificate_name),
+    ),
+    "unclosed quote, then rows": ("protocol log", _unclosed_quote, _log),
+    "NRBF library chain": ("NRBF", lambda n: "x" * n, _nrbf_chain),
+    "zip with a bomb member": (
+        "load_evidence",
+        lambda n: "Identity : EX01\\1\n" * (n // 17),
+        _zip_of,
+    ),
     "digits as a date": (
         "dates",
         lambda n: "1" * n,
@@ -204,6 +278,50 @@ def _baseline(text: str) -> None:
         line.split(",")
 
 
+def _session_log_rss(megabytes: int) -> int:
+    """Write a log of one endless session of that size; return load_evidence's peak RSS.
+
+    The log is read in a child process, so its peak resident set size is its own.
+    """
+    import resource
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "SEND20240601-1.LOG")
+        with path.open("w", encoding="utf-8") as file:
+            file.write(HEADER)
+            written, seq = 0, 0
+            while written < megabytes * 1024 * 1024:
+                chunk = "".join(
+                    ROW.format(seq=seq + index, data="", context="250 2.0.0 OK queued")
+                    for index in range(10_000)
+                )
+                file.write(chunk)
+                written += len(chunk)
+                seq += 10_000
+        code = (
+            "import sys; from exchange_tls import load_evidence; "
+            "e = load_evidence(sys.argv[1]); "
+            "print(len(e.sessions), [p.code for p in e.problems])"
+        )
+        started = time.perf_counter()
+        result = subprocess.run(  # noqa: S603 -- our own interpreter on our own file
+            [sys.executable, "-c", code, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={"PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+    print(
+        f"one session in a {megabytes:,} MiB log: {elapsed:,.1f} s, peak RSS {peak:,} MiB, "
+        f"load_evidence said {result.stdout.strip()}"
+    )
+    return peak
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every case; print a Markdown table; return 1 when one fails."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -214,7 +332,15 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, default=2.0, help="seconds at full size (default 2)"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--session-log-mb",
+        type=int,
+        default=0,
+        help="also read a log of one session of this many MiB; fail above 500 MiB RSS",
+    )
     arguments = parser.parse_args(argv)
+    if arguments.session_log_mb and _session_log_rss(arguments.session_log_mb) > 500:
+        return 1
     small_size, size = arguments.size // 8, arguments.size
     print(
         f"size {size:,} characters (and {small_size:,}); budget {arguments.budget} s; best of {arguments.repeat}\n"

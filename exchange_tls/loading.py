@@ -1,9 +1,22 @@
 """``load_evidence()``: files, folders and zip archives in, :class:`Evidence` out.
 
-Each file's kind is told from its content, not its name: a protocol log by its header or
-its rows; PowerShell output by the properties (and, where the format carries them, the
-.NET type names) of its records. Files of the same objects are merged: the same
-certificate from a table and from a list is one certificate, with the properties of both.
+Theory of operation.
+
+1. **Walk.** Only regular files are opened; zip members are streamed within the size and
+   ratio limits of SECURITY.md. Whatever cannot be opened is reported, and the rest is read.
+2. **Kinds.** Each file's kind is told from its content, not its name: a protocol log by its
+   header or its rows (as Exchange wrote it, or pasted with damage the repairs undo); any
+   other kind by the table of :mod:`exchange_tls.kinds`.
+3. **Protocol logs are summarised** (:mod:`exchange_tls.protocol_log.summary`): each file is
+   reduced as it streams, in this process, in a process pool (``jobs``) or on any
+   executor (``executor``, a Dask client's included), and the summaries merge. Memory
+   holds the summaries, not the rows. ``keep_sessions=True`` keeps every session whole
+   instead, for tables and notebooks.
+4. **Groups and scopes.** The files of each path given are one group; a group that names
+   several servers is split by its subfolders. Each group's server is learned from its
+   evidence (:mod:`exchange_tls.diagnosis.scopes`), and groups of one server are one scope,
+   their records merged with conflicts reported
+   (:func:`~exchange_tls.merging.merge_records`).
 """
 
 from __future__ import annotations
@@ -11,80 +24,64 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import lzma
 import os
 import re
+import stat
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import IO, Any, Literal
 
 import attrs
 
-from exchange_tls.certificates.models import ExchangeCertificate
-from exchange_tls.certificates.reader import parse_certificates
-from exchange_tls.connectors.hybrid import (
-    HybridConfiguration,
-    hybrid_key,
-    looks_like_hybrid_configuration,
-    parse_hybrid_configuration,
-)
-from exchange_tls.connectors.models import ReceiveConnector, SendConnector
-from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_connectors
 from exchange_tls.diagnosis.evidence import Evidence, LoadedFile
+from exchange_tls.diagnosis.scopes import gather, named_servers
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
-from exchange_tls.events.models import EventRecord, event_key
-from exchange_tls.events.reader import EVTX_MAGIC, parse_events, read_events, recognises_events
-from exchange_tls.manifest import CollectionManifest, looks_like_manifest, parse_manifest
-from exchange_tls.powershell.dates import DateOrder
+from exchange_tls.events.reader import EVTX_MAGIC, read_events
+from exchange_tls.kinds import KINDS, ReadOptions, recognise
+from exchange_tls.merging import merge_records
+from exchange_tls.pipeline import LogSummary, map_logs
+from exchange_tls.powershell.dates import DateOrder, normalise_date_order
 from exchange_tls.powershell.reader import read_records
-from exchange_tls.powershell.records import PSObject
-from exchange_tls.protocol_log.models import ProtocolLogRow
 from exchange_tls.protocol_log.pasted import repair_pasted
-from exchange_tls.protocol_log.reader import parse_protocol_log
-from exchange_tls.protocol_log.sessions import assemble_sessions
+from exchange_tls.protocol_log.reader import parse_protocol_log, stream_protocol_rows
+from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
+from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
-from exchange_tls.queues.models import QueueRecord
-from exchange_tls.queues.reader import parse_queues
-from exchange_tls.sources import decode_bytes
-from exchange_tls.tls_settings.models import TlsSettings
-from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
+from exchange_tls.sources import decode_bytes, describe_mode, open_regular
 
-__all__ = ["EvidenceFile", "Kind", "classify", "load_evidence"]
-
-#: What a file holds.
-Kind = Literal[
-    "protocol-log",
-    "certificates",
-    "queues",
-    "send-connectors",
-    "receive-connectors",
-    "events",
-    "tls-settings",
-    "hybrid-configuration",
-    "manifest",
-    "unknown",
+__all__ = [
+    "MAX_ARCHIVE_BYTES",
+    "MAX_INFLATE_RATIO",
+    "MAX_TEXT_BYTES",
+    "EvidenceFile",
+    "Kind",
+    "classify",
+    "load_evidence",
 ]
+
+#: What a file holds: ``"protocol-log"``, a kind of :data:`exchange_tls.kinds.KINDS`
+#: (``"certificates"`` …), ``"skipped"`` (documentation or a script) or ``"unknown"``.
+Kind = str
 
 #: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
 Progress = Callable[[int, int, str], None]
 
+# How many lines with text may come before a log's first row (a prompt, a banner).
+_LOG_LOOKAHEAD = 5
+# Problems of the walk that leave a file unopened.
+_NOT_OPENED = frozenset({"not-a-file", "unreadable", "bad-archive"})
+# Problems of one kind listed before the rest are counted in one.
+_LISTED = 100
 # Files that travel with evidence (a bundle's README, the collector script) but are none.
 _NOT_EVIDENCE = (".md", ".ps1", ".py", ".ipynb", ".html", ".htm")
 _LOG_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z,")
 _LOG_HEADER = re.compile(r"^#(?:Log-type: SMTP|Fields: date-time,connector-id)", re.MULTILINE)
-# The most telling properties of each kind, and the .NET type names that settle it.
-_KIND_PROPERTIES: dict[Kind, tuple[str, ...]] = {
-    "certificates": ("Thumbprint", "RawData", "CertificateDomains", "HasPrivateKey", "RootCAType"),
-    "queues": ("DeliveryType", "NextHopDomain", "MessageCount", "LastError", "NextHopCategory"),
-    "send-connectors": ("SmartHosts", "AddressSpaces", "IgnoreSTARTTLS", "DNSRoutingEnabled"),
-    "receive-connectors": ("Bindings", "RemoteIPRanges", "AuthMechanism", "PermissionGroups"),
-}
-_KIND_TYPES: dict[Kind, str] = {
-    "certificates": "ExchangeCertificate",
-    "queues": "QueueInfo",
-    "send-connectors": "SmtpSendConnectorConfig",
-    "receive-connectors": "ReceiveConnector",
-}
 
 
 @attrs.frozen
@@ -92,41 +89,42 @@ class EvidenceFile:
     """One file of evidence: its name, its text, and what it holds."""
 
     name: str
+    #: The decoded text while the file is read; empty in the list ``load_evidence``
+    #: keeps, and for a protocol log, whose rows were streamed.
     text: str
     kind: Kind
-    size: int
+    #: Its size in bytes (inflated, for an archive member); ``None`` when it was not read.
+    size: int | None
     #: A protocol log copied through a web page or a ticket, read with repairs.
     pasted: bool = False
+    #: Why the file was left out (the message of its problem); ``None`` when it was read.
+    note: str | None = None
 
 
-def _record_kind(records: list[PSObject]) -> Kind:
-    scores = dict.fromkeys(_KIND_PROPERTIES, 0)
-    for record in records[:20]:
-        names = " ".join(record.type_names)
-        for kind, type_name in _KIND_TYPES.items():
-            if type_name in names:
-                return kind
-        for kind, properties in _KIND_PROPERTIES.items():
-            scores[kind] += sum(record.get(name) is not None for name in properties)
-    kind, score = max(scores.items(), key=lambda item: item[1])
-    return kind if score else "unknown"
-
-
-def _looks_like_log(head: str) -> bool:
+def _log_rows_from(head: str) -> int | None:
+    """Return which of the first lines with text is the first log row, if one is."""
     if _LOG_HEADER.search(head):
-        return True
-    first = next((line for line in head.split("\n") if line.strip()), "")
-    return _LOG_ROW.match(first.lstrip("\ufeff")) is not None
+        return 0
+    lines = (line for line in head.split("\n") if line.strip())
+    for index, line in enumerate(itertools.islice(lines, _LOG_LOOKAHEAD)):
+        if _LOG_ROW.match(line.lstrip("\ufeff")):
+            return index
+    return None
 
 
 def _log_form(head: str, name: str) -> Literal["written", "pasted"] | None:
     """Say whether text is a protocol log as Exchange wrote it, one pasted, or neither."""
-    if _looks_like_log(head):
+    first_row = _log_rows_from(head)
+    if first_row == 0:
         return "written"
+    if first_row is not None:
+        # Rows after a prompt, a banner or a first row that lost its first characters
+        # (a blog's drop cap): read with repairs, the lines before reported.
+        return "pasted"
     # A log copied through a web page or a ticket: quote or comment prefixes, header
     # lines that lost their "#", blank lines between rows. Repaired here only to look.
     repaired = repair_pasted(head.replace("\r\n", "\n"), name, ProblemCollector())
-    return "pasted" if _looks_like_log(repaired) else None
+    return "pasted" if _log_rows_from(repaired) is not None else None
 
 
 def classify(text: str, name: str = "<text>") -> Kind:
@@ -142,115 +140,296 @@ def classify(text: str, name: str = "<text>") -> Kind:
     return _classify(text, name)[0]
 
 
-def _classify(text: str, name: str) -> tuple[Kind, bool]:
-    """Return the kind, and whether the text is a protocol log that was pasted."""
-    head = text[:20000]
-    server_kind = _server_evidence_kind(head)
-    if server_kind is not None:
-        return server_kind, False
-    form = _log_form(head, name)
-    if form is not None:
-        return "protocol-log", form == "pasted"
-    try:
-        _, records, _ = read_records(
-            head.split("\n") if len(text) <= 20000 else text.split("\n"), source=name
-        )
-    except ParseError:
-        return "unknown", False
-    if recognises_events(head, records):
-        return "events", False
-    if recognises_tls_settings(head, records):
-        return "tls-settings", False
-    if looks_like_hybrid_configuration(records):
-        return "hybrid-configuration", False
-    return _record_kind(records), False
-
-
-def _server_evidence_kind(head: str) -> Kind | None:
-    """Recognise the kinds that are not PowerShell records: manifest, .reg, event XML."""
-    if looks_like_manifest(head):
-        return "manifest"
-    if recognises_tls_settings(head):
-        return "tls-settings"
-    if recognises_events(head):
-        return "events"
-    return None
-
-
-def _walk(
-    paths: Iterable[str | os.PathLike[str]], collector: ProblemCollector
-) -> Iterator[tuple[str, bytes]]:
-    for item in paths:
-        path = Path(item)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                yield from _walk([child], collector)
-        elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in sorted(archive.infolist(), key=lambda info: info.filename):
-                    if member.is_dir():
-                        continue
-                    yield f"{path}!/{member.filename}", archive.read(member)
-        elif path.exists():
-            yield str(path), path.read_bytes()
-        else:
-            raise FileNotFoundError(f"no such file or folder: {item}")
-
-
-M = TypeVar(
-    "M",
-    ExchangeCertificate,
-    QueueRecord,
-    SendConnector,
-    ReceiveConnector,
-    EventRecord,
-    HybridConfiguration,
+# Problems of reading that explain why a file could not be classified.
+_REFUSALS = frozenset(
+    {"xml-unsafe", "xml-depth", "xml-limit", "xml-error", "json-depth", "json-error"}
 )
 
 
-def _merge(items: Iterable[M], key: Callable[[M], object]) -> list[M]:
-    """Merge records of the same object: later files fill what earlier ones lacked."""
-    merged: dict[object, M] = {}
-    order: list[object] = []
-    loose: list[M] = []
-    for item in items:
-        identity = key(item)
-        if identity is None:
-            loose.append(item)
-            continue
-        if identity not in merged:
-            merged[identity] = item
-            order.append(identity)
-            continue
-        first = merged[identity]
-        changes = {
-            field.name: getattr(item, field.name)
-            for field in attrs.fields(type(first))
-            if getattr(first, field.name) in (None, (), False)
-            and getattr(item, field.name) not in (None, ())
-        }
-        if changes:
-            merged[identity] = attrs.evolve(first, **changes)
-    return [merged[identity] for identity in order] + loose
+def _classify(text: str, name: str) -> tuple[Kind, bool, str | None]:
+    """Return the kind, whether it is a pasted log, and why an unknown file is unknown."""
+    head = text[:20000]
+    known = recognise(head, None)
+    if known is not None:
+        return known.name, False, None
+    form = _log_form(head, name)
+    if form is not None:
+        return "protocol-log", form == "pasted", None
+    try:
+        _, records, problems = read_records(text.split("\n"), source=name)
+    except ParseError:
+        return "unknown", False, None
+    kind = recognise(head, records)
+    if kind is not None:
+        return kind.name, False, None
+    reason = next((p.message for p in problems if p.code in _REFUSALS), None)
+    return "unknown", False, reason
 
 
-def _unclassified(text: str, name: str) -> Problem:
+class _TooLarge(Exception):
+    """A limit of :data:`MAX_TEXT_BYTES`, :data:`MAX_ARCHIVE_BYTES` or the ratio was hit."""
+
+
+#: The most bytes of one file (or archive member) read into memory. Get-* output is a
+#: few megabytes; protocol logs are streamed and exempt.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
+#: The most bytes inflated from one zip archive, all members together.
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+#: The most a zip member may inflate per compressed byte, once past its first MiB; text
+#: evidence compresses 5 to 30 times.
+MAX_INFLATE_RATIO = 200
+# What the content of an unreadable or damaged archive member raises: an encrypted
+# member (RuntimeError), a bad CRC or header (BadZipFile), bad deflate data (zlib.error),
+# bad bzip2 or lzma data (OSError, EOFError, LZMAError), an unknown method
+# (NotImplementedError).
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    RuntimeError,
+    NotImplementedError,
+    EOFError,
+    OSError,
+    ValueError,
+    _TooLarge,
+)
+_HEAD_BYTES = 64 * 1024
+
+
+class _Budget:
+    """The bytes an archive may still inflate."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+class _Limited(io.RawIOBase):
+    """An archive member as a stream that stops at the size and ratio limits."""
+
+    def __init__(self, member: IO[bytes], info: zipfile.ZipInfo, budget: _Budget) -> None:
+        super().__init__()
+        self._member = member
+        self._info = info
+        self._budget = budget
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._member.read(len(buffer))
+        self._read += len(data)
+        self._budget.left -= len(data)
+        if self._budget.left < 0:
+            raise _TooLarge(f"the archive inflates to more than {MAX_ARCHIVE_BYTES:,} bytes")
+        ratio_floor = max(self._info.compress_size, 1) * MAX_INFLATE_RATIO
+        if self._read > max(ratio_floor, 1024 * 1024):
+            raise _TooLarge(
+                f"the member inflates more than {MAX_INFLATE_RATIO} times its compressed "
+                "size (a zip bomb?)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._member.close()
+        super().close()
+
+
+@attrs.frozen
+class _Blob:
+    """A file found by the walk, not yet read."""
+
+    name: str
+    size: int
+    open: Callable[[], IO[bytes]]
+    #: The file on disk, when it is one (not an archive member): logs are mapped by path.
+    path: Path | None = None
+    #: The first folder below the path given that holds it, if any: a group may be split
+    #: along these when it names several servers.
+    part: str | None = None
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    # Looked up in this module at each call, so that a test can stand in for a file
+    # that cannot be opened.
+    return open_regular(path)
+
+
+def _skipped(name: str, message: str, code: str, severity: Severity = Severity.WARNING) -> Problem:
+    return Problem(message=message, source=name, severity=severity, code=code)
+
+
+def _walk(
+    paths: Iterable[str | os.PathLike[str]], collector: ProblemCollector, stack: ExitStack
+) -> Iterator[_Blob]:
+    for item in paths:
+        path = Path(item)
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            if path.is_symlink():
+                collector.report(_skipped(str(path), "a broken symbolic link", "unreadable"))
+                continue
+            raise FileNotFoundError(f"no such file or folder: {item}") from None
+        except OSError as error:
+            collector.report(_skipped(str(path), f"cannot read: {error.strerror}", "unreadable"))
+            continue
+        if stat.S_ISDIR(status.st_mode):
+            yield from _walk_folder(path, collector, stack)
+        else:
+            yield from _file_blobs(path, status, collector, stack)
+
+
+def _walk_folder(folder: Path, collector: ProblemCollector, stack: ExitStack) -> Iterator[_Blob]:
+    found: list[tuple[Path, os.stat_result]] = []
+
+    def unreadable(error: OSError) -> None:
+        name = str(error.filename or folder)
+        collector.report(_skipped(name, f"cannot read the folder: {error.strerror}", "unreadable"))
+
+    # Symbolic links to folders are not followed, so a link loop cannot recur.
+    for root, folders, files in os.walk(folder, onerror=unreadable, followlinks=False):
+        for name in folders:
+            child = Path(root, name)
+            if child.is_symlink():
+                collector.report(
+                    _skipped(
+                        str(child),
+                        "a symbolic link to a folder; not followed",
+                        "skipped",
+                        Severity.INFO,
+                    )
+                )
+        for name in files:
+            child = Path(root, name)
+            try:
+                found.append((child, child.stat()))
+            except OSError as error:
+                # A link loop (ELOOP), a broken link, a file gone since the listing.
+                reason = error.strerror or type(error).__name__
+                collector.report(_skipped(str(child), f"cannot read: {reason}", "unreadable"))
+    for child, status in sorted(found, key=lambda item: item[0]):
+        inner = child.relative_to(folder).parts
+        part = str(folder / inner[0]) if len(inner) > 1 else None
+        yield from _file_blobs(child, status, collector, stack, part)
+
+
+def _file_blobs(
+    path: Path,
+    status: os.stat_result,
+    collector: ProblemCollector,
+    stack: ExitStack,
+    part: str | None = None,
+) -> Iterator[_Blob]:
+    name = str(path)
+    if not stat.S_ISREG(status.st_mode):
+        kind = describe_mode(status.st_mode)
+        collector.report(_skipped(name, f"skipped: {kind}, not a regular file", "not-a-file"))
+        return
+    try:
+        with _open_regular(path) as probe:
+            head = probe.read(4)
+            is_zip = zipfile.is_zipfile(probe)
+    except OSError as error:
+        collector.report(_skipped(name, f"cannot read: {error.strerror}", "unreadable"))
+        return
+    if not is_zip and head.startswith(b"PK\x03\x04"):
+        collector.report(
+            _skipped(
+                name,
+                "cannot read the zip archive: it is truncated or damaged (no central directory)",
+                "bad-archive",
+                Severity.ERROR,
+            )
+        )
+        return
+    if not is_zip:
+        yield _Blob(name, status.st_size, lambda: _open_regular(path), path=path, part=part)
+        return
+    try:
+        archive = stack.enter_context(zipfile.ZipFile(stack.enter_context(_open_regular(path))))
+        members = sorted(archive.infolist(), key=lambda info: info.filename)
+    except _ARCHIVE_ERRORS as error:
+        collector.report(
+            _skipped(name, f"cannot read the zip archive: {error}", "bad-archive", Severity.ERROR)
+        )
+        return
+    budget = _Budget(MAX_ARCHIVE_BYTES)
+    for member in members:
+        # ZipInfo.is_dir() fails on an empty name, which a damaged archive can hold.
+        if member.filename.endswith("/"):
+            continue
+
+        def opener(info: zipfile.ZipInfo = member) -> IO[bytes]:
+            raw = _Limited(archive.open(info), info, budget)
+            return io.BufferedReader(raw)
+
+        folder, _, _ = member.filename.partition("/")
+        inner = f"{path}!/{folder}" if "/" in member.filename else None
+        yield _Blob(f"{path}!/{member.filename}", member.file_size, opener, part=part or inner)
+
+
+def _read_limited(blob: _Blob, limit: int) -> bytes:
+    """Read a blob whole, refusing one of more than ``limit`` bytes before it is all read."""
+    with blob.open() as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _TooLarge(f"larger than {limit:,} bytes")
+    return data
+
+
+# Where a queue error may start inside prose, an NDR or a tracking record: a failure
+# reply code with its enhanced status code, or the bracket form.
+_ERROR_START = re.compile(
+    r"(?<![\d.])[45]\d\d[ \t-]+[45]\.\d{1,3}\.\d{1,3}(?!\d)|\{?\[\{(?:LRT|LED)=", re.IGNORECASE
+)
+
+
+def _holds_queue_error(text: str) -> bool:
+    """Whether the text is, or holds within prose, a queue error that explain decodes."""
+    candidates = [text] if len(text) < 4000 else []
+    for match in itertools.islice(_ERROR_START.finditer(text), 5):
+        end = text.find("\n", match.start())
+        candidates.append(text[match.start() : len(text) if end == -1 else end])
+    for candidate in candidates:
+        try:
+            error = parse_last_error(candidate)
+        except ParseError:
+            continue
+        # A bracket list without an SMTP reply (JSON text starts with "[{" too) is not
+        # an error explain could decode.
+        if error.reply is not None:
+            return True
+    return False
+
+
+def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
     """Say that a file was left out, and what to do when it is a queue error on its own."""
     message = "could not tell what this file holds; it was left out"
+    if reason is not None:
+        message = f"could not read this file ({reason}); it was left out"
     code = "unclassified"
-    if len(text) < 4000:
-        try:
-            parse_last_error(text)
-        except ParseError:
-            pass
-        else:
-            message = (
-                "holds a queue error without its queue (no Identity or NextHopDomain), so it "
-                "was left out of the diagnosis; 'exchange-tls explain' decodes it and lists "
-                "the causes that give it"
-            )
-            code = "lone-queue-error"
+    if reason is None and _holds_queue_error(text):
+        message = (
+            "holds a queue error without its queue (no Identity or NextHopDomain), so it "
+            "was left out of the diagnosis; 'exchange-tls explain' decodes it and lists "
+            "the causes that give it"
+        )
+        code = "lone-queue-error"
     return Problem(message=message, source=name, severity=Severity.WARNING, code=code)
+
+
+@attrs.frozen(kw_only=True)
+class _Read:
+    """What one file gave: its record in the file list, its records or log, its problems."""
+
+    root: str
+    part: str | None = None
+    file: EvidenceFile | None = None
+    records: tuple[object, ...] = ()
+    log: LogSummary | None = None
+    problems: tuple[Problem, ...] = ()
 
 
 def load_evidence(
@@ -259,140 +438,279 @@ def load_evidence(
     tz: dt.tzinfo = dt.timezone.utc,
     progress: Progress | None = None,
     server_fqdn: str | None = None,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    keep_sessions: bool = False,
 ) -> Evidence:
-    """Read files, folders and zip archives into :class:`Evidence`.
+    """Read files, folders and zip archives into :class:`Evidence` (see the module's theory).
 
-    Every file's kind is detected from its content; what cannot be classified is
-    reported in ``Evidence.problems``. Protocol logs from several files are assembled
-    into sessions together, so sessions span rotated files. Raises
-    ``FileNotFoundError`` for a path that does not exist.
+    Every file's kind is detected from its content; what cannot be read or classified is
+    reported in ``Evidence.problems`` and listed in ``Evidence.files`` with the reason.
+    Protocol logs are summarised as they stream: ``Evidence.sessions`` holds every unusual
+    session and a few ordinary ones, ``Evidence.summary`` counts the rest; with
+    ``keep_sessions=True`` every session is kept whole. ``jobs`` summarises log files in a
+    pool of processes; ``executor`` on any :class:`concurrent.futures.Executor`. Evidence
+    of several servers comes back with one scope per server (``Evidence.scopes``).
+
+    Raises ``FileNotFoundError`` for a path that does not exist, and ``ValueError`` for a
+    ``date_order`` other than MDY, DMY or YMD (in any case).
     """
-    collector = ProblemCollector()
-    blobs = list(_walk(paths, collector))
-    total = sum(len(data) for _, data in blobs)
-    done = 0
-    files: list[EvidenceFile] = []
-    binary_events: list[EventRecord] = []
-    for name, data in blobs:
-        if progress is not None:
-            progress(done, total, name)
-        done += len(data)
-        if data.startswith(EVTX_MAGIC):
-            evtx = read_events(io.BytesIO(data), date_order=date_order, tz=tz)
-            collector.extend(list(evtx.problems))
-            binary_events.extend(evtx)
-            continue
-        if name.lower().endswith(_NOT_EVIDENCE):
-            collector.report(
-                Problem(
-                    message="skipped: documentation or a script, not evidence",
-                    source=name,
-                    severity=Severity.INFO,
-                    code="skipped",
-                )
-            )
-            continue
-        decoded = decode_bytes(data, name)
-        collector.extend(list(decoded.problems))
-        kind, pasted = _classify(decoded.text, name)
-        if kind == "unknown":
-            collector.report(_unclassified(decoded.text, name))
-        files.append(
-            EvidenceFile(name=name, text=decoded.text, kind=kind, size=len(data), pasted=pasted)
-        )
+    options = ReadOptions(date_order=normalise_date_order(date_order), tz=tz)
+    reads: list[_Read] = []
+    on_disk: list[tuple[str, _Blob]] = []
+    with ExitStack() as stack:
+        walked: list[tuple[str, _Blob]] = []
+        for item in paths:
+            root = _root(Path(item))
+            collector = ProblemCollector()
+            walked.extend((root, blob) for blob in _walk([item], collector, stack))
+            reads.extend(_walk_problem(root, problem) for problem in collector.problems)
+        total = sum(blob.size for _, blob in walked)
+        done = 0
+        for root, blob in walked:
+            if progress is not None:
+                progress(done, total, blob.name)
+            done += blob.size
+            read = _read_blob(root, blob, options, keep_sessions)
+            if read is None:
+                on_disk.append((root, blob))
+            else:
+                reads.append(read)
+    logs = map_logs(
+        [blob.path for _, blob in on_disk if blob.path is not None],
+        jobs=jobs,
+        executor=executor,
+        keep_all=keep_sessions,
+    )
+    for (root, blob), log in zip(on_disk, logs, strict=True):
+        file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
+        reads.append(_Read(root=root, part=blob.part, file=file, log=log, problems=log.problems))
     if progress is not None:
         progress(total, total, "")
-    rows: list[Iterable[ProtocolLogRow]] = []
-    certificates: list[ExchangeCertificate] = []
-    queues: list[QueueRecord] = []
-    send: list[SendConnector] = []
-    receive: list[ReceiveConnector] = []
-    events: list[EventRecord] = list(binary_events)
-    tls_settings: list[TlsSettings] = []
-    hybrid: list[HybridConfiguration] = []
-    manifest: CollectionManifest | None = None
-    for file in files:
-        if file.kind == "protocol-log":
-            log = parse_protocol_log(file.text, file.name, pasted=file.pasted)
-            collector.extend(list(log.problems))
-            rows.append(log.rows)
-        elif file.kind == "certificates":
-            result = parse_certificates(file.text, source=file.name, date_order=date_order, tz=tz)
-            collector.extend(list(result.problems))
-            certificates.extend(result)
-        elif file.kind == "queues":
-            queue_result = parse_queues(file.text, source=file.name, date_order=date_order, tz=tz)
-            collector.extend(list(queue_result.problems))
-            queues.extend(queue_result)
-        elif file.kind == "send-connectors":
-            send_result = parse_send_connectors(file.text, source=file.name)
-            collector.extend(list(send_result.problems))
-            send.extend(send_result)
-        elif file.kind == "receive-connectors":
-            receive_result = parse_receive_connectors(file.text, source=file.name)
-            collector.extend(list(receive_result.problems))
-            receive.extend(receive_result)
-        elif file.kind in ("events", "tls-settings", "hybrid-configuration", "manifest"):
-            manifest = _parse_server_evidence(
-                file, date_order, tz, collector, events, tls_settings, hybrid, manifest
+    return gather(_groups(reads, server_fqdn, keep_sessions))
+
+
+def _root(path: Path) -> str:
+    """Name the group a path given belongs to: a folder or an archive, or a file's folder.
+
+    Files given one by one from one folder are one group, as that folder would be.
+    """
+    if path.is_dir() or path.suffix.casefold() == ".zip":
+        return str(path)
+    return str(path.parent)
+
+
+def _walk_problem(root: str, problem: Problem) -> _Read:
+    """Return a problem of the walk as a read; a file left unopened is listed with it."""
+    file = None
+    if problem.code in _NOT_OPENED:
+        file = EvidenceFile(
+            name=problem.source, text="", kind="unknown", size=None, note=problem.message
+        )
+    return _Read(root=root, file=file, problems=(problem,))
+
+
+def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Read | None:
+    """Read one file; ``None`` for a log on disk, which is summarised with the others."""
+    name = blob.name
+    if name.lower().endswith(_NOT_EVIDENCE):
+        skipped = Problem(
+            message="skipped: documentation or a script, not evidence",
+            source=name,
+            severity=Severity.INFO,
+            code="skipped",
+        )
+        file = attrs.evolve(_left_out(blob, skipped), kind="skipped")
+        return _Read(root=root, part=blob.part, file=file, problems=(skipped,))
+    collector = ProblemCollector()
+    try:
+        with blob.open() as stream:
+            head_bytes = stream.read(_HEAD_BYTES)
+        if head_bytes.startswith(EVTX_MAGIC):
+            with blob.open() as stream:
+                result = read_events(
+                    io.BytesIO(stream.read()), date_order=options.date_order, tz=options.tz
+                )
+            file = EvidenceFile(name=name, text="", kind="events", size=blob.size)
+            records = tuple(result)
+            return _Read(
+                root=root, part=blob.part, file=file, records=records, problems=result.problems
             )
-    return Evidence(
-        sessions=assemble_sessions(itertools.chain.from_iterable(rows)),
-        certificates=_merge(certificates, lambda c: c.thumbprint),
-        queues=_merge(queues, lambda q: q.identity),
-        send_connectors=_merge(send, lambda c: (c.name or "").casefold() or None),
-        receive_connectors=_merge(receive, lambda c: c.identity or c.name),
-        problems=collector.problems,
-        server_fqdn=server_fqdn or (manifest.fqdn if manifest is not None else None),
-        files=[
-            LoadedFile(name=file.name, kind=file.kind, size=file.size, pasted=file.pasted)
-            for file in files
-        ],
-        events=_merge(events, event_key),
-        tls_settings=tls_settings,
-        hybrid_configurations=_merge(hybrid, hybrid_key),
-        manifest=manifest,
+        head = decode_bytes(head_bytes, name).text
+        if _log_form(head[:20000], name) == "written":
+            if blob.path is not None:
+                return None
+            builder = SummaryBuilder(keep_all=keep)
+            try:
+                summarise_rows(stream_protocol_rows(blob.open, name, collector), builder)
+            except _ARCHIVE_ERRORS as error:
+                problem = _unreadable(name, error)
+                collector.report(
+                    attrs.evolve(
+                        problem,
+                        message=problem.message.replace(
+                            "it was left out", "reading stopped there; the rows before were kept"
+                        ),
+                    )
+                )
+            file = EvidenceFile(name=name, text="", kind="protocol-log", size=blob.size)
+            log = LogSummary(builder=builder, problems=collector.problems)
+            return _Read(root=root, part=blob.part, file=file, log=log, problems=log.problems)
+        data = _read_limited(blob, MAX_TEXT_BYTES)
+    except _TooLarge as error:
+        problem = Problem(
+            message=f"not read: {error} (the limits are in SECURITY.md)",
+            source=name,
+            severity=Severity.ERROR,
+            code="too-large",
+        )
+        return _Read(root=root, part=blob.part, file=_left_out(blob, problem), problems=(problem,))
+    except _ARCHIVE_ERRORS as error:
+        problem = _unreadable(name, error)
+        return _Read(root=root, part=blob.part, file=_left_out(blob, problem), problems=(problem,))
+    decoded = decode_bytes(data, name)
+    collector.extend(list(decoded.problems))
+    kind, pasted, reason = _classify(decoded.text, name)
+    if kind == "unknown":
+        problem = _unclassified(decoded.text, name, reason)
+        collector.report(problem)
+        file = attrs.evolve(_left_out(blob, problem), size=len(data))
+        return _Read(root=root, part=blob.part, file=file, problems=collector.problems)
+    file = EvidenceFile(name=name, text="", kind=kind, size=len(data), pasted=pasted)
+    if kind == "protocol-log":
+        pasted_log = parse_protocol_log(decoded.text, name, pasted=pasted)
+        builder = summarise_rows(pasted_log.rows, SummaryBuilder(keep_all=keep))
+        read = (*collector.problems, *pasted_log.problems)
+        summary = LogSummary(builder=builder, problems=read)
+        return _Read(root=root, part=blob.part, file=file, log=summary, problems=read)
+    entry = next(entry for entry in KINDS if entry.name == kind)
+    parsed: Sequence[object] = ()
+    try:
+        parsed, found = entry.parse(decoded.text, name, options)
+        collector.extend(list(found))
+    except ParseError as error:
+        collector.report(error.to_problem())
+    return _Read(
+        root=root, part=blob.part, file=file, records=tuple(parsed), problems=collector.problems
     )
 
 
-def _parse_server_evidence(
-    file: EvidenceFile,
-    date_order: DateOrder | None,
-    tz: dt.tzinfo,
-    collector: ProblemCollector,
-    events: list[EventRecord],
-    tls_settings: list[TlsSettings],
-    hybrid: list[HybridConfiguration],
-    manifest: CollectionManifest | None,
-) -> CollectionManifest | None:
-    """Parse an event, TLS settings, hybrid or manifest file; return the manifest so far."""
-    try:
-        if file.kind == "events":
-            event_result = parse_events(file.text, source=file.name, date_order=date_order, tz=tz)
-            collector.extend(list(event_result.problems))
-            events.extend(event_result)
-        elif file.kind == "tls-settings":
-            settings_result = parse_tls_settings(file.text, source=file.name)
-            collector.extend(list(settings_result.problems))
-            tls_settings.extend(settings_result)
-        elif file.kind == "hybrid-configuration":
-            hybrid_result = parse_hybrid_configuration(file.text, source=file.name)
-            collector.extend(list(hybrid_result.problems))
-            hybrid.extend(hybrid_result)
+def _left_out(blob: _Blob, problem: Problem) -> EvidenceFile:
+    return EvidenceFile(
+        name=blob.name, text="", kind="unknown", size=blob.size, note=problem.message
+    )
+
+
+def _groups(reads: list[_Read], server_fqdn: str | None, keep: bool) -> dict[str, Evidence]:
+    """Return the evidence of each path given; one naming several servers, by subfolder."""
+    by_root: dict[str, list[_Read]] = defaultdict(list)
+    for read in reads:
+        by_root[read.root].append(read)
+    groups: dict[str, Evidence] = {}
+    for root, items in by_root.items():
+        evidence = _evidence(items, server_fqdn, keep)
+        if len(named_servers(evidence)) > 1 and any(read.part for read in items):
+            by_part: dict[str, list[_Read]] = defaultdict(list)
+            for read in items:
+                by_part[read.part or root].append(read)
+            groups.update(
+                (part, _evidence(parts, server_fqdn, keep)) for part, parts in by_part.items()
+            )
         else:
-            parsed, problems = parse_manifest(file.text, source=file.name)
-            collector.extend(list(problems))
-            if parsed is not None and manifest is not None:
-                collector.report(
-                    Problem(
-                        message="a second collector manifest; the first one is used",
-                        source=file.name,
-                        severity=Severity.WARNING,
-                        code="second-manifest",
-                    )
-                )
-            elif parsed is not None:
-                return parsed
-    except ParseError as error:
-        collector.report(error.to_problem())
-    return manifest
+            groups[root] = evidence
+    return groups
+
+
+def _evidence(reads: list[_Read], server_fqdn: str | None, keep: bool) -> Evidence:
+    """Return the evidence of some files: records merged per kind, logs summarised."""
+    problems = [problem for read in reads for problem in read.problems]
+    fields: dict[str, Any] = {}
+    for kind in KINDS:
+        items = [
+            record
+            for read in reads
+            if read.file is not None and read.file.kind == kind.name
+            for record in read.records
+        ]
+        if kind.key is not None:
+            items, conflicts = merge_records(items, kind.key, kind=kind.name)  # type: ignore[type-var] # records of a kind are attrs instances
+            problems.extend(conflicts)
+        fields[kind.field] = items
+    manifests = fields.pop("manifest")
+    if len(manifests) > 1:
+        problems.append(
+            Problem(
+                message="a second collector manifest; the first one is used",
+                source=str(getattr(manifests[1], "source", None) or "<manifest>"),
+                severity=Severity.WARNING,
+                code="second-manifest",
+            )
+        )
+    manifest = manifests[0] if manifests else None
+    builder = SummaryBuilder(keep_all=keep)
+    for read in reads:
+        if read.log is not None:
+            builder.merge(read.log.builder)
+    summary = builder.freeze()
+    problems.extend(_truncated(builder.truncated))
+    return Evidence(
+        **fields,
+        sessions=summary.sessions,
+        summary=None if keep else summary,
+        manifest=manifest,
+        problems=problems,
+        server_fqdn=server_fqdn or (manifest.fqdn if manifest is not None else None),
+        files=[
+            LoadedFile(
+                name=read.file.name,
+                kind=read.file.kind,
+                size=read.file.size,
+                pasted=read.file.pasted,
+                note=read.file.note,
+            )
+            for read in reads
+            if read.file is not None
+        ],
+    )
+
+
+def _truncated(truncated: list[tuple[str, str, int]]) -> list[Problem]:
+    problems = [
+        Problem(
+            message=f"session {session} of {connector!r} has more than "
+            f"{MAX_SESSION_ROWS:,} rows; the last {dropped:,} before its end were "
+            "left out of it",
+            source=connector,
+            severity=Severity.WARNING,
+            code="session-truncated",
+        )
+        for connector, session, dropped in truncated[:_LISTED]
+    ]
+    if len(truncated) > _LISTED:
+        problems.append(
+            Problem(
+                message=f"{len(truncated) - _LISTED} more sessions lost rows the "
+                f"same way ({MAX_SESSION_ROWS:,} rows kept each)",
+                source="<sessions>",
+                severity=Severity.WARNING,
+                code="session-truncated",
+            )
+        )
+    return problems
+
+
+def _unreadable(name: str, error: BaseException) -> Problem:
+    if isinstance(error, RuntimeError) and "encrypted" in str(error):
+        reason = "the archive member is encrypted"
+    elif isinstance(error, NotImplementedError):
+        reason = f"the archive member uses a compression method this Python lacks ({error})"
+    elif isinstance(error, OSError) and error.strerror:
+        reason = error.strerror
+    else:
+        reason = str(error) or type(error).__name__
+    return Problem(
+        message=f"cannot read: {reason}; it was left out",
+        source=name,
+        severity=Severity.ERROR,
+        code="unreadable",
+    )

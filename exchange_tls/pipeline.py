@@ -10,17 +10,18 @@ result does not depend on the order or the place the files were summarised in.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 import attrs
 
-from exchange_tls.errors import Problem
+from exchange_tls.errors import Problem, Severity
 from exchange_tls.protocol_log.reader import iter_protocol_rows, parse_protocol_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, summarise_rows
 
-__all__ = ["LogSummary", "summarise_log", "summarise_logs", "summarise_text"]
+__all__ = ["LogSummary", "map_logs", "summarise_log", "summarise_logs", "summarise_text"]
 
 
 @attrs.frozen(kw_only=True)
@@ -31,17 +32,36 @@ class LogSummary:
     problems: tuple[Problem, ...] = ()
 
 
-def summarise_log(path: str | os.PathLike[str]) -> LogSummary:
-    """Stream one protocol log file and summarise it (picklable, so any process can)."""
+def summarise_log(path: str | os.PathLike[str], *, keep_all: bool = False) -> LogSummary:
+    """Stream one protocol log file and summarise it (picklable, so any process can).
+
+    A file that cannot be read to its end keeps the rows read before, and says so.
+    """
     reader = iter_protocol_rows(path)
-    builder = summarise_rows(reader)
-    return LogSummary(builder=builder, problems=tuple(reader.problems))
+    builder = SummaryBuilder(keep_all=keep_all)
+    problems: list[Problem] = []
+    try:
+        summarise_rows(reader, builder)
+    except OSError as error:
+        problems.append(
+            Problem(
+                message=f"cannot read: {error.strerror or error}; reading stopped there, the "
+                "rows before were kept",
+                source=os.fspath(path),
+                severity=Severity.ERROR,
+                code="unreadable",
+            )
+        )
+    return LogSummary(builder=builder, problems=(*reader.problems, *problems))
 
 
-def summarise_text(text: str, name: str, *, pasted: bool = False) -> LogSummary:
+def summarise_text(
+    text: str, name: str, *, pasted: bool = False, keep_all: bool = False
+) -> LogSummary:
     """Summarise a protocol log already in memory (a zip member, pasted text)."""
     log = parse_protocol_log(text, name, pasted=pasted)
-    return LogSummary(builder=summarise_rows(log.rows), problems=log.problems)
+    builder = summarise_rows(log.rows, SummaryBuilder(keep_all=keep_all))
+    return LogSummary(builder=builder, problems=log.problems)
 
 
 def _merge(parts: Iterable[LogSummary]) -> tuple[SessionSummary, tuple[Problem, ...]]:
@@ -65,10 +85,22 @@ def summarise_logs(
     otherwise ``jobs`` > 1 uses a process pool of that size, and 1 runs here. Problems come
     back in the order of ``paths``, whatever the order the files were finished in.
     """
+    return _merge(map_logs(paths, jobs=jobs, executor=executor))
+
+
+def map_logs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    jobs: int = 1,
+    executor: Executor | None = None,
+    keep_all: bool = False,
+) -> list[LogSummary]:
+    """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``."""
     names = [os.fspath(path) for path in paths]
+    summarise = functools.partial(summarise_log, keep_all=keep_all)
     if executor is not None:
-        return _merge(executor.map(summarise_log, names))
+        return list(executor.map(summarise, names))
     if jobs > 1 and len(names) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
-            return _merge(pool.map(summarise_log, names))
-    return _merge(map(summarise_log, names))
+            return list(pool.map(summarise, names))
+    return list(map(summarise, names))

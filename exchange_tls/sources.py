@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,11 +24,16 @@ from exchange_tls.errors import Problem, Severity
 __all__ = [
     "ESCAPE_HANDLER",
     "DecodedText",
+    "NotARegularFileError",
     "SourceRef",
     "decode_bytes",
+    "describe_mode",
     "detect_encoding",
+    "hide_nul",
+    "open_regular",
     "read_source",
     "replace_undecodable",
+    "restore_nul",
     "undecodable_seen",
 ]
 
@@ -289,15 +295,54 @@ def decode_bytes(data: bytes, source: str = "<bytes>") -> DecodedText:
     )
 
 
+class NotARegularFileError(OSError):
+    """A path names a named pipe, a device, a socket or a folder, which are not read."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open a path for reading in binary mode, only if it is a regular file.
+
+    Opening never blocks: a named pipe is opened without waiting for a writer and then
+    refused, like a device or a socket, with :class:`NotARegularFileError` (an
+    ``OSError``). Reading ``/dev/zero`` or a FIFO would never end.
+    """
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFileError(f"{os.fspath(path)} is {describe_mode(mode)}")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return os.fdopen(descriptor, "rb")
+
+
+def describe_mode(mode: int) -> str:
+    """Name what a file mode that is not a regular file's is: "a named pipe" and so on."""
+    for test, noun in (
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return noun
+    return "not a regular file"
+
+
 def read_source(file: str | os.PathLike[str] | BinaryIO, *, name: str | None = None) -> DecodedText:
     """Read a path or a binary file object and decode it with :func:`decode_bytes`.
 
     ``name`` labels the source in problems and evidence references; it defaults to the
-    path, or to the file object's ``name``.
+    path, or to the file object's ``name``. A path that is not a regular file raises
+    ``NotARegularFileError`` (an ``OSError``) without being read.
     """
     if isinstance(file, (str, os.PathLike)):
         path = Path(file)
-        return decode_bytes(path.read_bytes(), name if name is not None else str(path))
+        with open_regular(path) as stream:
+            data = stream.read()
+        return decode_bytes(data, name if name is not None else str(path))
     data = file.read()
     if not isinstance(data, bytes):
         raise TypeError(
@@ -306,3 +351,32 @@ def read_source(file: str | os.PathLike[str] | BinaryIO, *, name: str | None = N
         )
     label = name if name is not None else str(getattr(file, "name", "<stream>"))
     return decode_bytes(data, label)
+
+
+# Noncharacters (never in interchanged text) that stand in for NUL while csv splits: the
+# csv module of Python 3.10 refuses a line that holds NUL, and 3.11 and later read it.
+_NUL_STAND_INS = tuple(chr(code) for code in range(0xFDD0, 0xFDF0))
+
+
+def hide_nul(text: str) -> tuple[str, str | None]:
+    r"""Replace NUL with a character the text lacks, so every Python's csv splits it alike.
+
+    Returns the text and the stand-in, or ``None`` when there was no NUL (or the text
+    holds every stand-in, and is left as it is).
+
+    >>> hide_nul("a\x00b")
+    ('a\ufdd0b', '\ufdd0')
+    """
+    if "\x00" not in text:
+        return text, None
+    stand_in = next((char for char in _NUL_STAND_INS if char not in text), None)
+    if stand_in is None:
+        return text, None
+    return text.replace("\x00", stand_in), stand_in
+
+
+def restore_nul(fields: list[str], stand_in: str | None) -> list[str]:
+    """Undo :func:`hide_nul` in the fields split from the text."""
+    if stand_in is None:
+        return fields
+    return [field.replace(stand_in, "\x00") for field in fields]

@@ -1,11 +1,12 @@
 import codecs
 import datetime as dt
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import (
@@ -23,6 +24,7 @@ from exchange_tls import (
     parse_protocol_log,
     read_protocol_log,
 )
+from exchange_tls.protocol_log.reader import STANDARD_FIELDS
 
 DATA = Path(__file__).parent / "data" / "protocol-logs"
 BUNDLED = Path(__file__).parent.parent / "exchange_tls" / "bundled" / "kb4051498"
@@ -664,3 +666,77 @@ def test_any_text_gives_rows_and_problems_only(text: str) -> None:
 def test_any_pasted_text_never_raises(text: str) -> None:
     """Arbitrary text read as a paste never raises."""
     parse_protocol_log(text, "fuzz", pasted=True)
+
+
+# -- one set of rules for both reader paths ---------------------------------------------------
+
+_FIELD_VARIANTS = {
+    0: st.sampled_from(
+        [
+            "2024-06-01T00:00:00.000Z",
+            "2024-06-01T00:00:00Z",
+            "2024-06-01T02:00:00.000+02:00",
+            "2024-06-01T00:00:00.000",
+            "0001-01-01T00:00:00.000+05:00",
+            "not a date",
+            "",
+        ]
+    ),
+    3: st.one_of(
+        st.integers(0, 10**6).map(str),
+        st.sampled_from(["-1", "+5", "1_0", " 7", "7 ", "\u00b2", "\u0663", "", "x", "9" * 30]),
+    ),
+    6: st.sampled_from(["*", "+", "-", ">", "<", " *", "?", "", "**"]),
+}
+_PLAIN = st.text(alphabet="abc ,\"'.:;-<>=[]", max_size=12)
+
+
+@st.composite
+def _mangled_logs(draw: st.DrawFn) -> str:
+    """Return log text whose rows are mostly well formed and sometimes mangled."""
+    lines = []
+    for _ in range(draw(st.integers(1, 40))):
+        fields = [
+            draw(_FIELD_VARIANTS[index]) if index in _FIELD_VARIANTS else "F" for index in range(9)
+        ]
+        fields[7] = draw(_PLAIN) if draw(st.booleans()) else ""
+        line = ",".join(fields)
+        mangle = draw(st.sampled_from(["none"] * 6 + ["drop", "extra", "blank", "hash", "quote"]))
+        if mangle == "drop":
+            line = line.rsplit(",", 1)[0]
+        elif mangle == "extra":
+            line += ",extra"
+        elif mangle == "blank":
+            line = draw(st.sampled_from(["", "   ", "\t"]))
+        elif mangle == "hash":
+            line = draw(st.sampled_from(["#Software: X", "#Fields: " + ",".join(STANDARD_FIELDS)]))
+        elif mangle == "quote":
+            line += ',"open'
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mangled_logs())
+def test_the_fast_and_careful_paths_agree(text: str) -> None:
+    """Fast path, careful path and the streaming reader give the same rows and problems."""
+    import exchange_tls.protocol_log.reader as reader
+
+    normal = parse_protocol_log(text, "SEND.LOG")
+    original = reader._LogReader._fast
+    reader._LogReader._fast = lambda self, batch, first: None  # type: ignore[method-assign]
+    try:
+        careful = parse_protocol_log(text, "SEND.LOG")
+    finally:
+        reader._LogReader._fast = original  # type: ignore[method-assign]
+    assert [row.values for row in normal.rows] == [row.values for row in careful.rows]
+    assert normal.problems == careful.problems
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "SEND.LOG")
+        path.write_bytes(text.encode("utf-8"))
+        streamed = iter_protocol_rows(path)
+        rows = [row.values[:9] for row in streamed]
+    assert rows == [row.values[:9] for row in normal.rows]
+    assert [(p.line, p.code) for p in streamed.problems] == [
+        (p.line, p.code) for p in normal.problems
+    ]

@@ -47,6 +47,7 @@ from exchange_tls.remediation import (
     SetSendConnector,
     TestNetConnection,
 )
+from exchange_tls.remediation.quoting import quote
 from exchange_tls.sources import SourceRef
 
 tree_sitter = pytest.importorskip("tree_sitter")
@@ -476,3 +477,26 @@ def test_every_example_script_parses_into_its_steps(example: str) -> None:
     diagnosis = diagnose(load_evidence(EXAMPLES / example))
     script = render_script(diagnosis)
     assert _script_commands(script) == _expected_script_commands(diagnosis)
+
+
+_SIGNATURE_LINE = "# SIG # Begin signature block"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r", "\r\n", "\u2028", "\x85"])
+def test_a_signature_block_line_in_evidence_text_never_starts_a_script_line(newline: str) -> None:
+    """Evidence text with a line break and '# SIG # Begin signature block' stays a plain comment."""
+    text = "connector" + newline + "SIG # Begin signature block" + newline + "tail"
+    diagnosis = Diagnosis(
+        findings=(_finding(text, []),), now=dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)
+    )
+    script = render_script(diagnosis)
+    lines = script.replace("\r\n", "\n").split("\n")
+    assert not any(line.strip().casefold() == _SIGNATURE_LINE.casefold() for line in lines)
+    assert all(line.startswith("#") or not line for line in lines if "tail" in line)
+
+
+def test_a_literal_holding_a_signature_block_line_is_refused() -> None:
+    """A value whose second line reads as a signature block cannot be quoted."""
+    with pytest.raises(ValueError, match="signature"):
+        quote("Outbound\n  # sig #  begin  SIGNATURE block")
+    assert quote("SIG # Begin signature block") == "'SIG # Begin signature block'"

@@ -434,7 +434,8 @@ def test_a_zip_of_evidence_counts_its_members_as_files(tmp_path: Path) -> None:
         bundle.writestr("SEND20240601-1.LOG", log_text(session_rows(1, None)))
         bundle.writestr("README.md", "# notes\n")
     diagnosis = diagnose(load_evidence(archive))
-    assert diagnosis.coverage.files == 1
+    assert diagnosis.coverage.files == 2
+    assert dict(diagnosis.coverage.files_by_kind) == {"protocol-log": 1, "skipped": 1}
     assert diagnosis.verdict is Verdict.HEALTHY
 
 
@@ -455,7 +456,7 @@ def test_a_generated_day_of_logs_is_one_screen(
     diagnosis = diagnose(evidence)
     keys = [(finding.rule_id, finding.subject) for finding in diagnosis.findings]
     assert len(keys) == len(set(keys))
-    failing = sum(1 for s in evidence.sessions if s.tls is not None and s.tls.succeeded is False)
+    failing = diagnosis.coverage.tls_failed
     assert failing > 20
     assert sum(finding.occurrences for finding in diagnosis.findings) == failing
     main(["diagnose", str(tmp_path)])

@@ -18,8 +18,8 @@ _FLAG_LETTERS = "IPUWSFC"
 class Services(enum.Flag):
     """``AllowedServices``: the Exchange services a certificate is enabled for.
 
-    >>> Services.parse("IP.WS..")
-    <Services.IMAP|POP|IIS|SMTP: 27>
+    >>> Services.parse("IP.WS..") == Services.IMAP | Services.POP | Services.IIS | Services.SMTP
+    True
     >>> str(Services.parse("IMAP, POP, IIS, SMTP")), Services.parse(16).to_flag_string()
     ('IMAP, POP, IIS, SMTP', '....S..')
     """

@@ -13,7 +13,16 @@ from exchange_tls.errors import ParseError, Problem, Severity
 if TYPE_CHECKING:
     from exchange_tls.certificates.models import ExchangeCertificate
 
-__all__ = ["DistinguishedName", "TlsCertificateName", "parse_tls_certificate_name"]
+__all__ = [
+    "MAX_NAME_CHARS",
+    "DistinguishedName",
+    "TlsCertificateName",
+    "parse_tls_certificate_name",
+]
+
+#: The longest distinguished name parsed; real ones are under a few hundred characters.
+#: A longer one is kept as written (compared as text) and reported.
+MAX_NAME_CHARS = 16_384
 
 
 def _key(text: str) -> str:
@@ -43,6 +52,14 @@ class DistinguishedName:
     @classmethod
     def parse(cls, text: str, *, source: str = "<name>") -> DistinguishedName:
         """Parse a distinguished name; raises :class:`~exchange_tls.ParseError`."""
+        if len(text) > MAX_NAME_CHARS:
+            raise ParseError(
+                f"a distinguished name longer than {MAX_NAME_CHARS:,} characters",
+                source=source,
+                line=1,
+                column=MAX_NAME_CHARS + 1,
+                line_text=text,
+            )
         try:
             rdns = parse_dn(text)
         except pp.ParseBaseException as error:
@@ -146,6 +163,17 @@ def parse_tls_certificate_name(
     """
     problems: list[Problem] = []
     stripped = text.strip()
+    if len(stripped) > 2 * MAX_NAME_CHARS + len("<I><S>"):
+        problems.append(
+            Problem(
+                message=f"TlsCertificateName is longer than two names of {MAX_NAME_CHARS:,} "
+                "characters; it is kept as written and not read",
+                source=source,
+                severity=Severity.WARNING,
+                code="tls-name-too-long",
+            )
+        )
+        return TlsCertificateName(issuer=None, subject=None, raw=text, problems=tuple(problems))
     try:
         issuer_text, subject_text = parse_tls_name(stripped)
     except pp.ParseBaseException:

@@ -233,9 +233,19 @@ class _Reader:
         return self.objects.get(self.int32())
 
     def _library(self, depth: int) -> Any:
-        self.int32()
-        self.string()
-        return self.record(depth)  # a library record precedes the record that uses it
+        # A library record precedes the record that uses it; several may follow one
+        # another. They are read in a loop: a recursive call per library would let a
+        # chain of them reach Python's recursion limit below MAX_RECORDS.
+        while True:
+            self.int32()
+            self.string()
+            self.records += 1
+            if self.records > MAX_RECORDS:
+                raise self.fail(f"more than {MAX_RECORDS} records")
+            if self.position >= len(self.data) or self.data[self.position] != 0x0C:
+                break
+            self.position += 1
+        return self.record(depth)
 
     def _primitive_array(self, depth: int) -> Any:
         object_id = self.int32()

@@ -35,9 +35,12 @@ class LoadedFile:
 
     name: str
     kind: str
-    size: int
+    #: Its size in bytes (inflated, for an archive member); ``None`` when it was not read.
+    size: int | None
     #: A protocol log copied through a web page or a ticket, read with repairs.
     pasted: bool = False
+    #: Why the file was left out; ``None`` when it was read.
+    note: str | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -55,7 +55,7 @@ def _upper(name: str) -> str:
     return name.upper()
 
 
-def _merge_group(server: str, parts: list[Evidence]) -> Evidence:
+def _merge_group(server: str | None, parts: list[Evidence]) -> Evidence:
     if len(parts) == 1:
         return attrs.evolve(parts[0], server=server)
     problems: list[Problem] = [problem for part in parts for problem in part.problems]
@@ -106,24 +106,26 @@ def gather(groups: Mapping[str, Evidence]) -> Evidence:
     >>> [scope.server for scope in fleet.scopes]
     ['EX01', 'EX02']
     """
-    by_server: dict[str, list[Evidence]] = {}
+    by_server: dict[str, tuple[str | None, list[Evidence]]] = {}
     for name, evidence in groups.items():
         servers = named_servers(evidence)
-        if len(servers) == 1:
-            server = _upper(servers[0])
-        else:
-            server = name
-            if servers:
-                note = Problem(
-                    message=f"names several servers ({', '.join(map(_upper, servers))}); "
-                    "its evidence is judged together, as one scope",
-                    source=name,
-                    severity=Severity.WARNING,
-                    code="several-servers",
-                )
-                evidence = attrs.evolve(evidence, problems=(note, *evidence.problems))
-        by_server.setdefault(server, []).append(evidence)
-    scopes = [_merge_group(server, parts) for server, parts in by_server.items()]
+        server = _upper(servers[0]) if len(servers) == 1 else None
+        if len(servers) > 1:
+            note = Problem(
+                message=f"names several servers ({', '.join(map(_upper, servers))}); "
+                "its evidence is judged together, as one scope",
+                source=name,
+                severity=Severity.WARNING,
+                code="several-servers",
+            )
+            evidence = attrs.evolve(evidence, problems=(note, *evidence.problems))
+        by_server.setdefault(server or name, (server, []))[1].append(evidence)
+    # A group that names no server is known by its folder, but only to tell it from others.
+    several = len(by_server) > 1
+    scopes = [
+        _merge_group(server or (key if several else None), parts)
+        for key, (server, parts) in by_server.items()
+    ]
     if len(scopes) == 1:
         return scopes[0]
     return _fleet(scopes)

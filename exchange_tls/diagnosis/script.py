@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from exchange_tls import __version__
@@ -13,9 +14,17 @@ if TYPE_CHECKING:
 __all__ = ["render_script"]
 
 
+# Every character that ends a line for PowerShell or for an editor showing the script.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+# PowerShell takes a line "# SIG # Begin signature block" as the start of an Authenticode
+# signature, and refuses to run a script whose "signature" does not verify.
+_SIGNATURE_MARK = re.compile(r"(?i)(sig\s*)#(\s*(?:begin|end)\s+signature\s+block)")
+
+
 def _comment(text: str) -> list[str]:
     # One comment line per source line: a value with a line break cannot end the comment.
-    return ["# " + line for line in text.replace("\r", "\n").split("\n")]
+    text = _SIGNATURE_MARK.sub("\\1\uff03\\2", text)
+    return ["# " + line for line in _LINE_BREAKS.split(text)]
 
 
 def render_script(diagnosis: Diagnosis) -> str:

@@ -24,13 +24,34 @@ __all__ = [
     "DateOrder",
     "DateReading",
     "infer_date_order",
+    "normalise_date_order",
     "parse_culture_datetime",
     "parse_serialized_datetime",
+    "to_utc",
 ]
 
 #: The order of day, month and year in a culture's short date.
 DateOrder = Literal["MDY", "DMY", "YMD"]
 _ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
+
+
+def normalise_date_order(order: str | None) -> DateOrder | None:
+    """Return a day order given in any case; raise ``ValueError`` for anything else.
+
+    >>> normalise_date_order("mdy")
+    'MDY'
+    >>> normalise_date_order("MYD")
+    Traceback (most recent call last):
+    ValueError: date_order must be one of MDY, DMY or YMD, not 'MYD'
+    """
+    if order is None:
+        return None
+    folded = order.strip().upper()
+    for known in _ORDERS:
+        if folded == known:
+            return known
+    raise ValueError(f"date_order must be one of MDY, DMY or YMD, not {order!r}")
+
 
 _CULTURE_DATE = re.compile(
     r"""^\s*
@@ -41,7 +62,9 @@ _CULTURE_DATE = re.compile(
     )?\s*$""",
     re.VERBOSE,
 )
-_JSON_DATE = re.compile(r"^\s*/?Date\((?P<ms>-?\d+)(?P<offset>[+-]\d{4})?\)/?\s*$")
+# Milliseconds from 1970 to the year 9999 take 15 digits; longer runs are not dates, and
+# bounding them keeps int() away from its digit limit (and its quadratic cost).
+_JSON_DATE = re.compile(r"^\s*/?Date\((?P<ms>-?\d{1,18})(?P<offset>[+-]\d{4})?\)/?\s*$")
 
 # Windows' default for two-digit years (Calendar.TwoDigitYearMax): 49 is 2049, 50 is 1950.
 _TWO_DIGIT_YEAR_MAX = 2049
@@ -147,7 +170,12 @@ def parse_culture_datetime(
         chosen = dates[valid[0]]
     assert chosen is not None  # noqa: S101 -- narrowed by the branches above
     local = dt.datetime.combine(chosen, time, tzinfo=tz)
-    return DateReading(local.astimezone(dt.timezone.utc), orders=valid)
+    utc = to_utc(local)
+    if utc is None:
+        return DateReading(
+            None, f"{text.strip()!r} lies outside the years 1 to 9999 in UTC", orders=valid
+        )
+    return DateReading(utc, orders=valid)
 
 
 def infer_date_order(texts: Iterable[str]) -> DateOrder | None:
@@ -190,6 +218,8 @@ def parse_serialized_datetime(text: str) -> dt.datetime | None:
         except OverflowError:
             return None
     iso = text.strip()
+    if len(iso) > 64:
+        return None  # no ISO 8601 timestamp is this long
     # .NET writes seven fractional digits; Python before 3.11 accepts at most six.
     iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)
     if iso.endswith("Z"):
@@ -202,4 +232,20 @@ def parse_serialized_datetime(text: str) -> dt.datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc)
+    return to_utc(value)
+
+
+def to_utc(value: dt.datetime) -> dt.datetime | None:
+    """Convert an aware datetime to UTC; ``None`` when that leaves the years 1 to 9999.
+
+    ``0001-01-01T00:00:00+05:00`` is a valid local time whose UTC moment comes before
+    the first representable one, which :meth:`~datetime.datetime.astimezone` refuses
+    with ``OverflowError``.
+
+    >>> to_utc(dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))) is None
+    True
+    """
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return None

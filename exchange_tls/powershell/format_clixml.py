@@ -22,18 +22,26 @@ from typing import Any
 
 import attrs
 import defusedxml
-import defusedxml.sax
+import defusedxml.expatreader
 
 from exchange_tls.errors import Problem, ProblemCollector
 from exchange_tls.powershell.dates import parse_serialized_datetime
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
 from exchange_tls.sources import SourceRef
 
-__all__ = ["MAX_DEPTH", "looks_like_clixml", "read_clixml"]
+__all__ = ["MAX_ATTRIBUTE_CHARS", "MAX_DEPTH", "looks_like_clixml", "read_clixml"]
 
 #: The deepest element nesting read; Exchange objects need fewer than 30 levels.
 MAX_DEPTH = 200
 
+#: The longest attribute value read. CLIXML's attributes are property names, reference
+#: ids and a version; a longer one is not Export-Clixml output.
+MAX_ATTRIBUTE_CHARS = 65_536
+
+# A tag too long to hold only attributes within the limit. Expat's time grows with the
+# square of one long attribute, so such a tag is found before parsing; the match stops
+# at the next "<" or ">", which keeps the search linear.
+_LONG_TAG = re.compile(f"<[^<>]{{{MAX_ATTRIBUTE_CHARS + 4096}}}")
 _NAMESPACE = "schemas.microsoft.com/powershell/2004/04"
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -41,9 +49,11 @@ _INTEGERS = {"I16", "I32", "I64", "U8", "SB", "UI16", "UI32", "UI64", "By"}
 _FLOATS = {"Db", "Sg", "D"}
 _TEXTS = {"S", "G", "URI", "Version", "XD", "SS", "SBK", "PR", "C"}
 _LISTS = {"LST", "IE", "STK", "QUE"}
+# .NET's TimeSpan.MaxValue is 10,675,199 days; longer digit runs are not durations, and
+# bounding them keeps int() and float() fast.
 _TIMESPAN = re.compile(
-    r"^(?P<sign>-)?P(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?"
-    r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+    r"^(?P<sign>-)?P(?:(?P<days>\d{1,9})D)?(?:T(?:(?P<hours>\d{1,12})H)?(?:(?P<minutes>\d{1,14})M)?"
+    r"(?:(?P<seconds>\d{1,16}(?:\.\d{1,16})?)S)?)?$"
 )
 
 
@@ -55,19 +65,28 @@ def looks_like_clixml(text: str) -> bool:
 
 def _unescape(text: str) -> str:
     """Undo CLIXML's ``_xHHHH_`` escapes of characters XML cannot carry."""
-    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 16)), text)
+    return _ESCAPE.sub(_unescaped, text)
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    # A lone surrogate is not a character; no encoding can write it out again.
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
 def _timespan(text: str) -> dt.timedelta | str:
     match = _TIMESPAN.match(text.strip())
     if match is None:
         return text
-    delta = dt.timedelta(
-        days=int(match.group("days") or 0),
-        hours=int(match.group("hours") or 0),
-        minutes=int(match.group("minutes") or 0),
-        seconds=float(match.group("seconds") or 0),
-    )
+    try:
+        delta = dt.timedelta(
+            days=int(match.group("days") or 0),
+            hours=int(match.group("hours") or 0),
+            minutes=int(match.group("minutes") or 0),
+            seconds=float(match.group("seconds") or 0),
+        )
+    except OverflowError:
+        return text
     return -delta if match.group("sign") else delta
 
 
@@ -135,6 +154,9 @@ class _Handler(xml.sax.ContentHandler):
     def startElement(self, name: str, attrs: Any) -> None:
         if len(self.stack) >= MAX_DEPTH:
             raise _TooDeep(self._line())
+        for value in attrs.values():
+            if len(value) > MAX_ATTRIBUTE_CHARS:
+                raise _TooLong(self._line())
         frame = _Frame(tag=name, name=attrs.get("N"), line=self._line(), ref_id=attrs.get("RefId"))
         if name == "TNRef":
             self.stack[-1].type_names.extend(self.type_names.get(attrs.get("RefId", ""), ()))
@@ -244,6 +266,10 @@ class _TooDeep(Exception):
         self.line = line
 
 
+class _TooLong(_TooDeep):
+    pass
+
+
 def read_clixml(
     text: str, *, source: str, collector: ProblemCollector, first_line: int = 1
 ) -> list[PSObject]:
@@ -252,8 +278,27 @@ def read_clixml(
     # The text is already decoded; drop the declaration so its encoding is not applied
     # a second time to the UTF-8 bytes handed to the parser. Line numbers do not move.
     body = _DECLARATION.sub("", text, count=1).encode("utf-8")
+    long_tag = _LONG_TAG.search(text)
+    if long_tag is not None:
+        collector.report(
+            Problem(
+                message=f"an XML attribute longer than {MAX_ATTRIBUTE_CHARS:,} characters; "
+                "the file was not read",
+                source=source,
+                line=first_line + text.count("\n", 0, long_tag.start()),
+                code="xml-limit",
+            )
+        )
+        return []
+    parser = defusedxml.expatreader.create_parser()
+    parser.setContentHandler(handler)
+    parser.setErrorHandler(xml.sax.ErrorHandler())
     try:
-        defusedxml.sax.parseString(body, handler)
+        # One feed of the whole text: xml.sax.parseString feeds 64 KiB at a time, and
+        # expat scans a token that spans feeds again from its start on every feed, which
+        # is quadratic in a long attribute or text.
+        parser.feed(body)
+        parser.close()
     except xml.sax.SAXParseException as error:
         line = error.getLineNumber() or 1
         lines = text.split("\n")
@@ -274,6 +319,16 @@ def read_clixml(
                 source=source,
                 line=handler._line() + first_line - 1,
                 code="xml-unsafe",
+            )
+        )
+    except _TooLong as error:
+        collector.report(
+            Problem(
+                message=f"an XML attribute longer than {MAX_ATTRIBUTE_CHARS:,} characters; "
+                "reading stopped there",
+                source=source,
+                line=first_line + error.line - 1,
+                code="xml-limit",
             )
         )
     except _TooDeep as error:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from exchange_tls.errors import Problem, ProblemCollector
 from exchange_tls.powershell.records import PSObject, PSProperty
-from exchange_tls.sources import SourceRef
+from exchange_tls.sources import SourceRef, hide_nul, restore_nul
 
 __all__ = ["read_csv"]
 
@@ -58,12 +58,14 @@ def read_csv(
     if offset < len(lines) and lines[offset].startswith("#TYPE"):
         type_names = (lines[offset][len("#TYPE") :].strip(),)
         offset += 1
-    reader = csv.reader(io.StringIO("\n".join(lines[offset:])))
+    text, stand_in = hide_nul("\n".join(lines[offset:]))
+    reader = csv.reader(io.StringIO(text))
     base = first_line + offset
     header: list[str] | None = None
     records: list[PSObject] = []
     start = 1
-    for row in _rows(reader, source, base, collector):
+    for split in _rows(reader, source, base, collector):
+        row = restore_nul(split, stand_in)
         number = base + start - 1
         start = reader.line_num + 1
         # A blank line is no row, but in a one-column file "" is an empty value.

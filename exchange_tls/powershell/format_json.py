@@ -8,14 +8,41 @@ where it starts.
 from __future__ import annotations
 
 import json
+import re
 
-from exchange_tls.errors import Problem, ProblemCollector
+from exchange_tls.errors import Problem, ProblemCollector, Severity
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
 from exchange_tls.sources import SourceRef
 
-__all__ = ["read_json"]
+__all__ = ["MAX_ARRAY_ITEMS", "MAX_NUMBER_DIGITS", "clean_text", "read_json"]
 
 _WHITESPACE = " \t\n\r"
+
+#: The most digits an integer may have to be read as a number; a longer one is kept as
+#: its text and reported (``int()`` refuses more than 4,300 digits, and is quadratic
+#: before that on Python 3.10).
+MAX_NUMBER_DIGITS = 100
+
+#: The most items read from one JSON array; the rest is reported and left out.
+MAX_ARRAY_ITEMS = 100_000
+
+# Items that are not objects are listed up to this many; the rest are counted.
+_LISTED_PROBLEMS = 100
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    r"""Replace lone surrogates (from ``\ud800`` or ``_xD800_`` escapes) with U+FFFD.
+
+    They are not characters, and no UTF encoding can write them out.
+
+    >>> clean_text("a\ud800b") == "a\ufffdb"
+    True
+    """
+    if value.isascii():
+        return value
+    return _SURROGATES.sub("\ufffd", value)
 
 
 def _convert(value: object, source: str, line: int) -> PSValue:
@@ -23,14 +50,16 @@ def _convert(value: object, source: str, line: int) -> PSValue:
         return _record(value, source, line)
     if isinstance(value, list):
         return tuple(_convert(item, source, line) for item in value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, (int, float, bool)) or value is None:
         return value
     return str(value)  # pragma: no cover -- json.loads yields no other types
 
 
 def _record(mapping: dict[str, object], source: str, line: int) -> PSObject:
     properties = [
-        PSProperty(name=str(name), value=_convert(value, source, line), line=line)
+        PSProperty(name=clean_text(str(name)), value=_convert(value, source, line), line=line)
         for name, value in mapping.items()
     ]
     return PSObject(properties, SourceRef(source, line))
@@ -42,29 +71,37 @@ def _skip(text: str, position: int) -> int:
     return position
 
 
-def _line_of(text: str, position: int, first_line: int) -> int:
-    return first_line + text.count("\n", 0, position)
-
-
 def read_json(
     text: str, *, source: str, collector: ProblemCollector, first_line: int = 1
 ) -> list[PSObject]:
     """Read ConvertTo-Json text into records; ``first_line`` numbers its first line."""
-    decoder = json.JSONDecoder()
+    long_numbers: list[str] = []
+
+    def parse_int(digits: str) -> int | str:
+        if len(digits.lstrip("-")) > MAX_NUMBER_DIGITS:
+            long_numbers.append(digits)
+            return digits
+        return int(digits)
+
+    decoder = json.JSONDecoder(parse_int=parse_int)
     items: list[tuple[object, int]] = []
+    dropped = 0
     try:
         position = _skip(text, 0)
         if text.startswith("[", position):
             position = _skip(text, position + 1)
             while position < len(text) and text[position] != "]":
+                if len(items) == MAX_ARRAY_ITEMS:
+                    dropped = position
+                    break
                 value, end = decoder.raw_decode(text, position)
                 items.append((value, position))
                 position = _skip(text, end)
                 if text.startswith(",", position):
                     position = _skip(text, position + 1)
-            if not text.startswith("]", position):
+            if not dropped and not text.startswith("]", position):
                 raise json.JSONDecodeError("expected ']'", text, position)
-            position = _skip(text, position + 1)
+            position = len(text) if dropped else _skip(text, position + 1)
         else:
             value, end = decoder.raw_decode(text, position)
             items.append((value, position))
@@ -72,24 +109,57 @@ def read_json(
         if position < len(text):
             raise json.JSONDecodeError("unexpected text after the JSON value", text, position)
     except json.JSONDecodeError as error:
+        line_start = text.rfind("\n", 0, error.pos) + 1
+        line_end = text.find("\n", error.pos)
         collector.report(
             Problem(
                 message=f"not valid JSON: {error.msg}",
                 source=source,
                 line=first_line + error.lineno - 1,
                 column=error.colno,
-                line_text=text.split("\n")[error.lineno - 1],
+                line_text=text[line_start : len(text) if line_end == -1 else line_end],
                 code="json-error",
             )
         )
     except RecursionError:
         collector.report(
-            Problem(message="JSON nested too deeply to read", source=source, code="json-depth")
+            Problem(
+                message="JSON nested too deeply to read (more levels than Python's recursion "
+                "limit)",
+                source=source,
+                code="json-depth",
+            )
         )
         return []
+    if dropped:
+        collector.report(
+            Problem(
+                message=f"the array holds more than {MAX_ARRAY_ITEMS:,} items; "
+                "the rest was not read",
+                source=source,
+                line=first_line + text.count("\n", 0, dropped),
+                severity=Severity.WARNING,
+                code="json-array-limit",
+            )
+        )
+    if long_numbers:
+        collector.report(
+            Problem(
+                message=f"{len(long_numbers)} numbers of more than {MAX_NUMBER_DIGITS} digits "
+                "were kept as text",
+                source=source,
+                severity=Severity.WARNING,
+                code="json-long-number",
+            )
+        )
     records = []
+    # Items come in order, so each line number counts only the newlines since the
+    # last item: linear in the text, however many items there are.
+    line, counted = first_line, 0
+    not_objects: list[tuple[str, int]] = []
     for value, start in items:
-        line = _line_of(text, start, first_line)
+        line += text.count("\n", counted, start)
+        counted = start
         if isinstance(value, dict):
             try:
                 records.append(_record(value, source, line))
@@ -103,12 +173,23 @@ def read_json(
                     )
                 )
         else:
-            collector.report(
-                Problem(
-                    message=f"expected an object, found {type(value).__name__}",
-                    source=source,
-                    line=line,
-                    code="not-an-object",
-                )
+            not_objects.append((type(value).__name__, line))
+    for name, at in not_objects[:_LISTED_PROBLEMS]:
+        collector.report(
+            Problem(
+                message=f"expected an object, found {name}",
+                source=source,
+                line=at,
+                code="not-an-object",
             )
+        )
+    if len(not_objects) > _LISTED_PROBLEMS:
+        collector.report(
+            Problem(
+                message=f"{len(not_objects) - _LISTED_PROBLEMS:,} more items that are not "
+                "objects were left out and not listed",
+                source=source,
+                code="not-an-object",
+            )
+        )
     return records

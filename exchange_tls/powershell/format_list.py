@@ -26,13 +26,33 @@ __all__ = ["read_format_list"]
 _PROPERTY = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*:(?:[ \t](?P<value>.*)|[ \t]*$)")
 
 
-def _open_brackets(value: str) -> bool:
-    """Whether a ``[`` or ``{`` value has not been closed yet (it continues)."""
-    if not value.startswith(("[", "{")):
-        return False
-    opened = value.count("[") + value.count("{")
-    closed = value.count("]") + value.count("}")
-    return opened > closed
+def _balance(text: str) -> int:
+    """How many more ``[`` and ``{`` than ``]`` and ``}`` the text holds."""
+    return text.count("[") + text.count("{") - text.count("]") - text.count("}")
+
+
+class _Value:
+    """A property value that may grow by continuation lines, kept as parts.
+
+    Joining the parts once at the end, and keeping the bracket balance as lines come,
+    makes a value of many continuation lines cost time linear in its length.
+    """
+
+    __slots__ = ("balance", "line", "name", "parts")
+
+    def __init__(self, name: str, value: str, line: int) -> None:
+        self.name = name
+        self.line = line
+        self.parts = [value] if value else []
+        self.balance = _balance(value)
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.balance += _balance(text)
+
+    def open_brackets(self) -> bool:
+        """Whether a ``[`` or ``{`` value has not been closed yet (it continues)."""
+        return bool(self.parts) and self.parts[0].startswith(("[", "{")) and self.balance > 0
 
 
 def read_format_list(
@@ -40,14 +60,14 @@ def read_format_list(
 ) -> list[PSObject]:
     """Read Format-List lines into records; ``first_line`` numbers ``lines[0]``."""
     records: list[PSObject] = []
-    current: list[list[object]] = []  # [name, value, line] while the value may grow
+    current: list[_Value] = []
     seen: set[str] = set()
 
     def finish() -> None:
         if current:
             properties = [
-                PSProperty(name=str(name), value=str(value), line=int(str(line)))
-                for name, value, line in current
+                PSProperty(name=value.name, value=" ".join(value.parts), line=value.line)
+                for value in current
             ]
             records.append(PSObject(properties, SourceRef(source, properties[0].line)))
         current.clear()
@@ -58,17 +78,16 @@ def read_format_list(
         stripped = line.strip()
         if not stripped:
             continue
-        continuing = bool(current) and _open_brackets(str(current[-1][1]))
+        continuing = bool(current) and current[-1].open_brackets()
         match = None if continuing else _PROPERTY.match(line)
         if match is not None:
             name = match.group("name")
             if name.casefold() in seen:
                 finish()
             seen.add(name.casefold())
-            current.append([name, (match.group("value") or "").strip(), number])
+            current.append(_Value(name, (match.group("value") or "").strip(), number))
         elif current:
-            value = str(current[-1][1])
-            current[-1][1] = f"{value} {stripped}" if value else stripped
+            current[-1].add(stripped)
         else:
             collector.report(
                 Problem(

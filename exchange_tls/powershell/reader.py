@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector
+from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.format_clixml import looks_like_clixml, read_clixml
 from exchange_tls.powershell.format_csv import read_csv
 from exchange_tls.powershell.format_json import read_json
@@ -34,6 +34,27 @@ FORMATS: tuple[Format, ...] = ("list", "table", "csv", "json", "clixml")
 _JSON_START = re.compile(r'^\s*(?:\{\s*(?:"|\})|\[\s*(?:\{\s*(?:"|\})|\]|"|-?\d|true|false|null))')
 _CSV_HEADER = re.compile(r'^"[^"]+"(?:,"[^"]*")*\s*$')
 _LIST_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*:(?:[ \t]|$)")
+# A table header: two or more property names on one line.
+_HEADER_WORDS = re.compile(r"^[ \t]*[A-Z][A-Za-z0-9]+(?:[ \t]+[A-Z][A-Za-z0-9]+)+[ \t]*$")
+
+
+def _dashless_table(lines: list[str]) -> list[str] | None:
+    """Put back the dash line of a pasted table that lost it; ``None`` if it is none.
+
+    Pastes drop the dash line and put blank lines between rows. The header is then the
+    first line with text, a line of property names followed by a blank line, and each
+    column starts where its name starts. The dash line takes the blank line's place,
+    so line numbers do not move.
+    """
+    first = next((index for index, line in enumerate(lines) if line.strip()), None)
+    if first is None or first + 2 >= len(lines) or lines[first + 1].strip():
+        return None
+    if not _HEADER_WORDS.match(lines[first]):
+        return None
+    if not any(line.strip() for line in lines[first + 2 :]):
+        return None
+    dashes = re.sub(r"\S", "-", lines[first])
+    return [*lines[: first + 1], dashes, *lines[first + 2 :]]
 
 
 def detect_format(lines: list[str]) -> Format | None:
@@ -79,6 +100,21 @@ def read_records(
     if format != "clixml" and format != "json":
         lines = strip_common_prefix(lines, source=source, collector=collector)
     chosen = detect_format(lines) if format == "auto" else format
+    if chosen is None and format == "auto":
+        repaired = _dashless_table(lines)
+        if repaired is not None:
+            header_line = next(index for index, line in enumerate(lines) if line.strip())
+            collector.report(
+                Problem(
+                    message="read a table without its dash line: each column starts where "
+                    "its name starts in the header",
+                    source=source,
+                    line=header_line + 1,
+                    severity=Severity.INFO,
+                    code="table-without-dashes",
+                )
+            )
+            lines, chosen = repaired, "table"
     if chosen is None:
         first = next((index for index, line in enumerate(lines) if line.strip()), 0)
         raise ParseError(
@@ -89,7 +125,14 @@ def read_records(
             column=1,
             line_text=lines[first] if lines else "",
         )
-    if chosen == "list":
+    table_at = find_table_header(lines) if chosen in ("list", "table") else None
+    if table_at is not None and any(_LIST_LINE.match(line) for line in lines[:table_at]):
+        # Format-List output and a table pasted together: each part in its own format.
+        records = read_format_list(lines[:table_at], source=source, collector=collector)
+        records += read_format_table(
+            lines[table_at:], source=source, collector=collector, first_line=table_at + 1
+        )
+    elif chosen == "list":
         records = read_format_list(lines, source=source, collector=collector)
     elif chosen == "table":
         records = read_format_table(lines, source=source, collector=collector)

@@ -17,6 +17,7 @@ from exchange_tls.powershell.dates import (
     DateReading,
     parse_culture_datetime,
     parse_serialized_datetime,
+    to_utc,
 )
 from exchange_tls.powershell.records import PSObject, PSValue
 
@@ -130,7 +131,10 @@ def as_datetime(
     """Return the value as a UTC datetime, from any format; a reason when not."""
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        return DateReading(aware.astimezone(dt.timezone.utc))
+        utc = to_utc(aware)
+        if utc is None:
+            return DateReading(None, f"{value.isoformat()} lies outside the years 1 to 9999 in UTC")
+        return DateReading(utc)
     if isinstance(value, PSObject):
         # Windows PowerShell's ConvertTo-Json writes {value, DisplayHint, DateTime}.
         inner = value.value_of("value")

@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
@@ -46,7 +46,10 @@ from exchange_tls.sources import (
     decode_bytes,
     detect_encoding,
     guessed_encoding_problem,
+    hide_nul,
+    open_regular,
     replace_undecodable,
+    restore_nul,
     undecodable_seen,
 )
 
@@ -56,6 +59,7 @@ __all__ = [
     "iter_protocol_rows",
     "parse_protocol_log",
     "read_protocol_log",
+    "stream_protocol_rows",
 ]
 
 #: The nine fields of every Exchange protocol log since 2007, in order.
@@ -85,6 +89,9 @@ _set_values = ProtocolLogRow.__dict__["values"].__set__
 _fromisoformat = dt.datetime.fromisoformat
 _tzinfo = operator.attrgetter("tzinfo")
 _UTC_ONLY = {dt.timezone.utc}
+# Exchange numbers the rows of a session from 0 in an Int32; more digits than an Int64
+# holds are not a sequence number (and int() of thousands of digits is slow or refused).
+_MAX_SEQUENCE_DIGITS = 19
 
 
 def _parse_timestamp(text: str) -> dt.datetime | None:
@@ -103,7 +110,37 @@ def _parse_timestamp(text: str) -> dt.datetime | None:
             return None
     if value.tzinfo is None:
         return None
-    return value.astimezone(dt.timezone.utc) if value.utcoffset() else value
+    if not value.utcoffset():
+        return value
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return None  # a local time whose UTC moment lies outside the years 1 to 9999
+
+
+def _sequence_number(text: str) -> int | None:
+    """Read a sequence number: ASCII digits only, as Exchange writes them.
+
+    ``int()`` also takes ``-1``, ``+5``, ``1_0``, blanks around the digits and the
+    digits of every script, and ``str.isdigit()`` takes ``²``, which ``int()`` refuses;
+    both paths of the reader use this one rule.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_SEQUENCE_DIGITS:
+        return None
+    return int(text)
+
+
+def _all_sequence_numbers(texts: tuple[str, ...]) -> list[int] | None:
+    """Read a whole column by :func:`_sequence_number`'s rule; ``None`` if any fails."""
+    if "" in texts:
+        return None
+    joined = "".join(texts)
+    if not (joined.isascii() and joined.isdigit()):
+        return None  # a sign, an underscore, a blank or a non-ASCII digit somewhere
+    if max(map(len, texts)) > _MAX_SEQUENCE_DIGITS:
+        return None
+    return list(map(int, texts))
 
 
 class _Split(Protocol):
@@ -213,7 +250,14 @@ class _LogReader:
                 first, line = line + 1, split.line_num
                 undecodable = undecodable_seen() != seen
                 if failure is not None:
-                    self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
+                    # Usually a quote left open: csv joined the lines after it into one
+                    # field until the field limit. Each line is split again on its own,
+                    # so the open quote costs only its line.
+                    lines = physical.take(first, line)
+                    if lines is not None:
+                        batch = self._split_lines(lines, first)
+                    else:
+                        self.problem(f"cannot split the row: {failure}", line, "", "csv-error")
                 elif line - first + 1 != len(batch):
                     # Exchange writes no line breaks inside fields (it escapes them), so
                     # a row that spans lines is a quote left open: read line by line.
@@ -233,13 +277,20 @@ class _LogReader:
 
     def _split_lines(self, lines: list[str], first: int) -> list[list[str]]:
         """Split each line on its own; report the quotes left open at the line's end."""
-        batch = []
+        batch: list[list[str]] = []
         for offset, text in enumerate(lines):
             text = text.rstrip("\r\n")
+            hidden, stand_in = hide_nul(text)
             try:
-                fields = next(csv.reader((text,), strict=True), [])
+                fields = restore_nul(next(csv.reader((hidden,), strict=True), []), stand_in)
             except csv.Error:
-                fields = next(csv.reader((text,)), [])
+                try:
+                    fields = restore_nul(next(csv.reader((hidden,)), []), stand_in)
+                except csv.Error as error:
+                    # A field beyond csv's limit: the line is reported, not read.
+                    self.problem(f"cannot split the row: {error}", first + offset, "", "csv-error")
+                    batch.append([])
+                    continue
                 self.problem(
                     "a quoted field is not closed on its line; read it to the end of the line",
                     first + offset,
@@ -281,9 +332,11 @@ class _LogReader:
             return None
         # A directive line ("#Fields: …") fails the timestamp check below, so directives
         # need no test of their own here.
+        sequence = _all_sequence_numbers(columns[3])
+        if sequence is None:
+            return None
         try:
             timestamps = list(map(_fromisoformat, columns[0]))
-            sequence = list(map(int, columns[3]))
         except ValueError:
             return None
         if set(map(_tzinfo, timestamps)) != _UTC_ONLY:
@@ -468,8 +521,7 @@ class _LogReader:
                 column=_column_of(line, 6),
             )
             return None
-        sequence_text = values[3].strip()
-        sequence = int(sequence_text) if sequence_text.isdigit() else None
+        sequence = _sequence_number(values[3])
         if sequence is None:
             self.problem(
                 f"sequence number {values[3]!r} is not a number; kept as unknown",
@@ -557,21 +609,52 @@ def _render(fields: list[str]) -> str:
     )
 
 
-def _open_text(binary: BinaryIO, name: str, collector: ProblemCollector) -> io.TextIOWrapper:
+def _open_text(binary: IO[bytes], name: str, collector: ProblemCollector) -> io.TextIOWrapper:
     """Wrap a seekable binary file as text in the encoding its first bytes show."""
     head = binary.read(4096)
     encoding, mark, guessed = detect_encoding(head)
     if guessed:
         collector.report(guessed_encoding_problem(encoding, name))
-    binary.seek(mark)
-    return io.TextIOWrapper(binary, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+    if binary.seekable():
+        binary.seek(mark)
+        stream: IO[bytes] = binary
+    else:
+        # An archive member cannot seek back: put the bytes after the mark in front.
+        stream = io.BufferedReader(_Prefixed(head[mark:], binary))
+    return io.TextIOWrapper(stream, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+
+
+class _Prefixed(io.RawIOBase):
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._prefix:
+            size = min(len(buffer), len(self._prefix))
+            buffer[:size] = self._prefix[:size]
+            self._prefix = self._prefix[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._rest.close()
+        super().close()
 
 
 def _reopener(path: Path, name: str) -> Callable[[], Iterator[str]]:
     def reopen() -> Iterator[str]:
         # Its encoding was reported when the file was first opened; _PhysicalLines
         # closes the wrapper (and so the file) when the reading ends.
-        return _open_text(open(path, "rb"), name, ProblemCollector("collect"))
+        return _open_text(open_regular(path), name, ProblemCollector("collect"))
 
     return reopen
 
@@ -606,10 +689,44 @@ class ProtocolRowReader:
             name = str(path)
             self.files.append(name)
             log = _LogReader(name, self._collector, direction=direction_from_path(path))
-            with open(path, "rb") as binary:
+            try:
+                binary = open_regular(path)
+            except OSError as error:
+                self._collector.report(
+                    Problem(
+                        message=f"cannot read: {error.strerror or error}",
+                        source=name,
+                        severity=Severity.ERROR,
+                        code="unreadable",
+                    )
+                )
+                continue
+            with binary:
                 text = _open_text(binary, name, self._collector)
                 yield from log.batches(csv.reader(text), _reopener(path, name))
             self.headers.extend(log.headers)
+
+
+def stream_protocol_rows(
+    opener: Callable[[], IO[bytes]], name: str, collector: ProblemCollector
+) -> Iterator[ProtocolLogRow]:
+    """Stream the rows of one log from a binary stream that ``opener`` opens.
+
+    ``opener`` is called again to re-split lines that a quote left open; problems go
+    to ``collector``. Memory is one batch of rows, whatever the size of the log.
+    """
+    log = _LogReader(name, collector, direction=direction_from_path(Path(name)))
+
+    def reopen() -> Iterator[str]:
+        return _open_text(opener(), name, ProblemCollector("collect"))
+
+    def batches() -> Iterator[list[ProtocolLogRow]]:
+        with opener() as binary:
+            text = _open_text(binary, name, collector)
+            yield from log.batches(csv.reader(text), reopen)
+
+    # Flattened in C: a generator that yielded each row would cost a frame resume per row.
+    return itertools.chain.from_iterable(batches())
 
 
 def iter_protocol_rows(
@@ -680,7 +797,8 @@ def read_protocol_log(
     """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
     if isinstance(file, (str, os.PathLike)):
         path = Path(file)
-        decoded = decode_bytes(path.read_bytes(), str(path))
+        with open_regular(path) as stream:
+            decoded = decode_bytes(stream.read(), str(path))
     else:
         data = file.read()
         decoded = decode_bytes(data, str(getattr(file, "name", "<stream>")))

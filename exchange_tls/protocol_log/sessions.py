@@ -8,7 +8,10 @@ Rows are put in sequence order when the session ends (stable, so duplicates keep
 arrival order; gaps are allowed). Memory holds only open sessions: a session idle for
 longer than ``idle_timeout`` of log time (Exchange drops idle connections after 10
 minutes) is returned incomplete as soon as the log has moved past it, and at most
-``max_open`` sessions are held, the oldest returned first when more arrive.
+``max_open`` sessions are held, the oldest returned first when more arrive. A session
+keeps at most ``max_rows`` rows (its first ones, and its disconnect row); the rows beyond
+are counted in :attr:`SessionAssembler.truncated`, so that one endless session cannot
+hold a whole log in memory.
 """
 
 from __future__ import annotations
@@ -27,7 +30,17 @@ from exchange_tls.protocol_log.models import (
     SmtpSession,
 )
 
-__all__ = ["Builder", "SessionAssembler", "assemble_sessions", "build_session", "sequence_order"]
+__all__ = [
+    "MAX_SESSION_ROWS",
+    "Builder",
+    "SessionAssembler",
+    "assemble_sessions",
+    "build_session",
+    "sequence_order",
+]
+
+#: The most rows one session keeps; an SMTP session of many messages has a few thousand.
+MAX_SESSION_ROWS = 100_000
 
 _Key = tuple["Direction | None", str, str]
 
@@ -110,12 +123,18 @@ class SessionAssembler:
         *,
         idle_timeout: dt.timedelta = dt.timedelta(hours=1),
         max_open: int = 100_000,
+        max_rows: int = MAX_SESSION_ROWS,
         build: Builder | None = None,
     ) -> None:
         #: Turns a finished session's rows into a session; one that returns ``None`` has
         #: consumed the rows itself (a summary that only counts the session).
         self._build: Builder = build_session if build is None else build
         self._open: dict[_Key, list[ProtocolLogRow]] = {}
+        self._max_rows = max_rows
+        self._dropped: dict[_Key, int] = {}
+        #: Sessions that lost rows to ``max_rows``: (connector id, session id, rows
+        #: dropped), in the order they finished.
+        self.truncated: list[tuple[str, str, int]] = []
         self._idle_timeout = idle_timeout
         self._max_open = max_open
         self._latest: dt.datetime | None = None
@@ -145,6 +164,8 @@ class SessionAssembler:
             else:
                 session.append(row)
             if values[6] is disconnect:
+                if self._dropped:
+                    self._note_truncated(key)
                 finished = build(key, open_sessions.pop(key), ended=True)
                 if finished is not None:
                     yield finished
@@ -163,6 +184,12 @@ class SessionAssembler:
         # often enough to honour max_open): its cost per row stays constant.
         self._until_sweep = max(1, min(max(_SWEEP_EVERY, len(self._open)), self._max_open))
         evicted: list[SmtpSession | None] = []
+        for key, rows in self._open.items():
+            if len(rows) > self._max_rows:
+                # Checked at sweeps only, so a session may exceed the limit by one
+                # sweep's rows before it is cut back to its first max_rows.
+                self._dropped[key] = self._dropped.get(key, 0) + len(rows) - self._max_rows
+                del rows[self._max_rows :]
         if self._latest is not None:
             cutoff = self._latest - self._idle_timeout
             idle = [key for key, rows in self._open.items() if rows[-1].values[0] < cutoff]
@@ -173,6 +200,8 @@ class SessionAssembler:
         return [session for session in evicted if session is not None]
 
     def _finish(self, key: _Key) -> SmtpSession | None:
+        if self._dropped:
+            self._note_truncated(key)
         return self._build(key, self._open.pop(key), ended=False)
 
     def detach(self) -> list[tuple[_Key, list[ProtocolLogRow]]]:
@@ -182,8 +211,16 @@ class SessionAssembler:
         next file, and is assembled once the rows of both are together.
         """
         detached = list(self._open.items())
+        for key, _ in detached:
+            if self._dropped:
+                self._note_truncated(key)
         self._open.clear()
         return detached
+
+    def _note_truncated(self, key: _Key) -> None:
+        dropped = self._dropped.pop(key, 0)
+        if dropped:
+            self.truncated.append((key[1], key[2], dropped))
 
     def close(self) -> list[SmtpSession]:
         """Return every open session, marked incomplete, in order of first row."""

@@ -206,7 +206,14 @@ def _starts(rows: Iterable[ProtocolLogRow]) -> bool:
 class SummaryBuilder:
     """Reduce sessions into a summary; merge builders; freeze the result."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_all: bool = False) -> None:
+        #: Keep every session whole instead of reducing it (for tables and notebooks);
+        #: merging and fragments work the same.
+        self.keep_all = keep_all
+        #: Sessions that lost rows to the assembler's row limit: (connector id, session
+        #: id, rows dropped).
+        self.truncated: list[tuple[str, str, int]] = []
+        self._all: list[tuple[_Order, SmtpSession]] = []
         # Kept sessions are stored with their place in the total order, computed once.
         self._first: dict[Signature, tuple[_Order, SmtpSession]] = {}
         self._last: dict[Signature, tuple[_Order, SmtpSession]] = {}
@@ -232,6 +239,9 @@ class SummaryBuilder:
                 self.tls_succeeded += 1
             else:
                 self.tls_failed += 1
+        if self.keep_all:
+            self._all.append((_order(session), session))
+            return
         signature = signature_of(session)
         direction, _, outcome, detail, thumbprint = signature
         if outcome == "ok":
@@ -251,7 +261,7 @@ class SummaryBuilder:
         returned for :meth:`add`.
         """
         direction = key[0]
-        if ended and direction is not None:
+        if ended and direction is not None and not self.keep_all:
             ordered, values = sequence_order(rows)
             plain = plain_success(values, direction)
             if plain is not None:
@@ -304,6 +314,8 @@ class SummaryBuilder:
                 self._keep_extremes(signature, last)
         for signature, occurrences in other._occurrences.items():
             self._occurrences[signature].extend(occurrences)
+        self._all.extend(other._all)
+        self.truncated.extend(other.truncated)
         for tally, entry in other._latest_ok.items():
             self._keep_latest(tally, entry)
         self._tallies.update(other._tallies)
@@ -328,7 +340,7 @@ class SummaryBuilder:
             (order, kept.build() if isinstance(kept, _Unbuilt) else kept)
             for order, kept in self._latest_ok.values()
         ]
-        entries = (*self._first.values(), *self._last.values(), *latest)
+        entries = (*self._first.values(), *self._last.values(), *latest, *self._all)
         kept = {id(session): (order, session) for order, session in entries}
         return SessionSummary(
             sessions=tuple(session for _, session in sorted(kept.values(), key=_FIRST)),
@@ -366,22 +378,28 @@ class _Unbuilt:
         return build_session(self.key, self.rows, ended=True)
 
 
-def summarise_rows(rows: Iterable[ProtocolLogRow]) -> SummaryBuilder:
-    """Reduce the rows of one file (or one stream) to a mergeable builder.
+def summarise_rows(
+    rows: Iterable[ProtocolLogRow], builder: SummaryBuilder | None = None
+) -> SummaryBuilder:
+    """Reduce the rows of one file (or one stream) into ``builder`` (a new one by default).
 
     Sessions whose first row or disconnect row is not among ``rows`` are kept as
-    fragments, to be joined with the rest of their rows when builders merge.
+    fragments, to be joined with the rest of their rows when builders merge. Returns the
+    builder; what was reduced before an exception stays in it.
     """
-    builder = SummaryBuilder()
+    builder = SummaryBuilder() if builder is None else builder
     assembler = SessionAssembler(build=builder.take)
-    for session in assembler.feed_all(rows):
-        if _starts(session.rows):
-            builder.add(session)
-        else:
-            fragment = (session.rows[0].values[11], session.connector_id, session.session_id)
-            builder.add_fragment(fragment, session.rows)
-    for fragment, open_rows in assembler.detach():
-        builder.add_fragment(fragment, open_rows)
+    try:
+        for session in assembler.feed_all(rows):
+            if _starts(session.rows):
+                builder.add(session)
+            else:
+                fragment = (session.rows[0].values[11], session.connector_id, session.session_id)
+                builder.add_fragment(fragment, session.rows)
+    finally:
+        for fragment, open_rows in assembler.detach():
+            builder.add_fragment(fragment, open_rows)
+        builder.truncated.extend(assembler.truncated)
     return builder
 
 

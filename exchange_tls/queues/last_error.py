@@ -73,6 +73,22 @@ class LastError:
         return None
 
 
+# The list with angle brackets, as some pastes and retyped posts show it:
+# "[<LED=451 4.4.395 …>;<MSG=>;<FQDN=…>;<IP=>;<LRT=…>]", with or without the outer [ ].
+_ANGLE_FORM = re.compile(r"^\[?\s*<\s*(?:LRT|LED|FQDN|IP|MSG)\s*=", re.IGNORECASE)
+_ANGLE_BOUNDARY = re.compile(r">\s*;\s*<")
+
+
+def _from_angle_form(body: str) -> str:
+    """Rewrite the angle-bracket list in the usual ``[{KEY=…};{KEY=…}]`` form."""
+    inner = body.strip()
+    if inner.startswith("[") and inner.endswith("]"):
+        inner = inner[1:-1].strip()
+    inner = inner.removeprefix("<")
+    inner = inner.removesuffix(">")
+    return "[{" + "};{".join(_ANGLE_BOUNDARY.split(inner)) + "}]"
+
+
 def _unwrap(text: str) -> str:
     """Join lines a console wrapped (the break replaced a space) and strip quoting."""
     text = normalize_quotes(text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -140,6 +156,13 @@ def parse_last_error(
 
     unwrapped = _unwrap(text)
     body = unwrapped
+    if _ANGLE_FORM.match(body):
+        body = _from_angle_form(body)
+        report(
+            "read the <KEY=…> form of the LastError list as [{KEY=…}]",
+            Severity.INFO,
+            "angle-bracket-form",
+        )
     if body.startswith("{[") and body.endswith("]}"):
         body = body[1:-1]
     if not body.startswith("[{"):
