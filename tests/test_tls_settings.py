@@ -403,3 +403,27 @@ def test_a_prompt_after_a_record_is_not_joined_to_its_last_value() -> None:
     assert client is not None
     assert (server.enabled, client.enabled) == (True, False)
     assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 5)]
+
+
+def test_a_stored_utf16_regedit_export_reads_with_its_value_order() -> None:
+    """A real UTF-16 LE export from a public repository: TLS 1.1 and 1.2 on, TLS 1.0 by default."""
+    name = "faizanxgp-reem-demo_tls-reg_utf16-regedit-export_tls11-tls12-on.reg"
+    assert (DATA / name).read_bytes().startswith(b"\xff\xfeW\x00i\x00n\x00")
+    result = read_tls_settings(DATA / name)
+    assert (result.format, result.problems) == ("reg", ())
+    [settings_] = result
+    for side in Side:
+        # The export covers Protocols: TLS 1.0 has no key (on by default), TLS 1.3 is off.
+        assert settings_.enabled_versions(side) == ("TLS 1.0", "TLS 1.1", "TLS 1.2")
+        tls10 = settings_.protocol("TLS 1.0", side)
+        assert tls10 is not None
+        assert (tls10.key_exists, tls10.defaulted) == (False, True)
+    # The client key lists DisabledByDefault first, the server key Enabled first.
+    lines = {}
+    for side in Side:
+        setting = settings_.protocol("TLS 1.1", side)
+        assert setting is not None
+        assert setting.enabled_value is not None
+        assert setting.enabled_value.source is not None
+        lines[side] = setting.enabled_value.source.line
+    assert lines == {Side.CLIENT: 9, Side.SERVER: 12}
