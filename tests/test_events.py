@@ -183,6 +183,9 @@ text_lines = st.lists(
                 "<System><EventID>x</EventID></System></Event>",
                 '"EventID","Source"',
                 "Description:",
+                "Event Xml:",
+                "PS C:\\> Get-WinEvent | fl",
+                ">> -MaxEvents 1",
             ]
         ),
     ),
