@@ -430,3 +430,15 @@ def test_format_list_type_names_are_not_event_data() -> None:
     )
     assert event.event_id == 36871
     assert event.data is None
+
+
+def test_wevtutil_output_pasted_after_its_prompt_reads_as_xml() -> None:
+    """A prompt line before wevtutil's XML is skipped; the XML is still recognised."""
+    result = parse_events(
+        "PS C:\\> wevtutil qe System /c:1 /rd:true /f:xml\n"
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        "<Provider Name='Schannel'/><EventID>36871</EventID></System></Event>\n"
+    )
+    assert result.format == "xml"
+    assert [event.event_id for event in result] == [36871]
+    assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 1)]
