@@ -440,6 +440,34 @@ CASES.update(
             ),
             _quiet(lambda text: diagnose(Evidence(events=parse_events(text)))),
         ),
+        "pasted prompt lines": (
+            "Format-List",
+            lambda n: ("PS C:\\> Get-WinEvent | fl\n>> x\nId : 1\nProviderName : x\n") * (n // 40),
+            _quiet(parse_events),
+        ),
+        "prompt of colons, no >": (
+            "Format-List",
+            lambda n: "PS C" + ":" * n + "\nId : 1\n",
+            _quiet(parse_events),
+        ),
+        "prompts between registry keys": (
+            "Get-ItemProperty",
+            lambda n: ("PS C:\\> gp x\n\nEnabled : 0\nPSPath : x\n\n") * (n // 40),
+            _quiet(parse_tls_settings),
+        ),
+        "Event Viewer copies with Event Xml": (
+            "Event Viewer text",
+            lambda n: (
+                (
+                    "Log Name: System\nSource: Schannel\nEvent ID: 36870\nDescription:\nx\n"
+                    "Event Xml:\n"
+                    + _EVENT_NS
+                    + "<System><EventID>36870</EventID></System></Event>\n"
+                )
+                * (n // 200)
+            ),
+            _quiet(parse_events),
+        ),
         "deep manifest JSON": (
             "manifest",
             lambda n: '{"ExchangeTlsEvidence": ' + "[" * n,

@@ -183,6 +183,9 @@ text_lines = st.lists(
                 "<System><EventID>x</EventID></System></Event>",
                 '"EventID","Source"',
                 "Description:",
+                "Event Xml:",
+                "PS C:\\> Get-WinEvent | fl",
+                ">> -MaxEvents 1",
             ]
         ),
     ),
@@ -265,3 +268,177 @@ def test_a_damaged_evtx_file_never_loses_events_silently(changes: list[tuple[int
     except ParseError:
         return
     assert list(result) or result.problems
+
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "msen-blog_get-eventlog-system_export-csv-utf8_ja-local-dates.csv",
+        "msen-blog_get-eventlog-system_export-csv-ascii_ja-messages-as-question-marks.csv",
+    ],
+)
+def test_a_published_get_eventlog_export_csv_reads_every_row(name: str) -> None:
+    """A blog's Get-EventLog System | Export-Csv (yyyy/MM/dd local times) reads all seven rows."""
+    result = read_events(EVENTS / name, tz=JST)
+    assert result.format == "csv"
+    assert [event.event_id for event in result] == [1500, 98, 1501, 7040, 1500, 1501, 1500]
+    assert [event.record_id for event in result] == list(range(3365, 3358, -1))
+    first, _, _, scm, *_ = result
+    assert (first.provider, first.level, first.machine) == (
+        "Microsoft-Windows-GroupPolicy",
+        Level.INFORMATION,
+        "Example-PC",
+    )
+    # Local 15:35:24 in Japan; the year-first order is the only one every date fits.
+    assert first.time == dt.datetime(2017, 11, 18, 6, 35, 24, tzinfo=UTC)
+    assert {problem.code for problem in result.problems} == {"date-order-inferred"}
+    # 7040's InstanceId is 1073748864: the qualifiers sit above the low 16 bits.
+    assert (scm.provider, scm.event_id) == ("Service Control Manager", 7040)
+    assert scm.message is not None
+    assert scm.message.startswith("Windows Modules Installer ")
+    assert scm.data is None  # "System.String[]" names a type, it holds no data
+    assert scm.log is None  # Get-EventLog rows carry no log name
+
+
+def test_the_ascii_export_keeps_its_question_marks() -> None:
+    """Export-Csv's default ASCII turned the Japanese text into '?': kept as published."""
+    [first, *_] = read_events(
+        EVENTS / "msen-blog_get-eventlog-system_export-csv-ascii_ja-messages-as-question-marks.csv"
+    )
+    assert first.message == ("???????????? ???????????????????????? ??????????????????????????????")
+
+
+def test_a_published_convertto_json_with_its_prompt_reads() -> None:
+    """Windows PowerShell 5.1 ConvertTo-Json pasted after its prompt: the event, and why data is lost."""
+    result = read_events(
+        EVENTS
+        / "trilogy-bootcamp_get-winevent-system_convertto-json-ps51_prompt-first-object-only.txt"
+    )
+    assert result.format == "json"
+    [event] = result
+    assert (event.log, event.provider, event.event_id, event.record_id) == (
+        "System",
+        "Microsoft-Windows-Hyper-V-Netvsc",
+        13,
+        2555,
+    )
+    assert event.level is Level.INFORMATION
+    assert event.time == dt.datetime(2020, 7, 21, 23, 34, 18, 918000, tzinfo=UTC)
+    assert event.machine == "DESKTOP-U3FCUKI"
+    assert event.message == "Miniport NIC 'Microsoft Hyper-V Network Adapter #3' disconnected"
+    # The default depth wrote each property as its type name: the values are unknown.
+    assert event.data is None
+    assert [(problem.code, problem.line) for problem in result.problems] == [
+        ("prompt-line", 1),
+        ("event-data-cut", 2),
+    ]
+
+
+def test_a_published_powershell_7_json_reads_offset_times_and_values() -> None:
+    """PowerShell 7 ConvertTo-Json (ISO time with offset, Properties with Value) reads."""
+    result = read_events(
+        EVENTS / "script-comment_get-winevent-winrm_convertto-json-ps7_prompt-reflowed.txt"
+    )
+    [event] = result
+    assert (event.provider, event.event_id, event.level) == (
+        "Microsoft-Windows-WinRM",
+        142,
+        Level.ERROR,
+    )
+    assert event.time == dt.datetime(2022, 5, 20, 7, 1, 30, 283436, tzinfo=UTC)
+    assert event.data == ((None, "Enumeration"), (None, "2150858770"))
+    assert [problem.code for problem in result.problems] == ["prompt-line"]
+
+
+def test_a_published_event_viewer_xml_export_reads_the_rendered_event() -> None:
+    """Event Viewer's "Save as XML" (<Events> root, French RenderingInfo) reads its event."""
+    result = read_events(EVENTS / "fr-notes_event-viewer-save-as-xml_dns-4013_rendered-fr.xml")
+    assert result.format == "xml"
+    assert result.problems == ()
+    [event] = result
+    assert (event.log, event.provider, event.event_id, event.record_id) == (
+        "DNS Server",
+        "Microsoft-Windows-DNS-Server-Service",
+        4013,
+        183,
+    )
+    # "Avertissement" is not a level name this library knows; <Level>3</Level> is.
+    assert event.level is Level.WARNING
+    assert event.time == dt.datetime(2025, 2, 19, 13, 25, 2, 656043, tzinfo=UTC)
+    assert event.machine == "SRVWIN-EKO.Ekoloclast.lan"
+    assert event.message is not None
+    assert event.message.startswith("Le serveur DNS attend que les services de domaine")
+    assert event.data is None
+
+
+def test_an_event_viewer_copy_takes_time_and_data_from_its_event_xml() -> None:
+    """A published Schannel 36870 copy: the description from the text, UTC time and data from the XML."""
+    result = read_events(
+        EVENTS / "ms-docs_service-fabric_event-viewer-copy_schannel-36870_with-event-xml.txt"
+    )
+    assert result.format == "viewer"
+    assert result.problems == ()
+    [event] = result
+    assert (event.log, event.provider, event.event_id, event.level) == (
+        "System",
+        "Schannel",
+        36870,
+        Level.ERROR,
+    )
+    assert event.time == dt.datetime(2022, 10, 16, 20, 27, 36, 222854, tzinfo=UTC)
+    assert event.record_id == 2213
+    assert event.datum("ErrorCode") == "0x8009030d"
+    assert event.message == (
+        "A fatal error occurred when attempting to access the TLS server credential private "
+        "key. The error code returned from the cryptographic module is 0x8009030D. The "
+        "internal error state is 10001."
+    )
+
+
+def test_prompts_and_continuations_are_reported_not_read() -> None:
+    """A pasted prompt, its >> lines and the Exchange shell's [PS] prompt are problems, not values."""
+    text = (
+        "PS C:\\> Get-WinEvent -FilterHashtable @{LogName='System'\n"
+        ">> ProviderName='Schannel'} | Format-List\n"
+        "\n"
+        "TimeCreated  : 2024-06-01 10:02:11\n"
+        "ProviderName : Schannel\n"
+        "Id           : 36871\n"
+        "\n"
+        "[PS] C:\\Windows\\system32>Get-WinEvent -MaxEvents 1 | fl\n"
+        "\n"
+        "TimeCreated  : 2024-06-01 10:05:40\n"
+        "ProviderName : Schannel\n"
+        "Id           : 36887\n"
+    )
+    result = parse_events(text)
+    assert [event.event_id for event in result] == [36871, 36887]
+    prompts = [p.line for p in result.problems if p.code == "prompt-line"]
+    assert prompts == [1, 2, 8]
+
+
+def test_format_list_type_names_are_not_event_data() -> None:
+    """Format-List's "{System.Diagnostics.Eventing.Reader.EventProperty...}" is no data."""
+    [event] = parse_events(
+        "ProviderName : Schannel\n"
+        "Id           : 36871\n"
+        "Properties   : {System.Diagnostics.Eventing.Reader.EventProperty, "
+        "System.Diagnostics.Eventing.Reader.EventProperty...}\n"
+    )
+    assert event.event_id == 36871
+    assert event.data is None
+
+
+def test_wevtutil_output_pasted_after_its_prompt_reads_as_xml() -> None:
+    """A prompt line before wevtutil's XML is skipped; the XML is still recognised."""
+    result = parse_events(
+        "PS C:\\> wevtutil qe System /c:1 /rd:true /f:xml\n"
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        "<Provider Name='Schannel'/><EventID>36871</EventID></System></Event>\n"
+    )
+    assert result.format == "xml"
+    assert [event.event_id for event in result] == [36871]
+    assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 1)]

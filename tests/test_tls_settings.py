@@ -309,3 +309,121 @@ def test_cipher_keys_are_read_with_their_enabled_value() -> None:
         ("NULL", None),
         ("RC4 128/128", False),
     ]
+
+
+SFB = "ms-docs_sfb-disable-tls-1.0-1.1_"
+
+
+def test_skype_tls_disable_reg_leaves_only_tls12_by_windows_default() -> None:
+    """Microsoft's published TLSDisable.reg (a regedit export, blank line between lines) reads."""
+    result = read_tls_settings(DATA / f"{SFB}TLSDisable-reg_blank-lines.reg")
+    assert result.format == "reg"
+    assert result.problems == ()
+    [settings_] = result
+    # SSL 2.0 to TLS 1.1 are switched off on both sides; TLS 1.2 has no key, so Windows'
+    # default (on) applies, and TLS 1.3's default is off.
+    for side in Side:
+        assert settings_.enabled_versions(side) == ("TLS 1.2",)
+        tls12 = settings_.protocol("TLS 1.2", side)
+        assert tls12 is not None
+        assert (tls12.key_exists, tls12.defaulted, tls12.offered) == (False, True, True)
+    tls10 = settings_.protocol("TLS 1.0", Side.CLIENT)
+    assert tls10 is not None
+    assert (tls10.enabled, tls10.disabled_by_default) == (False, True)
+    assert tls10.enabled_value is not None
+    assert tls10.enabled_value.source is not None
+    assert tls10.enabled_value.source.line == 167
+    ciphers = {cipher.name: cipher.enabled for cipher in settings_.ciphers}
+    assert ciphers["AES 256/256"] is True  # dword:FFFFFFFF
+    assert ciphers["RC4 128/128"] is False
+    assert ciphers["Triple DES 168"] is False
+    assert len(ciphers) == 13
+    assert settings_.dotnet == ()
+
+
+def test_skype_prerequisite_reg_sets_strong_crypto_but_not_system_defaults() -> None:
+    """TLSPreReq.reg: TLS 1.2 on; .NET v2 and v4 get SchUseStrongCrypto, not SystemDefaultTlsVersions."""
+    [settings_] = read_tls_settings(DATA / f"{SFB}TLSPreReq-reg_blank-lines.reg")
+    for side in Side:
+        tls12 = settings_.protocol("TLS 1.2", side)
+        assert tls12 is not None
+        assert (tls12.enabled, tls12.disabled_by_default, tls12.defaulted) == (True, False, False)
+        # Only the TLS 1.2 keys are in the file: the other versions are not covered.
+        assert settings_.enabled_versions(side) is None
+    assert sorted(
+        (d.version, d.wow6432, d.strong_crypto, d.uses_system_defaults) for d in settings_.dotnet
+    ) == [
+        ("v2.0.50727", False, True, False),
+        ("v2.0.50727", True, True, False),
+        ("v4.0.30319", False, True, False),
+        ("v4.0.30319", True, True, False),
+    ]
+    winhttp = [value.data for value in settings_.values if value.name == "DefaultSecureProtocols"]
+    assert winhttp == [0xAA0, 0xAA0]
+
+
+def test_published_get_itemproperty_with_prompts_reads_both_keys() -> None:
+    """A blog's two Get-ItemProperty results, each after its prompt: TLS 1.0 and 1.1 client off."""
+    result = read_tls_settings(
+        DATA / "rleon-blog_get-itemproperty-tls11-tls10-client_fl-with-prompts.txt"
+    )
+    [settings_] = result
+    for version in ("TLS 1.0", "TLS 1.1"):
+        client = settings_.protocol(version, Side.CLIENT)
+        assert client is not None
+        assert (client.enabled, client.disabled_by_default, client.offered) == (False, True, False)
+        assert settings_.protocol(version, Side.SERVER) is None
+    tls10 = settings_.protocol("TLS 1.0", Side.CLIENT)
+    assert tls10 is not None
+    assert tls10.enabled_value is not None
+    assert tls10.enabled_value.source is not None
+    assert tls10.enabled_value.source.line == 15
+    assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 1), ("prompt-line", 13)]
+
+
+def test_a_prompt_after_a_record_is_not_joined_to_its_last_value() -> None:
+    """A pasted prompt after a key's values is a problem; the last value keeps its number."""
+    path = "Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet"
+    path += "\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
+    text = (
+        f"PSPath            : {path}Server\n"
+        "DisabledByDefault : 0\n"
+        "Enabled           : 1\n"
+        "\n"
+        "PS C:\\> Get-ItemProperty 'HKLM:\\SYSTEM\\...\\TLS 1.2\\Client'\n"
+        "\n"
+        f"PSPath            : {path}Client\n"
+        "Enabled           : 0\n"
+    )
+    result = parse_tls_settings(text)
+    [settings_] = result
+    server = settings_.protocol("TLS 1.2", Side.SERVER)
+    client = settings_.protocol("TLS 1.2", Side.CLIENT)
+    assert server is not None
+    assert client is not None
+    assert (server.enabled, client.enabled) == (True, False)
+    assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 5)]
+
+
+def test_a_stored_utf16_regedit_export_reads_with_its_value_order() -> None:
+    """A real UTF-16 LE export from a public repository: TLS 1.1 and 1.2 on, TLS 1.0 by default."""
+    name = "faizanxgp-reem-demo_tls-reg_utf16-regedit-export_tls11-tls12-on.reg"
+    assert (DATA / name).read_bytes().startswith(b"\xff\xfeW\x00i\x00n\x00")
+    result = read_tls_settings(DATA / name)
+    assert (result.format, result.problems) == ("reg", ())
+    [settings_] = result
+    for side in Side:
+        # The export covers Protocols: TLS 1.0 has no key (on by default), TLS 1.3 is off.
+        assert settings_.enabled_versions(side) == ("TLS 1.0", "TLS 1.1", "TLS 1.2")
+        tls10 = settings_.protocol("TLS 1.0", side)
+        assert tls10 is not None
+        assert (tls10.key_exists, tls10.defaulted) == (False, True)
+    # The client key lists DisabledByDefault first, the server key Enabled first.
+    lines = {}
+    for side in Side:
+        setting = settings_.protocol("TLS 1.1", side)
+        assert setting is not None
+        assert setting.enabled_value is not None
+        assert setting.enabled_value.source is not None
+        lines[side] = setting.enabled_value.source.line
+    assert lines == {Side.CLIENT: 9, Side.SERVER: 12}

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+import attrs
+
 from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
@@ -72,6 +74,42 @@ _VIEWER_LINE = re.compile(
 )
 _EVENT_PROPERTIES = ("ProviderName", "TimeCreated", "EntryType", "InstanceId", "LogName")
 
+# A console prompt and the command after it, as pasted with the output in forum posts and
+# blogs: "PS C:\Users\admin> Get-WinEvent ...", "[EX01]: PS C:\> ...", or the Exchange
+# Management Shell's "[PS] C:\Windows\system32>Get-EventLog ...". The prompt names a drive
+# or provider path, which keeps wrapped message text that starts with "PS " out of it.
+_PROMPT = re.compile(
+    r"^[ \t]*(?:\[[^\]\r\n]{1,100}\]: )?(?:\[PS\] |PS )[A-Za-z][\w.\\-]*:[^\r\n>]{0,260}>"
+)
+
+
+def _without_prompts(lines: list[str], source: str, collector: ProblemCollector) -> list[str]:
+    """Blank out pasted prompt lines (and their ``>>`` continuations), each a problem.
+
+    Lines keep their numbers, so every event still points at the line it came from.
+    """
+    kept: list[str] = []
+    in_command = False
+    for number, line in enumerate(lines, start=1):
+        if _PROMPT.match(line) or (in_command and line.lstrip().startswith(">>")):
+            collector.report(
+                Problem(
+                    message="ignored a PowerShell prompt and the command typed after it",
+                    source=source,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="prompt-line",
+                )
+            )
+            kept.append("")
+            in_command = True
+        else:
+            kept.append(line)
+            in_command = False
+    return kept
+
 
 def looks_like_events(records: list[PSObject]) -> bool:
     """Whether PowerShell records are event log entries (Get-WinEvent or Get-EventLog)."""
@@ -111,6 +149,24 @@ def _level(value: PSValue, numbers: dict[int, Level]) -> Level | None:
     return _LEVEL_NAMES.get(text.casefold())
 
 
+_TYPE_NAME = re.compile(r"^System(?:\.[A-Za-z_]\w*)+$")
+
+
+def _is_type_name(item: PSValue) -> bool:
+    return isinstance(item, str) and _TYPE_NAME.match(item) is not None
+
+
+def _depth_cut(record: PSObject) -> int | None:
+    """Return the line of Properties that ConvertTo-Json cut to type names, if it did."""
+    prop = record.get("Properties")
+    if prop is None:
+        return None
+    items = prop.value.value if isinstance(prop.value, PSObject) else prop.value
+    if isinstance(items, tuple) and items and all(_is_type_name(item) for item in items):
+        return prop.line
+    return None
+
+
 def _data(record: PSObject) -> tuple[tuple[str | None, str], ...] | None:
     """Return Get-WinEvent's Properties or Get-EventLog's ReplacementStrings as data."""
     for name in ("Properties", "ReplacementStrings"):
@@ -119,6 +175,10 @@ def _data(record: PSObject) -> tuple[tuple[str | None, str], ...] | None:
             continue
         items = value.value if isinstance(value, PSObject) else value
         if isinstance(items, tuple):
+            if items and all(_is_type_name(item) for item in items):
+                # ConvertTo-Json's default depth (2) writes each EventProperty as its
+                # type name: the values are lost, not empty.
+                return None
             texts: list[tuple[str | None, str]] = []
             for item in items:
                 inner = item.value_of("Value") if isinstance(item, PSObject) else item
@@ -128,7 +188,12 @@ def _data(record: PSObject) -> tuple[tuple[str | None, str], ...] | None:
         text = as_text(value)
         if text is not None and not text.startswith("System."):
             inner_text = text[1:-1] if text.startswith("{") and text.endswith("}") else text
-            return tuple((None, part.strip()) for part in inner_text.split(","))
+            parts = [part.strip() for part in inner_text.split(",")]
+            # Format-List shows Properties as "{System.Diagnostics.Eventing.Reader.
+            # EventProperty, ...}": type names, not the values.
+            if all(_is_type_name(part.rstrip(".\u2026")) for part in parts):
+                return None
+            return tuple((None, part) for part in parts)
     return None
 
 
@@ -151,6 +216,14 @@ class _Binder(RecordBinder):
         if level is None:
             level = _level(value("EntryType"), _ENTRY_TYPE_NUMBERS)
         time = self.date(record, "TimeCreated") or self.date(record, "TimeGenerated")
+        cut = _depth_cut(record)
+        if cut is not None:
+            self.report(
+                "the event's data fields were written as type names (ConvertTo-Json's "
+                "default depth); export with ConvertTo-Json -Depth 3 to keep them",
+                cut,
+                "event-data-cut",
+            )
         return EventRecord(
             log=as_text(value("LogName")) or as_text(value("ContainerLog")),
             provider=provider,
@@ -237,12 +310,13 @@ def _fractional(stamp: str) -> dt.datetime | None:
 def _read_viewer(
     lines: list[str], source: str, binder: _Binder, collector: ProblemCollector
 ) -> list[EventRecord]:
-    """Read Event Viewer's "Copy details as text" blocks."""
+    """Read Event Viewer's "Copy details as text" blocks, with their "Event Xml:" part."""
     events: list[EventRecord] = []
     fields: dict[str, str] = {}
     message: list[str] = []
-    start = 1
-    in_description = False
+    xml: list[str] = []
+    start = xml_start = 1
+    in_description = in_xml = False
 
     def finish() -> None:
         if not fields:
@@ -251,28 +325,52 @@ def _read_viewer(
             (PSProperty(name="Date", value=fields.get("Date"), line=start),),
             SourceRef(source, start),
         )
-        time = binder.date(date, "Date")
         event_id_text = fields.get("Event ID", "")
-        events.append(
-            EventRecord(
-                log=fields.get("Log Name") or None,
-                provider=fields.get("Source") or None,
-                event_id=int(event_id_text) & 0xFFFF if event_id_text.isdigit() else None,
-                level=_LEVEL_NAMES.get(fields.get("Level", "").casefold()),
-                time=time,
-                machine=fields.get("Computer") or None,
-                message="\n".join(message).strip() or None,
-                source=SourceRef(source, start),
-            )
+        event = EventRecord(
+            log=fields.get("Log Name") or None,
+            provider=fields.get("Source") or None,
+            event_id=int(event_id_text) & 0xFFFF if event_id_text.isdigit() else None,
+            level=_LEVEL_NAMES.get(fields.get("Level", "").casefold()),
+            time=None,
+            machine=fields.get("Computer") or None,
+            message="\n".join(message).strip() or None,
+            source=SourceRef(source, start),
         )
+        raws = (
+            read_event_xml("\n".join(xml), source=source, collector=collector, first_line=xml_start)
+            if any(line.strip() for line in xml)
+            else []
+        )
+        if len(raws) == 1:
+            # The copy's "Event Xml:" part holds what the header lines leave out or
+            # round: the time in UTC to the sub-second, the record id, the data fields.
+            # The description is only in the header part.
+            found = _from_raw(raws[0][0], SourceRef(source, start), collector)
+            event = attrs.evolve(
+                found,
+                log=found.log or event.log,
+                provider=found.provider or event.provider,
+                event_id=found.event_id if found.event_id is not None else event.event_id,
+                level=found.level or event.level,
+                machine=found.machine or event.machine,
+                message=event.message,
+            )
+        if event.time is None:
+            event = attrs.evolve(event, time=binder.date(date, "Date"))
+        events.append(event)
 
     for number, line in enumerate(lines, start=1):
         match = _VIEWER_LINE.match(line.strip())
-        if match is not None and not (in_description and match.group("name") != "Log Name"):
+        if match is not None and match.group("name") == "Log Name":
+            finish()
+            fields, message, xml, start = {}, [], [], number
+            in_description = in_xml = False
+        if in_xml:
+            xml.append(line)
+        elif fields and line.strip() == "Event Xml:":
+            in_description, in_xml, xml_start = False, True, number + 1
+        elif match is not None and not (in_description and match.group("name") != "Log Name"):
             name, value = match.group("name"), match.group("value").strip()
-            if name == "Log Name":
-                finish()
-                fields, message, start, in_description = {}, [], number, False
             if name == "Description":
                 in_description = True
                 if value:
@@ -351,13 +449,16 @@ def parse_events(
     valid = ("auto", "list", "table", "csv", "json", "clixml", "xml", "viewer")
     if format not in valid:
         raise ValueError(f"format must be one of {', '.join(valid)}, not {format!r}")
+    lines = split_lines(text)
+    if any(_PROMPT.match(line) for line in lines):
+        lines = _without_prompts(lines, source, collector)
+        text = "\n".join(lines)
     if format == "xml" or (format == "auto" and looks_like_event_xml(text)):
         events = [
             _from_raw(raw, ref, collector)
             for raw, ref in read_event_xml(text, source=source, collector=collector)
         ]
         return ReadResult(events, problems=collector.problems, format="xml")
-    lines = split_lines(text)
     if format == "viewer" or (format == "auto" and _looks_like_viewer(lines)):
         binder = _Binder(source, collector, date_order, tz)
         events = _read_viewer(lines, source, binder, collector)
