@@ -233,7 +233,8 @@ def timeline_svg(sessions: Sequence[SmtpSession]) -> str:
         column = int((_bucket(session.start, daily) - first) / step)
         counts[key, column][tls_outcome(session) or "no TLS"] += 1
     label_width, cell, row_height, top = 240, 14, 20, 30
-    width = label_width + columns * cell + 10
+    # Room for the first axis label even when there are only a few columns.
+    width = max(label_width + columns * cell + 10, label_width + 140)
     height = top + row_height * len(connectors) + 10
     unit = "day" if daily else "hour"
     parts = [
