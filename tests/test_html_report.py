@@ -42,6 +42,8 @@ def csv_field(text: str) -> str:
 
 def hostile_evidence(folder: Path) -> Evidence:
     """Write a send log, certificates and a queue full of hostile text, and load them."""
+    folder = folder / "evidence"
+    folder.mkdir()
     connector = csv_field("Out " + HOSTILE)
     body = [
         "+,,",

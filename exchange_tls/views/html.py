@@ -321,7 +321,10 @@ th { background: #f0f0f0; }
 .verdict-healthy { border-color: #1e7d32; background: #e9f6ea; }
 .verdict-inconclusive { border-color: #a15c00; background: #fff4e0; }
 .finding { border: 1px solid #ddd; padding: .2em 1em; margin: 1em 0; }
-code.line { white-space: pre-wrap; word-break: break-all; }
+code.line { white-space: pre-wrap; }
+table.evidence { width: 100%; table-layout: fixed; }
+table.evidence th:nth-child(1) { width: 28%; } table.evidence th:nth-child(2) { width: 30%; }
+td { overflow-wrap: anywhere; }
 button.copy { margin-left: 1em; }
 tr.selected td { background: #e9f6ea; font-weight: bold; }
 svg.timeline text { font: 11px sans-serif; fill: #333; }
