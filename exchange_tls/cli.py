@@ -202,7 +202,7 @@ def _sessions(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     sessions = [
         session
-        for session in evidence.sessions
+        for session in sorted(evidence.sessions, key=lambda s: (s.start, s.session_id))
         if not arguments.failed or (session.tls is not None and session.tls.succeeded is False)
     ]
     _write_table(arguments, "sessions", sessions)
