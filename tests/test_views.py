@@ -115,9 +115,11 @@ def test_cli_tables_use_the_record_columns(
     """The sessions table's JSON is the sessions' records, picked, times in ISO 8601."""
     main(["sessions", "examples", "--format", "json"])
     rows = json.loads(capsys.readouterr().out)
-    expected = pick(records(examples.sessions), CLI_COLUMNS["sessions"])
+    in_time_order = sorted(examples.sessions, key=lambda s: (s.start, s.session_id))
+    expected = pick(records(in_time_order), CLI_COLUMNS["sessions"])
     assert [row["session"] for row in rows] == [row["session"] for row in expected]
     assert rows[0]["start"] == expected[0]["start"].isoformat()  # type: ignore[attr-defined]
+    assert list(rows[0]) == list(CLI_COLUMNS["sessions"])
 
 
 def test_str_of_models_is_readable(kb: Evidence) -> None:
@@ -253,7 +255,7 @@ def test_date_order_help_is_about_reading(
 
 
 def test_html_report_written_to_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """diagnose --format html -o FILE writes the page there and nothing to standard output."""
+    """Diagnose --format html -o FILE writes the page there and nothing to standard output."""
     target = tmp_path / "report.html"
     assert main(["diagnose", "--format", "html", "-o", str(target)]) == 1
     assert capsys.readouterr().out == ""
