@@ -374,7 +374,7 @@ def _coverage_section(diagnosis: Diagnosis) -> str:
             ("failing queues", coverage.failing_queues),
         )
     ]
-    parts.append(html_table(counts))
+    parts.append(f"<details><summary>Counts</summary>{html_table(counts)}</details>")
     if coverage.left_out:
         parts.append("<h3>Left out</h3>")
         parts.append(html_table(records(coverage.left_out)))

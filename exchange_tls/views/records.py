@@ -75,9 +75,7 @@ def server_of_session(session: SmtpSession) -> str | None:
 
 def server_of_queue(queue: QueueRecord) -> str | None:
     r"""Return the server of a queue from its identity (``EX01\9``), when it has one."""
-    if queue.identity and "\\" in queue.identity:
-        return queue.identity.split("\\", 1)[0]
-    return None
+    return queue.server
 
 
 def row_record(row: ProtocolLogRow) -> Record:
