@@ -253,5 +253,6 @@ def test_browser_shows_hostile_evidence_as_text_and_runs_no_script(
     assert 'onerror="window.pwned=2">\'' in text
     assert "\\x07\\x1b[2J\\u202e" in text
     page.locator("button.copy").first.click()  # our own script still runs
+    page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
     assert page.locator("button.copy").first.get_attribute("data-copied") == "yes"
     page.screenshot(path=str(artifacts(tmp_path) / "hostile-report.png"), full_page=True)

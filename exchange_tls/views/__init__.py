@@ -4,7 +4,8 @@ The models hold facts; how they are shown is decided here. The command line's ta
 the notebook's HTML, the DataFrames, ``print(diagnosis)`` and the HTML report all come
 from this package, so a column or a sentence is written once.
 
->>> from exchange_tls import load_evidence, diagnose
+>>> from exchange_tls import load_evidence
+>>> from exchange_tls.views import pick, records, text_table
 >>> from exchange_tls.bundled import example_files
 >>> evidence = load_evidence(example_files()[0].parent, date_order="MDY")
 >>> records(evidence.queues)[0]["error"]
@@ -28,7 +29,7 @@ from exchange_tls.views.html import (
     timeline_svg,
 )
 from exchange_tls.views.records import Record, record, records
-from exchange_tls.views.summary import Count, Filters, Summary, filter_evidence, summary
+from exchange_tls.views.summaries import Count, Filters, Summary, filter_evidence, summary
 from exchange_tls.views.tables import (
     CLI_COLUMNS,
     csv_table,

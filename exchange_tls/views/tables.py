@@ -75,6 +75,7 @@ def _cell(value: object) -> str:
 def text_table(rows: Sequence[Mapping[str, object]]) -> str:
     """Align records in columns for a terminal; control characters are shown escaped.
 
+    >>> from exchange_tls.views import text_table
     >>> print(text_table([{"name": "a", "count": 1}, {"name": "bb", "count": None}]))
     name  count
     ----  -----
@@ -128,6 +129,7 @@ def html_cell(value: object) -> str:
 def html_table(rows: Sequence[Mapping[str, object]], *, css_class: str = "") -> str:
     """Render records as an HTML table, every value escaped.
 
+    >>> from exchange_tls.views import html_table
     >>> html_table([{"subject": "<b>"}])
     '<table><thead><tr><th>subject</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
     """

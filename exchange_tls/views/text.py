@@ -63,6 +63,7 @@ def seen_line(finding: Finding) -> str:
 def coverage_line(coverage: Coverage) -> str:
     """Say in one line what was read and what was left out.
 
+    >>> from exchange_tls.views import coverage_line
     >>> coverage_line(Coverage(files=2, send_sessions=1, certificates=3))
     'Read 2 files: 1 send session, 3 certificates.'
     """

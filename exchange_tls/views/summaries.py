@@ -135,6 +135,7 @@ def summary(evidence: Evidence | Iterable[SmtpSession]) -> Summary:
     """Count sessions and TLS failures by server, connector, remote host, error and hour.
 
     >>> from exchange_tls import load_evidence
+    >>> from exchange_tls.views import summary
     >>> from exchange_tls.bundled import example_files
     >>> counted = summary(load_evidence(example_files()[0].parent, date_order="MDY"))
     >>> counted.sessions, counted.tls_failed, counted.by_error[0].key
