@@ -98,7 +98,17 @@ def _paths_with_stdin(paths: Sequence[str]) -> Iterator[list[str]]:
     with tempfile.TemporaryDirectory(prefix="exchange-tls-") as folder:
         stdin = Path(folder) / "stdin"
         stdin.write_bytes(sys.stdin.buffer.read())
-        yield [str(stdin) if path == STDIN else path for path in paths]
+        if list(paths) != [STDIN]:
+            yield [str(stdin) if path == STDIN else path for path in paths]
+            return
+        # Alone, standard input is read from inside the temporary folder, so that the
+        # evidence cites "stdin:27" rather than a temporary path.
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            yield [stdin.name]
+        finally:
+            os.chdir(here)
 
 
 def _filters(arguments: argparse.Namespace) -> Filters:

@@ -6,6 +6,8 @@ import datetime as dt
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -239,6 +241,9 @@ def test_dash_reads_standard_input(
     assert main(["sessions", "-", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert row["tls_error"] == "UnknownCredentials"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(log)))
+    assert main(["diagnose", "-"]) == 1
+    assert "    stdin:27: connector 'Outbound to Office 365' failed" in capsys.readouterr().out
 
 
 def test_date_order_help_is_about_reading(
@@ -272,3 +277,13 @@ def test_many_problems_say_how_many_more(
     err = capsys.readouterr().err
     assert err.startswith("25 things in the evidence could not be read with certainty:")
     assert "  … and 5 more (all of them in --format json or html)" in err
+
+
+def test_models_do_not_import_the_views() -> None:
+    """Importing the library loads no presentation code; the views load when first asked for."""
+    code = (
+        "import sys, exchange_tls; "
+        "assert not [m for m in sys.modules if m.startswith(('exchange_tls.views', "
+        "'exchange_tls.notebook', 'exchange_tls.cli'))], sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 -- our own interpreter
