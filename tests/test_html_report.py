@@ -8,6 +8,7 @@ Playwright is not installed; ``.ci/run`` installs both. Screenshots go to the fo
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -149,6 +150,9 @@ def test_json_and_html_carry_the_same_findings(tmp_path: Path) -> None:
         assert sorted(rules) == sorted(f["rule_id"] for f in document["findings"]), example
         evidence_rows = page.count("<tr><td><code>")
         assert evidence_rows == sum(len(f["evidence"]) for f in document["findings"]), example
+        for finding in document["findings"]:
+            for ref in finding["evidence"]:
+                assert html.escape(ref["excerpt"]) in page
 
 
 def test_hostile_evidence_is_escaped(tmp_path: Path) -> None:

@@ -52,6 +52,8 @@ __all__ = [
 _SEVERITY_COLOURS = {"error": "#b00020", "warning": "#a15c00", "info": "#00639b"}
 #: Problems listed in the report; the JSON carries them all.
 SHOWN_PROBLEMS = 200
+#: Evidence lines listed per finding; past this, the page says how many more the JSON has.
+SHOWN_EVIDENCE = 500
 #: Past this many hours, the timeline counts per day instead.
 TIMELINE_HOURS = 14 * 24
 UNKNOWN_SERVER = "Server not named in the evidence"
@@ -61,14 +63,18 @@ UNKNOWN_SERVER = "Server not named in the evidence"
 
 
 def _evidence_rows(finding: Finding) -> str:
-    return "".join(
+    rows = "".join(
         "<tr>"
         f"<td><code>{html_cell(ref.source or '(derived)')}</code></td>"
         f"<td>{html_cell(ref.claim)}</td>"
         f'<td><code class="line">{html_cell(ref.excerpt)}</code></td>'
         "</tr>"
-        for ref in finding.evidence
+        for ref in finding.evidence[:SHOWN_EVIDENCE]
     )
+    rest = more(len(finding.evidence), SHOWN_EVIDENCE)
+    if rest:
+        rows += f'<tr><td colspan="3">{html_cell(rest)} (all of them in --format json)</td></tr>'
+    return rows
 
 
 def _script_of(finding: Finding) -> str:
