@@ -119,7 +119,25 @@ def test_timeline_counts_outcomes_per_connector_and_hour(kb_evidence: Evidence) 
     svg = timeline_svg(kb_evidence.sessions)
     assert svg.count('class="cell failed"') == 1
     assert "Outbound to Office 365, 2017-10-07 04:00 UTC: 1 failed" in svg
+    assert "One column per hour (UTC)." in svg
     assert timeline_svg([]) == "<p><em>No protocol-log sessions: no timeline.</em></p>"
+
+
+def test_timeline_over_years_keeps_only_the_hours_with_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sessions years apart give a column per hour with sessions, not one per hour between."""
+    monkeypatch.chdir(ROOT)
+    evidence = load_evidence("examples", date_order="MDY")
+    svg = timeline_svg(evidence.sessions)
+    hours = {s.start.replace(minute=0, second=0, microsecond=0) for s in evidence.sessions}
+    assert f"with sessions: {len(hours)} of the " in svg
+    assert svg.count("<rect ") == len(
+        {
+            (s.connector_id, s.start.replace(minute=0, second=0, microsecond=0))
+            for s in evidence.sessions
+        }
+    )
 
 
 def test_findings_without_a_named_server_are_one_group() -> None:

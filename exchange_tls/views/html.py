@@ -54,7 +54,8 @@ _SEVERITY_COLOURS = {"error": "#b00020", "warning": "#a15c00", "info": "#00639b"
 SHOWN_PROBLEMS = 200
 #: Evidence lines listed per finding; past this, the page says how many more the JSON has.
 SHOWN_EVIDENCE = 500
-#: Past this many hours, the timeline counts per day instead.
+#: Up to this many hours, the timeline has a column for every hour; past it, only for the
+#: hours with sessions.
 TIMELINE_HOURS = 14 * 24
 UNKNOWN_SERVER = "Server not named in the evidence"
 
@@ -211,49 +212,46 @@ def group_by_server(
 # -- timeline ----------------------------------------------------------------------------------
 
 
-def _bucket(moment: dt.datetime, daily: bool) -> dt.datetime:
-    moment = moment.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if daily else moment
+def _hour(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
 
 
 def timeline_svg(sessions: Sequence[SmtpSession]) -> str:
-    """Draw TLS outcomes per connector per hour (per day past two weeks) as inline SVG.
+    """Draw TLS outcomes per connector per hour as inline SVG.
 
     A cell is green when every TLS negotiation in it succeeded, red when every one failed,
-    amber when both happened, and grey when sessions did not log a TLS outcome.
+    amber when both happened, and grey when sessions did not log a TLS outcome. Up to two
+    weeks, every hour has a column, quiet ones empty; over a longer span only the hours
+    with sessions do, and the caption says so.
     """
-    tls_sessions = [session for session in sessions if session.rows]
-    if not tls_sessions:
+    logged = [session for session in sessions if session.rows]
+    if not logged:
         return "<p><em>No protocol-log sessions: no timeline.</em></p>"
-    starts = [session.start for session in tls_sessions]
-    span_hours = (max(starts) - min(starts)).total_seconds() / 3600
-    daily = span_hours > TIMELINE_HOURS
-    step = dt.timedelta(days=1) if daily else dt.timedelta(hours=1)
-    first = _bucket(min(starts), daily)
-    columns = int((_bucket(max(starts), daily) - first) / step) + 1
+    hours = sorted({_hour(session.start) for session in logged})
+    span = int((hours[-1] - hours[0]) / dt.timedelta(hours=1)) + 1
+    contiguous = span <= TIMELINE_HOURS
+    if contiguous:
+        hours = [hours[0] + dt.timedelta(hours=n) for n in range(span)]
+    column_of = {hour: column for column, hour in enumerate(hours)}
     counts: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
     connectors: dict[str, str] = {}
-    for session in tls_sessions:
+    for session in logged:
         key = session.connector_id.casefold()
         connectors.setdefault(key, session.connector_id)
-        column = int((_bucket(session.start, daily) - first) / step)
-        counts[key, column][tls_outcome(session) or "no TLS"] += 1
+        counts[key, column_of[_hour(session.start)]][tls_outcome(session) or "no TLS"] += 1
     label_width, cell, row_height, top = 240, 14, 20, 30
     # Room for the first axis label even when there are only a few columns.
-    width = max(label_width + columns * cell + 10, label_width + 140)
+    width = max(label_width + len(hours) * cell + 10, label_width + 140)
     height = top + row_height * len(connectors) + 10
-    unit = "day" if daily else "hour"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="TLS outcomes per connector per {unit}">'
+        'aria-label="TLS outcomes per connector per hour">'
     ]
-    label_every = 1 if daily else 6
-    for column in range(0, columns, label_every):
-        moment = first + column * step
-        label = f"{moment:%m-%d}" if daily or moment.hour == 0 or column == 0 else f"{moment:%H}h"
-        if column == 0:
-            label = f"{moment:%Y-%m-%d %H:%M}" if not daily else f"{moment:%Y-%m-%d}"
+    label_every = 8  # columns: about 110 pixels between axis labels
+    for column in range(0, len(hours), label_every):
+        moment = hours[column]
+        label = f"{moment:%Y-%m-%d %H:00}" if column == 0 else f"{moment:%m-%d %H:00}"
         x = label_width + column * cell
         parts.append(f'<text x="{x}" y="{top - 10}" class="axis">{html_cell(label)}</text>')
     for row, (key, name) in enumerate(sorted(connectors.items())):
@@ -263,22 +261,27 @@ def timeline_svg(sessions: Sequence[SmtpSession]) -> str:
             f'<text x="0" y="{y + cell - 2}" class="label">{html_cell(shown)}'
             f"<title>{html_cell(name)}</title></text>"
         )
-        for column in range(columns):
+        for column, moment in enumerate(hours):
             outcome = counts.get((key, column))
             if not outcome:
                 continue
             ok, failed = outcome["ok"], outcome["failed"]
             state = "mixed" if ok and failed else "failed" if failed else "ok" if ok else "unknown"
-            moment = first + column * step
-            when = f"{moment:%Y-%m-%d}" if daily else f"{moment:%Y-%m-%d %H:00}"
-            detail = ", ".join(f"{count} {name}" for name, count in sorted(outcome.items()))
+            detail = ", ".join(f"{count} {what}" for what, count in sorted(outcome.items()))
             parts.append(
                 f'<rect x="{label_width + column * cell}" y="{y}" width="{cell - 2}" '
                 f'height="{cell}" class="cell {state}">'
-                f"<title>{html_cell(name)}, {when} UTC: {html_cell(detail)}</title></rect>"
+                f"<title>{html_cell(name)}, {moment:%Y-%m-%d %H:00} UTC: "
+                f"{html_cell(detail)}</title></rect>"
             )
     parts.append("</svg>")
-    return "".join(parts)
+    caption = (
+        "One column per hour (UTC)."
+        if contiguous
+        else f"One column per hour (UTC) with sessions: {len(hours)} of the {span} hours "
+        "between the first session and the last; the hours without sessions are left out."
+    )
+    return f'<div class="timeline">{"".join(parts)}<p><small>{caption}</small></p></div>'
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -333,6 +336,7 @@ table.evidence th:nth-child(1) { width: 28%; } table.evidence th:nth-child(2) { 
 td { overflow-wrap: anywhere; }
 button.copy { margin-left: 1em; }
 tr.selected td { background: #e9f6ea; font-weight: bold; }
+div.timeline { overflow-x: auto; }
 svg.timeline text { font: 11px sans-serif; fill: #333; }
 rect.ok { fill: #2e7d32; } rect.failed { fill: #c62828; } rect.mixed { fill: #ef8f00; }
 rect.unknown { fill: #9e9e9e; }
