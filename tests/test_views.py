@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange_tls import Evidence, diagnose, load_evidence, parse_send_connectors
+from exchange_tls import Evidence, ReadResult, diagnose, load_evidence, parse_send_connectors
 from exchange_tls.cli import main
 from exchange_tls.views import (
     CLI_COLUMNS,
@@ -109,6 +109,14 @@ def test_every_kind_of_model_has_a_record_and_html(kb: Evidence) -> None:
     assert "Out <b>" in str(connectors)
     with pytest.raises(TypeError, match="cannot flatten int"):
         record(3)
+
+
+def test_long_lists_render_their_first_rows_in_a_notebook(kb: Evidence) -> None:
+    """A list of 1002 rows shows 1000 in HTML and says how many more there are."""
+    rows = list(kb.sessions[0].rows) * 44
+    page = ReadResult(rows[:1002])._repr_html_()
+    assert page.count("<tr>") == 1001  # the header and 1000 rows
+    assert "… and 2 more (to_dataframe() has them all)" in page
 
 
 def test_cli_tables_use_the_record_columns(

@@ -144,9 +144,16 @@ def session_html(session: SmtpSession) -> str:
     return html_table([session_record(session)]) + html_table(rows)
 
 
+#: Rows a notebook table shows; a DataFrame (``to_dataframe()``) holds them all.
+SHOWN_ROWS = 1000
+
+
 def list_html(items: Iterable[object]) -> str:
-    """Render a list of models as a table."""
-    return html_table(records(items))
+    """Render a list of models as a table of its first :data:`SHOWN_ROWS` rows."""
+    listed = list(items)
+    rest = more(len(listed), SHOWN_ROWS)
+    note = f"<p><em>{html_cell(rest)} (to_dataframe() has them all)</em></p>" if rest else ""
+    return html_table(records(listed[:SHOWN_ROWS])) + note
 
 
 # -- servers -----------------------------------------------------------------------------------
