@@ -1,29 +1,44 @@
-"""The ``exchange-tls`` command line: diagnose, explain, sessions, certificates, queues, rules."""
+"""The ``exchange-tls`` command line: diagnose, summary, tables, explain and rules.
+
+It only reads options, loads evidence and writes what :mod:`exchange_tls.views` renders.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import contextlib
 import datetime as dt
-import io
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
-from exchange_tls.diagnosis import CATALOGUE, Diagnosis, diagnose, explain_error
+from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Coverage, Finding, Verdict
+from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import load_evidence
-from exchange_tls.safe_text import code_fence, for_json, for_markdown, for_terminal
+from exchange_tls.safe_text import for_json, for_terminal
+from exchange_tls.views import (
+    CLI_COLUMNS,
+    Filters,
+    filter_evidence,
+    markdown_report,
+    pick,
+    records,
+    summary,
+    table,
+    text_report,
+)
+from exchange_tls.views.text import more
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 # Exit statuses (documented in --help and the CLI page): a crash must never look like a
 # diagnosis, so an internal error has a status of its own.
@@ -41,21 +56,15 @@ _VERDICT_STATUS = {
     Verdict.PROBLEMS: EXIT_FINDINGS,
     Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
 }
-#: Evidence lines a finding shows in the text report; the JSON carries them all.
-SHOWN_EVIDENCE = 5
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
-_COLOURS = {"error": "\033[31;1m", "warning": "\033[33;1m", "info": "\033[36m", "dim": "\033[2m"}
-_RESET = "\033[0m"
+#: Problems listed on standard error; the JSON and HTML reports carry them all.
+SHOWN_PROBLEMS = 20
+#: The path that means standard input.
+STDIN = "-"
 
 
-class _Style:
-    def __init__(self, stream: TextIO, enabled: bool | None = None) -> None:
-        if enabled is None:
-            enabled = stream.isatty() and not os.environ.get("NO_COLOR")
-        self.enabled = enabled
-
-    def __call__(self, text: str, colour: str) -> str:
-        return f"{_COLOURS[colour]}{text}{_RESET}" if self.enabled else text
+def _colour(stream: TextIO, no_color: bool) -> bool:
+    return not no_color and stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _bundled_path() -> Path:
@@ -80,121 +89,66 @@ def _progress(stream: TextIO) -> object:
     return report
 
 
-def _load(arguments: argparse.Namespace) -> Evidence:
-    return load_evidence(
-        *arguments.paths,
-        date_order=arguments.date_order,
-        progress=_progress(sys.stderr),  # type: ignore[arg-type]
+@contextlib.contextmanager
+def _paths_with_stdin(paths: Sequence[str]) -> Iterator[list[str]]:
+    """Yield the paths, ``-`` replaced by a file holding what standard input carried."""
+    if STDIN not in paths:
+        yield list(paths)
+        return
+    with tempfile.TemporaryDirectory(prefix="exchange-tls-") as folder:
+        stdin = Path(folder) / "stdin"
+        stdin.write_bytes(sys.stdin.buffer.read())
+        if list(paths) != [STDIN]:
+            yield [str(stdin) if path == STDIN else path for path in paths]
+            return
+        # Alone, standard input is read from inside the temporary folder, so that the
+        # evidence cites "stdin:27" rather than a temporary path.
+        here = os.getcwd()
+        os.chdir(folder)
+        try:
+            yield [stdin.name]
+        finally:
+            os.chdir(here)
+
+
+def _filters(arguments: argparse.Namespace) -> Filters:
+    return Filters(
+        since=getattr(arguments, "since", None),
+        until=getattr(arguments, "until", None),
+        connector=getattr(arguments, "connector", None),
+        remote=getattr(arguments, "remote", None),
+        server=getattr(arguments, "server", None),
     )
 
 
+def _load(arguments: argparse.Namespace) -> Evidence:
+    filters = _filters(arguments)
+    # Tables list every session, and filters pick sessions: both need them whole. A
+    # diagnosis alone reads summaries, in memory that does not grow with the logs.
+    keep = filters.active or arguments.command in ("sessions", "summary")
+    with _paths_with_stdin(arguments.paths) as paths:
+        evidence = load_evidence(
+            *paths,
+            date_order=arguments.date_order,
+            progress=_progress(sys.stderr),  # type: ignore[arg-type]
+            jobs=getattr(arguments, "jobs", 1),
+            keep_sessions=keep,
+        )
+    return filter_evidence(evidence, filters)
+
+
+@contextlib.contextmanager
+def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
+    """Yield where to write: the ``--output`` file, else standard output."""
+    target = getattr(arguments, "output", None)
+    if target is None or str(target) == STDIN:
+        yield sys.stdout
+        return
+    with open(target, "w", encoding="utf-8", newline="\n") as stream:
+        yield stream
+
+
 # -- diagnose ------------------------------------------------------------------------------
-
-
-def _seen(finding: Finding) -> str:
-    if not finding.occurrences:
-        return ""
-    text = f"  Seen: {plural(finding.occurrences, 'failure')}"
-    if finding.first_seen is not None and finding.last_seen is not None:
-        first, last = finding.first_seen, finding.last_seen
-        text += f", {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC"
-    return text
-
-
-def coverage_line(coverage: Coverage) -> str:
-    """Say in one line what was read and what was left out."""
-    kinds = [
-        plural(count, noun)
-        for count, noun in (
-            (coverage.send_sessions, "send session"),
-            (coverage.receive_sessions, "receive session"),
-            (coverage.certificates, "certificate"),
-            (coverage.send_connectors, "send connector"),
-            (coverage.receive_connectors, "receive connector"),
-            (coverage.queues, "queue"),
-        )
-        if count
-    ]
-    text = f"Read {plural(coverage.files, 'file')}" if coverage.files else "Read"
-    text += f": {', '.join(kinds)}" if kinds else ": nothing that is evidence"
-    if coverage.left_out:
-        reasons = dict.fromkeys(problem.message for problem in coverage.left_out)
-        text += f"; left out {len(coverage.left_out)} ({'; '.join(list(reasons)[:3])})"
-    return text + "."
-
-
-def render_text(diagnosis: Diagnosis, style: _Style) -> str:
-    """Write the verdict, the findings and the coverage as a report for a terminal."""
-    lines: list[str] = []
-    colour = {"healthy": "info", "problems": "error", "inconclusive": "warning"}
-    verdict = diagnosis.verdict.value
-    lines.append(style(f"Verdict: {verdict}", colour[verdict]))
-    lines.extend(f"  {reason}" for reason in diagnosis.reasons)
-    lines.extend(f"  Next: {advice}" for advice in diagnosis.advice)
-    lines.append("")
-    for finding in diagnosis.findings:
-        lines.append(
-            style(f"{finding.severity.value.upper()} {finding.rule_id}", finding.severity.value)
-            + f": {finding.title}"
-        )
-        lines.append(f"  {for_terminal(finding.summary)}")
-        lines.append(f"  Confidence: {finding.confidence.value}")
-        seen = _seen(finding)
-        if seen:
-            lines.append(seen)
-        lines.append("  Evidence:")
-        for ref in finding.evidence[:SHOWN_EVIDENCE]:
-            where = for_terminal(str(ref.source)) if ref.source else "(derived)"
-            lines.append(f"    {where}: {for_terminal(ref.claim)}")
-            lines.append(style(f"      {for_terminal(ref.excerpt)}", "dim"))
-        if len(finding.evidence) > SHOWN_EVIDENCE:
-            more = len(finding.evidence) - SHOWN_EVIDENCE
-            lines.append(f"    … and {more} more (all of them in --format json)")
-        if finding.remediation:
-            lines.append("  Remediation:")
-            for step in finding.remediation:
-                lines.append(f"    [{step.purpose.value}] {for_terminal(str(step.command))}")
-                if step.note:
-                    lines.append(style(f"      {for_terminal(step.note)}", "dim"))
-        lines.append("")
-    lines.append(for_terminal(coverage_line(diagnosis.coverage)))
-    return "\n".join(lines) + "\n"
-
-
-def render_markdown(diagnosis: Diagnosis) -> str:
-    """Write the verdict and findings as Markdown, for a ticket or a wiki."""
-    lines = ["# exchange_tls diagnosis", "", f"**Verdict: {diagnosis.verdict.value}**", ""]
-    lines += [f"- {for_markdown(reason)}" for reason in diagnosis.reasons]
-    lines += [f"- Next: {for_markdown(advice)}" for advice in diagnosis.advice]
-    lines += ["", for_markdown(coverage_line(diagnosis.coverage)), ""]
-    for finding in diagnosis.findings:
-        lines += [
-            f"## {finding.severity.value.upper()}: {for_markdown(finding.title)}",
-            "",
-            f"`{finding.rule_id}` ({finding.confidence.value} confidence"
-            + (f", {plural(finding.occurrences, 'failure')}" if finding.occurrences else "")
-            + ")",
-            "",
-            for_markdown(finding.summary),
-            "",
-            "Evidence:",
-            "",
-        ]
-        lines += [
-            f"- {for_markdown(str(ref.source) if ref.source else '(derived)')}: "
-            f"{for_markdown(ref.claim)}"
-            for ref in finding.evidence[:SHOWN_EVIDENCE]
-        ]
-        if len(finding.evidence) > SHOWN_EVIDENCE:
-            lines.append(f"- … and {len(finding.evidence) - SHOWN_EVIDENCE} more")
-        if finding.remediation:
-            script = "\n".join(
-                f"# {step.purpose.value}\n{step.command.render()}" for step in finding.remediation
-            )
-            fence = code_fence(script)
-            lines += ["", "Remediation:", "", f"{fence}powershell", script, fence]
-        lines.append("")
-    return "\n".join(lines)
 
 
 def _report_problems(problems: Sequence[Problem]) -> None:
@@ -206,146 +160,109 @@ def _report_problems(problems: Sequence[Problem]) -> None:
         f"{plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
         file=sys.stderr,
     )
-    for problem in shown[:20]:
+    for problem in shown[:SHOWN_PROBLEMS]:
         print(f"  {for_terminal(str(problem).splitlines()[0])}", file=sys.stderr)
-    if len(shown) > 20:
-        print(f"  … and {len(shown) - 20} more", file=sys.stderr)
+    rest = more(len(shown), SHOWN_PROBLEMS)
+    if rest:
+        print(f"  {rest} (all of them in --format json or html)", file=sys.stderr)
 
 
 def _diagnose(arguments: argparse.Namespace) -> int:
-    bundled = not arguments.paths
-    if bundled:
-        arguments.paths = [_bundled_path()]
+    if not arguments.paths:
+        arguments.paths = [str(_bundled_path())]
         arguments.date_order = arguments.date_order or "MDY"
         if arguments.format == "text":
             where = arguments.paths[0]
             print(f"No path given: diagnosing the bundled KB 4051498 example ({where}).\n")
     evidence = _load(arguments)
     diagnosis = diagnose(evidence, now=arguments.now)
-    if arguments.format == "json":
-        print(for_json(diagnosis.to_json()))
-    elif arguments.format == "markdown":
-        print(render_markdown(diagnosis))
-    elif arguments.format == "ps1":
-        print(diagnosis.to_script(), end="")
-    else:
-        print(render_text(diagnosis, _Style(sys.stdout, False if arguments.no_color else None)))
+    with _output(arguments) as stream:
+        if arguments.format == "json":
+            stream.write(for_json(diagnosis.to_json()) + "\n")
+        elif arguments.format == "markdown":
+            stream.write(markdown_report(diagnosis) + "\n")
+        elif arguments.format == "html":
+            stream.write(diagnosis.to_html(evidence))
+        elif arguments.format == "ps1":
+            stream.write(diagnosis.to_script())
+        else:
+            stream.write(text_report(diagnosis, colour=_colour(stream, arguments.no_color)))
+            stream.write("\n")
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
 
 
-# -- tables ----------------------------------------------------------------------------------
+# -- summary and tables ----------------------------------------------------------------------
 
 
-def _table(rows: Sequence[Mapping[str, object]], as_json: bool, as_csv: bool) -> str:
-    if as_json:
-        return for_json(json.dumps(rows, indent=2, default=str, ensure_ascii=False))
-    if not rows:
-        return "(none)"
-    columns = list(rows[0])
-    if as_csv:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buffer.getvalue().rstrip("\n")
-    cells = [[for_terminal(str("" if row[c] is None else row[c])) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += [
-        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells
-    ]
-    return "\n".join(lines)
+def _summary(arguments: argparse.Namespace) -> int:
+    evidence = _load(arguments)
+    counted = summary(evidence)
+    with _output(arguments) as stream:
+        if arguments.format == "json":
+            text = json.dumps(counted.to_dict(), indent=2, ensure_ascii=False)
+            stream.write(for_json(text) + "\n")
+        else:
+            stream.write(for_terminal(str(counted), newlines=True) + "\n")
+    _report_problems(evidence.problems)
+    return EXIT_HEALTHY
+
+
+def _write_table(arguments: argparse.Namespace, kind: str, items: Sequence[object]) -> None:
+    rows = pick(records(items), CLI_COLUMNS[kind])
+    with _output(arguments) as stream:
+        stream.write(table(rows, arguments.format) + "\n")
 
 
 def _sessions(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
-    rows = []
-    for session in evidence.sessions:
-        tls = session.tls
-        if arguments.failed and not (tls and tls.succeeded is False):
-            continue
-        if (
-            arguments.connector
-            and session.connector_id.casefold() != arguments.connector.casefold()
-        ):
-            continue
-        rows.append(
-            {
-                "start": session.start.isoformat(),
-                "connector": session.connector_id,
-                "session": session.session_id,
-                "direction": session.direction.value if session.direction else None,
-                "remote": str(session.remote_endpoint) if session.remote_endpoint else None,
-                "tls": None
-                if tls is None
-                else ("ok" if tls.succeeded else "failed" if tls.succeeded is False else "-"),
-                "error": tls.error if tls else None,
-                "protocol": tls.protocol if tls else None,
-                "certificate": tls.local_certificate.thumbprint
-                if tls and tls.local_certificate
-                else None,
-            }
-        )
-    print(_table(rows, arguments.json, arguments.csv))
+    sessions = [
+        session
+        for session in sorted(evidence.sessions, key=lambda s: (s.start, s.session_id))
+        if not arguments.failed or (session.tls is not None and session.tls.succeeded is False)
+    ]
+    _write_table(arguments, "sessions", sessions)
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
 def _certificates(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
-    rows = [
-        {
-            "thumbprint": c.thumbprint,
-            "services": None if c.services is None else str(c.services),
-            "subject": c.subject,
-            "not_after": c.not_after.date().isoformat() if c.not_after else None,
-            "private_key": c.has_private_key,
-            "status": None if c.status is None else str(c.status),
-        }
-        for c in evidence.certificates
-    ]
-    print(_table(rows, arguments.json, arguments.csv))
+    _write_table(arguments, "certificates", evidence.certificates)
+    _report_problems(evidence.problems)
+    return EXIT_HEALTHY
+
+
+def _connectors(arguments: argparse.Namespace) -> int:
+    evidence = _load(arguments)
+    _write_table(arguments, "send-connectors", evidence.send_connectors)
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
 def _queues(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
-    rows = [
-        {
-            "identity": q.identity,
-            "status": None if q.status is None else str(q.status),
-            "messages": q.message_count,
-            "next_hop": q.next_hop_domain,
-            "error": None
-            if q.last_error is None or q.last_error.reply is None
-            else " -> ".join(
-                f"{r.code} {r.enhanced or ''}".strip() for r in q.last_error.reply.chain
-            ),
-        }
-        for q in evidence.queues
-    ]
-    print(_table(rows, arguments.json, arguments.csv))
+    _write_table(arguments, "queues", evidence.queues)
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
 
 def _explain(arguments: argparse.Namespace) -> int:
-    text = " ".join(arguments.text) if arguments.text not in ([], ["-"]) else sys.stdin.read()
+    text = " ".join(arguments.text) if arguments.text not in ([], [STDIN]) else sys.stdin.read()
     explanation = explain_error(text)
-    if arguments.json:
-        print(for_json(json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False)))
+    if arguments.format == "json":
+        document = json.dumps(explanation.to_dict(), indent=2, ensure_ascii=False)
+        with _output(arguments) as stream:
+            stream.write(for_json(document) + "\n")
         return EXIT_HEALTHY
     lines = ["Replies, outermost first:"]
     for depth, reply in enumerate(explanation.replies):
         code = f"{reply.code} {reply.enhanced or ''}".rstrip()
         meaning = f"  ({reply.enhanced.description})" if reply.enhanced else ""
-        lines.append(f"  {'  ' * depth}{code} {reply.text}{meaning}")
+        lines.append(f"  {'  ' * depth}{code} {for_terminal(reply.text)}{meaning}")
     if explanation.readings:
         lines.append("What it says:")
-        lines.extend(f"  {reading}" for reading in explanation.readings)
+        lines.extend(f"  {for_terminal(reading)}" for reading in explanation.readings)
     if explanation.candidates:
         lines.append("Causes that give this error, and the evidence that confirms each:")
         for rule in explanation.candidates:
@@ -363,7 +280,8 @@ def _explain(arguments: argparse.Namespace) -> int:
         )
     else:
         lines.append("No rule of the catalogue is known to give this error.")
-    print("\n".join(lines))
+    with _output(arguments) as stream:
+        stream.write("\n".join(lines) + "\n")
     return EXIT_HEALTHY
 
 
@@ -377,16 +295,147 @@ def _rules(arguments: argparse.Namespace) -> int:
         }
         for rule in CATALOGUE
     ]
-    print(_table(rows, arguments.json, False))
+    with _output(arguments) as stream:
+        stream.write(table(rows, arguments.format) + "\n")
     return EXIT_HEALTHY
 
 
 # -- parser ----------------------------------------------------------------------------------
 
 
-def _now(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+def iso_time(text: str) -> dt.datetime:
+    """Read a time given on the command line: ISO 8601, UTC unless it says otherwise.
+
+    >>> iso_time("2024-06-01T12:00:00Z").isoformat(), iso_time("2024-06-01").isoformat()
+    ('2024-06-01T12:00:00+00:00', '2024-06-01T00:00:00+00:00')
+    """
+    try:
+        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a time in ISO 8601: give one such as 2024-06-01 or "
+            "2024-06-01T12:00:00Z (UTC unless an offset is given)"
+        ) from None
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _date_order(text: str) -> str:
+    order = text.upper()
+    if order not in ("MDY", "DMY", "YMD"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of MDY, DMY, YMD")
+    return order
+
+
+_FORMAT_HELP = {
+    "text": "text for a terminal (default)",
+    "json": "json for other tools",
+    "csv": "csv for a spreadsheet",
+    "markdown": "markdown for a ticket or a wiki",
+    "html": "html: one self-contained page to share (verdict, findings, evidence, "
+    "timeline, certificates; opens from disk with no network)",
+    "ps1": "ps1: the remediation script",
+}
+
+
+class _DeprecatedFormat(argparse.Action):
+    """``--json`` and ``--csv``: the old spellings of ``--format json`` and ``--format csv``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, self.const)
+
+
+def _format_option(command: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    group = command.add_mutually_exclusive_group()
+    group.add_argument(
+        "--format",
+        "-f",
+        choices=choices,
+        default="text",
+        help="; ".join(_FORMAT_HELP[choice] for choice in choices),
+    )
+    for alias in ("json", "csv"):
+        if alias in choices:
+            group.add_argument(
+                f"--{alias}",
+                dest="format",
+                nargs=0,
+                action=_DeprecatedFormat,
+                const=alias,
+                help=f"the same as --format {alias} (kept for old scripts)",
+            )
+    command.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write to FILE instead of standard output",
+    )
+
+
+def _jobs(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
+    return jobs
+
+
+def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
+    command.add_argument(
+        "paths",
+        nargs="*" if optional else "+",
+        metavar="PATH",
+        help="files, folders or .zip archives of evidence; - reads standard input"
+        + (" (none: the bundled KB 4051498 example)" if optional else ""),
+    )
+    command.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="summarise protocol log files in N processes (default 1; the diagnosis is the "
+        "same whatever N)",
+    )
+    command.add_argument(
+        "--date-order",
+        type=_date_order,
+        metavar="{MDY,DMY,YMD}",
+        help="how to read dates written with numbers only in the evidence you give "
+        "(Get-ExchangeCertificate and Get-Queue text, 03/04/2024): month-day-year, "
+        "day-month-year or year-month-day, as the exporting server's culture writes them; "
+        "without it, an ambiguous date is left unknown and reported",
+    )
+
+
+def _filter_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "filters",
+        "narrow the evidence; sessions are filtered on every option, queues, certificates "
+        "and connectors on --connector and --server only",
+    )
+    group.add_argument(
+        "--since", type=iso_time, metavar="TIME", help="only sessions that start at TIME or later"
+    )
+    group.add_argument(
+        "--until", type=iso_time, metavar="TIME", help="only sessions that start before TIME"
+    )
+    group.add_argument("--connector", metavar="NAME", help="only this connector (any case)")
+    group.add_argument(
+        "--remote", metavar="HOST", help="only sessions to this remote host or address[:port]"
+    )
+    group.add_argument(
+        "--server",
+        metavar="NAME",
+        help="only this server's evidence (what names no server, such as a send log, is kept)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -399,21 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"exchange_tls {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command")
-
-    def evidence_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
-        command.add_argument(
-            "paths",
-            nargs="*" if optional else "+",
-            type=Path,
-            help="files, folders or .zip archives of evidence"
-            + (" (none: the bundled KB 4051498 example)" if optional else ""),
-        )
-        command.add_argument(
-            "--date-order",
-            choices=["MDY", "DMY", "YMD"],
-            help="the day order of dates in text output",
-        )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     diagnose_command = commands.add_parser(
         "diagnose",
@@ -423,45 +458,58 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evidence_options(diagnose_command, optional=True)
+    _evidence_options(diagnose_command, optional=True)
+    _format_option(diagnose_command, ("text", "json", "markdown", "html", "ps1"))
     diagnose_command.add_argument(
-        "--format",
-        choices=["text", "json", "markdown", "ps1"],
-        default="text",
-        help="text for a terminal (default); json for other tools (verdict, coverage, "
-        "problems and every finding); markdown for a ticket; ps1 for the remediation script",
+        "--now", type=iso_time, metavar="TIME", help="judge validity at this time (ISO 8601)"
     )
-    diagnose_command.add_argument("--now", type=_now, help="judge validity at this time (ISO 8601)")
     diagnose_command.add_argument(
         "--no-color", action="store_true", help="never colour the text report"
     )
+    _filter_options(diagnose_command)
     diagnose_command.set_defaults(run=_diagnose)
+
+    summary_command = commands.add_parser(
+        "summary",
+        help="count sessions and TLS failures by server, connector, remote host, error, hour",
+        description="An overview of a large folder: sessions and TLS failures counted by "
+        "server, connector, remote host, TLS error and hour.",
+    )
+    _evidence_options(summary_command)
+    _format_option(summary_command, ("text", "json"))
+    _filter_options(summary_command)
+    summary_command.set_defaults(run=_summary)
 
     for name, run, help_text in (
         ("sessions", _sessions, "a table of SMTP sessions and their TLS outcome"),
         ("certificates", _certificates, "a table of certificates"),
+        ("connectors", _connectors, "a table of send connectors"),
         ("queues", _queues, "a table of queues"),
     ):
-        command = commands.add_parser(name, help=help_text)
-        evidence_options(command)
-        command.add_argument("--json", action="store_true", help="write JSON")
-        command.add_argument("--csv", action="store_true", help="write CSV")
+        command = commands.add_parser(name, help=help_text, description=help_text + ".")
+        _evidence_options(command)
+        _format_option(command, ("text", "csv", "json"))
         if name == "sessions":
             command.add_argument(
                 "--failed", action="store_true", help="only sessions whose TLS failed"
             )
-            command.add_argument("--connector", help="only sessions of this connector")
+            _filter_options(command)
         command.set_defaults(run=run)
     explain_command = commands.add_parser(
-        "explain", help="decode a queue error and list the causes that give it"
+        "explain",
+        help="decode a queue error and list the causes that give it",
+        description="Decode a queue's LastError or an SMTP reply, and list the causes "
+        "that give it with the evidence that tells them apart.",
     )
     explain_command.add_argument(
         "text", nargs="*", help="the LastError or SMTP reply (none or '-': read standard input)"
     )
-    explain_command.add_argument("--json", action="store_true", help="write JSON")
+    _format_option(explain_command, ("text", "json"))
     explain_command.set_defaults(run=_explain)
-    rules_command = commands.add_parser("rules", help="list the rule catalogue")
-    rules_command.add_argument("--json", action="store_true", help="write JSON")
+    rules_command = commands.add_parser(
+        "rules", help="list the rule catalogue", description="List the rule catalogue."
+    )
+    _format_option(rules_command, ("text", "csv", "json"))
     rules_command.set_defaults(run=_rules)
     return parser
 

@@ -38,12 +38,21 @@ class ReadResult(list[T]):
         self.format = format
 
     def _repr_html_(self) -> str:
-        from exchange_tls.notebook import list_html
+        from exchange_tls.views.html import list_html
 
         return list_html(self)
 
+    def __str__(self) -> str:
+        from exchange_tls.views.records import records
+        from exchange_tls.views.tables import text_table
+
+        try:
+            return text_table(records(self))
+        except TypeError:  # not models of this package: a list prints as a list
+            return super().__str__()
+
     def to_dataframe(self) -> Any:
         """Return the models as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.notebook import to_dataframe
+        from exchange_tls.views.frames import to_dataframe
 
         return to_dataframe(self)

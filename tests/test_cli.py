@@ -96,7 +96,7 @@ def test_sessions_table_and_filters(capsys: pytest.CaptureFixture[str]) -> None:
     _, csv_text, _ = run(capsys, "sessions", str(BUNDLED), "--csv")
     assert (
         csv_text.splitlines()[0]
-        == "start,connector,session,direction,remote,tls,error,protocol,certificate"
+        == "start,connector,session,direction,remote,tls,tls_error,protocol,certificate"
     )
     _, none, _ = run(capsys, "sessions", str(BUNDLED), "--connector", "nope")
     assert none.strip() == "(none)"
@@ -291,15 +291,23 @@ def test_embed_example_answers_json() -> None:
     assert [finding["rule_id"] for finding in document["findings"]] == ["tls-protocol-mismatch"]
 
 
-def test_text_report_is_coloured_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a terminal the severity is coloured; NO_COLOR turns it off."""
-    from exchange_tls.cli import _Style
+def test_text_report_is_coloured_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a terminal the verdict and severity are coloured; NO_COLOR and --no-color turn it off."""
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
 
+    def report(*options: str) -> str:
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        main(["diagnose", str(BUNDLED), *options])
+        return terminal.getvalue()
+
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert _Style(Terminal()).enabled
+    assert "\033[31;1mERROR certificate-not-enabled-for-smtp" in report()
+    assert "\033[" not in report("--no-color")
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not _Style(Terminal()).enabled
+    assert "\033[" not in report()

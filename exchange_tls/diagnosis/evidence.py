@@ -82,7 +82,7 @@ class Evidence:
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""
-        from exchange_tls.notebook import to_dataframe
+        from exchange_tls.views.frames import to_dataframe
 
         if kind not in ("sessions", "certificates", "queues"):
             raise ValueError("kind must be 'sessions', 'certificates' or 'queues'")

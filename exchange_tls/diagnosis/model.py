@@ -6,13 +6,16 @@ import datetime as dt
 import enum
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
+
+if TYPE_CHECKING:
+    from exchange_tls.diagnosis.evidence import Evidence
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -133,9 +136,14 @@ class Finding:
         )
 
     def _repr_html_(self) -> str:
-        from exchange_tls.notebook import finding_html
+        from exchange_tls.views.html import finding_html
 
         return finding_html(self)
+
+    def __str__(self) -> str:
+        from exchange_tls.views.text import finding_text
+
+        return finding_text(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
@@ -315,13 +323,28 @@ class Diagnosis:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _repr_html_(self) -> str:
-        from exchange_tls.notebook import diagnosis_html
+        from exchange_tls.views.html import diagnosis_html
 
         return diagnosis_html(self)
 
+    def __str__(self) -> str:
+        from exchange_tls.views.text import text_report
+
+        return text_report(self)
+
+    def to_html(self, evidence: Evidence | None = None) -> str:
+        """Return the report as one self-contained HTML page (no network, no CDN).
+
+        Given the evidence it was made from, the page also draws the timeline of TLS
+        outcomes and lists the certificates, marking the one Exchange selects.
+        """
+        from exchange_tls.views.html import report
+
+        return report(self, evidence)
+
     def to_dataframe(self) -> Any:
         """Return the findings as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.notebook import to_dataframe
+        from exchange_tls.views.frames import to_dataframe
 
         return to_dataframe(self.findings)
 

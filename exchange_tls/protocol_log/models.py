@@ -285,9 +285,21 @@ class ProtocolLog:
 
     def to_dataframe(self) -> Any:
         """Return the rows as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.notebook import to_dataframe
+        from exchange_tls.views.frames import to_dataframe
 
         return to_dataframe(self.rows)
+
+    def _repr_html_(self) -> str:
+        from exchange_tls.views.html import list_html
+
+        return list_html(self.rows)
+
+    def __str__(self) -> str:
+        from exchange_tls.views.text import more
+
+        shown = "\n".join(row.to_line() for row in self.rows[:20])
+        rest = more(len(self.rows), 20)
+        return f"{self.name}: {len(self.rows)} rows\n{shown}" + (f"\n{rest}" if rest else "")
 
     @property
     def header(self) -> ProtocolLogHeader | None:
@@ -427,9 +439,18 @@ class SmtpSession:
         return tuple(dict.fromkeys(row.source.source for row in self.rows))
 
     def _repr_html_(self) -> str:
-        from exchange_tls.notebook import session_html
+        from exchange_tls.views.html import session_html
 
         return session_html(self)
+
+    def __str__(self) -> str:
+        from exchange_tls.views.records import session_record
+        from exchange_tls.views.tables import text_table
+
+        rows = [{"line": str(row.source), "row": row.to_line()} for row in self.rows]
+        facts = session_record(self)
+        head = ", ".join(f"{key}={value}" for key, value in facts.items() if value is not None)
+        return f"{head}\n{text_table(rows)}"
 
     @functools.cached_property
     def replies(self) -> tuple[SmtpReply, ...]:

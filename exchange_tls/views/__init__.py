@@ -1,0 +1,72 @@
+"""Views: every model as records, tables, text, HTML and DataFrames, made in one place.
+
+The models hold facts; how they are shown is decided here. The command line's tables,
+the notebook's HTML, the DataFrames, ``print(diagnosis)`` and the HTML report all come
+from this package, so a column or a sentence is written once.
+
+>>> from exchange_tls import load_evidence
+>>> from exchange_tls.views import pick, records, text_table
+>>> from exchange_tls.bundled import example_files
+>>> evidence = load_evidence(example_files()[0].parent, date_order="MDY")
+>>> records(evidence.queues)[0]["error"]
+'451 4.4.0 -> 421 4.4.1'
+>>> print(text_table(pick(records(evidence.sessions), ["connector", "tls", "tls_error"])))
+connector               tls     tls_error
+----------------------  ------  ------------------
+Outbound to Office 365  failed  UnknownCredentials
+"""
+
+from __future__ import annotations
+
+from exchange_tls.views.frames import to_dataframe
+from exchange_tls.views.html import (
+    diagnosis_html,
+    finding_html,
+    group_by_server,
+    list_html,
+    report,
+    session_html,
+    timeline_svg,
+)
+from exchange_tls.views.records import Record, record, records
+from exchange_tls.views.summaries import Count, Filters, Summary, filter_evidence, summary
+from exchange_tls.views.tables import (
+    CLI_COLUMNS,
+    csv_table,
+    html_table,
+    json_table,
+    pick,
+    table,
+    text_table,
+)
+from exchange_tls.views.text import coverage_line, finding_text, markdown_report, text_report
+
+__all__ = [
+    "CLI_COLUMNS",
+    "Count",
+    "Filters",
+    "Record",
+    "Summary",
+    "coverage_line",
+    "csv_table",
+    "diagnosis_html",
+    "filter_evidence",
+    "finding_html",
+    "finding_text",
+    "group_by_server",
+    "html_table",
+    "json_table",
+    "list_html",
+    "markdown_report",
+    "pick",
+    "record",
+    "records",
+    "report",
+    "session_html",
+    "summary",
+    "table",
+    "text_report",
+    "text_table",
+    "timeline_svg",
+    "to_dataframe",
+]

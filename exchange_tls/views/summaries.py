@@ -1,0 +1,240 @@
+"""Summaries and filters: counts of sessions and TLS failures, and a narrower evidence.
+
+:func:`summary` counts sessions and TLS failures by server, connector, remote host, TLS
+error and hour, the overview a large folder needs; :func:`filter_evidence` keeps the
+sessions of one time window, connector, remote host or server, for ``diagnose``,
+``sessions`` and ``summary`` alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from exchange_tls.diagnosis.coverage import plural
+from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.views.records import server_of_queue, server_of_session, tls_outcome
+
+__all__ = ["Count", "Filters", "Summary", "filter_evidence", "summary"]
+
+#: The key of sessions whose server, remote host or TLS error is not in the evidence.
+NOT_KNOWN = "(not known)"
+
+
+@attrs.frozen(kw_only=True)
+class Count:
+    """Sessions and TLS failures under one key (a connector, a host, an hour …)."""
+
+    key: str
+    sessions: int
+    tls_failed: int
+
+
+@attrs.frozen(kw_only=True)
+class Summary:
+    """Counts of sessions and TLS failures, overall and by each key.
+
+    Each tuple of counts is ordered by failures, then sessions, most first (hours in time
+    order).
+    """
+
+    sessions: int
+    tls_succeeded: int
+    tls_failed: int
+    first: dt.datetime | None
+    last: dt.datetime | None
+    by_server: tuple[Count, ...]
+    by_connector: tuple[Count, ...]
+    by_remote: tuple[Count, ...]
+    by_error: tuple[Count, ...]
+    by_hour: tuple[Count, ...]
+
+    def tables(self) -> dict[str, list[dict[str, object]]]:
+        """Return each breakdown as records: ``{"connector": [{...}, ...], ...}``."""
+        named = {
+            "server": self.by_server,
+            "connector": self.by_connector,
+            "remote": self.by_remote,
+            "error": self.by_error,
+            "hour": self.by_hour,
+        }
+        return {
+            name: [
+                {name: count.key, "sessions": count.sessions, "tls_failed": count.tls_failed}
+                for count in counts
+            ]
+            for name, counts in named.items()
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        """Return a JSON-ready description."""
+        return {
+            "sessions": self.sessions,
+            "tls_succeeded": self.tls_succeeded,
+            "tls_failed": self.tls_failed,
+            "first": None if self.first is None else self.first.isoformat(),
+            "last": None if self.last is None else self.last.isoformat(),
+            **{f"by_{name}": rows for name, rows in self.tables().items()},
+        }
+
+    def __str__(self) -> str:
+        from exchange_tls.views.tables import text_table
+
+        span = (
+            ""
+            if self.first is None or self.last is None
+            else f", {self.first:%Y-%m-%d %H:%M} to {self.last:%Y-%m-%d %H:%M} UTC"
+        )
+        lines = [
+            f"{plural(self.sessions, 'session')}: TLS succeeded in {self.tls_succeeded}, "
+            f"failed in {self.tls_failed}{span}"
+        ]
+        for name, rows in self.tables().items():
+            lines += ["", f"By {name}:", text_table(rows)]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from exchange_tls.views.tables import html_cell, html_table
+
+        parts = [f"<p>{html_cell(str(self).splitlines()[0])}</p>"]
+        for name, rows in self.tables().items():
+            parts += [f"<h4>By {html_cell(name)}</h4>", html_table(rows)]
+        return "".join(parts)
+
+
+def _remote_host(session: SmtpSession) -> str | None:
+    endpoint = session.remote_endpoint
+    return None if endpoint is None else endpoint.host
+
+
+def _counts(
+    sessions: Iterable[SmtpSession], key: Callable[[SmtpSession], str | None]
+) -> tuple[Count, ...]:
+    total: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for session in sessions:
+        name = key(session) or NOT_KNOWN
+        total[name] += 1
+        if tls_outcome(session) == "failed":
+            failed[name] += 1
+    return tuple(
+        Count(key=name, sessions=total[name], tls_failed=failed[name])
+        for name in sorted(total, key=lambda n: (-failed[n], -total[n], n))
+    )
+
+
+def _hour(session: SmtpSession) -> str:
+    return f"{session.start.astimezone(dt.timezone.utc):%Y-%m-%d %H}:00"
+
+
+def summary(evidence: Evidence | Iterable[SmtpSession]) -> Summary:
+    """Count sessions and TLS failures by server, connector, remote host, error and hour.
+
+    >>> from exchange_tls import load_evidence
+    >>> from exchange_tls.views import summary
+    >>> from exchange_tls.bundled import example_files
+    >>> counted = summary(load_evidence(example_files()[0].parent, date_order="MDY"))
+    >>> counted.sessions, counted.tls_failed, counted.by_error[0].key
+    (1, 1, 'UnknownCredentials')
+    """
+    sessions = list(evidence.sessions if isinstance(evidence, Evidence) else evidence)
+    starts = [session.start for session in sessions]
+    by_hour = _counts(sessions, _hour)
+    return Summary(
+        sessions=len(sessions),
+        tls_succeeded=sum(tls_outcome(session) == "ok" for session in sessions),
+        tls_failed=sum(tls_outcome(session) == "failed" for session in sessions),
+        first=min(starts, default=None),
+        last=max(starts, default=None),
+        by_server=_counts(sessions, server_of_session),
+        by_connector=_counts(sessions, lambda session: session.connector_id),
+        by_remote=_counts(sessions, _remote_host),
+        by_error=_counts(sessions, lambda session: session.tls.error if session.tls else None),
+        by_hour=tuple(sorted(by_hour, key=lambda count: count.key)),
+    )
+
+
+def _fold(text: str | None) -> str:
+    return (text or "").strip().casefold()
+
+
+@attrs.frozen(kw_only=True)
+class Filters:
+    """Which part of the evidence to look at; ``None`` keeps everything.
+
+    Times are compared with a session's start (``since`` included, ``until`` excluded).
+    ``connector`` and ``remote`` match a session's connector id and remote host or
+    address, without regard to case; ``server`` matches the server the evidence names.
+    """
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    connector: str | None = None
+    remote: str | None = None
+    server: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(
+            value is not None
+            for value in (self.since, self.until, self.connector, self.remote, self.server)
+        )
+
+    def keeps(self, session: SmtpSession) -> bool:
+        """Whether a session passes every filter set."""
+        start = session.start
+        if self.since is not None and start < self.since:
+            return False
+        if self.until is not None and start >= self.until:
+            return False
+        if self.connector is not None and _fold(session.connector_id) != _fold(self.connector):
+            return False
+        if self.remote is not None:
+            endpoint = session.remote_endpoint
+            names = {_fold(str(endpoint)), _fold(endpoint.host)} if endpoint else set()
+            if _fold(self.remote) not in names:
+                return False
+        server = server_of_session(session)
+        return self.server is None or server is None or _fold(server) == _fold(self.server)
+
+
+def filter_evidence(evidence: Evidence, filters: Filters) -> Evidence:
+    """Keep the sessions the filters pass, and what else belongs to the same scope.
+
+    Sessions are filtered on every field. ``connector`` also keeps only that send
+    connector; ``server`` keeps only the queues, certificates and receive connectors of
+    that server. Configuration and queues are snapshots, not events: time filters leave
+    them alone. Items whose server the evidence does not name (a send log's sessions, a
+    certificate listed without a server) are kept by ``server``, so that a filter never
+    hides the only evidence there is.
+    """
+    if not filters.active:
+        return evidence
+
+    def same_server(name: str | None) -> bool:
+        return filters.server is None or name is None or _fold(name) == _fold(filters.server)
+
+    scopes = tuple(filter_evidence(scope, filters) for scope in evidence.scopes)
+    send_connectors = evidence.send_connectors
+    if filters.connector is not None:
+        send_connectors = tuple(
+            connector
+            for connector in send_connectors
+            if _fold(filters.connector) in (_fold(connector.name), _fold(connector.identity))
+        )
+    return attrs.evolve(
+        evidence,
+        sessions=tuple(session for session in evidence.sessions if filters.keeps(session)),
+        send_connectors=send_connectors,
+        queues=tuple(queue for queue in evidence.queues if same_server(server_of_queue(queue))),
+        certificates=tuple(c for c in evidence.certificates if same_server(c.server)),
+        receive_connectors=tuple(c for c in evidence.receive_connectors if same_server(c.server)),
+        # Counts of the sessions filtered out would mislead: the sessions kept are all.
+        summary=None,
+        scopes=scopes,
+    )
