@@ -24,6 +24,7 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import load_evidence
+from exchange_tls.powershell.dates import from_iso
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
     CLI_COLUMNS,
@@ -310,7 +311,7 @@ def iso_time(text: str) -> dt.datetime:
     ('2024-06-01T12:00:00+00:00', '2024-06-01T00:00:00+00:00')
     """
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        value = from_iso(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a time in ISO 8601: give one such as 2024-06-01 or "

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 
 import attrs
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
+from exchange_tls.powershell.dates import from_iso
 from exchange_tls.sources import SourceRef
 
 __all__ = ["MANIFEST_KEY", "CollectionManifest", "looks_like_manifest", "parse_manifest"]
@@ -57,10 +57,8 @@ def looks_like_manifest(text: str) -> bool:
 def _time(text: object) -> dt.datetime | None:
     if not isinstance(text, str):
         return None
-    # PowerShell's round-trip format has seven fractional digits; Python reads six.
-    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
     try:
-        moment = dt.datetime.fromisoformat(trimmed)
+        moment = from_iso(text)
     except ValueError:
         return None
     if moment.tzinfo is None:

@@ -30,7 +30,7 @@ from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector
 from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
 from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
-from exchange_tls.powershell.dates import DateOrder
+from exchange_tls.powershell.dates import DateOrder, from_iso
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
 from exchange_tls.powershell.values import as_int, as_text
@@ -261,9 +261,9 @@ def _from_raw(raw: RawEvent, source: SourceRef, collector: ProblemCollector) -> 
     if stamp:
         parsed: dt.datetime | None
         try:
-            parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+            parsed = from_iso(stamp)
         except ValueError:
-            parsed = _fractional(stamp)
+            parsed = None
         if parsed is None:
             collector.report(
                 Problem(
@@ -291,20 +291,6 @@ def _from_raw(raw: RawEvent, source: SourceRef, collector: ProblemCollector) -> 
         data=tuple(data) if data else None,
         source=source,
     )
-
-
-_FRACTION = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$")
-
-
-def _fractional(stamp: str) -> dt.datetime | None:
-    """Read a SystemTime with more than six fractional digits (``.1234567Z``)."""
-    match = _FRACTION.match(stamp.strip())
-    if match is None:
-        return None
-    base, fraction, zone = match.groups()
-    micro = (fraction or "0")[:6].ljust(6, "0")
-    text = f"{base}.{micro}{'+00:00' if zone in (None, 'Z') else zone}"
-    return dt.datetime.fromisoformat(text)
 
 
 def _read_viewer(

@@ -23,6 +23,7 @@ import attrs
 __all__ = [
     "DateOrder",
     "DateReading",
+    "from_iso",
     "infer_date_order",
     "normalise_date_order",
     "parse_culture_datetime",
@@ -33,6 +34,31 @@ __all__ = [
 #: The order of day, month and year in a culture's short date.
 DateOrder = Literal["MDY", "DMY", "YMD"]
 _ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
+
+
+# A fraction of a second of any length, before the offset or the end.
+_ISO_FRACTION = re.compile(r"\.(\d+)(?=[+-]\d\d(?::?\d\d)?$|$)")
+_ISO_OFFSET = re.compile(r"([+-]\d\d)(\d\d)$")
+
+
+def from_iso(text: str) -> dt.datetime:
+    """Read ISO 8601 as Python 3.11's ``fromisoformat`` does, on every supported Python.
+
+    Python 3.10 refuses ``Z``, fractions of other than three or six digits, and offsets
+    without a colon; .NET writes seven digits. Raises ``ValueError`` as ``fromisoformat``.
+
+    >>> from_iso("2024-06-18T05:42:06.00811-04:00").isoformat()
+    '2024-06-18T05:42:06.008110-04:00'
+    >>> from_iso("2024-06-18T09:42:06.1234567Z").isoformat()
+    '2024-06-18T09:42:06.123456+00:00'
+    """
+    iso = text.strip()
+    if iso[-1:] in ("Z", "z"):
+        iso = iso[:-1] + "+00:00"
+    iso = _ISO_FRACTION.sub(lambda match: "." + match.group(1)[:6].ljust(6, "0"), iso, count=1)
+    if "T" in iso or " " in iso:
+        iso = _ISO_OFFSET.sub(r"\1:\2", iso)
+    return dt.datetime.fromisoformat(iso)
 
 
 def normalise_date_order(order: str | None) -> DateOrder | None:
@@ -220,14 +246,10 @@ def parse_serialized_datetime(text: str) -> dt.datetime | None:
     iso = text.strip()
     if len(iso) > 64:
         return None  # no ISO 8601 timestamp is this long
-    # .NET writes seven fractional digits; Python before 3.11 accepts at most six.
-    iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)
-    if iso.endswith("Z"):
-        iso = iso[:-1] + "+00:00"
     if not re.match(r"^\d{4}-\d{2}-\d{2}", iso):
         return None
     try:
-        value = dt.datetime.fromisoformat(iso)
+        value = from_iso(iso)
     except ValueError:
         return None
     if value.tzinfo is None:

@@ -17,6 +17,7 @@ import operator
 import re
 from collections.abc import Iterable, Sequence
 
+from exchange_tls.powershell.dates import from_iso
 from exchange_tls.protocol_log.models import (
     CertificateIdentity,
     ConnectFailure,
@@ -124,7 +125,7 @@ def _timestamp(text: str) -> dt.datetime | None:
     if not text:
         return None
     try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        value = from_iso(text)
     except ValueError:
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
