@@ -92,3 +92,32 @@ def test_folders_that_name_different_servers_are_scopes_of_their_own() -> None:
     for scope in fleet.scopes:
         alone = diagnose(scope)
         assert [f for f in together.findings if f.server == scope.server] == list(alone.findings)
+
+
+def test_two_folders_of_different_servers_in_one_call(tmp_path: Path) -> None:
+    """load_evidence of two folders naming EX01 and EX02: each gets its findings alone."""
+    import shutil
+
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    shutil.copytree(EXAMPLES / "kb4051498", first)
+    shutil.copytree(EXAMPLES / "missing-private-key", second)
+    queue_file = second / "get-queue-fl.txt"
+    queue_file.write_text(queue_file.read_text().replace("EX01\\", "EX02\\"))
+    together = diagnose(load_evidence(first, second, date_order="MDY"))
+    assert [scope.server for scope in together.scopes] == ["EX01", "EX02"]
+    for folder, server in ((first, "EX01"), (second, "EX02")):
+        alone = diagnose(load_evidence(folder, date_order="MDY"))
+        found = [attrs.evolve(f, server=None) for f in together.findings if f.server == server]
+        assert [(f.rule_id, f.subject, f.occurrences) for f in found] == [
+            (f.rule_id, f.subject, f.occurrences) for f in alone.findings
+        ]
+
+
+def test_the_examples_in_one_call_report_their_contradictions() -> None:
+    """All the examples name EX01: one scope, its contradictions reported as conflicts."""
+    evidence = load_evidence(EXAMPLES, date_order="MDY")
+    assert evidence.server == "EX01"
+    conflicts = [p for p in evidence.problems if p.code == "conflict"]
+    assert conflicts
+    assert all("left unknown" in problem.message for problem in conflicts)
