@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -73,51 +74,17 @@ class Kind:
     key: Callable[[object], object] | None = attrs.field(default=None, repr=False)
 
 
-def _certificates(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_certificates(text, source=source, date_order=options.date_order, tz=options.tz)
-    return list(result), result.problems
+def _reader(parse: Callable[..., Any], *, dated: bool = False) -> Parse:
+    """Adapt a ``parse_*`` reader to the table: its records and problems; dates if it has."""
 
+    def read(
+        text: str, source: str, options: ReadOptions
+    ) -> tuple[list[object], Sequence[Problem]]:
+        dates = {"date_order": options.date_order, "tz": options.tz} if dated else {}
+        result = parse(text, source=source, **dates)
+        return list(result), result.problems
 
-def _queues(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_queues(text, source=source, date_order=options.date_order, tz=options.tz)
-    return list(result), result.problems
-
-
-def _send(text: str, source: str, options: ReadOptions) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_send_connectors(text, source=source)
-    return list(result), result.problems
-
-
-def _receive(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_receive_connectors(text, source=source)
-    return list(result), result.problems
-
-
-def _events(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_events(text, source=source, date_order=options.date_order, tz=options.tz)
-    return list(result), result.problems
-
-
-def _tls_settings(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_tls_settings(text, source=source)
-    return list(result), result.problems
-
-
-def _hybrid(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    result = parse_hybrid_configuration(text, source=source)
-    return list(result), result.problems
+    return read
 
 
 def _manifest(
@@ -137,14 +104,14 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         name="tls-settings",
         field="tls_settings",
-        parse=_tls_settings,
+        parse=_reader(parse_tls_settings),
         recognise_text=recognises_tls_settings,
         recognise_records=lambda records: recognises_tls_settings("", records),
     ),
     Kind(
         name="events",
         field="events",
-        parse=_events,
+        parse=_reader(parse_events, dated=True),
         recognise_text=recognises_events,
         recognise_records=lambda records: recognises_events("", records),
         key=event_key,  # type: ignore[arg-type] # an attrs field takes any callable of one record
@@ -152,14 +119,14 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         name="hybrid-configuration",
         field="hybrid_configurations",
-        parse=_hybrid,
+        parse=_reader(parse_hybrid_configuration),
         recognise_records=looks_like_hybrid_configuration,
         key=hybrid_key,  # type: ignore[arg-type] # as above
     ),
     Kind(
         name="certificates",
         field="certificates",
-        parse=_certificates,
+        parse=_reader(parse_certificates, dated=True),
         type_name="ExchangeCertificate",
         properties=("Thumbprint", "RawData", "CertificateDomains", "HasPrivateKey", "RootCAType"),
         key=lambda certificate: getattr(certificate, "thumbprint", None),
@@ -167,7 +134,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         name="queues",
         field="queues",
-        parse=_queues,
+        parse=_reader(parse_queues, dated=True),
         type_name="QueueInfo",
         properties=(
             "DeliveryType",
@@ -181,7 +148,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         name="send-connectors",
         field="send_connectors",
-        parse=_send,
+        parse=_reader(parse_send_connectors),
         type_name="SmtpSendConnectorConfig",
         properties=("SmartHosts", "AddressSpaces", "IgnoreSTARTTLS", "DNSRoutingEnabled"),
         key=_fold_name,
@@ -189,7 +156,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(
         name="receive-connectors",
         field="receive_connectors",
-        parse=_receive,
+        parse=_reader(parse_receive_connectors),
         type_name="ReceiveConnector",
         properties=("Bindings", "RemoteIPRanges", "AuthMechanism", "PermissionGroups"),
         key=lambda connector: (

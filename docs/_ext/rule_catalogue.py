@@ -54,6 +54,14 @@ def render() -> str:
             "",
             *[f"- {need}" for need in rule.needs],
             "",
+            "Runs on: "
+            + (
+                "; or ".join(" with ".join(sorted(group)) for group in rule.inputs)
+                if rule.inputs
+                else "any evidence (it speaks for what the other rules do not)"
+            )
+            + ". Without it, the coverage lists the rule among those that could not run.",
+            "",
             f"Remediation: {rule.remedy}",
         ]
         if rule.selection:

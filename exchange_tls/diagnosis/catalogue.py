@@ -61,6 +61,12 @@ class Signature:
         return any(all(fragment in folded for fragment in group) for group in self.groups)
 
 
+def _groups(groups: Iterable[str | frozenset[str]]) -> tuple[frozenset[str], ...]:
+    return tuple(
+        group if isinstance(group, frozenset) else frozenset(group.split("+")) for group in groups
+    )
+
+
 @attrs.frozen(kw_only=True)
 class Rule:
     """One rule: its id, what it means, the evidence it needs, and its check."""
@@ -83,6 +89,10 @@ class Rule:
     selection: str = ""
     #: What in the logs lowers or silences the rule, in words, for the docs.
     contradiction: str = ""
+    #: The evidence kinds that let the rule run (``exchange_tls.diagnosis.coverage.KINDS``):
+    #: any one group suffices, a group being kinds joined by ``+``
+    #: (``("send-log", "send-connectors+certificates")``). Empty: any evidence.
+    inputs: tuple[frozenset[str], ...] = attrs.field(default=(), converter=_groups)
     #: The check: reads the context, yields findings.
     check: Check = attrs.field(repr=False)
 
@@ -188,6 +198,7 @@ def rule(
     signatures: tuple[Signature, ...] = (),
     selection: str = "",
     contradiction: str = "",
+    inputs: tuple[str, ...] = (),
 ) -> Callable[[BoundCheck | Check], BoundCheck | Check]:
     """Register a check as a rule of the catalogue; the check gets a bound :class:`Report`."""
 
@@ -217,6 +228,7 @@ def rule(
             signatures=signatures,
             selection=selection,
             contradiction=contradiction,
+            inputs=inputs,
             check=check,
         )
         holder.append(Report(entry))

@@ -27,7 +27,6 @@ from exchange_tls.protocol_log.models import Direction
 
 __all__ = [
     "KINDS",
-    "RULE_INPUTS",
     "add_coverage",
     "available_kinds",
     "judge",
@@ -48,48 +47,6 @@ KINDS = {
     "events": "the MSExchangeTransport and Schannel events (Get-WinEvent)",
     "tls-settings": "the SCHANNEL and .NET Framework registry keys (reg export)",
     "hybrid-configuration": "Get-HybridConfiguration | Format-List *",
-}
-
-#: For each rule, the groups of evidence kinds that let it run: any one group suffices.
-#: A rule absent from this table runs on any evidence (the catch-alls).
-RULE_INPUTS: dict[str, tuple[frozenset[str], ...]] = {
-    "certificate-not-enabled-for-smtp": (frozenset({"send-log"}),),
-    "certificate-missing-private-key": (frozenset({"send-log"}), frozenset({"certificates"})),
-    "certificate-key-inaccessible": (frozenset({"send-log", "certificates"}),),
-    "certificate-expired": (frozenset({"certificates"}),),
-    "certificate-expiring-soon": (frozenset({"certificates"}),),
-    "certificate-untrusted": (frozenset({"certificates"}),),
-    "certificate-revocation-check-failed": (frozenset({"certificates"}),),
-    "self-signed-certificate-external": (frozenset({"send-connectors", "certificates"}),),
-    "tls-certificate-name-not-found": (
-        frozenset({"send-connectors", "certificates"}),
-        frozenset({"queues"}),
-    ),
-    "tls-certificate-name-invalid": (frozenset({"send-connectors"}),),
-    "no-certificate-for-connector-fqdn": (frozenset({"send-connectors", "certificates"}),),
-    "tls-domain-validation-misconfigured": (frozenset({"send-connectors"}), frozenset({"queues"})),
-    "protocol-logging-disabled": (frozenset({"send-connectors", "queues"}),),
-    "tls-protocol-mismatch": (frozenset({"send-log"}), frozenset({"queues"})),
-    "remote-requires-starttls": (frozenset({"send-log"}), frozenset({"queues"})),
-    "remote-starttls-unavailable": (
-        frozenset({"send-log", "send-connectors"}),
-        frozenset({"queues"}),
-    ),
-    "connection-failure": (frozenset({"send-log"}), frozenset({"queues"})),
-    "internal-transport-certificate-problem": (frozenset({"send-log"}), frozenset({"queues"})),
-    "legacy-tls-to-exchange-online": (frozenset({"send-log"}),),
-    "inbound-tls-failure": (frozenset({"receive-log"}),),
-    "receive-connector-certificate-not-found": (frozenset({"receive-connectors", "certificates"}),),
-    "exchange-online-connector-incomplete": (frozenset({"send-connectors"}),),
-    "tls12-disabled-in-registry": (frozenset({"tls-settings"}),),
-    "tls13-enabled-in-registry": (frozenset({"tls-settings"}),),
-    "tls-client-server-mismatch": (frozenset({"tls-settings"}),),
-    "dotnet-tls-settings-missing": (frozenset({"tls-settings"}),),
-    "starttls-certificate-missing-event": (frozenset({"events"}),),
-    "hybrid-certificate-mismatch": (
-        frozenset({"hybrid-configuration", "certificates"}),
-        frozenset({"hybrid-configuration", "receive-connectors"}),
-    ),
 }
 
 
@@ -126,7 +83,7 @@ def available_kinds(evidence: Evidence) -> frozenset[str]:
 def _gaps(kinds: frozenset[str]) -> tuple[RuleGap, ...]:
     gaps = []
     for rule in CATALOGUE:
-        groups = RULE_INPUTS.get(rule.rule_id)
+        groups = rule.inputs
         if not groups or any(group <= kinds for group in groups):
             continue
         # The cheapest group to complete is the advice.

@@ -31,6 +31,7 @@ from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
 from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
 from exchange_tls.powershell.dates import DateOrder, from_iso
+from exchange_tls.powershell.prompts import has_prompts, without_prompts
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
 from exchange_tls.powershell.values import as_int, as_text
@@ -73,42 +74,6 @@ _VIEWER_LINE = re.compile(
     r"OpCode|Description):[ \t]*(?P<value>.*)$"
 )
 _EVENT_PROPERTIES = ("ProviderName", "TimeCreated", "EntryType", "InstanceId", "LogName")
-
-# A console prompt and the command after it, as pasted with the output in forum posts and
-# blogs: "PS C:\Users\admin> Get-WinEvent ...", "[EX01]: PS C:\> ...", or the Exchange
-# Management Shell's "[PS] C:\Windows\system32>Get-EventLog ...". The prompt names a drive
-# or provider path, which keeps wrapped message text that starts with "PS " out of it.
-_PROMPT = re.compile(
-    r"^[ \t]*(?:\[[^\]\r\n]{1,100}\]: )?(?:\[PS\] |PS )[A-Za-z][\w.\\-]*:[^\r\n>]{0,260}>"
-)
-
-
-def _without_prompts(lines: list[str], source: str, collector: ProblemCollector) -> list[str]:
-    """Blank out pasted prompt lines (and their ``>>`` continuations), each a problem.
-
-    Lines keep their numbers, so every event still points at the line it came from.
-    """
-    kept: list[str] = []
-    in_command = False
-    for number, line in enumerate(lines, start=1):
-        if _PROMPT.match(line) or (in_command and line.lstrip().startswith(">>")):
-            collector.report(
-                Problem(
-                    message="ignored a PowerShell prompt and the command typed after it",
-                    source=source,
-                    line=number,
-                    column=1,
-                    line_text=line,
-                    severity=Severity.INFO,
-                    code="prompt-line",
-                )
-            )
-            kept.append("")
-            in_command = True
-        else:
-            kept.append(line)
-            in_command = False
-    return kept
 
 
 def looks_like_events(records: list[PSObject]) -> bool:
@@ -436,8 +401,8 @@ def parse_events(
     if format not in valid:
         raise ValueError(f"format must be one of {', '.join(valid)}, not {format!r}")
     lines = split_lines(text)
-    if any(_PROMPT.match(line) for line in lines):
-        lines = _without_prompts(lines, source, collector)
+    if has_prompts(lines):
+        lines = without_prompts(lines, source, collector)
         text = "\n".join(lines)
     if format == "xml" or (format == "auto" and looks_like_event_xml(text)):
         events = [

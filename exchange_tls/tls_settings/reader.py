@@ -9,12 +9,12 @@ becomes the values of the key its ``PSPath`` names.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from typing import BinaryIO, Literal
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.binding import split_lines
+from exchange_tls.powershell.prompts import has_prompts, without_prompts
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import as_int, as_text
@@ -48,38 +48,6 @@ __all__ = [
 ]
 
 _PS_PROPERTIES = ("pspath", "psparentpath", "pschildname", "psdrive", "psprovider")
-
-# A console prompt and the command after it, pasted with the output ("PS C:\> Get-ItemProperty
-# 'HKLM:\...'"). Format-List would otherwise join it to the last value of the record before
-# it. The same test as the event reader's; both would belong in the PowerShell readers.
-_PROMPT = re.compile(
-    r"^[ \t]*(?:\[[^\]\r\n]{1,100}\]: )?(?:\[PS\] |PS )[A-Za-z][\w.\\-]*:[^\r\n>]{0,260}>"
-)
-
-
-def _without_prompts(lines: list[str], source: str, collector: ProblemCollector) -> list[str]:
-    """Blank out pasted prompt lines (and their ``>>`` continuations), each a problem."""
-    kept: list[str] = []
-    in_command = False
-    for number, line in enumerate(lines, start=1):
-        if _PROMPT.match(line) or (in_command and line.lstrip().startswith(">>")):
-            collector.report(
-                Problem(
-                    message="ignored a PowerShell prompt and the command typed after it",
-                    source=source,
-                    line=number,
-                    column=1,
-                    line_text=line,
-                    severity=Severity.INFO,
-                    code="prompt-line",
-                )
-            )
-            kept.append("")
-            in_command = True
-        else:
-            kept.append(line)
-            in_command = False
-    return kept
 
 
 def looks_like_item_properties(records: list[PSObject]) -> bool:
@@ -242,8 +210,8 @@ def parse_tls_settings(
         return ReadResult([settings], problems=export.problems, format="reg")
     collector = ProblemCollector(errors)
     lines = split_lines(text)
-    if any(_PROMPT.match(line) for line in lines):
-        lines = _without_prompts(lines, source, collector)
+    if has_prompts(lines):
+        lines = without_prompts(lines, source, collector)
     used, records, _ = read_records(lines, source=source, format=format, collector=collector)
     values: list[RegistryValue] = []
     keys: list[tuple[str, bool]] = []

@@ -401,6 +401,7 @@ def _what(failure: CredentialFailure) -> str:
     ),
     selection=_SELECTION,
     contradiction=_CREDENTIAL_CONTRADICTION,
+    inputs=("send-log",),
 )
 def certificate_not_enabled_for_smtp(context: Context, report: Report) -> Iterator[Finding]:
     """F1: the presented (or selected) certificate lacks SMTP."""
@@ -492,6 +493,10 @@ def certificate_not_enabled_for_smtp(context: Context, report: Report) -> Iterat
     ),
     selection=_SELECTION,
     contradiction=_CREDENTIAL_CONTRADICTION,
+    inputs=(
+        "send-log",
+        "certificates",
+    ),
 )
 def certificate_missing_private_key(context: Context, report: Report) -> Iterator[Finding]:
     """F2: NoCredentials, or the presented certificate has no key."""
@@ -571,6 +576,7 @@ def certificate_missing_private_key(context: Context, report: Report) -> Iterato
     signatures=(TIMEOUT,),
     selection=_SELECTION,
     contradiction=_CREDENTIAL_CONTRADICTION,
+    inputs=("certificates+send-log",),
 )
 def certificate_key_inaccessible(context: Context, report: Report) -> Iterator[Finding]:
     """F3: the certificate looks right, but its key cannot be used."""
@@ -849,6 +855,7 @@ def _first_name(certificate: ExchangeCertificate) -> str | None:
     ),
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
+    inputs=("certificates",),
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
@@ -896,6 +903,7 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     references=(RENEW_DOCS,),
     selection=_VALIDITY_SELECTION,
     contradiction="None: a certificate that works today still expires.",
+    inputs=("certificates",),
 )
 def certificate_expiring_soon(context: Context, report: Report) -> Iterator[Finding]:
     """F6 ahead of time: NotAfter within 30 days."""
@@ -995,6 +1003,7 @@ _VALIDATION = Signature(
     ),
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
+    inputs=("certificates",),
 )
 def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]:
     """F11: Status Untrusted or Invalid."""
@@ -1018,6 +1027,7 @@ def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]
     signatures=(_VALIDATION, TIMEOUT),
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
+    inputs=("certificates",),
 )
 def certificate_revocation_check_failed(context: Context, report: Report) -> Iterator[Finding]:
     """F12: Status RevocationCheckFailure."""
@@ -1050,6 +1060,7 @@ def certificate_revocation_check_failed(context: Context, report: Report) -> Ite
     ),
     selection="Judges the certificate the connector selects (Exchange's order).",
     contradiction="None beyond the selection: Exchange Online's rule does not depend on the log.",
+    inputs=("certificates+send-connectors",),
 )
 def self_signed_certificate_external(context: Context, report: Report) -> Iterator[Finding]:
     """F13: a self-signed certificate towards Exchange Online."""

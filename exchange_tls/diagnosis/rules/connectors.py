@@ -115,6 +115,10 @@ def _new_certificate_steps(fqdn: str | None) -> list[RemediationStep]:
     ),
     selection=_NAME_SELECTION,
     contradiction="The queue's 454 4.7.5 raises the confidence to high.",
+    inputs=(
+        "certificates+send-connectors",
+        "queues",
+    ),
 )
 def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """F4: TlsCertificateName names no certificate of the inventory."""
@@ -225,6 +229,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
     ),
     selection=_NAME_SELECTION,
     contradiction="None: a malformed value matches nothing whatever the log says.",
+    inputs=("send-connectors",),
 )
 def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[Finding]:
     """F5: a malformed TlsCertificateName."""
@@ -291,6 +296,7 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
     references=(SET_RECEIVE_CONNECTOR,),
     selection="Looks the name up in the store as for send connectors.",
     contradiction="None: configuration only.",
+    inputs=("certificates+receive-connectors",),
 )
 def receive_connector_certificate_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """Report a receive connector's stale TlsCertificateName."""
@@ -379,6 +385,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
     signatures=(TENANT_ATTRIBUTION,),
     selection="The connector's configuration only.",
     contradiction="None: configuration only.",
+    inputs=("send-connectors",),
 )
 def exchange_online_connector_incomplete(context: Context, report: Report) -> Iterator[Finding]:
     """HealthChecker's ExoConnectorCheck: name the certificate, mark the connector."""
@@ -469,6 +476,7 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
     ),
     selection="Uses Exchange's selection by FQDN; fires only when it finds no fit certificate.",
     contradiction="None: configuration only.",
+    inputs=("certificates+send-connectors",),
 )
 def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Iterator[Finding]:
     """F7: TLS matters for the connector, and no certificate fits its FQDN."""
@@ -555,6 +563,10 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
     ),
     selection="The connector's configuration only.",
     contradiction="None: Exchange refuses the combination before any connection.",
+    inputs=(
+        "send-connectors",
+        "queues",
+    ),
 )
 def tls_domain_validation_misconfigured(context: Context, report: Report) -> Iterator[Finding]:
     """F15: DomainValidation without TlsDomain, or TlsDomain without it."""
@@ -656,6 +668,7 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
     references=("https://support.microsoft.com/help/4051498",),
     selection="The connector serving the failing queue (smart host or address space).",
     contradiction="Silent when the evidence holds sessions of the connector.",
+    inputs=("queues+send-connectors",),
 )
 def protocol_logging_disabled(context: Context, report: Report) -> Iterator[Finding]:
     """Collect more evidence: turn on protocol logging for a failing connector."""

@@ -229,6 +229,7 @@ def _tls12_off(setting: ProtocolSetting) -> bool:
     "server) the export covers; a side it does not cover is not judged.",
     contradiction="None: the registry decides what Schannel offers; Schannel events and "
     "dropped handshakes are cited as corroboration.",
+    inputs=("tls-settings",),
 )
 def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     """TLS 1.2 not offered on a side, from the registry, with Schannel events as corroboration."""
@@ -306,6 +307,7 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     references=(HEALTH_CHECKER_TLS,),
     selection="Server-wide: the SCHANNEL Protocols\\TLS 1.3 keys in the export.",
     contradiction="None: configuration only.",
+    inputs=("tls-settings",),
 )
 def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
     """TLS 1.3 explicitly enabled (a value read, never a default)."""
@@ -371,6 +373,7 @@ def _values(setting: ProtocolSetting) -> tuple[bool | None, bool | None]:
     references=(HEALTH_CHECKER_TLS, TLS_GUIDANCE),
     selection="Server-wide: each TLS version whose Client and Server keys are both in the export.",
     contradiction="None: configuration only.",
+    inputs=("tls-settings",),
 )
 def tls_client_server_mismatch(context: Context) -> Iterator[Finding]:
     """Find TLS versions whose Client and Server values differ."""
@@ -447,6 +450,7 @@ def _dotnet_label(setting: DotNetSetting) -> str:
     selection="Server-wide: the .NET Framework v4 and v2.0.50727 keys, 64- and 32-bit, in "
     "the export.",
     contradiction="None: configuration only.",
+    inputs=("tls-settings",),
 )
 def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
     """SystemDefaultTlsVersions / SchUseStrongCrypto not 1 under a covered .NET key."""
@@ -536,6 +540,7 @@ def _certificates_for(context: Context, fqdn: str) -> list[ExchangeCertificate]:
     references=(EVENT_12014,),
     selection="The connector or FQDN the event names.",
     contradiction="None: the event is Exchange's own record of the failure.",
+    inputs=("events",),
 )
 def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
     """Event 12014, one finding per FQDN and connector it names."""
@@ -673,6 +678,10 @@ def _hybrid_ref(hybrid: HybridConfiguration, claim: str) -> EvidenceRef:
     selection="The certificate Get-HybridConfiguration names, against the store and the receive "
     "connectors' TlsCertificateName.",
     contradiction="None: configuration only.",
+    inputs=(
+        "certificates+hybrid-configuration",
+        "hybrid-configuration+receive-connectors",
+    ),
 )
 def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
     """Find a hybrid TlsCertificateName not in the store, or not the connectors'."""

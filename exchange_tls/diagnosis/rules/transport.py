@@ -207,6 +207,10 @@ def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
     selection="Server-wide: the Schannel and .NET settings of the sending server.",
     contradiction="A session in the logs in which this server negotiated TLS 1.2 or later "
     "drops the registry fix and lowers the confidence to low: the cause lies at the peer.",
+    inputs=(
+        "send-log",
+        "queues",
+    ),
 )
 def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]:
     """F8: SocketError / AlgorithmMismatch handshakes, or a queue's SocketError drop."""
@@ -312,6 +316,7 @@ def _to_exchange_online(context: Context, session: SmtpSession) -> bool:
     ),
     selection="Sessions whose connector, remote certificate or banner is Exchange Online's.",
     contradiction="None: the session itself shows the version.",
+    inputs=("send-log",),
 )
 def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[Finding]:
     """TLS 1.0/1.1 sessions to Exchange Online, which now refuses them."""
@@ -359,6 +364,10 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
     ),
     selection="Every reply in the send logs and queue errors.",
     contradiction="None.",
+    inputs=(
+        "send-log",
+        "queues",
+    ),
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
@@ -405,6 +414,10 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
     ),
     selection="RequireTLS connectors' sessions, and the replies in logs and queues.",
     contradiction="None.",
+    inputs=(
+        "send-connectors+send-log",
+        "queues",
+    ),
 )
 def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Finding]:
     """F10: TLS required, not offered."""
@@ -505,6 +518,10 @@ _AMBIGUOUS = ("unable to connect",)
     "on the same path.",
     contradiction="A failing TLS session on the queue's path claims the queue's error "
     "(KB 4051498); '421 4.2.1 Unable to connect' alone gives low confidence.",
+    inputs=(
+        "send-log",
+        "queues",
+    ),
 )
 def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
     """F14: positive evidence of a network failure, never the ambiguous 421 4.4.1 alone."""
@@ -616,6 +633,7 @@ _RECEIVE_CAUSES = {
     selection="Judges the certificate the receive session shows presented, else the receive "
     "connector's selected certificate.",
     contradiction="None: the session shows the failure.",
+    inputs=("receive-log",),
 )
 def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
     """Report receive sessions failing STARTTLS: the inbound side."""
@@ -747,6 +765,10 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
     ),
     selection="The replies and authentication rows of the send logs.",
     contradiction="None.",
+    inputs=(
+        "send-log",
+        "queues",
+    ),
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
