@@ -134,7 +134,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         folder = arguments.folder or Path(scratch) / "SmtpSend"
-        files = sorted(folder.glob("SEND*.LOG")) or generate(
+        files = sorted(folder.rglob("SEND*.LOG")) or generate(
             folder, arguments.files, arguments.megabytes
         )
         size = sum(path.stat().st_size for path in files) / 1e6
