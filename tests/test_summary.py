@@ -113,12 +113,13 @@ def summary_evidence(paths: list[Path]) -> Evidence:
 
 
 def outline(evidence: Evidence) -> list[tuple[object, ...]]:
-    """Return what a diagnosis says, finding by finding, without the wording of evidence lists."""
+    """Return what a diagnosis says, finding by finding: the cited places as a set."""
     diagnosis = diagnose(evidence)
     return [
         (
             finding.rule_id,
             finding.subject,
+            finding.summary,
             finding.occurrences,
             finding.first_seen,
             finding.last_seen,
@@ -151,7 +152,7 @@ def test_sessions_spanning_rotated_files_assemble(logs: list[Path]) -> None:
 
 
 def test_the_summary_diagnoses_like_the_full_sessions(logs: list[Path]) -> None:
-    """Same findings, counts, times, cited lines, verdict and coverage from the summary."""
+    """Same findings, words, counts, times, cited lines, verdict and coverage from the summary."""
     assert outline(summary_evidence(logs)) == outline(full_evidence(logs))
 
 

@@ -204,6 +204,18 @@ class Context:
                 failures += 1
                 if first_failure is None:
                     first_failure = session
+        summary = self.evidence.summary
+        if summary is not None and last_success is not None:
+            # Failures a summary counted but did not keep whole are failures all the same.
+            connector = last_success.connector_id.casefold()
+            since = last_success.end
+            failures += sum(
+                1
+                for signature, found in summary.occurrences
+                if signature[1] == connector and signature[2] == "tls-failed"
+                for occurrence in found
+                if occurrence.start > since
+            )
         changed = None
         if last_success is not None and first_failure is not None:
             before = last_success.tls.local_certificate if last_success.tls else None
