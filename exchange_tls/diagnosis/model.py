@@ -126,14 +126,9 @@ class Finding:
     server: str | None = None
 
     @property
-    def sort_key(self) -> tuple[int, int, str, str]:
-        """Most important first: severity, confidence, rule, subject."""
-        return (
-            _SEVERITY_RANK[self.severity],
-            _CONFIDENCE_RANK[self.confidence],
-            self.rule_id,
-            self.subject,
-        )
+    def sort_key(self) -> tuple[int, int]:
+        """Most important first: severity, then confidence (the engine breaks ties)."""
+        return (_SEVERITY_RANK[self.severity], _CONFIDENCE_RANK[self.confidence])
 
     def _repr_html_(self) -> str:
         from exchange_tls.views.html import finding_html

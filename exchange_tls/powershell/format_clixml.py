@@ -47,7 +47,6 @@ _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _INTEGERS = {"I16", "I32", "I64", "U8", "SB", "UI16", "UI32", "UI64", "By"}
 _FLOATS = {"Db", "Sg", "D"}
-_TEXTS = {"S", "G", "URI", "Version", "XD", "SS", "SBK", "PR", "C"}
 _LISTS = {"LST", "IE", "STK", "QUE"}
 # .NET's TimeSpan.MaxValue is 10,675,199 days; longer digit runs are not durations, and
 # bounding them keeps int() and float() fast.

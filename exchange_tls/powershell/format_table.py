@@ -25,7 +25,6 @@ from exchange_tls.sources import SourceRef
 __all__ = ["find_table_header", "read_format_table"]
 
 _DASHES = re.compile(r"-+")
-_TRUNCATION = ("...", "\u2026")
 
 
 def _is_dash_line(line: str) -> bool:

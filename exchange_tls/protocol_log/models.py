@@ -6,7 +6,6 @@ import datetime as dt
 import enum
 import functools
 import operator
-from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -312,10 +311,6 @@ class ProtocolLog:
         if self.header is not None and self.header.direction is not None:
             return self.header.direction
         return next((row.direction for row in self.rows if row.direction), None)
-
-
-def _names(value: Iterable[str]) -> tuple[str, ...]:
-    return tuple(value)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,19 +1,21 @@
 """Read protocol logs: streaming, typed rows with their file and line.
 
-Theory of operation. Text arrives in chunks of whole lines (from a file read 1 MiB at a
-time, or from text in memory). Each chunk takes one of two paths:
+Theory of operation. The standard library's ``csv`` module splits the text (a file
+streamed through a decoder, or text in memory) into rows, taken 256 at a time. Each batch
+takes one of two paths:
 
 * the fast path, for the normal case of a log written by Exchange: no ``#`` directive,
-  no blank line, nine fields in the standard order on every line. The standard
-  library's ``csv`` module splits the lines; timestamps, sequence numbers and events
-  are checked column by column with C-level ``map``; rows are built in bulk;
+  no blank line, nine fields in the standard order on every row. Timestamps, sequence
+  numbers and events are checked column by column with C-level ``map``; rows are built
+  in bulk;
 * the careful path, line by line, for everything else: header directives, a
   ``#Fields`` line that reorders or adds columns, blank lines, and bad rows. A bad row
   becomes a :class:`~exchange_tls.Problem` at its file and line (or raises, in
   ``errors="raise"`` mode), so rows in equal rows out plus rows reported.
 
-A chunk that fails any fast-path check is read again on the careful path; the two give
-the same rows. Memory is one chunk and its rows, whatever the size of the log.
+A batch that fails any fast-path check is read again on the careful path; the two give
+the same rows and problems (a property test holds them to it). Memory is one batch and its
+rows, whatever the size of the log.
 """
 
 from __future__ import annotations
@@ -160,22 +162,24 @@ class _Split(Protocol):
 class _Columns:
     """Where each standard field is in a row, from the last ``#Fields`` line."""
 
-    __slots__ = ("count", "getters", "names", "standard")
+    __slots__ = ("count", "names", "positions", "standard")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.count = len(names)
         self.standard = names == STANDARD_FIELDS
         folded = [name.strip().casefold() for name in names]
-        positions = [folded.index(field) if field in folded else None for field in STANDARD_FIELDS]
-        self.getters = positions
+        #: For each standard field, its position in the row, or ``None`` when absent.
+        self.positions = [
+            folded.index(field) if field in folded else None for field in STANDARD_FIELDS
+        ]
 
 
 _STANDARD = _Columns(STANDARD_FIELDS)
 
 
 class _LogReader:
-    """Reads one log, chunk by chunk; holds what a header said so far."""
+    """Reads one log, batch by batch; holds what a header said so far."""
 
     def __init__(
         self,
@@ -193,7 +197,6 @@ class _LogReader:
         self.headers: list[ProtocolLogHeader] = []
         self._directives: dict[str, str] = {}
         self._directive_line = 0
-        self.rows_seen = 0
 
     # -- problems ------------------------------------------------------------------------
 
@@ -358,7 +361,6 @@ class _LogReader:
         )
         rows = list(map(_new, itertools.repeat(ProtocolLogRow, count)))
         _consume(map(_set_values, rows, values))
-        self.rows_seen += count
         return rows
 
     def _careful(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow]:
@@ -427,7 +429,7 @@ class _LogReader:
 
     def _set_fields(self, names: tuple[str, ...], number: int, line: str) -> None:
         columns = _Columns(names)
-        missing = [STANDARD_FIELDS[i] for i, at in enumerate(columns.getters) if at is None]
+        missing = [STANDARD_FIELDS[i] for i, at in enumerate(columns.positions) if at is None]
         if missing:
             self.problem(
                 f"#Fields lacks {', '.join(missing)}; those fields will be empty",
@@ -490,7 +492,7 @@ class _LogReader:
                 "field-count",
             )
             return None
-        values = [fields[at] if at is not None else "" for at in columns.getters]
+        values = [fields[at] if at is not None else "" for at in columns.positions]
         timestamp = _parse_timestamp(values[0])
         if timestamp is None:
             self.problem(
@@ -531,7 +533,6 @@ class _LogReader:
                 column=_column_of(line, 3),
                 severity=Severity.WARNING,
             )
-        self.rows_seen += 1
         return ProtocolLogRow(
             (
                 timestamp,
