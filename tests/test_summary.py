@@ -293,3 +293,31 @@ def _rows(picks: list[int], sequence: str) -> list:  # type: ignore[type-arg]
         )
         for index, pick in enumerate(picks)
     ]
+
+
+def test_a_queue_whose_host_only_a_summary_counted_still_meets_its_tls_failure(
+    tmp_path: Path,
+) -> None:
+    """A queue naming a host of a counted (not kept) failure is explained as with all sessions."""
+    from exchange_tls import load_evidence
+
+    rows = [
+        row
+        for number in range(5)
+        for row in session_rows(number, "UnknownCredentials", "Out", host=number + 1)
+    ]
+    (tmp_path / "SEND2024060100-1.LOG").write_text(HEADER + "\r\n".join(rows) + "\r\n")
+    (tmp_path / "get-queue.txt").write_text(
+        "Identity : EX01\\7\nStatus : Retry\nNextHopDomain : fabrikam.example\n"
+        'LastError : 451 4.4.0 Primary target IP address responded with: "421 4.2.1 Unable to '
+        'connect." Attempted failover to alternate host, but that did not succeed. Either there '
+        "are no alternate hosts, or delivery failed to all alternate hosts. The last endpoint "
+        "attempted was 192.0.2.3:25\n"
+    )
+    summarised = load_evidence(tmp_path)
+    assert summarised.summary is not None
+    assert "192.0.2.3" not in {s.remote_endpoint.host for s in summarised.sessions}  # type: ignore[union-attr]
+    assert outline(summarised) == outline(load_evidence(tmp_path, keep_sessions=True))
+    rule_ids = {finding.rule_id for finding in diagnose(summarised).findings}
+    assert "connection-failure" not in rule_ids
+    assert "unexplained-queue-error" not in rule_ids

@@ -25,6 +25,7 @@ from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.connectors.selection import Selection, select_certificate
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.protocol_log.models import CertificateIdentity, Direction, SmtpSession
+from exchange_tls.protocol_log.summary import Occurrence, signature_of
 from exchange_tls.queues.models import QueueRecord
 
 __all__ = ["Context", "Timeline"]
@@ -59,6 +60,17 @@ def _queue_hosts(queue: QueueRecord) -> set[str]:
                 if reply.last_endpoint is not None and reply.last_endpoint.host:
                     hosts.add(reply.last_endpoint.host)
     return hosts
+
+
+def _causes_by_host(
+    occurrences: tuple[tuple[tuple[str, ...], tuple[Occurrence, ...]], ...],
+) -> dict[str, set[tuple[str, ...]]]:
+    causes: dict[str, set[tuple[str, ...]]] = defaultdict(set)
+    for signature, found in occurrences:
+        for occurrence in found:
+            if occurrence.remote_host:
+                causes[occurrence.remote_host].add(signature)
+    return causes
 
 
 class Context:
@@ -173,18 +185,42 @@ class Context:
         return None
 
     def sessions_for_queue(self, queue: QueueRecord) -> list[SmtpSession]:
-        """Return the sessions to the endpoint the queue names, else its connector's."""
+        """Return the sessions to the endpoint the queue names, else its connector's.
+
+        A failure to that endpoint stands for its cause: every session that failed the same
+        way (connector, outcome, error, certificate) is returned with it, whether the
+        sessions are all kept or a summary counted some of them.
+        """
         hosts = _queue_hosts(queue)
         if hosts:
+            causes: set[tuple[str, ...]] = {
+                signature
+                for s in self.send_sessions
+                if s.remote_endpoint is not None and s.remote_endpoint.host in hosts
+                for signature in [signature_of(s)]
+                if signature[2] != "ok"
+            }
+            causes |= self._summarised_causes_to(hosts)
             matched = [
                 s
                 for s in self.send_sessions
-                if s.remote_endpoint is not None and s.remote_endpoint.host in hosts
+                if (s.remote_endpoint is not None and s.remote_endpoint.host in hosts)
+                or (causes and signature_of(s) in causes)
             ]
             if matched:
                 return matched
         connector = self.connector_for_queue(queue)
         return self.sessions_of(connector) if connector is not None else []
+
+    def _summarised_causes_to(self, hosts: set[str]) -> set[tuple[str, ...]]:
+        """Return the causes a summary counted failing to these hosts, beyond those kept."""
+        summary = self.evidence.summary
+        if summary is None:
+            return set()
+        causes_by_host: dict[str, set[tuple[str, ...]]] = self.memo(
+            "causes by host", lambda: _causes_by_host(summary.occurrences)
+        )
+        return set().union(*(causes_by_host.get(host, set()) for host in hosts))
 
     def queues_for_connector(self, connector: SendConnector) -> list[QueueRecord]:
         """Return the queues the connector serves."""
