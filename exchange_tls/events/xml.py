@@ -8,14 +8,11 @@ to the line where its ``<Event>`` starts.
 
 from __future__ import annotations
 
-import re
 import xml.sax
 from typing import Any
 
-import defusedxml
-import defusedxml.sax
-
 from exchange_tls.errors import Problem, ProblemCollector, Severity
+from exchange_tls.powershell.safe_xml import XmlTooDeep, parse_xml, strip_declaration
 from exchange_tls.sources import SourceRef
 
 __all__ = ["MAX_DEPTH", "RawEvent", "looks_like_event_xml", "read_event_xml"]
@@ -24,7 +21,6 @@ __all__ = ["MAX_DEPTH", "RawEvent", "looks_like_event_xml", "read_event_xml"]
 MAX_DEPTH = 50
 
 _EVENT_NAMESPACE = "schemas.microsoft.com/win/2004/08/events/event"
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _OPEN = "<__exchange_tls_events__>"
 _CLOSE = "</__exchange_tls_events__>"
 
@@ -34,14 +30,8 @@ RawEvent = dict[str, Any]
 
 def looks_like_event_xml(text: str) -> bool:
     """Whether ``text`` is event XML (an ``<Event>`` in the event schema's namespace)."""
-    head = _DECLARATION.sub("", text.lstrip()[:2000], count=1).lstrip()
+    head = strip_declaration(text.lstrip()[:2000]).lstrip()
     return head.startswith(("<Event", "<Events")) and _EVENT_NAMESPACE in head
-
-
-class _TooDeep(Exception):
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
 
 
 class _Handler(xml.sax.handler.ContentHandler):
@@ -73,7 +63,7 @@ class _Handler(xml.sax.handler.ContentHandler):
         self.stack.append(local)
         self.has_child.append(False)
         if len(self.stack) > MAX_DEPTH:
-            raise _TooDeep(self.line())
+            raise XmlTooDeep(self.line() - self.first_line + 1)
         self.text = []
         if local == "Event" and self.current is None:
             self.current = {"line": self.line(), "data": [], "attributes": {}}
@@ -125,39 +115,15 @@ def read_event_xml(
     text: str, *, source: str, collector: ProblemCollector, first_line: int = 1
 ) -> list[tuple[RawEvent, SourceRef]]:
     """Read event XML into raw events, each with the place its ``<Event>`` starts."""
-    body = _DECLARATION.sub("", text, count=1)
     handler = _Handler(source, first_line, collector)
-    try:
-        defusedxml.sax.parseString((_OPEN + body + _CLOSE).encode("utf-8"), handler)
-    except xml.sax.SAXParseException as error:
-        line = error.getLineNumber() or 1
-        lines = text.split("\n")
-        collector.report(
-            Problem(
-                message=f"not well-formed XML: {error.getMessage()}",
-                source=source,
-                line=first_line + line - 1,
-                column=(error.getColumnNumber() or 0) + 1,
-                line_text=lines[line - 1] if 0 < line <= len(lines) else None,
-                code="xml-error",
-            )
-        )
-    except defusedxml.DefusedXmlException as error:
-        collector.report(
-            Problem(
-                message=f"refused unsafe XML: {error}",
-                source=source,
-                line=handler.line(),
-                code="xml-unsafe",
-            )
-        )
-    except _TooDeep as error:
-        collector.report(
-            Problem(
-                message=f"XML nested deeper than {MAX_DEPTH} elements",
-                source=source,
-                line=error.line,
-                code="xml-depth",
-            )
-        )
+    parse_xml(
+        text,
+        handler,
+        source=source,
+        collector=collector,
+        depth=MAX_DEPTH,
+        line=lambda: handler.line() - first_line + 1,
+        first_line=first_line,
+        wrap=(_OPEN, _CLOSE),
+    )
     return [(event, SourceRef(source, event["line"])) for event in handler.events]

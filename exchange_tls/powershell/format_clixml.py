@@ -21,12 +21,16 @@ import xml.sax
 from typing import Any
 
 import attrs
-import defusedxml
-import defusedxml.expatreader
 
 from exchange_tls.errors import Problem, ProblemCollector
 from exchange_tls.powershell.dates import parse_serialized_datetime
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
+from exchange_tls.powershell.safe_xml import (
+    MAX_ATTRIBUTE_CHARS,
+    XmlTooDeep,
+    XmlTooLong,
+    parse_xml,
+)
 from exchange_tls.sources import SourceRef
 
 __all__ = ["MAX_ATTRIBUTE_CHARS", "MAX_DEPTH", "looks_like_clixml", "read_clixml"]
@@ -34,16 +38,7 @@ __all__ = ["MAX_ATTRIBUTE_CHARS", "MAX_DEPTH", "looks_like_clixml", "read_clixml
 #: The deepest element nesting read; Exchange objects need fewer than 30 levels.
 MAX_DEPTH = 200
 
-#: The longest attribute value read. CLIXML's attributes are property names, reference
-#: ids and a version; a longer one is not Export-Clixml output.
-MAX_ATTRIBUTE_CHARS = 65_536
-
-# A tag too long to hold only attributes within the limit. Expat's time grows with the
-# square of one long attribute, so such a tag is found before parsing; the match stops
-# at the next "<" or ">", which keeps the search linear.
-_LONG_TAG = re.compile(f"<[^<>]{{{MAX_ATTRIBUTE_CHARS + 4096}}}")
 _NAMESPACE = "schemas.microsoft.com/powershell/2004/04"
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _INTEGERS = {"I16", "I32", "I64", "U8", "SB", "UI16", "UI32", "UI64", "By"}
 _FLOATS = {"Db", "Sg", "D"}
@@ -152,10 +147,10 @@ class _Handler(xml.sax.ContentHandler):
 
     def startElement(self, name: str, attrs: Any) -> None:
         if len(self.stack) >= MAX_DEPTH:
-            raise _TooDeep(self._line())
+            raise XmlTooDeep(self._line())
         for value in attrs.values():
             if len(value) > MAX_ATTRIBUTE_CHARS:
-                raise _TooLong(self._line())
+                raise XmlTooLong(self._line())
         frame = _Frame(tag=name, name=attrs.get("N"), line=self._line(), ref_id=attrs.get("RefId"))
         if name == "TNRef":
             self.stack[-1].type_names.extend(self.type_names.get(attrs.get("RefId", ""), ()))
@@ -259,84 +254,18 @@ class _Handler(xml.sax.ContentHandler):
             parent.value = value
 
 
-class _TooDeep(Exception):
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
-        self.line = line
-
-
-class _TooLong(_TooDeep):
-    pass
-
-
 def read_clixml(
     text: str, *, source: str, collector: ProblemCollector, first_line: int = 1
 ) -> list[PSObject]:
     """Read Export-Clixml text into records."""
     handler = _Handler(source, collector)
-    # The text is already decoded; drop the declaration so its encoding is not applied
-    # a second time to the UTF-8 bytes handed to the parser. Line numbers do not move.
-    body = _DECLARATION.sub("", text, count=1).encode("utf-8")
-    long_tag = _LONG_TAG.search(text)
-    if long_tag is not None:
-        collector.report(
-            Problem(
-                message=f"an XML attribute longer than {MAX_ATTRIBUTE_CHARS:,} characters; "
-                "the file was not read",
-                source=source,
-                line=first_line + text.count("\n", 0, long_tag.start()),
-                code="xml-limit",
-            )
-        )
-        return []
-    parser = defusedxml.expatreader.create_parser()
-    parser.setContentHandler(handler)
-    parser.setErrorHandler(xml.sax.ErrorHandler())
-    try:
-        # One feed of the whole text: xml.sax.parseString feeds 64 KiB at a time, and
-        # expat scans a token that spans feeds again from its start on every feed, which
-        # is quadratic in a long attribute or text.
-        parser.feed(body)
-        parser.close()
-    except xml.sax.SAXParseException as error:
-        line = error.getLineNumber() or 1
-        lines = text.split("\n")
-        collector.report(
-            Problem(
-                message=f"not well-formed XML: {error.getMessage()}",
-                source=source,
-                line=first_line + line - 1,
-                column=(error.getColumnNumber() or 0) + 1,
-                line_text=lines[line - 1] if 0 < line <= len(lines) else None,
-                code="xml-error",
-            )
-        )
-    except defusedxml.DefusedXmlException as error:
-        collector.report(
-            Problem(
-                message=f"refused unsafe XML: {error}",
-                source=source,
-                line=handler._line() + first_line - 1,
-                code="xml-unsafe",
-            )
-        )
-    except _TooLong as error:
-        collector.report(
-            Problem(
-                message=f"an XML attribute longer than {MAX_ATTRIBUTE_CHARS:,} characters; "
-                "reading stopped there",
-                source=source,
-                line=first_line + error.line - 1,
-                code="xml-limit",
-            )
-        )
-    except _TooDeep as error:
-        collector.report(
-            Problem(
-                message=f"XML nested deeper than {MAX_DEPTH} elements",
-                source=source,
-                line=first_line + error.line - 1,
-                code="xml-depth",
-            )
-        )
+    parse_xml(
+        text,
+        handler,
+        source=source,
+        collector=collector,
+        depth=MAX_DEPTH,
+        line=handler._line,
+        first_line=first_line,
+    )
     return handler.records
