@@ -63,7 +63,7 @@ def parse_reply_line(text: str) -> ReplyLine:
     """Split one reply line into its parts; raises ``pp.ParseException`` if it is none."""
     result = _reply_line().parse_string(text, parse_all=True)
     return (
-        int(result["code"]),
+        int(str(result["code"])),
         str(result["separator"]) if "separator" in result else " ",
         str(result["enhanced"]) if "enhanced" in result else None,
         str(result["text"]) if "text" in result else "",

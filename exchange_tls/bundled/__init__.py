@@ -24,7 +24,7 @@ EXAMPLE = "kb4051498"
 
 def example_files(name: str = EXAMPLE) -> list[Traversable]:
     """Return the evidence files of a bundled example, in name order, without its README."""
-    folder = resources.files(__package__).joinpath(name)
+    folder = resources.files(__name__).joinpath(name)
     if not folder.is_dir():
         raise ValueError(f"there is no bundled example named {name!r}")
     return sorted(

@@ -210,7 +210,10 @@ def rule(
         bound = len(inspect.signature(body).parameters) == 2
         holder: list[Report] = []
 
-        @functools.wraps(body)
+        # One callable type for wraps(): the union of the two check shapes is not one.
+        wrapped: Callable[..., Iterable[Finding]] = body
+
+        @functools.wraps(wrapped)
         def check(context: Context) -> Iterable[Finding]:
             if bound:
                 return body(context, holder[0])  # type: ignore[call-arg]

@@ -21,7 +21,9 @@ from exchange_tls.tls_settings.models import TlsSettings
 __all__ = ["Evidence", "LoadedFile"]
 
 
-def _tuple(value: Iterable[object]) -> tuple[object, ...]:
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    # Any, not object: each field's annotation states the item type, and a checker
+    # must accept this converter for every such field.
     return tuple(value)
 
 

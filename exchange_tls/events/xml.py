@@ -9,6 +9,7 @@ to the line where its ``<Event>`` starts.
 from __future__ import annotations
 
 import xml.sax
+import xml.sax.handler
 from typing import Any
 
 from exchange_tls.errors import Problem, ProblemCollector, Severity

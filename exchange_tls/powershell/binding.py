@@ -62,7 +62,7 @@ class RecordBinder:
     ) -> None:
         self.source = source
         self.collector = collector
-        self.date_order = date_order
+        self.date_order: DateOrder | None = date_order
         self.tz = tz
 
     def report(

@@ -174,8 +174,10 @@ def parse_culture_datetime(
     if time is None:
         return DateReading(None, f"not a valid time of day: {text.strip()!r}")
     a, b, c = match.group("a"), match.group("b"), match.group("c")
-    dates = {order: _candidate(order, a, b, c) for order in _ORDERS}
-    valid = tuple(order for order, date in dates.items() if date is not None)
+    dates: dict[DateOrder, dt.date | None] = {
+        order: _candidate(order, a, b, c) for order in _ORDERS
+    }
+    valid: tuple[DateOrder, ...] = tuple(order for order, date in dates.items() if date is not None)
     if not valid:
         return DateReading(None, f"not a valid date: {text.strip()!r}")
     if date_order is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.sax
+import xml.sax.handler
 from collections.abc import Callable
 
 import defusedxml

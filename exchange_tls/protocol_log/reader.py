@@ -151,12 +151,15 @@ class _Split(Protocol):
     @property
     def line_num(self) -> int:
         """Physical lines read so far."""
+        ...
 
     def __iter__(self) -> Iterator[list[str]]:
         """Rows, each a list of fields."""
+        ...
 
     def __next__(self) -> list[str]:
         """Return the next row."""
+        ...
 
 
 class _Columns:

@@ -278,6 +278,13 @@ def _tls_domain_needs_domain_validation(
         raise ValueError("-TlsDomain goes only with -TlsAuthLevel DomainValidation")
 
 
+def _cleared_or_set(
+    instance: SetSendConnector, attribute: attrs.Attribute[Any], value: bool
+) -> None:
+    if value and instance.tls_domain is not None:
+        raise ValueError("TlsDomain is either set or cleared, not both")
+
+
 @attrs.frozen(kw_only=True)
 class SetSendConnector(Command):
     """``Set-SendConnector`` with the TLS-related parameters.
@@ -307,12 +314,7 @@ class SetSendConnector(Command):
         default=None, validator=_tls_domain_needs_domain_validation
     )
     #: Clear TlsDomain (``-TlsDomain $null``).
-    clear_tls_domain: bool = attrs.field(default=False)
-
-    @clear_tls_domain.validator
-    def _clear_or_set(self, attribute: attrs.Attribute[Any], value: bool) -> None:
-        if value and self.tls_domain is not None:
-            raise ValueError("TlsDomain is either set or cleared, not both")
+    clear_tls_domain: bool = attrs.field(default=False, validator=_cleared_or_set)
 
     def arguments(self) -> list[Argument]:
         """Return the rendered arguments in order."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -171,7 +172,9 @@ class CipherSetting:
         return None if value is None or value.number is None else value.number != 0
 
 
-def _tuple(value: Iterable[object]) -> tuple[object, ...]:
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    # Any, not object: each field's annotation states the item type, and a checker
+    # must accept this converter for every such field.
     return tuple(value)
 
 
