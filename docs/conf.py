@@ -39,6 +39,8 @@ import exchange_tls
 from exchange_tls import *
 from exchange_tls.powershell.dates import *
 from exchange_tls.remediation import *
+from exchange_tls.errors import ProblemCollector
+from exchange_tls.sources import decode_bytes, read_source
 """
 doctest_test_doctest_blocks = "default"
 

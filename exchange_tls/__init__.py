@@ -1,9 +1,16 @@
 """Diagnose outbound SMTP TLS failures from exported Microsoft Exchange evidence.
 
-The public names are importable from here; see the API reference for each.
+The top level holds what a user's code touches: the entry points (:func:`load_evidence`,
+:func:`diagnose`, :func:`explain_error` and the ``read_*``, ``parse_*`` and ``iter_*``
+readers), the models they return, the types a :class:`Finding` exposes, and the errors.
+Everything else lives in its subpackage, importable from there.
 """
 
 from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
 
 from exchange_tls.certificates import (
     CertificateStatus,
@@ -20,7 +27,6 @@ from exchange_tls.connectors import (
     ReceiveConnector,
     Selection,
     SendConnector,
-    candidate_certificates,
     parse_receive_connectors,
     parse_send_connectors,
     read_receive_connectors,
@@ -33,7 +39,6 @@ from exchange_tls.connectors.hybrid import (
     read_hybrid_configuration,
 )
 from exchange_tls.diagnosis import (
-    CATALOGUE,
     Confidence,
     Coverage,
     Diagnosis,
@@ -41,19 +46,14 @@ from exchange_tls.diagnosis import (
     Evidence,
     EvidenceRef,
     Finding,
+    Rule,
+    RuleGap,
     Verdict,
     diagnose,
     explain_error,
 )
 from exchange_tls.endpoints import Endpoint
-from exchange_tls.errors import (
-    ErrorMode,
-    ExchangeTlsError,
-    ParseError,
-    Problem,
-    ProblemCollector,
-    Severity,
-)
+from exchange_tls.errors import ExchangeTlsError, ParseError, Problem, Severity
 from exchange_tls.events import EventRecord, parse_events, read_events
 from exchange_tls.loading import load_evidence
 from exchange_tls.manifest import CollectionManifest, parse_manifest
@@ -65,7 +65,6 @@ from exchange_tls.protocol_log import (
     ProtocolLog,
     ProtocolLogHeader,
     ProtocolLogRow,
-    ProtocolRowReader,
     SessionAssembler,
     SmtpSession,
     TlsHandshake,
@@ -83,22 +82,23 @@ from exchange_tls.queues import (
     parse_queues,
     read_queues,
 )
+from exchange_tls.remediation import Command, Purpose, RemediationStep
 from exchange_tls.results import ReadResult
 from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
-from exchange_tls.sources import DecodedText, SourceRef, decode_bytes, read_source
+from exchange_tls.sources import SourceRef
 from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
 
 __version__ = "0.1.0.dev0"
 
+# The API reference (docs/api.md) groups these names; a test holds the two together.
 __all__ = [
-    "CATALOGUE",
     "CertificateIdentity",
     "CertificateStatus",
     "CollectionManifest",
+    "Command",
     "Confidence",
     "ConnectFailure",
     "Coverage",
-    "DecodedText",
     "DeliveryType",
     "Diagnosis",
     "Direction",
@@ -106,7 +106,6 @@ __all__ = [
     "Endpoint",
     "EnhancedStatusCode",
     "ErrorExplanation",
-    "ErrorMode",
     "Event",
     "EventRecord",
     "Evidence",
@@ -118,16 +117,18 @@ __all__ = [
     "LastError",
     "ParseError",
     "Problem",
-    "ProblemCollector",
     "ProtocolLog",
     "ProtocolLogHeader",
     "ProtocolLogRow",
-    "ProtocolRowReader",
+    "Purpose",
     "QueueRecord",
     "QueueStatus",
     "ReadResult",
     "ReceiveConnector",
+    "RemediationStep",
     "RootCAType",
+    "Rule",
+    "RuleGap",
     "Selection",
     "SendConnector",
     "Services",
@@ -142,8 +143,6 @@ __all__ = [
     "Verdict",
     "__version__",
     "assemble_sessions",
-    "candidate_certificates",
-    "decode_bytes",
     "diagnose",
     "explain_error",
     "iter_protocol_rows",
@@ -167,7 +166,36 @@ __all__ = [
     "read_queues",
     "read_receive_connectors",
     "read_send_connectors",
-    "read_source",
     "read_tls_settings",
     "select_certificate",
 ]
+
+#: Names that left the top level, and where they live now. They stay importable from
+#: here, with a DeprecationWarning, until 0.2.
+_MOVED = {
+    "CATALOGUE": "exchange_tls.diagnosis",
+    "DecodedText": "exchange_tls.sources",
+    "ErrorMode": "exchange_tls.errors",
+    "ProblemCollector": "exchange_tls.errors",
+    "ProtocolRowReader": "exchange_tls.protocol_log",
+    "candidate_certificates": "exchange_tls.connectors",
+    "decode_bytes": "exchange_tls.sources",
+    "read_source": "exchange_tls.sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"exchange_tls.{name} is deprecated and leaves the top level in 0.2; "
+        f"import it from {module}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

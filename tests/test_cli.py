@@ -8,8 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from exchange_tls import CATALOGUE, load_evidence
+from exchange_tls import load_evidence
 from exchange_tls.cli import main
+from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.diagnosis.model import schema
 from exchange_tls.loading import classify
 
@@ -238,14 +239,14 @@ def test_progress_is_reported(tmp_path: Path) -> None:
 )
 def test_classify_by_content(name: str, kind: str) -> None:
     """Each bundled file is classified by what it holds."""
-    from exchange_tls import read_source
+    from exchange_tls.sources import read_source
 
     assert classify(read_source(BUNDLED / name).text) == kind
 
 
 def test_corpus_clixml_kinds() -> None:
     """CLIXML files are classified by their .NET type names."""
-    from exchange_tls import read_source
+    from exchange_tls.sources import read_source
 
     corpus = ROOT / "tests/data/corpus"
     assert (

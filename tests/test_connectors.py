@@ -6,13 +6,13 @@ import pytest
 from exchange_tls import (
     ExchangeCertificate,
     SendConnector,
-    candidate_certificates,
     parse_send_connectors,
     parse_tls_certificate_name,
     read_certificates,
     read_receive_connectors,
     read_send_connectors,
 )
+from exchange_tls.connectors import candidate_certificates
 from exchange_tls.connectors.selection import names_match
 
 DATA = Path(__file__).parent / "data" / "corpus" / "other"

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import (
-    CATALOGUE,
     CertificateStatus,
     Evidence,
     ExchangeCertificate,
@@ -26,6 +25,7 @@ from exchange_tls import (
     read_queues,
     read_send_connectors,
 )
+from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.diagnosis.catalogue import finding as catalogue_finding
 from exchange_tls.diagnosis.model import Confidence, schema
 

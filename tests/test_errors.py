@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange_tls import ParseError, Problem, ProblemCollector, Severity
-from exchange_tls.errors import ExchangeTlsError
+from exchange_tls import ParseError, Problem, Severity
+from exchange_tls.errors import ExchangeTlsError, ProblemCollector
 
 KB_ROW = "2017-10-07T04:42:56.804Z,Outbound to Office 365,08D50D3D9730A8D2,x,,,*,,"
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange_tls import ParseError, ProblemCollector
+from exchange_tls import ParseError
+from exchange_tls.errors import ProblemCollector
 from exchange_tls.powershell.format_clixml import MAX_DEPTH, read_clixml
 from exchange_tls.powershell.reader import detect_format, read_records
 from exchange_tls.powershell.records import PSObject

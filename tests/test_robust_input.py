@@ -459,8 +459,8 @@ def test_a_zip_member_with_an_empty_name_is_reported() -> None:
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_the_library_readers_refuse_a_named_pipe(tmp_path: Path) -> None:
     """read_source, read_protocol_log and iter_protocol_rows never block on a FIFO."""
-    from exchange_tls import read_protocol_log, read_source
-    from exchange_tls.sources import NotARegularFileError
+    from exchange_tls import read_protocol_log
+    from exchange_tls.sources import NotARegularFileError, read_source
 
     pipe = tmp_path / "SEND20240601-1.LOG"
     os.mkfifo(pipe)
@@ -476,7 +476,7 @@ def test_the_library_readers_refuse_a_named_pipe(tmp_path: Path) -> None:
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_read_source_refuses_dev_zero() -> None:
     """A character device raises at once instead of being read until memory runs out."""
-    from exchange_tls import read_source
+    from exchange_tls.sources import read_source
 
     with pytest.raises(OSError, match="character device"):
         read_source("/dev/zero")

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import (
-    CATALOGUE,
     Evidence,
     diagnose,
     load_evidence,
@@ -19,6 +18,7 @@ from exchange_tls import (
     parse_tls_settings,
 )
 from exchange_tls.cli import main
+from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.loading import classify
 from exchange_tls.remediation.commands import (
     GetItemProperty,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from exchange_tls import SourceRef, decode_bytes, read_source
+from exchange_tls import SourceRef
 from exchange_tls.errors import Severity
-from exchange_tls.sources import MAX_DECODE_PROBLEMS
+from exchange_tls.sources import MAX_DECODE_PROBLEMS, decode_bytes, read_source
 
 KB_LOG = "protocol-logs/ms-kb4051498_send-log_unknowncredentials_blank-endpoints.log"
 LAST_ROW = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from exchange_tls import CATALOGUE
+from exchange_tls.diagnosis import CATALOGUE
 
 
 def _signature(groups: tuple[tuple[str, ...], ...]) -> str:
@@ -17,7 +17,7 @@ def render() -> str:
     lines = [
         "# Rule catalogue",
         "",
-        "This page is generated from `exchange_tls.CATALOGUE`; every rule that",
+        "This page is generated from `exchange_tls.diagnosis.CATALOGUE`; every rule that",
         "{func}`~exchange_tls.diagnose` runs is here, in the catalogue's order, which breaks",
         "ties when findings are ranked (after severity and confidence).",
         "For each rule: which certificate or connector it judges (Exchange's",

@@ -15,6 +15,7 @@ from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
 
 if TYPE_CHECKING:
+    from exchange_tls.diagnosis.catalogue import Rule
     from exchange_tls.diagnosis.evidence import Evidence
 
 __all__ = [
@@ -124,6 +125,16 @@ class Finding:
     last_seen: dt.datetime | None = None
     #: The server (scope) the finding is about, when the evidence names one.
     server: str | None = None
+
+    @property
+    def rule(self) -> Rule | None:
+        """The catalogue's rule behind the finding: its meaning, remedy and sources.
+
+        ``None`` for a finding built by hand with an id the catalogue does not hold.
+        """
+        from exchange_tls.diagnosis.catalogue import CATALOGUE
+
+        return next((entry for entry in CATALOGUE if entry.rule_id == self.rule_id), None)
 
     @property
     def sort_key(self) -> tuple[int, int]:

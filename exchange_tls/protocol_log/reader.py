@@ -666,8 +666,9 @@ def _reopener(path: Path, name: str) -> Callable[[], Iterator[str]]:
 class ProtocolRowReader:
     """Rows of several logs, streamed, with the problems found so far.
 
-    Iterate over it for :class:`ProtocolLogRow` objects; :attr:`problems` grows as
-    reading goes on, and :attr:`headers` holds the header blocks seen.
+    An iterator of :class:`ProtocolLogRow` objects, read once, as a file is;
+    :attr:`problems` grows as reading goes on, and :attr:`headers` holds the header
+    blocks seen.
     """
 
     def __init__(
@@ -677,6 +678,7 @@ class ProtocolRowReader:
         self._collector = ProblemCollector(errors)
         self.headers: list[ProtocolLogHeader] = []
         self.files: list[str] = []
+        self._rows: Iterator[ProtocolLogRow] | None = None
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -684,9 +686,16 @@ class ProtocolRowReader:
         return self._collector.problems
 
     def __iter__(self) -> Iterator[ProtocolLogRow]:
-        # Flattened in C: a generator that yielded each row would cost a frame resume
-        # per row.
-        return itertools.chain.from_iterable(self._batches())
+        # A for loop gets the C-level chain itself: going through __next__ would cost a
+        # Python call per row.
+        if self._rows is None:
+            # Flattened in C: a generator that yielded each row would cost a frame
+            # resume per row.
+            self._rows = itertools.chain.from_iterable(self._batches())
+        return self._rows
+
+    def __next__(self) -> ProtocolLogRow:
+        return next(iter(self))
 
     def _batches(self) -> Iterator[list[ProtocolLogRow]]:
         for path in expand_paths(self._paths, self._collector):
