@@ -17,8 +17,7 @@ whether an error is raised or recorded.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypedDict
 
 import attrs
 
@@ -151,14 +150,7 @@ class ParseError(ExchangeTlsError, ValueError):
         self.code = code
 
     def __str__(self) -> str:
-        return render_position(
-            message=self.message,
-            source=self.source,
-            line=self.line,
-            column=self.column,
-            line_text=self.line_text,
-            span_start=self.span_start,
-        )
+        return render_position(message=self.message, **_position_of(self))
 
     def __repr__(self) -> str:
         return (
@@ -169,34 +161,37 @@ class ParseError(ExchangeTlsError, ValueError):
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructors do not survive the default exception pickling,
         # and errors cross process boundaries in parallel readers.
-        return (_rebuild_parse_error, (self.message, self._position()))
-
-    def _position(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "line": self.line,
-            "column": self.column,
-            "line_text": self.line_text,
-            "span_start": self.span_start,
-            "code": self.code,
-        }
+        return (_rebuild_parse_error, (self.message, _position_of(self), self.code))
 
     def to_problem(self, severity: Severity = Severity.ERROR) -> Problem:
         """Return the same information as a :class:`Problem`, for collecting mode."""
         return Problem(
-            message=self.message,
-            source=self.source,
-            line=self.line,
-            column=self.column,
-            line_text=self.line_text,
-            span_start=self.span_start,
-            severity=severity,
-            code=self.code,
+            message=self.message, severity=severity, code=self.code, **_position_of(self)
         )
 
 
-def _rebuild_parse_error(message: str, position: Mapping[str, object]) -> ParseError:
-    return ParseError(message, **position)  # type: ignore[arg-type]
+class _Position(TypedDict):
+    """Where an error or a problem is: what ParseError, Problem and their rendering share."""
+
+    source: str
+    line: int | None
+    column: int | None
+    line_text: str | None
+    span_start: int | None
+
+
+def _position_of(where: ParseError | Problem) -> _Position:
+    return {
+        "source": where.source,
+        "line": where.line,
+        "column": where.column,
+        "line_text": where.line_text,
+        "span_start": where.span_start,
+    }
+
+
+def _rebuild_parse_error(message: str, position: _Position, code: str | None) -> ParseError:
+    return ParseError(message, code=code, **position)
 
 
 def _optional_positive(
@@ -244,26 +239,12 @@ class Problem:
 
     def __str__(self) -> str:
         return render_position(
-            message=self.message,
-            source=self.source,
-            line=self.line,
-            column=self.column,
-            line_text=self.line_text,
-            span_start=self.span_start,
-            label=self.severity.value,
+            message=self.message, label=self.severity.value, **_position_of(self)
         )
 
     def to_error(self) -> ParseError:
         """Return the same information as a :class:`ParseError`, for raising mode."""
-        return ParseError(
-            self.message,
-            source=self.source,
-            line=self.line,
-            column=self.column,
-            line_text=self.line_text,
-            span_start=self.span_start,
-            code=self.code,
-        )
+        return ParseError(self.message, code=self.code, **_position_of(self))
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready mapping; the line text is left out."""

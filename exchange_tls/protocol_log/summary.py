@@ -344,22 +344,8 @@ class SummaryBuilder:
         kept = {id(session): (order, session) for order, session in entries}
         return SessionSummary(
             sessions=tuple(session for _, session in sorted(kept.values(), key=_FIRST)),
-            occurrences=tuple(
-                (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
-                for signature, found in sorted(self._occurrences.items())
-                if found
-            ),
-            tallies=tuple(
-                Tally(
-                    direction=key[0],
-                    connector_id=key[1],
-                    thumbprint=key[2],
-                    protocol=key[3],
-                    hour=key[4],
-                    sessions=count,
-                )
-                for key, count in sorted(self._tallies.items())
-            ),
+            occurrences=_frozen_occurrences(self._occurrences),
+            tallies=_frozen_tallies(self._tallies),
             send_sessions=self.send_sessions,
             receive_sessions=self.receive_sessions,
             tls_succeeded=self.tls_succeeded,
@@ -403,6 +389,32 @@ def summarise_rows(
     return builder
 
 
+def _frozen_occurrences(
+    occurrences: dict[Signature, list[Occurrence]],
+) -> tuple[tuple[Signature, tuple[Occurrence, ...]], ...]:
+    """Occurrences by signature, each in time order: the same whatever the merge order."""
+    return tuple(
+        (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
+        for signature, found in sorted(occurrences.items())
+        if found
+    )
+
+
+def _frozen_tallies(tallies: Counter[_TallyKey]) -> tuple[Tally, ...]:
+    """Tallies in key order."""
+    return tuple(
+        Tally(
+            direction=key[0],
+            connector_id=key[1],
+            thumbprint=key[2],
+            protocol=key[3],
+            hour=key[4],
+            sessions=count,
+        )
+        for key, count in sorted(tallies.items())
+    )
+
+
 def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummary | None:
     """Return frozen summaries taken together (``None`` when none is given).
 
@@ -414,7 +426,7 @@ def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummar
     if len(parts) <= 1:
         return parts[0] if parts else None
     occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
-    tallies: Counter[tuple[str, str, str, str, dt.datetime]] = Counter()
+    tallies: Counter[_TallyKey] = Counter()
     for part in parts:
         for signature, found in part.occurrences:
             occurrences[signature].extend(found)
@@ -429,21 +441,8 @@ def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummar
             tallies[key] += tally.sessions
     return SessionSummary(
         sessions=tuple(sorted((s for part in parts for s in part.sessions), key=_order)),
-        occurrences=tuple(
-            (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
-            for signature, found in sorted(occurrences.items())
-        ),
-        tallies=tuple(
-            Tally(
-                direction=key[0],
-                connector_id=key[1],
-                thumbprint=key[2],
-                protocol=key[3],
-                hour=key[4],
-                sessions=count,
-            )
-            for key, count in sorted(tallies.items())
-        ),
+        occurrences=_frozen_occurrences(occurrences),
+        tallies=_frozen_tallies(tallies),
         send_sessions=sum(part.send_sessions for part in parts),
         receive_sessions=sum(part.receive_sessions for part in parts),
         tls_succeeded=sum(part.tls_succeeded for part in parts),

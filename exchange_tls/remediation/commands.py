@@ -155,6 +155,11 @@ def _list(values: Iterable[str]) -> str:
     return ",".join(quote(value) for value in values)
 
 
+def _format_list(names: tuple[str, ...]) -> str:
+    """Pipe to ``Format-List`` of these properties, or to nothing when none are named."""
+    return f" | Format-List {_list(names)}" if names else ""
+
+
 def _service_list(services: Services) -> str:
     return _list(name.strip() for name in str(services).split(","))
 
@@ -188,7 +193,7 @@ class GetExchangeCertificate(Command):
 
     def pipeline(self) -> str:
         """Return the ``Format-List`` of the requested properties."""
-        return f" | Format-List {_list(self.properties)}" if self.properties else ""
+        return _format_list(self.properties)
 
 
 @attrs.frozen(kw_only=True)
@@ -345,7 +350,23 @@ class SetSendConnector(Command):
 
 
 @attrs.frozen(kw_only=True)
-class GetSendConnector(Command):
+class _GetConnector(Command):
+    """A connector's ``Get-*Connector`` of one identity, as a list of some properties."""
+
+    identity: str
+    properties: tuple[str, ...] = attrs.field(default=(), converter=_properties)
+
+    def arguments(self) -> list[Argument]:
+        """Return the rendered arguments in order."""
+        return [("Identity", quote(self.identity))]
+
+    def pipeline(self) -> str:
+        """Return the ``Format-List`` of the requested properties."""
+        return _format_list(self.properties)
+
+
+@attrs.frozen(kw_only=True)
+class GetSendConnector(_GetConnector):
     """``Get-SendConnector`` of one connector, as a list of some properties.
 
     >>> print(GetSendConnector(identity="Out", properties=("TlsDomain",)))
@@ -353,33 +374,17 @@ class GetSendConnector(Command):
     """
 
     cmdlet: ClassVar[str] = "Get-SendConnector"
-    identity: str
-    properties: tuple[str, ...] = attrs.field(default=(), converter=_properties)
-
-    def arguments(self) -> list[Argument]:
-        """Return the rendered arguments in order."""
-        return [("Identity", quote(self.identity))]
-
-    def pipeline(self) -> str:
-        """Return the ``Format-List`` of the requested properties."""
-        return f" | Format-List {_list(self.properties)}" if self.properties else ""
 
 
 @attrs.frozen(kw_only=True)
-class GetReceiveConnector(Command):
-    """``Get-ReceiveConnector`` of one connector, as a list of some properties."""
+class GetReceiveConnector(_GetConnector):
+    """``Get-ReceiveConnector`` of one connector, as a list of some properties.
+
+    >>> print(GetReceiveConnector(identity="EX01\\Default Frontend EX01", properties=("Fqdn",)))
+    Get-ReceiveConnector -Identity 'EX01\\Default Frontend EX01' | Format-List 'Fqdn'
+    """
 
     cmdlet: ClassVar[str] = "Get-ReceiveConnector"
-    identity: str
-    properties: tuple[str, ...] = attrs.field(default=(), converter=_properties)
-
-    def arguments(self) -> list[Argument]:
-        """Return the rendered arguments in order."""
-        return [("Identity", quote(self.identity))]
-
-    def pipeline(self) -> str:
-        """Return the ``Format-List`` of the requested properties."""
-        return f" | Format-List {_list(self.properties)}" if self.properties else ""
 
 
 @attrs.frozen(kw_only=True)
@@ -490,7 +495,7 @@ class GetItemProperty(Command):
 
     def pipeline(self) -> str:
         """Return the ``Format-List`` of the values to read."""
-        return f" | Format-List {_list(self.names)}" if self.names else ""
+        return _format_list(self.names)
 
 
 @attrs.frozen(kw_only=True)
