@@ -378,10 +378,10 @@ class GetSendConnector(_GetConnector):
 
 @attrs.frozen(kw_only=True)
 class GetReceiveConnector(_GetConnector):
-    """``Get-ReceiveConnector`` of one connector, as a list of some properties.
+    r"""``Get-ReceiveConnector`` of one connector, as a list of some properties.
 
     >>> print(GetReceiveConnector(identity="EX01\\Default Frontend EX01", properties=("Fqdn",)))
-    Get-ReceiveConnector -Identity 'EX01\\Default Frontend EX01' | Format-List 'Fqdn'
+    Get-ReceiveConnector -Identity 'EX01\Default Frontend EX01' | Format-List 'Fqdn'
     """
 
     cmdlet: ClassVar[str] = "Get-ReceiveConnector"
