@@ -23,7 +23,7 @@ from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
-from exchange_tls.loading import load_evidence
+from exchange_tls.loading import Progress, load_evidence
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
@@ -74,7 +74,7 @@ def _bundled_path() -> Path:
     return Path(str(resources.files("exchange_tls").joinpath("bundled").joinpath(EXAMPLE)))
 
 
-def _progress(stream: TextIO) -> object:
+def _progress(stream: TextIO) -> Progress:
     def report(done: int, total: int, name: str) -> None:
         if total < PROGRESS_THRESHOLD or not stream.isatty():
             return
@@ -131,7 +131,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
         evidence = load_evidence(
             *paths,
             date_order=arguments.date_order,
-            progress=_progress(sys.stderr),  # type: ignore[arg-type]
+            progress=_progress(sys.stderr),
             jobs=getattr(arguments, "jobs", 1),
             keep_sessions=keep,
         )

@@ -61,6 +61,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "EvidenceFile",
     "Kind",
+    "Progress",
     "classify",
     "load_evidence",
 ]

@@ -216,8 +216,8 @@ def rule(
         @functools.wraps(wrapped)
         def check(context: Context) -> Iterable[Finding]:
             if bound:
-                return body(context, holder[0])  # type: ignore[call-arg]
-            return body(context)  # type: ignore[call-arg]
+                return wrapped(context, holder[0])
+            return wrapped(context)
 
         entry = Rule(
             rule_id=rule_id,

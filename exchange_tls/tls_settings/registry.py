@@ -350,7 +350,7 @@ def _render_value(value: RegistryValue, version: Literal["5.00", "4"]) -> str:
     if value.kind == "qword" and isinstance(data, int):
         return _render_bytes(f"{name}=hex(b):", data.to_bytes(8, "little"))
     if value.kind in ("expand-string", "multi-string"):
-        texts = (data,) if isinstance(data, str) else tuple(data or ())  # type: ignore[arg-type]
+        texts = (data,) if isinstance(data, str) else data if isinstance(data, tuple) else ()
         raw = "".join(f"{text}\x00" for text in texts) + (
             "\x00" if value.kind == "multi-string" else ""
         )

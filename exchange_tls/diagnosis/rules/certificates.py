@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterator
+from typing import overload
 
 import attrs
 
@@ -294,6 +295,10 @@ def _thumbprint(
     return None
 
 
+@overload
+def _inspect(thumbprint: str) -> RemediationStep: ...
+@overload
+def _inspect(thumbprint: str | None) -> RemediationStep | None: ...
 def _inspect(thumbprint: str | None) -> RemediationStep | None:
     if thumbprint is None:
         return None
@@ -595,19 +600,15 @@ def certificate_key_inaccessible(context: Context, report: Report) -> Iterator[F
             f"Services: {failure.certificate.services}, HasPrivateKey: True",
         )
         steps = [
-            step
-            for step in [
-                _inspect(thumbprint),
-                RemediationStep(
-                    purpose=Purpose.FIX,
-                    command=EnableExchangeCertificate(
-                        thumbprint=thumbprint, services=Services.SMTP, network_service_allowed=True
-                    ),
-                    note=PROMPT_NOTE,
+            _inspect(thumbprint),
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=EnableExchangeCertificate(
+                    thumbprint=thumbprint, services=Services.SMTP, network_service_allowed=True
                 ),
-                *_retry_and_verify(_failing_queue_ids(context, failure.session)),
-            ]
-            if step is not None
+                note=PROMPT_NOTE,
+            ),
+            *_retry_and_verify(_failing_queue_ids(context, failure.session)),
         ]
         yield report(
             summary=(
@@ -735,7 +736,7 @@ def _renewal_steps(
     thumbprint = _valid_thumbprint(certificate.thumbprint)
     if thumbprint is None:
         return ()
-    steps: list[RemediationStep] = [_inspect(thumbprint)]  # type: ignore[list-item]
+    steps: list[RemediationStep] = [_inspect(thumbprint)]
     if certificate.is_self_signed:
         steps.append(
             RemediationStep(
