@@ -67,7 +67,7 @@ def kb_evidence() -> Evidence:
     rows = list(
         parse_protocol_log(
             (BUNDLED / "SEND2017100704-1.LOG").read_text(encoding="utf-8-sig"),
-            "SEND2017100704-1.LOG",
+            source="SEND2017100704-1.LOG",
         ).rows
     )
     return Evidence(
@@ -161,7 +161,7 @@ def log(*rows: str, name: str = "SEND20240601-1.LOG") -> list:  # type: ignore[t
         lines.append(
             f"2024-06-01T00:00:{number:02d}.000Z,Out,{session},{number},10.0.0.1:1000,192.0.2.25:25,{rest}"
         )
-    return list(assemble_sessions(parse_protocol_log("\n".join(lines), name).rows))
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), source=name).rows))
 
 
 def presented(thumbprint: str, error: str | None) -> list[str]:
@@ -193,7 +193,7 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
         f"10.0.0.1:25,203.0.113.9:5000,{row}"
         for number, row in enumerate(rows)
     ]
-    return list(assemble_sessions(parse_protocol_log("\n".join(lines), "RECV20240601-1.LOG").rows))
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows))
 
 
 def cert(thumbprint: str = T1, **changes: object) -> ExchangeCertificate:
