@@ -8,6 +8,7 @@ scaffold every ``read_*`` shares (decode the file, parse its text, keep both pro
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, TypeVar, overload
 
@@ -72,6 +73,14 @@ class ReadResult(Sequence[T]):
 
     def __contains__(self, value: object) -> bool:
         return value in self.items
+
+    def index(self, value: Any, start: int = 0, stop: int = sys.maxsize) -> int:
+        """Return the index of the first item equal to ``value``; ``ValueError`` if none."""
+        return self.items.index(value, start, stop)
+
+    def count(self, value: Any) -> int:
+        """Return how many items equal ``value``."""
+        return self.items.count(value)
 
     def _repr_html_(self) -> str:
         from exchange_tls.views.html import list_html

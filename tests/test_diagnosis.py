@@ -193,7 +193,9 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
         f"10.0.0.1:25,203.0.113.9:5000,{row}"
         for number, row in enumerate(rows)
     ]
-    return list(assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows))
+    return list(
+        assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
+    )
 
 
 def cert(thumbprint: str = T1, **changes: object) -> ExchangeCertificate:

@@ -466,7 +466,9 @@ def test_stray_csv_header_line_sets_the_fields() -> None:
 
 def test_literal_escapes_stay_as_written() -> None:
     r"""Exchange's \r\n escapes inside fields are not turned into line breaks."""
-    log = parse_protocol_log("2017-10-07T04:42:56.804Z,c,S,1,,,<,550 line one\\r\\nline two,", source="x")
+    log = parse_protocol_log(
+        "2017-10-07T04:42:56.804Z,c,S,1,,,<,550 line one\\r\\nline two,", source="x"
+    )
     assert log.rows[0].data == "550 line one\\r\\nline two"
 
 
