@@ -17,6 +17,7 @@ from exchange_tls import (
     SendConnector,
     Services,
     Severity,
+    TlsCertificateName,
     assemble_sessions,
     diagnose,
     parse_protocol_log,
@@ -281,7 +282,7 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
         Evidence(
             send_connectors=[
                 connector(
-                    tls_certificate_name=parse_tls_certificate_name(
+                    tls_certificate_name=TlsCertificateName.as_written(
                         "CN=Contoso CACN=mail.contoso.com"
                     )
                 )
@@ -568,7 +569,9 @@ connectors = st.builds(
     ),
     tls_domain=st.one_of(st.none(), st.text(max_size=10)),
     smart_hosts=st.one_of(st.none(), st.lists(st.text(max_size=10)).map(tuple)),
-    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    tls_certificate_name=st.one_of(
+        st.none(), st.text(max_size=40).map(TlsCertificateName.as_written)
+    ),
     protocol_logging_level=st.one_of(st.none(), st.sampled_from(["None", "Verbose"])),
 )
 
@@ -578,7 +581,9 @@ receive_connectors = st.builds(
     name=st.one_of(st.none(), st.text(max_size=20)),
     identity=st.one_of(st.none(), st.text(max_size=20)),
     fqdn=st.one_of(st.none(), st.text(max_size=20)),
-    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    tls_certificate_name=st.one_of(
+        st.none(), st.text(max_size=40).map(TlsCertificateName.as_written)
+    ),
     enabled=st.one_of(st.none(), st.booleans()),
 )
 

@@ -7,7 +7,7 @@ from typing import BinaryIO, Literal, TypeVar
 
 from exchange_tls.certificates.names import TlsCertificateName, parse_tls_certificate_name
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
-from exchange_tls.errors import ErrorMode
+from exchange_tls.errors import ErrorMode, ParseError
 from exchange_tls.powershell.binding import RecordBinder, parse_records
 from exchange_tls.powershell.reader import Format
 from exchange_tls.powershell.records import PSObject
@@ -41,10 +41,11 @@ class ConnectorBinder(RecordBinder[C]):
         if text is None:
             return None
         line = prop.line if prop is not None else None
-        name = parse_tls_certificate_name(text, source=self.source)
-        for problem in name.problems:
-            self.report(problem.message, line, problem.code or "tls-name", problem.severity)
-        return name
+        try:
+            return parse_tls_certificate_name(text, source=self.source)
+        except ParseError as error:
+            self.report(error.message, line, error.code or "tls-name")
+            return TlsCertificateName.as_written(text)
 
     def named(self, record: PSObject, kind: str) -> tuple[str, str | None] | None:
         """Return the record's name and identity, or report that it is not a ``kind``."""
