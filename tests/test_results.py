@@ -185,6 +185,8 @@ def test_a_protocol_log_is_a_read_result_of_rows() -> None:
     assert list(log) == list(log.rows)
     assert len(log) == len(log.rows) > 0
     assert log.header is not None
+    with pytest.warns(DeprecationWarning, match="source"):
+        assert log.name == log.source
     assert log.header.fields
 
 

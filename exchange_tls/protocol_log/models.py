@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import functools
 import operator
+import warnings
 from typing import Any
 
 import attrs
@@ -289,6 +290,14 @@ class ProtocolLog(ReadResult[ProtocolLogRow]):
     def rows(self) -> tuple[ProtocolLogRow, ...]:
         """The rows: the same tuple as ``items``, kept under the name it had."""
         return self.items
+
+    @property
+    def name(self) -> str:
+        """Deprecated: the log's label, now ``source``; warns for one minor release."""
+        warnings.warn(
+            "ProtocolLog.name is deprecated; use ProtocolLog.source", DeprecationWarning, 2
+        )
+        return self.source or "<log>"
 
     def __str__(self) -> str:
         from exchange_tls.views.text import more
