@@ -741,7 +741,8 @@ def iter_protocol_rows(
     A folder is read as its ``SEND*``/``RECV*`` files in name order (hourly names such
     as ``RECV2023011116-1.LOG`` included, instance numbers in numeric order). Memory
     stays flat whatever the size of the logs. The returned reader is an iterator that
-    also carries ``problems``.
+    also carries ``problems``: the streaming form of :func:`read_protocol_log`, whose
+    :class:`ProtocolLog` holds every row at once.
     """
     return ProtocolRowReader(paths, errors=errors)
 
