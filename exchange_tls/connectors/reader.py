@@ -15,6 +15,7 @@ from exchange_tls.powershell.values import as_bool, as_int, as_text, as_texts
 from exchange_tls.results import ReadResult, read_text_file
 
 __all__ = [
+    "ConnectorBinder",
     "parse_receive_connectors",
     "parse_send_connectors",
     "read_receive_connectors",

@@ -295,7 +295,9 @@ class ProtocolLog(ReadResult[ProtocolLogRow]):
     def name(self) -> str:
         """Deprecated: the log's label, now ``source``; warns for one minor release."""
         warnings.warn(
-            "ProtocolLog.name is deprecated; use ProtocolLog.source", DeprecationWarning, 2
+            "ProtocolLog.name is deprecated; use ProtocolLog.source",
+            DeprecationWarning,
+            stacklevel=2,
         )
         return self.source or "<log>"
 
