@@ -33,8 +33,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 
-import attrs
-
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
 from exchange_tls.protocol_log.models import (
@@ -45,10 +43,10 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
 )
 from exchange_tls.protocol_log.pasted import repair_pasted
+from exchange_tls.results import read_text_file
 from exchange_tls.sources import (
     ESCAPE_HANDLER,
     SourceRef,
-    decode_bytes,
     detect_encoding,
     guessed_encoding_problem,
     hide_nul,
@@ -830,12 +828,6 @@ def read_protocol_log(
     file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
 ) -> ProtocolLog:
     """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
-    if isinstance(file, (str, os.PathLike)):
-        path = Path(file)
-        with open_regular(path) as stream:
-            decoded = decode_bytes(stream.read(), str(path))
-    else:
-        data = file.read()
-        decoded = decode_bytes(data, str(getattr(file, "name", "<stream>")))
-    log = parse_protocol_log(decoded.text, source=decoded.source, errors=errors)
-    return attrs.evolve(log, problems=(*decoded.problems, *log.problems))
+    return read_text_file(
+        file, lambda text, source: parse_protocol_log(text, source=source, errors=errors)
+    )
