@@ -60,12 +60,12 @@ def _quiet(parse: Callable[[str], object]) -> Callable[[str], None]:
     return run
 
 
-_log = _quiet(lambda text: parse_protocol_log(text, "pathological.log"))
-_pasted_log = _quiet(lambda text: parse_protocol_log(text, "pathological.log", pasted=True))
+_log = _quiet(lambda text: parse_protocol_log(text, source="pathological.log"))
+_pasted_log = _quiet(lambda text: parse_protocol_log(text, source="pathological.log", pasted=True))
 
 
 def _sessions(text: str) -> None:
-    log = parse_protocol_log(text, "pathological.log")
+    log = parse_protocol_log(text, source="pathological.log")
     for session in assemble_sessions(log.rows):
         _ = session.tls
 

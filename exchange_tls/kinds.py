@@ -87,20 +87,18 @@ def _reader(parse: Callable[..., Any], *, dated: bool = False) -> Parse:
     return read
 
 
-def _manifest(
-    text: str, source: str, options: ReadOptions
-) -> tuple[list[object], tuple[Problem, ...]]:
-    parsed, problems = parse_manifest(text, source=source)
-    return ([] if parsed is None else [parsed]), problems
-
-
 def _fold_name(record: object) -> object:
     return (getattr(record, "name", None) or "").casefold() or None
 
 
 #: Every kind of evidence but protocol logs, in the order they are recognised.
 KINDS: tuple[Kind, ...] = (
-    Kind(name="manifest", field="manifest", parse=_manifest, recognise_text=looks_like_manifest),
+    Kind(
+        name="manifest",
+        field="manifest",
+        parse=_reader(parse_manifest),
+        recognise_text=looks_like_manifest,
+    ),
     Kind(
         name="tls-settings",
         field="tls_settings",

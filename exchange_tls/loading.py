@@ -579,7 +579,7 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
         return _Read(root=root, part=blob.part, file=file, problems=collector.problems)
     file = EvidenceFile(name=name, text="", kind=kind, size=len(data), pasted=pasted)
     if kind == "protocol-log":
-        pasted_log = parse_protocol_log(decoded.text, name, pasted=pasted)
+        pasted_log = parse_protocol_log(decoded.text, source=name, pasted=pasted)
         builder = summarise_rows(pasted_log.rows, SummaryBuilder(keep_all=keep))
         read = (*collector.problems, *pasted_log.problems)
         summary = LogSummary(builder=builder, problems=read)

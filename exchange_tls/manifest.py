@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from typing import BinaryIO
 
 import attrs
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
 from exchange_tls.powershell.dates import from_iso
+from exchange_tls.results import ReadResult, read_text_file
 from exchange_tls.sources import SourceRef
 
-__all__ = ["MANIFEST_KEY", "CollectionManifest", "looks_like_manifest", "parse_manifest"]
+__all__ = [
+    "MANIFEST_KEY",
+    "CollectionManifest",
+    "looks_like_manifest",
+    "parse_manifest",
+    "read_manifest",
+]
 
 #: The key that marks a JSON document as the collector's manifest; its value is the
 #: manifest's version.
@@ -68,17 +77,25 @@ def _time(text: object) -> dt.datetime | None:
 
 def parse_manifest(
     text: str, *, source: str = "manifest.json", errors: ErrorMode = "collect"
-) -> tuple[CollectionManifest | None, tuple[Problem, ...]]:
-    """Read the manifest; return it (``None`` when unreadable) and the problems found.
+) -> ReadResult[CollectionManifest]:
+    """Read the manifest: a result of one manifest, or of none (with why) when unreadable.
+
+    Like every reader it returns a :class:`~exchange_tls.ReadResult`, so that the table
+    of evidence kinds reads it as it reads the others; a file holds one manifest at most.
 
     >>> from exchange_tls import parse_manifest
-    >>> manifest, problems = parse_manifest(
+    >>> result = parse_manifest(
     ...     '{"ExchangeTlsEvidence": 1, "Server": "EX01", "CollectedUtc": "2024-06-01T10:30:00Z"}'
     ... )
-    >>> manifest.server, manifest.collected.isoformat(), problems
-    ('EX01', '2024-06-01T10:30:00+00:00', ())
+    >>> [manifest] = result
+    >>> manifest.server, manifest.collected.isoformat(), result.problems, result.format
+    ('EX01', '2024-06-01T10:30:00+00:00', (), 'json')
+    >>> parse_manifest('{"Name": "x"}').items
+    ()
     """
     collector = ProblemCollector(errors)
+    # Text that is not JSON was read in no format; JSON that is not a manifest was.
+    read_as: str | None = None
     try:
         document = json.loads(text.lstrip("\ufeff"))
     except json.JSONDecodeError as error:
@@ -91,12 +108,13 @@ def parse_manifest(
                 code="manifest-json",
             )
         )
-        return None, collector.problems
+        return ReadResult(items=(), problems=collector.problems, format=read_as, source=source)
     except RecursionError:
         collector.report(
             Problem(message="manifest nested too deeply", source=source, code="manifest-json")
         )
-        return None, collector.problems
+        return ReadResult(items=(), problems=collector.problems, format=read_as, source=source)
+    read_as = "json"
     if not isinstance(document, dict) or MANIFEST_KEY not in document:
         collector.report(
             Problem(
@@ -105,7 +123,7 @@ def parse_manifest(
                 code="manifest-key",
             )
         )
-        return None, collector.problems
+        return ReadResult(items=(), problems=collector.problems, format=read_as, source=source)
     collected = _time(document.get("CollectedUtc"))
     if document.get("CollectedUtc") is not None and collected is None:
         collector.report(
@@ -125,14 +143,21 @@ def parse_manifest(
     days = document.get("Days")
     server = document.get("Server")
     fqdn = document.get("Fqdn")
-    return (
-        CollectionManifest(
-            server=server if isinstance(server, str) and server else None,
-            fqdn=fqdn if isinstance(fqdn, str) and fqdn else None,
-            collected=collected,
-            days=days if isinstance(days, int) and not isinstance(days, bool) else None,
-            files=tuple(files),
-            source=SourceRef(source, 1),
-        ),
-        collector.problems,
+    manifest = CollectionManifest(
+        server=server if isinstance(server, str) and server else None,
+        fqdn=fqdn if isinstance(fqdn, str) and fqdn else None,
+        collected=collected,
+        days=days if isinstance(days, int) and not isinstance(days, bool) else None,
+        files=tuple(files),
+        source=SourceRef(source, 1),
+    )
+    return ReadResult(items=(manifest,), problems=collector.problems, format="json", source=source)
+
+
+def read_manifest(
+    file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
+) -> ReadResult[CollectionManifest]:
+    """Read a ``manifest.json`` file; see :func:`parse_manifest`."""
+    return read_text_file(
+        file, lambda text, source: parse_manifest(text, source=source, errors=errors)
     )

@@ -59,7 +59,7 @@ def summarise_text(
     text: str, name: str, *, pasted: bool = False, keep_all: bool = False
 ) -> LogSummary:
     """Summarise a protocol log already in memory (a zip member, pasted text)."""
-    log = parse_protocol_log(text, name, pasted=pasted)
+    log = parse_protocol_log(text, source=name, pasted=pasted)
     builder = summarise_rows(log.rows, SummaryBuilder(keep_all=keep_all))
     return LogSummary(builder=builder, problems=log.problems)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import atheris
 from _common import run
 
-from exchange_tls import DistinguishedName, parse_tls_certificate_name
+from exchange_tls import DistinguishedName, TlsCertificateName, parse_tls_certificate_name
 
 
 def test(data: bytes) -> None:
-    """Parse arbitrary text as a name and as a TlsCertificateName; render it back."""
+    """Keep arbitrary text as a TlsCertificateName and render it back; parse it as names."""
     text = atheris.FuzzedDataProvider(data).ConsumeUnicodeNoSurrogates(len(data))
-    parse_tls_certificate_name(text).render()
+    TlsCertificateName.as_written(text).render()
+    parse_tls_certificate_name(text)
     DistinguishedName.parse(text)
 
 

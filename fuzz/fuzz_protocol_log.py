@@ -13,7 +13,7 @@ def test(data: bytes) -> None:
     provider = atheris.FuzzedDataProvider(data)
     pasted = provider.ConsumeBool()
     text = provider.ConsumeUnicodeNoSurrogates(len(data))
-    log = parse_protocol_log(text, "fuzz.log", pasted=pasted)
+    log = parse_protocol_log(text, source="fuzz.log", pasted=pasted)
     for session in assemble_sessions(log.rows):
         _ = session.tls, session.replies
 

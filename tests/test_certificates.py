@@ -16,6 +16,7 @@ from exchange_tls import (
     ParseError,
     RootCAType,
     Services,
+    TlsCertificateName,
     parse_certificates,
     parse_tls_certificate_name,
     read_certificates,
@@ -374,14 +375,15 @@ def test_tls_certificate_names_render_exactly(
         return
     name = parse_tls_certificate_name(text)
     assert name.render() == text
-    assert name.problems == ()
 
 
 def test_tls_certificate_name_that_lost_its_markers() -> None:
-    """A value without <I> and <S> is kept and reported; it names nothing."""
-    name = parse_tls_certificate_name("CN=Contoso CACN=mail.contoso.com")
+    """A value without <I> and <S> raises ParseError; kept as written, it names nothing."""
+    with pytest.raises(ParseError, match="marker") as raised:
+        parse_tls_certificate_name("CN=Contoso CACN=mail.contoso.com")
+    assert raised.value.code == "tls-name-syntax"
+    name = TlsCertificateName.as_written("CN=Contoso CACN=mail.contoso.com")
     assert (name.issuer, name.subject) == (None, None)
-    assert [p.code for p in name.problems] == ["tls-name-syntax"]
     assert name.render() == "CN=Contoso CACN=mail.contoso.com"
     assert not name.matches(ExchangeCertificate(thumbprint=None, subject="CN=x", issuer="CN=y"))
 
@@ -411,7 +413,9 @@ def test_any_text_as_a_name_never_raises_otherwise(text: str) -> None:
     """Arbitrary text gives a name or ParseError."""
     with contextlib.suppress(ParseError):
         DistinguishedName.parse(text)
-    parse_tls_certificate_name(text)
+    with contextlib.suppress(ParseError):
+        parse_tls_certificate_name(text)
+    assert TlsCertificateName.as_written(text).raw == text
 
 
 # -- round trips through the formats -----------------------------------------------------

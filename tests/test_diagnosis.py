@@ -16,6 +16,7 @@ from exchange_tls import (
     SendConnector,
     Services,
     Severity,
+    TlsCertificateName,
     assemble_sessions,
     diagnose,
     parse_protocol_log,
@@ -67,7 +68,7 @@ def kb_evidence() -> Evidence:
     rows = list(
         parse_protocol_log(
             (BUNDLED / "SEND2017100704-1.LOG").read_text(encoding="utf-8-sig"),
-            "SEND2017100704-1.LOG",
+            source="SEND2017100704-1.LOG",
         ).rows
     )
     return Evidence(
@@ -161,7 +162,7 @@ def log(*rows: str, name: str = "SEND20240601-1.LOG") -> list:  # type: ignore[t
         lines.append(
             f"2024-06-01T00:00:{number:02d}.000Z,Out,{session},{number},10.0.0.1:1000,192.0.2.25:25,{rest}"
         )
-    return list(assemble_sessions(parse_protocol_log("\n".join(lines), name).rows))
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), source=name).rows))
 
 
 def presented(thumbprint: str, error: str | None) -> list[str]:
@@ -193,7 +194,9 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
         f"10.0.0.1:25,203.0.113.9:5000,{row}"
         for number, row in enumerate(rows)
     ]
-    return list(assemble_sessions(parse_protocol_log("\n".join(lines), "RECV20240601-1.LOG").rows))
+    return list(
+        assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
+    )
 
 
 def cert(thumbprint: str = T1, **changes: object) -> ExchangeCertificate:
@@ -279,7 +282,7 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
         Evidence(
             send_connectors=[
                 connector(
-                    tls_certificate_name=parse_tls_certificate_name(
+                    tls_certificate_name=TlsCertificateName.as_written(
                         "CN=Contoso CACN=mail.contoso.com"
                     )
                 )
@@ -566,7 +569,9 @@ connectors = st.builds(
     ),
     tls_domain=st.one_of(st.none(), st.text(max_size=10)),
     smart_hosts=st.one_of(st.none(), st.lists(st.text(max_size=10)).map(tuple)),
-    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    tls_certificate_name=st.one_of(
+        st.none(), st.text(max_size=40).map(TlsCertificateName.as_written)
+    ),
     protocol_logging_level=st.one_of(st.none(), st.sampled_from(["None", "Verbose"])),
 )
 
@@ -576,7 +581,9 @@ receive_connectors = st.builds(
     name=st.one_of(st.none(), st.text(max_size=20)),
     identity=st.one_of(st.none(), st.text(max_size=20)),
     fqdn=st.one_of(st.none(), st.text(max_size=20)),
-    tls_certificate_name=st.one_of(st.none(), st.text(max_size=40).map(parse_tls_certificate_name)),
+    tls_certificate_name=st.one_of(
+        st.none(), st.text(max_size=40).map(TlsCertificateName.as_written)
+    ),
     enabled=st.one_of(st.none(), st.booleans()),
 )
 

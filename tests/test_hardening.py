@@ -39,7 +39,7 @@ def test_a_ten_megabyte_log_line_is_reported_and_reading_goes_on() -> None:
 
     def read() -> None:
         nonlocal log
-        log = parse_protocol_log(text, "big.log")
+        log = parse_protocol_log(text, source="big.log")
 
     assert timed(read) < BUDGET_SECONDS
     assert log is not None
@@ -176,7 +176,7 @@ def test_pathological_logs_finish_quickly(text: str) -> None:
 
     def read() -> None:
         with contextlib.suppress(ParseError):
-            parse_protocol_log(text, "bad.log", pasted=True)
+            parse_protocol_log(text, source="bad.log", pasted=True)
 
     assert timed(read) < BUDGET_SECONDS
 
@@ -194,7 +194,7 @@ def test_a_hex_run_in_a_certificate_row_is_read_in_linear_time() -> None:
         "2024-06-01T10:00:00.000Z,Outbound,08DC00A1,0,10.0.0.1:25,10.0.0.2:25,*,"
         f"CN=a CN=b {'a' * 100_000},{_CONDENSED}\n"
     )
-    log = parse_protocol_log(_HEADER + row, "hex.log")
+    log = parse_protocol_log(_HEADER + row, source="hex.log")
     [session] = assemble_sessions(log.rows)
 
     def facts() -> None:

@@ -64,15 +64,15 @@ def test_manifest_reads_and_refuses_strangers() -> None:
         '"Files": [{"Name": "get-queue.xml", "Source": "Get-Queue"}]}'
     )
     assert looks_like_manifest(text)
-    manifest, problems = parse_manifest(text)
-    assert manifest is not None
+    result = parse_manifest(text)
+    [manifest] = result
     assert (manifest.server, manifest.fqdn, manifest.days) == ("EX01", "ex01.contoso.com", 2)
     assert manifest.files == (("get-queue.xml", "Get-Queue"),)
     # Seven fractional digits, as PowerShell's round-trip format writes them.
     assert manifest.collected == dt.datetime(2024, 6, 1, 10, 30, 0, 123456, tzinfo=dt.timezone.utc)
-    assert problems == ()
-    other, problems = parse_manifest('{"Name": "x"}')
-    assert other is None
-    assert [problem.code for problem in problems] == ["manifest-key"]
+    assert result.problems == ()
+    other = parse_manifest('{"Name": "x"}')
+    assert other.items == ()
+    assert [problem.code for problem in other.problems] == ["manifest-key"]
     with pytest.raises(ParseError):
         parse_manifest("{not json", errors="raise")

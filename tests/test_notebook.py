@@ -51,7 +51,7 @@ def test_html_escapes_the_evidence() -> None:
     [certificate] = exchange_tls.parse_certificates(
         "Thumbprint : AB\nSubject : <script>alert(1)</script>\n"
     )
-    page = exchange_tls.ReadResult([certificate])._repr_html_()
+    page = exchange_tls.ReadResult(items=[certificate])._repr_html_()
     assert "<script>" not in page
     assert "&lt;script&gt;" in page
 

@@ -40,7 +40,7 @@ HEADER = (
 def read_sample(name: str, *, pasted: bool = False):  # type: ignore[no-untyped-def]
     """Read a sample file from tests/data as a user would paste or load it."""
     text = (DATA / name).read_bytes().decode("utf-8-sig")
-    return parse_protocol_log(text, name, pasted=pasted)
+    return parse_protocol_log(text, source=name, pasted=pasted)
 
 
 # name: (pasted, rows, row problems (errors), session facts per session)
@@ -195,7 +195,7 @@ log_lines = st.one_of(
 def test_generated_logs_lose_no_line(lines: list[str], newline: str) -> None:
     """Rows, broken rows, quotes left open, directives, garbage: every line is accounted for."""
     text = newline.join(lines)
-    log = parse_protocol_log(text, "generated.log")
+    log = parse_protocol_log(text, source="generated.log")
     assert _accounted(log) == _non_blank_lines(text)
 
 
@@ -222,7 +222,7 @@ def test_a_quote_left_open_costs_only_its_own_row() -> None:
             _ROW.format(2, "<", "250", ""),
         ]
     )
-    log = parse_protocol_log(text, "open.log")
+    log = parse_protocol_log(text, source="open.log")
     assert [row.data for row in log.rows] == ["", "250"]
     unclosed, count = log.problems
     assert str(unclosed) == (
@@ -358,7 +358,7 @@ def test_elastic_json_messages_read_as_rows() -> None:
         "events"
     ]
     text = "\n".join(event["message"] for event in events)
-    log = parse_protocol_log(text, "elastic")
+    log = parse_protocol_log(text, source="elastic")
     assert len(log.rows) == len(events)
     sessions = {session.session_id: session for session in assemble_sessions(log.rows)}
     failure = sessions["08DC1DB8591B229F"].connect_failure
@@ -397,7 +397,7 @@ def test_wrapped_in_quotes_and_curly_quotes() -> None:
         encoding="utf-8"
     )
     pasted = "\u201c" + original.replace('"', "\u201d") + "\u201d"
-    log = parse_protocol_log(pasted, "ticket", pasted=True)
+    log = parse_protocol_log(pasted, source="ticket", pasted=True)
     assert [row.data for row in log.rows] == [row.data for row in parse_protocol_log(original).rows]
 
 
@@ -405,7 +405,7 @@ def test_raise_mode_raises_at_the_first_bad_row() -> None:
     """With errors='raise', a bad row raises ParseError with its line."""
     text = HEADER + "2017-10-07T04:42:56.804Z,c,S,1,,,X,,\r\n"
     with pytest.raises(ParseError) as caught:
-        parse_protocol_log(text, "SEND1.LOG", errors="raise")
+        parse_protocol_log(text, source="SEND1.LOG", errors="raise")
     assert caught.value.line == 6
     assert caught.value.message == "unknown event 'X'; expected one of + - > < *"
     assert str(caught.value).splitlines()[2].endswith("^")
@@ -424,7 +424,7 @@ def test_bad_rows_become_problems_and_reading_goes_on(row: str, code: str) -> No
     """A bad row is an error at its line; the rows around it are still read."""
     good = "2017-10-07T04:42:56.804Z,c,S,{n},,,*,,ok"
     text = "\n".join([good.format(n=1), row, good.format(n=3)])
-    log = parse_protocol_log(text, "x.log")
+    log = parse_protocol_log(text, source="x.log")
     assert [r.sequence_number for r in log.rows] == [1, 3]
     [problem] = log.problems
     assert (problem.code, problem.line, problem.severity) == (code, 2, Severity.ERROR)
@@ -432,7 +432,7 @@ def test_bad_rows_become_problems_and_reading_goes_on(row: str, code: str) -> No
 
 def test_bad_sequence_number_is_kept_as_unknown() -> None:
     """A non-numeric sequence number keeps the row, with None and a warning."""
-    log = parse_protocol_log("2017-10-07T04:42:56.804Z,c,S,x,,,*,,ok", "x.log")
+    log = parse_protocol_log("2017-10-07T04:42:56.804Z,c,S,x,,,*,,ok", source="x.log")
     [row] = log.rows
     assert row.sequence_number is None
     assert [problem.code for problem in log.problems] == ["bad-sequence"]
@@ -446,7 +446,7 @@ def test_repeated_header_with_other_field_order_remaps_columns() -> None:
         + "#Fields: date-time,session-id,connector-id,sequence-number,local-endpoint,"
         "remote-endpoint,event,context,data\r\n" + "2017-10-07T04:42:57.804Z,S,c,2,,,*,second,\r\n"
     )
-    log = parse_protocol_log(text, "x.log")
+    log = parse_protocol_log(text, source="x.log")
     assert [(row.connector_id, row.session_id, row.context) for row in log.rows] == [
         ("c", "S", "first"),
         ("c", "S", "second"),
@@ -458,7 +458,7 @@ def test_stray_csv_header_line_sets_the_fields() -> None:
     """A header line without '#Fields:' is read as the field names."""
     text = "date-time,session-id,connector-id,sequence-number,local-endpoint,remote-endpoint,event,data,context\n"
     text += "2017-10-07T04:42:56.804Z,S,c,1,,,*,,ok\n"
-    log = parse_protocol_log(text, "x.log")
+    log = parse_protocol_log(text, source="x.log")
     [row] = log.rows
     assert (row.connector_id, row.session_id) == ("c", "S")
     assert [problem.code for problem in log.problems] == ["csv-header"]
@@ -466,7 +466,9 @@ def test_stray_csv_header_line_sets_the_fields() -> None:
 
 def test_literal_escapes_stay_as_written() -> None:
     r"""Exchange's \r\n escapes inside fields are not turned into line breaks."""
-    log = parse_protocol_log("2017-10-07T04:42:56.804Z,c,S,1,,,<,550 line one\\r\\nline two,", "x")
+    log = parse_protocol_log(
+        "2017-10-07T04:42:56.804Z,c,S,1,,,<,550 line one\\r\\nline two,", source="x"
+    )
     assert log.rows[0].data == "550 line one\\r\\nline two"
 
 
@@ -475,7 +477,7 @@ def test_endpoints_ipv6_empty_and_masked() -> None:
     log = parse_protocol_log(
         "2017-10-07T04:42:56.804Z,c,S,1,[2001:db8::1]:25,,*,,x\n"
         "2017-10-07T04:42:56.804Z,c,S,2,10.**.**.31:37964,InternalIPOfMyMailServer:10437,*,,y\n",
-        "x",
+        source="x",
     )
     first, second = log.rows
     assert first.local_endpoint is not None
@@ -568,7 +570,7 @@ def test_read_protocol_log_on_the_bundled_example() -> None:
 
 
 def _rows(lines: list[str]) -> list[ProtocolLogRow]:
-    return list(parse_protocol_log("\n".join(lines), "x.log").rows)
+    return list(parse_protocol_log("\n".join(lines), source="x.log").rows)
 
 
 def test_out_of_order_rows_are_sorted_by_sequence() -> None:
@@ -649,7 +651,7 @@ def log_rows(draw: st.DrawFn, line: int) -> ProtocolLogRow:
 def test_rows_render_and_read_back_equal(rows: tuple[ProtocolLogRow, ...]) -> None:
     """Rows written with Exchange's quoting and read again equal the originals."""
     text = "\r\n".join(row.to_line() for row in rows) + "\r\n"
-    log = parse_protocol_log(text, "gen.log")
+    log = parse_protocol_log(text, source="gen.log")
     assert log.problems == ()
     assert log.rows == rows
 
@@ -657,7 +659,7 @@ def test_rows_render_and_read_back_equal(rows: tuple[ProtocolLogRow, ...]) -> No
 @given(st.text(max_size=500))
 def test_any_text_gives_rows_and_problems_only(text: str) -> None:
     """Arbitrary text never raises; lines are rows, errors, directives or blanks."""
-    log = parse_protocol_log(text, "fuzz", pasted=False)
+    log = parse_protocol_log(text, source="fuzz", pasted=False)
     errors = [p for p in log.problems if p.severity is Severity.ERROR]
     assert len(log.rows) + len(errors) <= max(1, len(text.splitlines()) + text.count("\r"))
 
@@ -665,7 +667,7 @@ def test_any_text_gives_rows_and_problems_only(text: str) -> None:
 @given(st.text(max_size=500))
 def test_any_pasted_text_never_raises(text: str) -> None:
     """Arbitrary text read as a paste never raises."""
-    parse_protocol_log(text, "fuzz", pasted=True)
+    parse_protocol_log(text, source="fuzz", pasted=True)
 
 
 # -- one set of rules for both reader paths ---------------------------------------------------
@@ -722,11 +724,11 @@ def test_the_fast_and_careful_paths_agree(text: str) -> None:
     """Fast path, careful path and the streaming reader give the same rows and problems."""
     import exchange_tls.protocol_log.reader as reader
 
-    normal = parse_protocol_log(text, "SEND.LOG")
+    normal = parse_protocol_log(text, source="SEND.LOG")
     original = reader._LogReader._fast
     reader._LogReader._fast = lambda self, batch, first: None  # type: ignore[method-assign]
     try:
-        careful = parse_protocol_log(text, "SEND.LOG")
+        careful = parse_protocol_log(text, source="SEND.LOG")
     finally:
         reader._LogReader._fast = original  # type: ignore[method-assign]
     assert [row.values for row in normal.rows] == [row.values for row in careful.rows]

@@ -354,7 +354,7 @@ def test_dropped_handshakes_join_the_registry_finding() -> None:
     log = parse_protocol_log(
         "#Log-type: SMTP Send Protocol Log\n#Fields: date-time,connector-id,session-id,sequence-number,"
         "local-endpoint,remote-endpoint,event,data,context\n" + "\n".join(rows) + "\n",
-        "SEND2025053110-1.LOG",
+        source="SEND2025053110-1.LOG",
     )
     registry = reg((P, ()), tls("TLS 1.2", "Client", 0, 1))
     evidence = Evidence(sessions=assemble_sessions(log.rows), tls_settings=registry.tls_settings)

@@ -75,7 +75,7 @@ def log_text(*sessions: list[str], receive: bool = False) -> str:
 
 def sessions_of(text: str, name: str = "SEND20240601-1.LOG") -> list:  # type: ignore[type-arg]
     """Return the assembled sessions of a protocol log's text."""
-    return list(assemble_sessions(parse_protocol_log(text, name).rows))
+    return list(assemble_sessions(parse_protocol_log(text, source=name).rows))
 
 
 def retry_queue(last_error: str | None, identity: str = "EX01\\7", status: str = "Retry") -> list:  # type: ignore[type-arg]

@@ -114,7 +114,7 @@ def test_every_kind_of_model_has_a_record_and_html(kb: Evidence) -> None:
 def test_long_lists_render_their_first_rows_in_a_notebook(kb: Evidence) -> None:
     """A list of 1002 rows shows 1000 in HTML and says how many more there are."""
     rows = list(kb.sessions[0].rows) * 44
-    page = ReadResult(rows[:1002])._repr_html_()
+    page = ReadResult(items=rows[:1002])._repr_html_()
     assert page.count("<tr>") == 1001  # the header and 1000 rows
     assert "… and 2 more (to_dataframe() has them all)" in page
 

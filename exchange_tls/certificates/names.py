@@ -115,7 +115,20 @@ class TlsCertificateName:
     subject: DistinguishedName | None
     #: The value as written.
     raw: str
-    problems: tuple[Problem, ...] = attrs.field(default=(), eq=False)
+
+    @classmethod
+    def as_written(cls, text: str) -> TlsCertificateName:
+        """Keep a value as the connector holds it, whether or not it parses; never raises.
+
+        This is what a reader keeps (and reports) when
+        :func:`parse_tls_certificate_name` would raise: a value that lost a marker, or
+        is too long to read, names nothing (``issuer`` and ``subject`` are ``None``); a
+        name that is not well-formed is kept as written and compared as text.
+
+        >>> TlsCertificateName.as_written("CN=Contoso CACN=mail.contoso.com").issuer is None
+        True
+        """
+        return _read(text, "<TlsCertificateName>")[0]
 
     def render(self) -> str:
         """Return the value as Exchange writes it."""
@@ -158,9 +171,20 @@ def parse_tls_certificate_name(
 ) -> TlsCertificateName:
     """Parse ``<I>issuer<S>subject`` as ``Set-SendConnector -TlsCertificateName`` takes it.
 
-    A value that lost its ``<I>`` or ``<S>`` marker (web pages take them for HTML tags)
-    is kept as written, with ``issuer`` and ``subject`` ``None`` and a warning.
+    Like every decoder of one string it raises :class:`~exchange_tls.ParseError` (with a
+    ``code``) for a value it cannot read: one that lost its ``<I>`` or ``<S>`` marker (web
+    pages take them for HTML tags), is too long, or names a malformed issuer or subject.
+    :meth:`TlsCertificateName.as_written` keeps such a value, as the connector readers do.
     """
+    name, problems = _read(text, source)
+    if problems:
+        first = problems[0]
+        raise ParseError(first.message, source=source, line_text=first.line_text, code=first.code)
+    return name
+
+
+def _read(text: str, source: str) -> tuple[TlsCertificateName, tuple[Problem, ...]]:
+    """Read a value leniently: what to keep, and what was wrong with it."""
     problems: list[Problem] = []
     stripped = text.strip()
     if len(stripped) > 2 * MAX_NAME_CHARS + len("<I><S>"):
@@ -173,7 +197,7 @@ def parse_tls_certificate_name(
                 code="tls-name-too-long",
             )
         )
-        return TlsCertificateName(issuer=None, subject=None, raw=text, problems=tuple(problems))
+        return TlsCertificateName(issuer=None, subject=None, raw=text), tuple(problems)
     try:
         issuer_text, subject_text = parse_tls_name(stripped)
     except pp.ParseBaseException:
@@ -187,10 +211,10 @@ def parse_tls_certificate_name(
                 code="tls-name-syntax",
             )
         )
-        return TlsCertificateName(issuer=None, subject=None, raw=text, problems=tuple(problems))
-    return TlsCertificateName(
+        return TlsCertificateName(issuer=None, subject=None, raw=text), tuple(problems)
+    name = TlsCertificateName(
         issuer=_name(issuer_text, source, problems, "issuer"),
         subject=_name(subject_text, source, problems, "subject"),
         raw=text,
-        problems=tuple(problems),
     )
+    return name, tuple(problems)

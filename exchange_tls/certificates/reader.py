@@ -18,14 +18,13 @@ from exchange_tls.certificates.models import (
 )
 from exchange_tls.certificates.nrbf import NrbfError, read_nrbf
 from exchange_tls.certificates.x509 import CertificateFacts, read_der
-from exchange_tls.errors import ErrorMode, ProblemCollector, Severity
-from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
+from exchange_tls.errors import ErrorMode, Severity
+from exchange_tls.powershell.binding import RecordBinder, parse_records
 from exchange_tls.powershell.dates import DateOrder
-from exchange_tls.powershell.reader import Format, read_records
+from exchange_tls.powershell.reader import Format
 from exchange_tls.powershell.records import PSObject, PSValue
 from exchange_tls.powershell.values import as_bool, as_enum, as_int, as_text, as_texts
-from exchange_tls.results import ReadResult
-from exchange_tls.sources import read_source
+from exchange_tls.results import ReadResult, read_text_file
 
 __all__ = ["parse_certificates", "read_certificates"]
 
@@ -34,7 +33,7 @@ _CERTIFICATE_PROPERTIES = ("Thumbprint", "RawData", "Subject", "Services", "Cert
 _DATE_PROPERTIES = ("NotAfter", "NotBefore")
 
 
-class _CertificateBinder(RecordBinder):
+class _CertificateBinder(RecordBinder[ExchangeCertificate]):
     def services(self, record: PSObject, serialized: dict[str, int | None]) -> Services | None:
         prop = record.get("Services")
         value: PSValue = prop.value if prop is not None else None
@@ -165,11 +164,11 @@ class _CertificateBinder(RecordBinder):
 
 def parse_certificates(
     text: str,
-    format: Format | Literal["auto"] = "auto",
     *,
+    source: str = "<certificates>",
+    format: Format | Literal["auto"] = "auto",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
-    source: str = "<certificates>",
     errors: ErrorMode = "collect",
 ) -> ReadResult[ExchangeCertificate]:
     r"""Read ``Get-ExchangeCertificate`` output: table, Format-List, CSV, JSON or CLIXML.
@@ -181,31 +180,33 @@ def parse_certificates(
     ... )
     >>> [(c.thumbprint[:8], str(c.services), c.subject) for c in certificates]
     [('B8FFF722', 'IMAP, POP, IIS, SMTP', 'CN=outlook.contoso.com')]
+    >>> certificates.format, certificates.source
+    ('table', '<certificates>')
     """
-    collector = ProblemCollector(errors)
-    used, records, _ = read_records(
-        split_lines(text), source=source, format=format, collector=collector
+    return parse_records(
+        text,
+        _CertificateBinder,
+        source=source,
+        format=format,
+        errors=errors,
+        date_properties=_DATE_PROPERTIES,
+        date_order=date_order,
+        tz=tz,
     )
-    if date_order is None:
-        date_order = settle_date_order(
-            records, _DATE_PROPERTIES, source=source, collector=collector
-        )
-    binder = _CertificateBinder(source, collector, date_order, tz)
-    certificates = [c for c in map(binder.bind, records) if c is not None]
-    return ReadResult(certificates, problems=collector.problems, format=used)
 
 
 def read_certificates(
     file: str | os.PathLike[str] | BinaryIO,
-    format: Format | Literal["auto"] = "auto",
     *,
+    format: Format | Literal["auto"] = "auto",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
     errors: ErrorMode = "collect",
 ) -> ReadResult[ExchangeCertificate]:
     """Read a file of ``Get-ExchangeCertificate`` output; see :func:`parse_certificates`."""
-    decoded = read_source(file)
-    result = parse_certificates(
-        decoded.text, format, date_order=date_order, tz=tz, source=decoded.source, errors=errors
+    return read_text_file(
+        file,
+        lambda text, source: parse_certificates(
+            text, source=source, format=format, date_order=date_order, tz=tz, errors=errors
+        ),
     )
-    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)

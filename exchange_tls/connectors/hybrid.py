@@ -14,14 +14,15 @@ from typing import BinaryIO, Literal
 
 import attrs
 
-from exchange_tls.certificates.names import TlsCertificateName, parse_tls_certificate_name
-from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
-from exchange_tls.powershell.binding import split_lines
-from exchange_tls.powershell.reader import Format, read_records
+from exchange_tls.certificates.names import TlsCertificateName
+from exchange_tls.connectors.reader import ConnectorBinder
+from exchange_tls.errors import ErrorMode
+from exchange_tls.powershell.binding import parse_records
+from exchange_tls.powershell.reader import Format
 from exchange_tls.powershell.records import PSObject, PSValue
 from exchange_tls.powershell.values import as_text, as_texts
-from exchange_tls.results import ReadResult
-from exchange_tls.sources import SourceRef, read_source
+from exchange_tls.results import ReadResult, read_text_file
+from exchange_tls.sources import SourceRef
 
 __all__ = [
     "HybridConfiguration",
@@ -83,44 +84,32 @@ def _certificate_name_text(value: PSValue) -> str | None:
     return as_text(value)
 
 
-def _bind(record: PSObject, source: str, collector: ProblemCollector) -> HybridConfiguration:
-    value = record.value_of
-    prop = record.get("TlsCertificateName")
-    text = _certificate_name_text(prop.value) if prop is not None else None
-    name = None
-    if text is not None:
-        name = parse_tls_certificate_name(text, source=source)
-        for problem in name.problems:
-            collector.report(
-                Problem(
-                    message=problem.message,
-                    source=source,
-                    line=prop.line if prop is not None else None,
-                    severity=problem.severity,
-                    code=problem.code,
-                )
-            )
-    line = prop.line if prop is not None and prop.line is not None else record.source.line
-    return HybridConfiguration(
-        name=as_text(value("Name")) or as_text(value("Identity")),
-        tls_certificate_name=name,
-        tls_certificate_name_source=SourceRef(source, line) if prop is not None else None,
-        on_premises_smart_host=as_text(value("OnPremisesSmartHost")),
-        receiving_transport_servers=as_texts(value("ReceivingTransportServers")),
-        sending_transport_servers=as_texts(value("SendingTransportServers")),
-        edge_transport_servers=as_texts(value("EdgeTransportServers")),
-        domains=as_texts(value("Domains")),
-        features=as_texts(value("Features")),
-        server=as_text(value("PSComputerName")),
-        source=record.source,
-    )
+class _HybridBinder(ConnectorBinder[HybridConfiguration]):
+    def bind(self, record: PSObject) -> HybridConfiguration:
+        value = record.value_of
+        prop = record.get("TlsCertificateName")
+        text = _certificate_name_text(prop.value) if prop is not None else None
+        line = prop.line if prop is not None and prop.line is not None else record.source.line
+        return HybridConfiguration(
+            name=as_text(value("Name")) or as_text(value("Identity")),
+            tls_certificate_name=self.tls_certificate_name(record, text),
+            tls_certificate_name_source=SourceRef(self.source, line) if prop is not None else None,
+            on_premises_smart_host=as_text(value("OnPremisesSmartHost")),
+            receiving_transport_servers=as_texts(value("ReceivingTransportServers")),
+            sending_transport_servers=as_texts(value("SendingTransportServers")),
+            edge_transport_servers=as_texts(value("EdgeTransportServers")),
+            domains=as_texts(value("Domains")),
+            features=as_texts(value("Features")),
+            server=as_text(value("PSComputerName")),
+            source=record.source,
+        )
 
 
 def parse_hybrid_configuration(
     text: str,
-    format: Format | Literal["auto"] = "auto",
     *,
     source: str = "<hybrid configuration>",
+    format: Format | Literal["auto"] = "auto",
     errors: ErrorMode = "collect",
 ) -> ReadResult[HybridConfiguration]:
     r"""Read ``Get-HybridConfiguration`` output: Format-List, CSV, JSON or CLIXML.
@@ -133,21 +122,19 @@ def parse_hybrid_configuration(
     >>> hybrid.on_premises_smart_host, str(hybrid.tls_certificate_name.subject)
     ('mail.contoso.com', 'CN=mail.contoso.com')
     """
-    collector = ProblemCollector(errors)
-    used, records, _ = read_records(
-        split_lines(text), source=source, format=format, collector=collector
-    )
-    models = [_bind(record, source, collector) for record in records]
-    return ReadResult(models, problems=collector.problems, format=used)
+    return parse_records(text, _HybridBinder, source=source, format=format, errors=errors)
 
 
 def read_hybrid_configuration(
     file: str | os.PathLike[str] | BinaryIO,
-    format: Format | Literal["auto"] = "auto",
     *,
+    format: Format | Literal["auto"] = "auto",
     errors: ErrorMode = "collect",
 ) -> ReadResult[HybridConfiguration]:
     """Read a file of ``Get-HybridConfiguration`` output in any encoding."""
-    decoded = read_source(file)
-    result = parse_hybrid_configuration(decoded.text, format, source=decoded.source, errors=errors)
-    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)
+    return read_text_file(
+        file,
+        lambda text, source: parse_hybrid_configuration(
+            text, source=source, format=format, errors=errors
+        ),
+    )

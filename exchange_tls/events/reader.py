@@ -29,10 +29,10 @@ import attrs
 from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
-from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
+from exchange_tls.powershell.binding import RecordBinder, parse_records, split_lines
 from exchange_tls.powershell.dates import DateOrder, from_iso
 from exchange_tls.powershell.prompts import has_prompts, without_prompts
-from exchange_tls.powershell.reader import Format, read_records
+from exchange_tls.powershell.reader import Format
 from exchange_tls.powershell.records import PSObject, PSProperty, PSValue
 from exchange_tls.powershell.values import as_int, as_text
 from exchange_tls.results import ReadResult
@@ -162,7 +162,7 @@ def _data(record: PSObject) -> tuple[tuple[str | None, str], ...] | None:
     return None
 
 
-class _Binder(RecordBinder):
+class _Binder(RecordBinder[EventRecord]):
     def bind(self, record: PSObject) -> EventRecord | None:
         value = record.value_of
         event_id = _event_id(record)
@@ -371,9 +371,9 @@ def recognises_events(head: str, records: list[PSObject] | None = None) -> bool:
 
 def parse_events(
     text: str,
-    format: EventFormat = "auto",
     *,
     source: str = "<events>",
+    format: EventFormat = "auto",
     errors: ErrorMode = "collect",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
@@ -409,19 +409,22 @@ def parse_events(
             _from_raw(raw, ref, collector)
             for raw, ref in read_event_xml(text, source=source, collector=collector)
         ]
-        return ReadResult(events, problems=collector.problems, format="xml")
+        return ReadResult(items=events, problems=collector.problems, format="xml", source=source)
     if format == "viewer" or (format == "auto" and _looks_like_viewer(lines)):
         binder = _Binder(source, collector, date_order, tz)
         events = _read_viewer(lines, source, binder, collector)
-        return ReadResult(events, problems=collector.problems, format="viewer")
+        return ReadResult(items=events, problems=collector.problems, format="viewer", source=source)
     ps_format: Format | Literal["auto"] = format
-    used, records, _ = read_records(lines, source=source, format=ps_format, collector=collector)
-    order = date_order or settle_date_order(
-        records, ("TimeCreated", "TimeGenerated"), source=source, collector=collector
+    return parse_records(
+        lines,
+        _Binder,
+        source=source,
+        format=ps_format,
+        errors=collector,
+        date_properties=("TimeCreated", "TimeGenerated"),
+        date_order=date_order,
+        tz=tz,
     )
-    binder = _Binder(source, collector, order, tz)
-    events = [event for record in records if (event := binder.bind(record)) is not None]
-    return ReadResult(events, problems=collector.problems, format=used)
 
 
 def _read_evtx(data: bytes, name: str, collector: ProblemCollector) -> list[EventRecord]:
@@ -475,8 +478,8 @@ def _read_evtx(data: bytes, name: str, collector: ProblemCollector) -> list[Even
 
 def read_events(
     file: str | os.PathLike[str] | BinaryIO,
-    format: EventFormat = "auto",
     *,
+    format: EventFormat = "auto",
     errors: ErrorMode = "collect",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
@@ -491,9 +494,9 @@ def read_events(
     if data.startswith(EVTX_MAGIC):
         collector = ProblemCollector(errors)
         events = _read_evtx(data, name, collector)
-        return ReadResult(events, problems=collector.problems, format="evtx")
+        return ReadResult(items=events, problems=collector.problems, format="evtx", source=name)
     decoded = decode_bytes(data, name)
     result = parse_events(
-        decoded.text, format, source=name, errors=errors, date_order=date_order, tz=tz
+        decoded.text, source=name, format=format, errors=errors, date_order=date_order, tz=tz
     )
-    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)
+    return attrs.evolve(result, problems=(*decoded.problems, *result.problems))

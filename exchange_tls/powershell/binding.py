@@ -1,19 +1,26 @@
 """What every cmdlet reader shares around its binder.
 
-Split the text, settle the date order, and report a property's problem at its line.
+Split the text, read its records, settle the date order, bind each record to a model,
+report a property's problem at its line, and return it all as one
+:class:`~exchange_tls.ReadResult` (:func:`parse_records`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Generic, Literal, TypeVar
 
-from exchange_tls.errors import Problem, ProblemCollector, Severity
+from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.dates import DateOrder, infer_date_order
+from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import as_datetime
+from exchange_tls.results import ReadResult
 
-__all__ = ["RecordBinder", "settle_date_order", "split_lines"]
+__all__ = ["RecordBinder", "parse_records", "settle_date_order", "split_lines"]
+
+M = TypeVar("M")
 
 
 def split_lines(text: str) -> list[str]:
@@ -50,8 +57,11 @@ def settle_date_order(
     return date_order
 
 
-class RecordBinder:
-    """The state and helpers a cmdlet's binder shares with the others."""
+class RecordBinder(Generic[M]):
+    """The state and helpers a cmdlet's binder shares with the others.
+
+    A subclass implements :meth:`bind`, one record to one model of its kind.
+    """
 
     def __init__(
         self,
@@ -82,3 +92,37 @@ class RecordBinder:
         if reading.reason is not None:
             self.report(f"{name}: {reading.reason}", prop.line, "ambiguous-date")
         return reading.value
+
+    def bind(self, record: PSObject) -> M | None:
+        """Return the record's model, or ``None`` (with a problem) when it is not one."""
+        raise NotImplementedError
+
+
+def parse_records(
+    text: str | list[str],
+    binder: type[RecordBinder[M]],
+    *,
+    source: str,
+    format: Format | Literal["auto"],
+    errors: ErrorMode | ProblemCollector,
+    date_properties: Iterable[str] = (),
+    date_order: DateOrder | None = None,
+    tz: dt.tzinfo = dt.timezone.utc,
+) -> ReadResult[M]:
+    """Read cmdlet output in any PowerShell format into models, with its problems.
+
+    The scaffold of every ``parse_*`` of cmdlet output: the records are read, the date
+    order settled from ``date_properties`` when ``date_order`` is not given, and each
+    record bound by a ``binder``; a record it refuses is left out with its problem.
+    ``text`` may be lines already split; ``errors`` may be a collector that already
+    holds problems (a reader that removed prompts first).
+    """
+    collector = errors if isinstance(errors, ProblemCollector) else ProblemCollector(errors)
+    lines = split_lines(text) if isinstance(text, str) else text
+    used, records, _ = read_records(lines, source=source, format=format, collector=collector)
+    names = tuple(date_properties)
+    if date_order is None and names:
+        date_order = settle_date_order(records, names, source=source, collector=collector)
+    bind = binder(source, collector, date_order, tz).bind
+    models = [model for model in map(bind, records) if model is not None]
+    return ReadResult(items=models, problems=collector.problems, format=used, source=source)

@@ -467,7 +467,8 @@ def plain_success(
         in_block = False
         if event is Event.CONNECT or row[3] == 0:
             started = True
-        elif event is reply_event:
+        # A reply can be the first row a log kept (sequence number 0): still a reply.
+        if event is reply_event:
             data = row[7]
             if data[:1] in ("4", "5") and data[1:3].isdigit():
                 return None

@@ -6,12 +6,14 @@ import datetime as dt
 import enum
 import functools
 import operator
+import warnings
 from typing import Any
 
 import attrs
 
 from exchange_tls.endpoints import Endpoint
-from exchange_tls.errors import ParseError, Problem
+from exchange_tls.errors import ParseError
+from exchange_tls.results import ReadResult
 from exchange_tls.smtp import SmtpReply, parse_smtp_reply
 from exchange_tls.sources import SourceRef
 
@@ -273,32 +275,39 @@ class ProtocolLogHeader:
         return None
 
 
-@attrs.frozen
-class ProtocolLog:
-    """A whole protocol log read into memory: headers, rows and problems."""
+@attrs.frozen(kw_only=True)
+class ProtocolLog(ReadResult[ProtocolLogRow]):
+    """A whole protocol log read into memory: a :class:`~exchange_tls.ReadResult` of rows.
 
-    headers: tuple[ProtocolLogHeader, ...]
-    rows: tuple[ProtocolLogRow, ...]
-    problems: tuple[Problem, ...]
-    name: str = "<log>"
+    Its ``items`` are the rows (``rows`` is the same tuple, by its older name), with the
+    log's header blocks; ``source`` names the log and ``format`` is ``"csv"``.
+    """
 
-    def to_dataframe(self) -> Any:
-        """Return the rows as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.views.frames import to_dataframe
+    #: The ``#`` header blocks, in the order met (a log appended to has several).
+    headers: tuple[ProtocolLogHeader, ...] = ()
 
-        return to_dataframe(self.rows)
+    @property
+    def rows(self) -> tuple[ProtocolLogRow, ...]:
+        """The rows: the same tuple as ``items``, kept under the name it had."""
+        return self.items
 
-    def _repr_html_(self) -> str:
-        from exchange_tls.views.html import list_html
-
-        return list_html(self.rows)
+    @property
+    def name(self) -> str:
+        """Deprecated: the log's label, now ``source``; warns for one minor release."""
+        warnings.warn(
+            "ProtocolLog.name is deprecated; use ProtocolLog.source",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.source or "<log>"
 
     def __str__(self) -> str:
         from exchange_tls.views.text import more
 
-        shown = "\n".join(row.to_line() for row in self.rows[:20])
-        rest = more(len(self.rows), 20)
-        return f"{self.name}: {len(self.rows)} rows\n{shown}" + (f"\n{rest}" if rest else "")
+        shown = "\n".join(row.to_line() for row in self.items[:20])
+        rest = more(len(self.items), 20)
+        label = self.source or "<log>"
+        return f"{label}: {len(self.items)} rows\n{shown}" + (f"\n{rest}" if rest else "")
 
     @property
     def header(self) -> ProtocolLogHeader | None:

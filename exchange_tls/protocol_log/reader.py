@@ -28,6 +28,7 @@ import itertools
 import operator
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
@@ -42,10 +43,10 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
 )
 from exchange_tls.protocol_log.pasted import repair_pasted
+from exchange_tls.results import read_text_file
 from exchange_tls.sources import (
     ESCAPE_HANDLER,
     SourceRef,
-    decode_bytes,
     detect_encoding,
     guessed_encoding_problem,
     hide_nul,
@@ -750,20 +751,44 @@ def iter_protocol_rows(
     A folder is read as its ``SEND*``/``RECV*`` files in name order (hourly names such
     as ``RECV2023011116-1.LOG`` included, instance numbers in numeric order). Memory
     stays flat whatever the size of the logs. The returned reader is an iterator that
-    also carries ``problems``.
+    also carries ``problems``: the streaming form of :func:`read_protocol_log`, whose
+    :class:`ProtocolLog` holds every row at once.
     """
     return ProtocolRowReader(paths, errors=errors)
 
 
+def _source_of(source: str | None, positional: str | None, keyword: str | None) -> str:
+    """Return the log's label from ``source=``, or from the deprecated ``name``."""
+    given = [label for label in (positional, keyword) if label is not None]
+    if given:
+        if source is not None or len(given) > 1:
+            raise TypeError("parse_protocol_log() takes the log's label once, as source=")
+        warnings.warn(
+            "parse_protocol_log(text, name) is deprecated; pass source=name instead",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return given[0]
+    return source if source is not None else "<log>"
+
+
 def parse_protocol_log(
     text: str,
-    name: str | None = None,
+    _name: str | None = None,
+    /,
     *,
+    source: str | None = None,
     pasted: bool = False,
     errors: ErrorMode = "collect",
     direction: Direction | None = None,
+    name: str | None = None,
 ) -> ProtocolLog:
     r"""Read a protocol log from text in memory.
+
+    ``source`` names the log in every row's place and problem (``"<log>"`` when not
+    given); a name like ``SEND20171007-1.LOG`` also tells the direction. The older
+    label, a second positional argument or ``name=``, still works for one minor release
+    and warns :class:`DeprecationWarning`.
 
     With ``pasted=True`` the text may have come through a web page or a ticket: quote
     prefixes, indentation, blank lines, curly quotes, Markdown escapes and bold
@@ -776,15 +801,17 @@ def parse_protocol_log(
     ...     "remote-endpoint,event,data,context\n"
     ...     "2017-10-07T04:42:56.804Z,Outbound to Office 365,08D50D3D9730A8D2,21,,,*,,"
     ...     "TLS negotiation failed with error UnknownCredentials\n",
-    ...     name="SEND20171007-1.LOG",
+    ...     source="SEND20171007-1.LOG",
     ... )
-    >>> [row] = log.rows
+    >>> [row] = log
+    >>> log.source, log.format, len(log), log.rows == log.items
+    ('SEND20171007-1.LOG', 'csv', 1, True)
     >>> row.direction, str(row.source)
     (<Direction.SEND: 'send'>, 'SEND20171007-1.LOG:3')
     >>> row.context
     'TLS negotiation failed with error UnknownCredentials'
     """
-    label = name if name is not None else "<log>"
+    label = _source_of(source, _name, name)
     collector = ProblemCollector(errors)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if pasted:
@@ -800,7 +827,12 @@ def parse_protocol_log(
     )
     rows = tuple(itertools.chain.from_iterable(batches))
     return ProtocolLog(
-        headers=tuple(reader.headers), rows=rows, problems=collector.problems, name=label
+        # attrs' mypy plugin leaves the inherited converter's type variable unbound.
+        items=rows,  # type: ignore[arg-type]
+        headers=tuple(reader.headers),
+        problems=collector.problems,
+        format="csv",
+        source=label,
     )
 
 
@@ -808,17 +840,6 @@ def read_protocol_log(
     file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
 ) -> ProtocolLog:
     """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
-    if isinstance(file, (str, os.PathLike)):
-        path = Path(file)
-        with open_regular(path) as stream:
-            decoded = decode_bytes(stream.read(), str(path))
-    else:
-        data = file.read()
-        decoded = decode_bytes(data, str(getattr(file, "name", "<stream>")))
-    log = parse_protocol_log(decoded.text, decoded.source, errors=errors)
-    return ProtocolLog(
-        headers=log.headers,
-        rows=log.rows,
-        problems=(*decoded.problems, *log.problems),
-        name=log.name,
+    return read_text_file(
+        file, lambda text, source: parse_protocol_log(text, source=source, errors=errors)
     )

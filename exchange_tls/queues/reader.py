@@ -6,10 +6,10 @@ import datetime as dt
 import os
 from typing import BinaryIO, Literal
 
-from exchange_tls.errors import ErrorMode, ParseError, ProblemCollector, Severity
-from exchange_tls.powershell.binding import RecordBinder, settle_date_order, split_lines
+from exchange_tls.errors import ErrorMode, ParseError, Severity
+from exchange_tls.powershell.binding import RecordBinder, parse_records
 from exchange_tls.powershell.dates import DateOrder
-from exchange_tls.powershell.reader import Format, read_records
+from exchange_tls.powershell.reader import Format
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import (
     as_enum,
@@ -19,8 +19,7 @@ from exchange_tls.powershell.values import (
 )
 from exchange_tls.queues.last_error import LastError, parse_last_error
 from exchange_tls.queues.models import DeliveryType, QueueRecord, QueueStatus
-from exchange_tls.results import ReadResult
-from exchange_tls.sources import read_source
+from exchange_tls.results import ReadResult, read_text_file
 
 __all__ = ["parse_queues", "read_queues"]
 
@@ -29,7 +28,7 @@ _DATE_PROPERTIES = ("LastRetryTime", "NextRetryTime", "FirstRetryTime")
 _STATUS_NUMBERS = {status.value: status for status in QueueStatus}
 
 
-class _QueueBinder(RecordBinder):
+class _QueueBinder(RecordBinder[QueueRecord]):
     def delivery_type(self, record: PSObject) -> DeliveryType | None:
         prop = record.get("DeliveryType")
         if prop is None:
@@ -110,11 +109,11 @@ class _QueueBinder(RecordBinder):
 
 def parse_queues(
     text: str,
-    format: Format | Literal["auto"] = "auto",
     *,
+    source: str = "<queues>",
+    format: Format | Literal["auto"] = "auto",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
-    source: str = "<queues>",
     errors: ErrorMode = "collect",
 ) -> ReadResult[QueueRecord]:
     r"""Read ``Get-Queue`` output: Format-List, table, Export-Csv, JSON or CLIXML.
@@ -135,30 +134,30 @@ def parse_queues(
     >>> [(str(q.status), q.message_count, q.last_error.reply.nested.code) for q in queues]
     [('Retry', 42, 421)]
     """
-    collector = ProblemCollector(errors)
-    used, records, _ = read_records(
-        split_lines(text), source=source, format=format, collector=collector
+    return parse_records(
+        text,
+        _QueueBinder,
+        source=source,
+        format=format,
+        errors=errors,
+        date_properties=_DATE_PROPERTIES,
+        date_order=date_order,
+        tz=tz,
     )
-    if date_order is None:
-        date_order = settle_date_order(
-            records, _DATE_PROPERTIES, source=source, collector=collector
-        )
-    binder = _QueueBinder(source, collector, date_order, tz)
-    queues = [queue for queue in map(binder.bind, records) if queue is not None]
-    return ReadResult(queues, problems=collector.problems, format=used)
 
 
 def read_queues(
     file: str | os.PathLike[str] | BinaryIO,
-    format: Format | Literal["auto"] = "auto",
     *,
+    format: Format | Literal["auto"] = "auto",
     date_order: DateOrder | None = None,
     tz: dt.tzinfo = dt.timezone.utc,
     errors: ErrorMode = "collect",
 ) -> ReadResult[QueueRecord]:
     """Read a file of ``Get-Queue`` output in any encoding; see :func:`parse_queues`."""
-    decoded = read_source(file)
-    result = parse_queues(
-        decoded.text, format, date_order=date_order, tz=tz, source=decoded.source, errors=errors
+    return read_text_file(
+        file,
+        lambda text, source: parse_queues(
+            text, source=source, format=format, date_order=date_order, tz=tz, errors=errors
+        ),
     )
-    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)

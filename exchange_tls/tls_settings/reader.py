@@ -18,8 +18,8 @@ from exchange_tls.powershell.prompts import has_prompts, without_prompts
 from exchange_tls.powershell.reader import Format, read_records
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import as_int, as_text
-from exchange_tls.results import ReadResult
-from exchange_tls.sources import SourceRef, read_source
+from exchange_tls.results import ReadResult, read_text_file
+from exchange_tls.sources import SourceRef
 from exchange_tls.tls_settings.models import (
     CIPHERS_KEY,
     DOTNET_VERSIONS,
@@ -181,9 +181,9 @@ def recognises_tls_settings(head: str, records: list[PSObject] | None = None) ->
 
 def parse_tls_settings(
     text: str,
-    format: Format | Literal["auto", "reg"] = "auto",
     *,
     source: str = "<tls settings>",
+    format: Format | Literal["auto", "reg"] = "auto",
     errors: ErrorMode = "collect",
 ) -> ReadResult[TlsSettings]:
     r"""Read a ``.reg`` export or ``Get-ItemProperty`` output into :class:`TlsSettings`.
@@ -207,7 +207,7 @@ def parse_tls_settings(
         # A reg export of a key holds its whole subtree.
         roots = [(key.path, True) for key in export.keys if not key.deleted]
         settings = settings_from_values(export.values, roots)
-        return ReadResult([settings], problems=export.problems, format="reg")
+        return ReadResult(items=(settings,), problems=export.problems, format="reg", source=source)
     collector = ProblemCollector(errors)
     lines = split_lines(text)
     if has_prompts(lines):
@@ -223,16 +223,17 @@ def parse_tls_settings(
             keys.append((item[0], False))
             values.extend(item[1])
     settings = settings_from_values(values, keys, server=server)
-    return ReadResult([settings], problems=collector.problems, format=used)
+    return ReadResult(items=(settings,), problems=collector.problems, format=used, source=source)
 
 
 def read_tls_settings(
     file: str | os.PathLike[str] | BinaryIO,
-    format: Format | Literal["auto", "reg"] = "auto",
     *,
+    format: Format | Literal["auto", "reg"] = "auto",
     errors: ErrorMode = "collect",
 ) -> ReadResult[TlsSettings]:
     """Read a file of TLS registry evidence in any encoding (``reg export`` is UTF-16)."""
-    decoded = read_source(file)
-    result = parse_tls_settings(decoded.text, format, source=decoded.source, errors=errors)
-    return ReadResult(result, problems=(*decoded.problems, *result.problems), format=result.format)
+    return read_text_file(
+        file,
+        lambda text, source: parse_tls_settings(text, source=source, format=format, errors=errors),
+    )
