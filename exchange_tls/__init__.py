@@ -56,7 +56,7 @@ from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ExchangeTlsError, ParseError, Problem, Severity
 from exchange_tls.events import EventRecord, parse_events, read_events
 from exchange_tls.loading import load_evidence
-from exchange_tls.manifest import CollectionManifest, parse_manifest
+from exchange_tls.manifest import CollectionManifest, parse_manifest, read_manifest
 from exchange_tls.protocol_log import (
     CertificateIdentity,
     ConnectFailure,
@@ -162,6 +162,7 @@ __all__ = [
     "read_certificates",
     "read_events",
     "read_hybrid_configuration",
+    "read_manifest",
     "read_protocol_log",
     "read_queues",
     "read_receive_connectors",
