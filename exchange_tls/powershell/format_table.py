@@ -75,32 +75,22 @@ def read_format_table(
     records: list[tuple[list[str], list[str], int, list[int | None]]] = []
     columns: list[tuple[str, int]] | None = None
     index = 0
+
+    def ignore(indexes: range, message: str) -> None:
+        for skipped in indexes:
+            if lines[skipped].strip():
+                _ignored(collector, source, first_line + skipped, lines[skipped], message)
+
     while index < len(lines):
         line = lines[index]
         number = first_line + index
         # Searched once per table, not once per line: the search itself scans forward.
         header = find_table_header(lines, index) if columns is None else None
         if columns is None and header is None:
-            for skipped in range(index, len(lines)):
-                if lines[skipped].strip():
-                    _ignored(
-                        collector,
-                        source,
-                        first_line + skipped,
-                        lines[skipped],
-                        "ignored a line outside any table",
-                    )
+            ignore(range(index, len(lines)), "ignored a line outside any table")
             break
         if header is not None:
-            for skipped in range(index, header):
-                if lines[skipped].strip():
-                    _ignored(
-                        collector,
-                        source,
-                        first_line + skipped,
-                        lines[skipped],
-                        "ignored a line before the table header",
-                    )
+            ignore(range(index, header), "ignored a line before the table header")
             columns = _columns(lines[header], lines[header + 1])
             index = header + 2
             continue
