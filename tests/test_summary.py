@@ -265,7 +265,7 @@ def test_a_plain_success_is_what_the_full_reading_finds(picks: list[int], sequen
     from exchange_tls.protocol_log.sessions import build_session, sequence_order
 
     rows = _rows(picks, sequence)
-    _, values = sequence_order(rows)
+    values = sequence_order(rows)
     plain = plain_success(values, Direction.SEND)
     if plain is None:
         return
