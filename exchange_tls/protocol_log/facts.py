@@ -191,22 +191,17 @@ _SENDING = "Sending certificate"
 
 
 def _block_identity(
-    label: str,
-    source: SourceRef,
-    rows: list[ProtocolLogRow],
-    data: list[str],
-    contexts: list[str],
-    start: int,
-    end: int,
+    label: str, source: SourceRef, block: list[ProtocolLogRow]
 ) -> CertificateIdentity:
-    """Read the classic block: rows ``start`` to ``end``, one ``Certificate …`` each."""
+    """Read the classic block: ``block`` holds its rows, one ``Certificate …`` each."""
+    contexts = list(map(_CONTEXT, block))
     # Later rows win, as they would when read one by one.
-    names = [context[len(_CERTIFICATE) :] for context in contexts[start:end]]
-    values = dict(zip(names, data[start:end], strict=True))
+    names = [context[len(_CERTIFICATE) :] for context in contexts]
+    values = dict(zip(names, map(_DATA, block), strict=True))
     thumbprint_source = None
     if "thumbprint" in values:
-        last = end - 1 - contexts[start:end][::-1].index(_THUMBPRINT_CONTEXT)
-        thumbprint_source = rows[last].source
+        last = len(block) - 1 - contexts[::-1].index(_THUMBPRINT_CONTEXT)
+        thumbprint_source = block[last].source
     alternate_names = values.get("alternate names")
     return CertificateIdentity(
         subject=values.get("subject") or None,
@@ -237,7 +232,6 @@ class _Pass:
 
     __slots__ = (
         "chain_status",
-        "contexts",
         "data",
         "domain",
         "error",
@@ -259,7 +253,6 @@ class _Pass:
         self.rows = rows
         self.events: list[Event] = list(map(_EVENT, rows))
         self.data: list[str] = list(map(_DATA, rows))
-        self.contexts: list[str] = list(map(_CONTEXT, rows))
         self.facts = SessionFacts()
         self.offered: bool | None = None
         self.requested = False
@@ -289,14 +282,12 @@ class _Pass:
 
 def _read_block(state: _Pass, index: int, label: str, start: int) -> None:
     """Read the run of ``Certificate …`` rows from ``start``, labelled by row ``index``."""
-    events, contexts = state.events, state.contexts
+    rows, events = state.rows, state.events
     end, count, information = start, len(events), Event.INFORMATION
-    while end < count and events[end] is information and contexts[end].startswith(_CERTIFICATE):
+    while end < count and events[end] is information and rows[end].context.startswith(_CERTIFICATE):
         end += 1
     state.tls_evidence(index)
-    identity = _block_identity(
-        label, state.rows[index].source, state.rows, state.data, contexts, start, end
-    )
+    identity = _block_identity(label, rows[index].source, rows[start:end])
     _keep_certificate(state, label, identity)
     state.skip_until = end
 
@@ -376,7 +367,8 @@ _INFORMATION_HANDLERS: tuple[tuple[str | tuple[str, ...], _InformationHandler], 
 
 
 def _on_information(state: _Pass, index: int) -> None:
-    context, data = state.contexts[index], state.data[index]
+    row = state.rows[index]
+    context, data = row.context, row.data
     if context.startswith(_CERTIFICATE) and data:
         # A block whose label row is missing (an excerpt): Exchange labels the
         # certificate it presents "Sending certificate", so that is what it is.
@@ -391,7 +383,8 @@ def _on_information(state: _Pass, index: int) -> None:
 
 def _on_disconnect(state: _Pass, index: int) -> None:
     state.facts.complete = True
-    state.facts.disconnect_reason = state.contexts[index] or state.data[index] or None
+    row = state.rows[index]
+    state.facts.disconnect_reason = row.context or row.data or None
 
 
 def _on_command(state: _Pass, index: int) -> None:

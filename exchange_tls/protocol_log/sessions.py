@@ -53,8 +53,11 @@ class Builder(Protocol):
 
 _SWEEP_EVERY = 4096
 _SEQUENCE = operator.attrgetter("sequence_number")
-# One C call gives a row's session key.
-_SESSION_KEY = operator.attrgetter("direction", "connector_id", "session_id")
+# One C call gives a row's session key. Indexing the fields by their names' places
+# measured a little faster here than attrgetter, which goes through a descriptor each.
+_SESSION_KEY = operator.itemgetter(
+    *map(ProtocolLogRow._fields.index, ("direction", "connector_id", "session_id"))
+)
 
 
 def _order(row: ProtocolLogRow) -> int:
