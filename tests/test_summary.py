@@ -254,6 +254,7 @@ def _values(picks: list[int], sequence: str) -> list[tuple[object, ...]]:
 
 @settings(max_examples=300, deadline=None)
 @example(picks=_PLAIN, sequence="in order")
+@example(picks=[7, 17], sequence="in order")  # an error reply as row 0
 @given(
     picks=st.lists(st.integers(0, len(_ROWS) - 1), min_size=1, max_size=14),
     sequence=st.sampled_from(["in order", "from one", "none"]),

@@ -566,7 +566,9 @@ def plain_success(
         in_block = False
         if event is Event.CONNECT or row.sequence_number == 0:
             started = True
-        elif event is reply_event:
+        # Not elif: a session's row 0 can be an error reply (an excerpt that lost its
+        # connect row), and that is no plain success.
+        if event is reply_event:
             data = row.data
             if data[:1] in ("4", "5") and data[1:3].isdigit():
                 return None
