@@ -656,6 +656,49 @@ def test_rows_render_and_read_back_equal(rows: tuple[ProtocolLogRow, ...]) -> No
     assert log.rows == rows
 
 
+_NINE = (
+    "timestamp",
+    "connector_id",
+    "session_id",
+    "sequence_number",
+    "local_endpoint_text",
+    "remote_endpoint_text",
+    "event",
+    "data",
+    "context",
+)
+
+
+@given(
+    st.integers(min_value=1, max_value=12).flatmap(
+        lambda n: st.tuples(*[log_rows(i + 1) for i in range(n)])
+    ),
+    st.sampled_from([None, *Direction]),
+)
+def test_rows_built_from_columns_equal_rows_built_by_name(
+    rows: tuple[ProtocolLogRow, ...], direction: Direction | None
+) -> None:
+    """from_columns gives, row for row, what create gives for the same named values."""
+    columns = [[getattr(row, name) for row in rows] for name in _NINE]
+    built = ProtocolLogRow.from_columns(columns, path="gen.log", first_line=1, direction=direction)
+    assert built == [row._replace(direction=direction) for row in rows]
+    assert all(type(row) is ProtocolLogRow for row in built)
+
+
+def test_rows_pickle_hash_and_stay_immutable() -> None:
+    """Rows of a real log survive pickling, hash as their values and refuse assignment."""
+    import pickle
+
+    log = read_protocol_log(BUNDLED / "SEND2017100704-1.LOG")
+    rows = pickle.loads(pickle.dumps(log.rows))  # noqa: S301 -- bytes pickled just above
+    assert rows == log.rows
+    assert [row.source for row in rows] == [row.source for row in log.rows]
+    assert [row.remote_endpoint for row in rows] == [row.remote_endpoint for row in log.rows]
+    assert len({*rows, *log.rows}) == len(set(log.rows))
+    with pytest.raises(AttributeError):
+        rows[0].data = "changed"  # type: ignore[misc]
+
+
 @given(st.text(max_size=500))
 def test_any_text_gives_rows_and_problems_only(text: str) -> None:
     """Arbitrary text never raises; lines are rows, errors, directives or blanks."""
@@ -731,14 +774,14 @@ def test_the_fast_and_careful_paths_agree(text: str) -> None:
         careful = parse_protocol_log(text, source="SEND.LOG")
     finally:
         reader._LogReader._fast = original  # type: ignore[method-assign]
-    assert [row.values for row in normal.rows] == [row.values for row in careful.rows]
+    assert list(normal.rows) == list(careful.rows)
     assert normal.problems == careful.problems
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "SEND.LOG")
         path.write_bytes(text.encode("utf-8"))
         streamed = iter_protocol_rows(path)
-        rows = [row.values[:9] for row in streamed]
-    assert rows == [row.values[:9] for row in normal.rows]
+        rows = [row[:9] for row in streamed]
+    assert rows == [row[:9] for row in normal.rows]
     assert [(p.line, p.code) for p in streamed.problems] == [
         (p.line, p.code) for p in normal.problems
     ]

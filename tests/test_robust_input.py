@@ -354,7 +354,7 @@ def test_the_streamed_reader_agrees_on_an_unclosed_quote(tmp_path: Path) -> None
     reader = iter_protocol_rows(path)
     streamed = list(reader)
     in_memory = parse_protocol_log(path.read_text(), source=str(path))
-    assert [row.values for row in streamed] == [row.values for row in in_memory.rows]
+    assert list(streamed) == list(in_memory.rows)
     assert reader.problems == in_memory.problems
 
 

@@ -1,12 +1,26 @@
 """What a session's rows say: TLS, certificates, connection and authentication failures.
 
-Theory of operation. One pass over a session's rows, in sequence order. Most rows are
-SMTP commands and replies and are passed over with two cheap tests (the event, the
-first characters). Information rows (``*``) are matched by the exact strings Exchange
-writes (``domain.md`` §2, §8): a certificate block starts at a ``… certificate`` label
-and collects the ``Certificate …`` rows that follow; the outcome of the handshake is
-one line; everything else is a single labelled line. Only ``str`` methods and a few
-anchored regular expressions are used here; nothing is parsed with a grammar.
+Theory of operation. One pass over a session's rows, in sequence order. C-level column
+scans pick the rows that can state a fact: information rows (``*``), rows whose data
+mention STARTTLS, and the first disconnect. Each goes to the handler of its event:
+
+- information: :func:`_on_information`, which picks a handler by the text's prefix (the
+  exact strings Exchange writes, ``domain.md`` §2, §8): a ``… certificate`` label reads
+  the certificate block of ``Certificate …`` rows that follows (the loop then skips
+  them), or the condensed one-row block; a ``Certificate …`` row with no label before it
+  starts a block of its own; then the TLS failure and success lines, ``Failed to
+  connect.``, the authentication failures, the client chain status and
+  ``TlsDomainCapabilities``. Other information rows state nothing.
+- disconnect: :func:`_on_disconnect` (the session is complete; its reason).
+- the command event (``>`` on send logs, ``<`` on receive logs): :func:`_on_command`
+  (STARTTLS sent).
+- the reply event: :func:`_on_reply` (STARTTLS offered in the EHLO reply).
+
+After the pass, :func:`_offer_refused` reads an EHLO reply that ended without STARTTLS,
+and :func:`_handshake` builds the :class:`TlsHandshake` when anything about TLS was seen.
+:func:`plain_success` is the same reading cut short, for the common successful session.
+Only ``str`` methods and a few anchored regular expressions are used here; nothing is
+parsed with a grammar.
 """
 
 from __future__ import annotations
@@ -15,7 +29,7 @@ import datetime as dt
 import itertools
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.protocol_log.models import (
@@ -24,7 +38,6 @@ from exchange_tls.protocol_log.models import (
     Direction,
     Event,
     ProtocolLogRow,
-    RowValues,
     TlsHandshake,
 )
 from exchange_tls.sources import SourceRef
@@ -174,25 +187,21 @@ def _condensed(row: ProtocolLogRow, label: str) -> CertificateIdentity:
 
 _CERTIFICATE = "Certificate "
 _THUMBPRINT_CONTEXT = "Certificate thumbprint"
+_SENDING = "Sending certificate"
 
 
 def _block_identity(
-    label: str,
-    source: SourceRef,
-    rows: list[ProtocolLogRow],
-    data: list[str],
-    contexts: list[str],
-    start: int,
-    end: int,
+    label: str, source: SourceRef, block: list[ProtocolLogRow]
 ) -> CertificateIdentity:
-    """Read the classic block: rows ``start`` to ``end``, one ``Certificate …`` each."""
+    """Read the classic block: ``block`` holds its rows, one ``Certificate …`` each."""
+    contexts = list(map(_CONTEXT, block))
     # Later rows win, as they would when read one by one.
-    names = [context[len(_CERTIFICATE) :] for context in contexts[start:end]]
-    values = dict(zip(names, data[start:end], strict=True))
+    names = [context[len(_CERTIFICATE) :] for context in contexts]
+    values = dict(zip(names, map(_DATA, block), strict=True))
     thumbprint_source = None
     if "thumbprint" in values:
-        last = end - 1 - contexts[start:end][::-1].index(_THUMBPRINT_CONTEXT)
-        thumbprint_source = rows[last].source
+        last = len(block) - 1 - contexts[::-1].index(_THUMBPRINT_CONTEXT)
+        thumbprint_source = block[last].source
     alternate_names = values.get("alternate names")
     return CertificateIdentity(
         subject=values.get("subject") or None,
@@ -208,7 +217,9 @@ def _block_identity(
     )
 
 
-_EVENT, _DATA, _CONTEXT = operator.itemgetter(6), operator.itemgetter(7), operator.itemgetter(8)
+_EVENT = operator.attrgetter("event")
+_DATA = operator.attrgetter("data")
+_CONTEXT = operator.attrgetter("context")
 
 
 def _indexes(flags: Iterable[object]) -> list[int]:
@@ -216,168 +227,257 @@ def _indexes(flags: Iterable[object]) -> list[int]:
     return list(itertools.compress(itertools.count(), flags))
 
 
-def session_facts(
-    rows: list[ProtocolLogRow], direction: Direction | None, values: Sequence[RowValues]
-) -> SessionFacts:
+class _Pass:
+    """One pass over a session's rows: the columns it reads and what it has found."""
+
+    __slots__ = (
+        "chain_status",
+        "data",
+        "domain",
+        "error",
+        "events",
+        "evidence",
+        "facts",
+        "first_tls",
+        "local",
+        "offered",
+        "remote",
+        "requested",
+        "rows",
+        "skip_until",
+        "succeeded",
+        "success",
+    )
+
+    def __init__(self, rows: list[ProtocolLogRow]) -> None:
+        self.rows = rows
+        self.events: list[Event] = list(map(_EVENT, rows))
+        self.data: list[str] = list(map(_DATA, rows))
+        self.facts = SessionFacts()
+        self.offered: bool | None = None
+        self.requested = False
+        #: The first row that shows TLS at work; an EHLO reply after it says nothing
+        #: about the offer.
+        self.first_tls: int | None = None
+        self.succeeded: bool | None = None
+        self.error: str | None = None
+        self.success: re.Match[str] | None = None
+        self.local: CertificateIdentity | None = None
+        self.remote: CertificateIdentity | None = None
+        self.chain_status: str | None = None
+        self.domain: re.Match[str] | None = None
+        self.evidence: list[ProtocolLogRow] = []
+        #: Rows before this index belong to a certificate block already read.
+        self.skip_until = -1
+
+    def tls_evidence(self, index: int) -> None:
+        """Cite row ``index`` as a TLS fact, and note the first such row."""
+        if self.first_tls is None:
+            self.first_tls = index
+        self.evidence.append(self.rows[index])
+
+
+# -- handlers of information rows, picked by the text's prefix ----------------------------
+
+
+def _read_block(state: _Pass, index: int, label: str, start: int) -> None:
+    """Read the run of ``Certificate …`` rows from ``start``, labelled by row ``index``."""
+    rows, events = state.rows, state.events
+    end, count, information = start, len(events), Event.INFORMATION
+    while end < count and events[end] is information and rows[end].context.startswith(_CERTIFICATE):
+        end += 1
+    state.tls_evidence(index)
+    identity = _block_identity(label, rows[index].source, rows[start:end])
+    _keep_certificate(state, label, identity)
+    state.skip_until = end
+
+
+def _keep_certificate(state: _Pass, label: str, identity: CertificateIdentity) -> None:
+    if label == _SENDING:
+        state.local = identity
+    else:
+        state.remote = identity
+
+
+def _on_certificate_label(state: _Pass, index: int, text: str) -> None:
+    """Read the certificate a label (``Sending certificate``…) introduces: a block or one row."""
+    label = text[: text.index(" certificate") + len(" certificate")]
+    if _CONDENSED_LABELS in text:
+        state.tls_evidence(index)
+        _keep_certificate(state, label, _condensed(state.rows[index], label))
+    else:
+        _read_block(state, index, label, index + 1)
+
+
+def _on_tls_failed(state: _Pass, index: int, text: str) -> None:
+    state.tls_evidence(index)
+    state.succeeded = False
+    state.error = text[len(_TLS_FAILED) :].strip() or None
+
+
+def _on_tls_succeeded(state: _Pass, index: int, text: str) -> None:
+    state.tls_evidence(index)
+    state.success = _TLS_SUCCEEDED.match(text)
+    if state.success is not None:
+        state.succeeded = True
+
+
+def _on_connect_failed(state: _Pass, index: int, text: str) -> None:
+    match = _CONNECT_FAILED.match(text)
+    state.facts.connect_failure = ConnectFailure(
+        winsock_error=int(match.group("winsock")) if match else None,
+        win32_error=int(match.group("win32")) if match else None,
+        message=(match.group("message") or None) if match else None,
+        text=text,
+        source=state.rows[index].source,
+    )
+
+
+def _on_auth_failed(state: _Pass, index: int, text: str) -> None:
+    match = _AUTH_FAILED.match(text)
+    if match is not None:
+        state.facts.auth_failure = match.group("error")
+
+
+def _on_chain_status(state: _Pass, index: int, text: str) -> None:
+    status = _CHAIN_STATUS.match(text)
+    state.chain_status = status.group("status") if status else None
+    state.evidence.append(state.rows[index])
+
+
+def _on_domain(state: _Pass, index: int, text: str) -> None:
+    state.domain = _DOMAIN.match(text)
+    state.evidence.append(state.rows[index])
+
+
+_InformationHandler = Callable[[_Pass, int, str], None]
+# Tried in order; the first prefix the text starts with picks the handler.
+_INFORMATION_HANDLERS: tuple[tuple[str | tuple[str, ...], _InformationHandler], ...] = (
+    (_CERTIFICATE_LABELS, _on_certificate_label),
+    (_TLS_FAILED, _on_tls_failed),
+    ("TLS protocol ", _on_tls_succeeded),
+    ("Failed to connect.", _on_connect_failed),
+    (("Outbound Authentication failed", "Inbound AUTH"), _on_auth_failed),
+    ("Client certificate chain validation status", _on_chain_status),
+    ("TlsDomainCapabilities=", _on_domain),
+)
+
+
+# -- handlers of rows, picked by the row's event ------------------------------------------
+
+
+def _on_information(state: _Pass, index: int) -> None:
+    row = state.rows[index]
+    context, data = row.context, row.data
+    if context.startswith(_CERTIFICATE) and data:
+        # A block whose label row is missing (an excerpt): Exchange labels the
+        # certificate it presents "Sending certificate", so that is what it is.
+        _read_block(state, index, _SENDING, index)
+        return
+    text = context or data
+    for prefix, handler in _INFORMATION_HANDLERS:
+        if text.startswith(prefix):
+            handler(state, index, text)
+            return
+
+
+def _on_disconnect(state: _Pass, index: int) -> None:
+    state.facts.complete = True
+    row = state.rows[index]
+    state.facts.disconnect_reason = row.context or row.data or None
+
+
+def _on_command(state: _Pass, index: int) -> None:
+    if state.data[index][:8].upper().startswith("STARTTLS"):
+        state.requested = True
+        state.tls_evidence(index)
+
+
+def _on_reply(state: _Pass, index: int) -> None:
+    data = state.data[index]
+    if data.startswith("250") and "STARTTLS" in data.replace("-", " ").split():
+        # A STARTTLS offer: "250-STARTTLS", or inside the one-line EHLO reply of
+        # Exchange 2013 and later.
+        state.offered = True
+
+
+_RowHandler = Callable[[_Pass, int], None]
+# Exchange sends commands on a send log and replies on a receive log (see Event).
+_SEND_HANDLERS: dict[Event, _RowHandler] = {
+    Event.INFORMATION: _on_information,
+    Event.DISCONNECT: _on_disconnect,
+    Event.SEND: _on_command,
+    Event.RECEIVE: _on_reply,
+}
+_RECEIVE_HANDLERS: dict[Event, _RowHandler] = {
+    **_SEND_HANDLERS,
+    Event.RECEIVE: _on_command,
+    Event.SEND: _on_reply,
+}
+
+
+def session_facts(rows: list[ProtocolLogRow], direction: Direction | None) -> SessionFacts:
     """Gather the facts of one session from its rows, in sequence order.
 
-    ``values`` are the rows' values, which ordering the rows has read already. Most rows
-    are plain SMTP traffic. Column-wise C-level scans pick out the rows that can state a
-    fact (information rows, the disconnect, STARTTLS and EHLO), and only those go
-    through the loop below.
+    Most rows are plain SMTP traffic. Column-wise C-level scans pick out the rows that
+    can state a fact (information rows, the disconnect, STARTTLS and EHLO), and only
+    those go to the handler of their event (see the module's docstring).
     """
-    facts = SessionFacts()
-    count = len(rows)
-    events = list(map(_EVENT, values))
-    data = list(map(_DATA, values))
-    contexts = list(map(_CONTEXT, values))
+    state = _Pass(rows)
+    events = state.events
     information = _indexes(map(operator.is_, events, itertools.repeat(Event.INFORMATION)))
-    starttls = _indexes(map(operator.contains, data, itertools.repeat("STARTTLS")))
+    starttls = _indexes(map(operator.contains, state.data, itertools.repeat("STARTTLS")))
     interesting = sorted({*information, *starttls})
     if Event.DISCONNECT in events:
         interesting.append(events.index(Event.DISCONNECT))
         interesting.sort()
-    command_event = Event.RECEIVE if direction is Direction.RECEIVE else Event.SEND
-    reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
-    offered: bool | None = None
-    requested = False
-    first_tls: int | None = None
-    succeeded: bool | None = None
-    error: str | None = None
-    success: re.Match[str] | None = None
-    local: CertificateIdentity | None = None
-    remote: CertificateIdentity | None = None
-    chain_status: str | None = None
-    domain: re.Match[str] | None = None
-    evidence: list[ProtocolLogRow] = []
-    information_event = Event.INFORMATION
-    # Rows up to here belong to a certificate block already read.
-    skip_until = -1
-
-    def tls_seen(index: int) -> None:
-        nonlocal first_tls
-        if first_tls is None:
-            first_tls = index
-
+    receive = direction is Direction.RECEIVE
+    handlers = _RECEIVE_HANDLERS if receive else _SEND_HANDLERS
     for index in interesting:
-        if index < skip_until:
+        if index < state.skip_until:
             continue
-        row = rows[index]
-        event = events[index]
-        if event is information_event:
-            context = contexts[index]
-            if context.startswith(_CERTIFICATE) and data[index]:
-                # A block whose label row is missing (an excerpt): Exchange labels the
-                # certificate it presents "Sending certificate", so that is what it is.
-                label, start = "Sending certificate", index
-            else:
-                text = context or data[index]
-                if text.startswith(_CERTIFICATE_LABELS):
-                    label = text[: text.index(" certificate") + len(" certificate")]
-                    start = index + 1
-                    if _CONDENSED_LABELS in text:
-                        tls_seen(index)
-                        evidence.append(row)
-                        identity = _condensed(row, label)
-                        if label == "Sending certificate":
-                            local = identity
-                        else:
-                            remote = identity
-                        continue
-                else:
-                    start = -1
-            if start >= 0:
-                # The block is the run of "Certificate …" information rows that follows.
-                end = start
-                while (
-                    end < count
-                    and events[end] is information_event
-                    and contexts[end].startswith(_CERTIFICATE)
-                ):
-                    end += 1
-                tls_seen(index)
-                evidence.append(row)
-                identity = _block_identity(label, row.source, rows, data, contexts, start, end)
-                if label == "Sending certificate":
-                    local = identity
-                else:
-                    remote = identity
-                skip_until = end
-            elif text.startswith(_TLS_FAILED):
-                tls_seen(index)
-                succeeded = False
-                error = text[len(_TLS_FAILED) :].strip() or None
-                evidence.append(row)
-            elif text.startswith("TLS protocol "):
-                tls_seen(index)
-                success = _TLS_SUCCEEDED.match(text)
-                if success is not None:
-                    succeeded = True
-                evidence.append(row)
-            elif text.startswith("Failed to connect."):
-                match = _CONNECT_FAILED.match(text)
-                facts.connect_failure = ConnectFailure(
-                    winsock_error=int(match.group("winsock")) if match else None,
-                    win32_error=int(match.group("win32")) if match else None,
-                    message=(match.group("message") or None) if match else None,
-                    text=text,
-                    source=row.source,
-                )
-            elif text.startswith(("Outbound Authentication failed", "Inbound AUTH")):
-                match = _AUTH_FAILED.match(text)
-                if match is not None:
-                    facts.auth_failure = match.group("error")
-            elif text.startswith("Client certificate chain validation status"):
-                status = _CHAIN_STATUS.match(text)
-                chain_status = status.group("status") if status else None
-                evidence.append(row)
-            elif text.startswith("TlsDomainCapabilities="):
-                domain = _DOMAIN.match(text)
-                evidence.append(row)
-        elif event is Event.DISCONNECT:
-            facts.complete = True
-            facts.disconnect_reason = contexts[index] or data[index] or None
-        elif event is command_event:
-            if data[index][:8].upper().startswith("STARTTLS"):
-                requested = True
-                tls_seen(index)
-                evidence.append(row)
-        elif (
-            event is reply_event
-            and data[index].startswith("250")
-            and "STARTTLS" in data[index].replace("-", " ").split()
-        ):
-            # A STARTTLS offer: "250-STARTTLS", or inside the one-line EHLO reply of
-            # Exchange 2013 and later.
-            offered = True
-    if offered is None:
-        offered = _offer_refused(events, data, first_tls, command_event, reply_event, count)
-    if first_tls is not None or offered is not None:
-        protocol_raw, cipher, cipher_bits, hash_name, hash_bits, kex, kex_bits = (
-            success.groups() if success else (None,) * 7
+        handler = handlers.get(events[index])
+        if handler is not None:
+            handler(state, index)
+    if state.offered is None:
+        command_event = Event.RECEIVE if receive else Event.SEND
+        reply_event = Event.SEND if receive else Event.RECEIVE
+        state.offered = _offer_refused(
+            events, state.data, state.first_tls, command_event, reply_event, len(rows)
         )
-        version = _PROTOCOL.match(protocol_raw) if protocol_raw else None
-        facts.tls = TlsHandshake(
-            starttls_offered=offered,
-            starttls_requested=requested,
-            succeeded=succeeded,
-            error=error,
-            protocol=version.group("version") if version else protocol_raw,
-            protocol_raw=protocol_raw,
-            cipher=cipher,
-            cipher_strength=int(cipher_bits) if cipher_bits else None,
-            hash_algorithm=hash_name,
-            hash_strength=int(hash_bits) if hash_bits else None,
-            key_exchange=kex,
-            key_exchange_strength=int(kex_bits) if kex_bits else None,
-            local_certificate=local,
-            remote_certificate=remote,
-            client_certificate_status=chain_status,
-            domain_capabilities=domain.group("capabilities") if domain else None,
-            domain_status=domain.group("status") if domain else None,
-            evidence_rows=tuple(evidence),
-        )
-    return facts
+    if state.first_tls is not None or state.offered is not None:
+        state.facts.tls = _handshake(state)
+    return state.facts
+
+
+def _handshake(state: _Pass) -> TlsHandshake:
+    """Build the handshake from what the pass found."""
+    success = state.success
+    protocol_raw, cipher, cipher_bits, hash_name, hash_bits, kex, kex_bits = (
+        success.groups() if success else (None,) * 7
+    )
+    version = _PROTOCOL.match(protocol_raw) if protocol_raw else None
+    domain = state.domain
+    return TlsHandshake(
+        starttls_offered=state.offered,
+        starttls_requested=state.requested,
+        succeeded=state.succeeded,
+        error=state.error,
+        protocol=version.group("version") if version else protocol_raw,
+        protocol_raw=protocol_raw,
+        cipher=cipher,
+        cipher_strength=int(cipher_bits) if cipher_bits else None,
+        hash_algorithm=hash_name,
+        hash_strength=int(hash_bits) if hash_bits else None,
+        key_exchange=kex,
+        key_exchange_strength=int(kex_bits) if kex_bits else None,
+        local_certificate=state.local,
+        remote_certificate=state.remote,
+        client_certificate_status=state.chain_status,
+        domain_capabilities=domain.group("capabilities") if domain else None,
+        domain_status=domain.group("status") if domain else None,
+        evidence_rows=tuple(state.evidence),
+    )
 
 
 def _offer_refused(
@@ -417,11 +517,10 @@ _PLAIN_BREAKERS = (
     "Inbound AUTH",
     *_CERTIFICATE_LABELS,
 )
-_SENDING = "Sending certificate"
 
 
 def plain_success(
-    values: Sequence[RowValues], direction: Direction
+    rows: Sequence[ProtocolLogRow], direction: Direction
 ) -> tuple[str | None, str | None] | None:
     """Return the certificate thumbprint and protocol of a plainly successful session.
 
@@ -439,10 +538,10 @@ def plain_success(
     blocks = 0
     thumbprint: str | None = None
     protocol: str | None = None
-    for row in values:
-        event = row[6]
+    for row in rows:
+        event = row.event
         if event is information:
-            data, context = row[7], row[8]
+            data, context = row.data, row.context
             if context.startswith(_CERTIFICATE):
                 if not in_block:
                     return None
@@ -465,11 +564,12 @@ def plain_success(
                 return None
             continue
         in_block = False
-        if event is Event.CONNECT or row[3] == 0:
+        if event is Event.CONNECT or row.sequence_number == 0:
             started = True
-        # A reply can be the first row a log kept (sequence number 0): still a reply.
+        # Not elif: a session's row 0 can be an error reply (an excerpt that lost its
+        # connect row), and that is no plain success.
         if event is reply_event:
-            data = row[7]
+            data = row.data
             if data[:1] in ("4", "5") and data[1:3].isdigit():
                 return None
     if not started or protocol is None or blocks > 1:

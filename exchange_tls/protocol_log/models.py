@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import itertools
 import operator
 import warnings
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -72,22 +74,18 @@ def _endpoint(text: str) -> Endpoint | None:
     return Endpoint.parse(text) if text else None
 
 
-# ProtocolLogRow's value tuple: the nine fields in the standard order, then the path,
-# the line and the direction. Properties index it with literals so that mypy knows
-# each element's type.
-RowValues = tuple[
-    dt.datetime, str, str, "int | None", str, str, Event, str, str, str, int, "Direction | None"
-]
+class ProtocolLogRow(NamedTuple):
+    """One row of a protocol log: a named tuple of its raw values.
 
-
-@attrs.frozen(repr=False)
-class ProtocolLogRow:
-    """One row of a protocol log.
-
-    A row holds its values in one tuple, and each field is a property. Creating a
-    frozen attrs instance costs about 100 ns per field; with one field the reader
-    builds rows in bulk at a fraction of the cost of splitting them (see
-    ``benchmarks/README.md``). Build one by name with :meth:`create`.
+    The fields are the nine of the log in their standard order, the two endpoints as
+    written (:attr:`local_endpoint_text`, :attr:`remote_endpoint_text`), then where the
+    row came from (:attr:`path`, :attr:`line`) and the log's :attr:`direction`.
+    Properties add what is derived: the parsed :attr:`local_endpoint` and
+    :attr:`remote_endpoint`, :attr:`source` and :attr:`text`. Rows compare, hash and
+    pickle as tuples of their values. Build one by name with :meth:`create`, or many
+    from columns with :meth:`from_columns` (what the reader does: a named tuple built in
+    bulk costs no more than the former single-slot attrs object, see
+    ``benchmarks/README.md``).
 
     >>> import datetime
     >>> row = ProtocolLogRow.create(
@@ -103,9 +101,34 @@ class ProtocolLogRow:
     ... )
     >>> row.event, str(row.remote_endpoint), str(row.source)
     (<Event.INFORMATION: '*'>, '216.32.181.234:25', 'SEND20171007-1.LOG:27')
+    >>> row.remote_endpoint_text, row.local_endpoint
+    ('216.32.181.234:25', None)
     """
 
-    values: RowValues
+    #: When the row was written, in UTC.
+    timestamp: dt.datetime
+    #: The connector: its name on send logs, ``SERVER\Name`` on receive logs.
+    connector_id: str
+    #: The session's 16 hex digits, shared by all its rows.
+    session_id: str
+    #: The row's place in its session, from 0; ``None`` when the field is not a number.
+    sequence_number: int | None
+    #: Exchange's end of the connection as written (``10.0.0.25:25``), or ``""``.
+    local_endpoint_text: str
+    #: The other end of the connection as written, or ``""``.
+    remote_endpoint_text: str
+    #: What the row records.
+    event: Event
+    #: The SMTP text or the value of an information row, as written.
+    data: str
+    #: The label or message of an information row, or a disconnect reason.
+    context: str
+    #: The file (or name) the row came from.
+    path: str
+    #: The row's line in :attr:`path`, from 1.
+    line: int
+    #: The log's direction, from its header or file name; ``None`` when unknown.
+    direction: Direction | None
 
     @classmethod
     def create(
@@ -126,81 +149,83 @@ class ProtocolLogRow:
     ) -> ProtocolLogRow:
         """Build a row from named values; endpoints are given as written in the log."""
         return cls(
-            (
-                timestamp,
-                connector_id,
-                session_id,
-                sequence_number,
-                local_endpoint,
-                remote_endpoint,
-                event,
-                data,
-                context,
-                path,
-                line,
-                direction,
-            )
+            timestamp,
+            connector_id,
+            session_id,
+            sequence_number,
+            local_endpoint,
+            remote_endpoint,
+            event,
+            data,
+            context,
+            path,
+            line,
+            direction,
         )
 
-    @property
-    def timestamp(self) -> dt.datetime:
-        """When the row was written, in UTC."""
-        return self.values[0]
+    @classmethod
+    def from_columns(
+        cls,
+        columns: Iterable[Iterable[Any]],
+        *,
+        path: str,
+        first_line: int,
+        direction: Direction | None,
+    ) -> list[ProtocolLogRow]:
+        """Build rows in bulk from the nine columns of a batch, already typed.
 
-    @property
-    def connector_id(self) -> str:
-        r"""The connector: its name on send logs, ``SERVER\Name`` on receive logs."""
-        return self.values[1]
+        ``columns`` are the values of each field in the standard order (timestamps,
+        connector ids, session ids, sequence numbers, local and remote endpoint texts,
+        events, data, contexts), one column per field; the rows of the batch are on
+        consecutive lines from ``first_line``. The rows are built by C calls only, with
+        no Python ``__new__`` per row: that is what keeps typed rows close to the cost
+        of splitting them.
 
-    @property
-    def session_id(self) -> str:
-        """The session's 16 hex digits, shared by all its rows."""
-        return self.values[2]
-
-    @property
-    def sequence_number(self) -> int | None:
-        """The row's place in its session, from 0."""
-        return self.values[3]
+        >>> import datetime
+        >>> moment = datetime.datetime(2024, 3, 13, 9, 1, 19, tzinfo=datetime.timezone.utc)
+        >>> rows = ProtocolLogRow.from_columns(
+        ...     [(moment, moment), ("Out", "Out"), ("0A", "0A"), (0, 1), ("", ""),
+        ...      ("", ""), (Event.CONNECT, Event.DISCONNECT), ("", ""), ("", "Local")],
+        ...     path="SEND.LOG", first_line=6, direction=Direction.SEND,
+        ... )
+        >>> [(row.event.value, row.context, str(row.source)) for row in rows]
+        [('+', '', 'SEND.LOG:6'), ('-', 'Local', 'SEND.LOG:7')]
+        >>> rows[1] == ProtocolLogRow.create(
+        ...     timestamp=moment, connector_id="Out", session_id="0A", sequence_number=1,
+        ...     event=Event.DISCONNECT, context="Local", path="SEND.LOG", line=7,
+        ...     direction=Direction.SEND,
+        ... )
+        True
+        """
+        # tuple.__new__ over zipped columns runs in C; the generated NamedTuple
+        # __new__ is a Python function and would cost about as much as the rest.
+        values = zip(
+            *columns,
+            itertools.repeat(path),
+            itertools.count(first_line),
+            itertools.repeat(direction),
+        )
+        return list(map(_new_row, itertools.repeat(cls), values))
 
     @property
     def local_endpoint(self) -> Endpoint | None:
         """Exchange's end of the connection, or ``None`` when the field is empty."""
-        return _endpoint(self.values[4])
+        return _endpoint(self.local_endpoint_text)
 
     @property
     def remote_endpoint(self) -> Endpoint | None:
         """The other end of the connection, or ``None`` when the field is empty."""
-        return _endpoint(self.values[5])
-
-    @property
-    def event(self) -> Event:
-        """What the row records."""
-        return self.values[6]
-
-    @property
-    def data(self) -> str:
-        """The SMTP text or the value of an information row, as written."""
-        return self.values[7]
-
-    @property
-    def context(self) -> str:
-        """The label or message of an information row, or a disconnect reason."""
-        return self.values[8]
-
-    @property
-    def direction(self) -> Direction | None:
-        """The log's direction, from its header or file name; ``None`` when unknown."""
-        return self.values[11]
+        return _endpoint(self.remote_endpoint_text)
 
     @property
     def source(self) -> SourceRef:
         """The file and line the row came from."""
-        return SourceRef(self.values[9], self.values[10])
+        return SourceRef(self.path, self.line)
 
     @property
     def text(self) -> str:
         """The row's message: ``data``, or ``context`` where ``data`` is empty."""
-        return self.values[7] or self.values[8]
+        return self.data or self.context
 
     def to_line(self) -> str:
         """Write the row as Exchange does: CSV, quoting only fields with ``,`` or ``"``.
@@ -222,8 +247,8 @@ class ProtocolLogRow:
             self.connector_id,
             self.session_id,
             sequence,
-            self.values[4],
-            self.values[5],
+            self.local_endpoint_text,
+            self.remote_endpoint_text,
             self.event.value,
             self.data,
             self.context,
@@ -237,8 +262,8 @@ class ProtocolLogRow:
             "connector_id": self.connector_id,
             "session_id": self.session_id,
             "sequence_number": self.sequence_number,
-            "local_endpoint": self.values[4],
-            "remote_endpoint": self.values[5],
+            "local_endpoint": self.local_endpoint_text,
+            "remote_endpoint": self.remote_endpoint_text,
             "event": self.event.value,
             "data": self.data,
             "context": self.context,
@@ -250,6 +275,9 @@ class ProtocolLogRow:
             f"ProtocolLogRow({self.source}, {self.session_id}#{self.sequence_number}, "
             f"{self.event.value!r}, data={self.data!r}, context={self.context!r})"
         )
+
+
+_new_row = tuple.__new__
 
 
 @attrs.frozen(kw_only=True)
@@ -393,8 +421,7 @@ class TlsHandshake:
         return tuple(row.source for row in self.evidence_rows)
 
 
-_VALUES = operator.attrgetter("values")
-_TIMESTAMP = operator.itemgetter(0)
+_TIMESTAMP = operator.attrgetter("timestamp")
 
 
 @attrs.frozen(kw_only=True)
@@ -418,13 +445,13 @@ class SmtpSession:
     def start(self) -> dt.datetime:
         """The first row's time."""
         # C-level maps: summaries ask every session for its times.
-        moment: dt.datetime = min(map(_TIMESTAMP, map(_VALUES, self.rows)))
+        moment: dt.datetime = min(map(_TIMESTAMP, self.rows))
         return moment
 
     @property
     def end(self) -> dt.datetime:
         """The last row's time."""
-        moment: dt.datetime = max(map(_TIMESTAMP, map(_VALUES, self.rows)))
+        moment: dt.datetime = max(map(_TIMESTAMP, self.rows))
         return moment
 
     @property

@@ -85,10 +85,6 @@ _DIRECTIVE = re.compile(r"^#(?P<name>[A-Za-z-]+):\s?(?P<value>.*)$")
 # (measured: 64 to 512 rows are alike, see benchmarks/README.md).
 _BATCH_ROWS = 256
 _consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=0).extend
-_new = object.__new__
-# Filling the one slot of ProtocolLogRow through its descriptor, in bulk, skips the
-# per-row Python __init__; the instance is the same frozen attrs object.
-_set_values = ProtocolLogRow.__dict__["values"].__set__
 _fromisoformat = dt.datetime.fromisoformat
 _tzinfo = operator.attrgetter("tzinfo")
 _UTC_ONLY = {dt.timezone.utc}
@@ -334,38 +330,38 @@ class _LogReader:
     def _fast(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow] | None:
         if [] in batch or set(map(len, batch)) != {9}:
             return None
-        columns = list(zip(*batch, strict=True))
-        if not set(columns[6]) <= _EVENT_CHARACTERS:
+        (stamps, connectors, sessions, numbers, local, remote, events, data, contexts) = zip(
+            *batch, strict=True
+        )
+        if not set(events) <= _EVENT_CHARACTERS:
             return None
         # A directive line ("#Fields: …") fails the timestamp check below, so directives
         # need no test of their own here.
-        sequence = _all_sequence_numbers(columns[3])
+        sequence = _all_sequence_numbers(numbers)
         if sequence is None:
             return None
         try:
-            timestamps = list(map(_fromisoformat, columns[0]))
+            timestamps = list(map(_fromisoformat, stamps))
         except ValueError:
             return None
         if set(map(_tzinfo, timestamps)) != _UTC_ONLY:
             return None
-        count = len(batch)
-        values = zip(
-            timestamps,
-            columns[1],
-            columns[2],
-            sequence,
-            columns[4],
-            columns[5],
-            map(_EVENTS.__getitem__, columns[6]),
-            columns[7],
-            columns[8],
-            itertools.repeat(self.name),
-            range(first, first + count),
-            itertools.repeat(self.direction),
+        return ProtocolLogRow.from_columns(
+            (
+                timestamps,
+                connectors,
+                sessions,
+                sequence,
+                local,
+                remote,
+                map(_EVENTS.__getitem__, events),
+                data,
+                contexts,
+            ),
+            path=self.name,
+            first_line=first,
+            direction=self.direction,
         )
-        rows = list(map(_new, itertools.repeat(ProtocolLogRow, count)))
-        _consume(map(_set_values, rows, values))
-        return rows
 
     def _careful(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow]:
         rows: list[ProtocolLogRow] = []
@@ -496,17 +492,20 @@ class _LogReader:
                 "field-count",
             )
             return None
-        values = [fields[at] if at is not None else "" for at in columns.positions]
-        timestamp = _parse_timestamp(values[0])
+        named = (fields[at] if at is not None else "" for at in columns.positions)
+        stamp, connector_id, session_id, number_text, local, remote, event_field, data, context = (
+            named
+        )
+        timestamp = _parse_timestamp(stamp)
         if timestamp is None:
             self.problem(
-                f"expected a UTC timestamp such as 2017-10-07T04:42:56.804Z, found {values[0]!r}",
+                f"expected a UTC timestamp such as 2017-10-07T04:42:56.804Z, found {stamp!r}",
                 number,
                 line,
                 "bad-timestamp",
             )
             return None
-        event_text = values[6].strip()
+        event_text = event_field.strip()
         if event_text == "" and self.pasted:
             event_text = "*"
             self.problem(
@@ -520,17 +519,17 @@ class _LogReader:
         event = _EVENTS.get(event_text)
         if event is None:
             self.problem(
-                f"unknown event {values[6]!r}; expected one of + - > < *",
+                f"unknown event {event_field!r}; expected one of + - > < *",
                 number,
                 line,
                 "unknown-event",
                 column=_column_of(line, 6),
             )
             return None
-        sequence = _sequence_number(values[3])
+        sequence = _sequence_number(number_text)
         if sequence is None:
             self.problem(
-                f"sequence number {values[3]!r} is not a number; kept as unknown",
+                f"sequence number {number_text!r} is not a number; kept as unknown",
                 number,
                 line,
                 "bad-sequence",
@@ -538,20 +537,18 @@ class _LogReader:
                 severity=Severity.WARNING,
             )
         return ProtocolLogRow(
-            (
-                timestamp,
-                values[1],
-                values[2],
-                sequence,
-                values[4],
-                values[5],
-                event,
-                values[7],
-                values[8],
-                self.name,
-                number,
-                self.direction,
-            )
+            timestamp,
+            connector_id,
+            session_id,
+            sequence,
+            local,
+            remote,
+            event,
+            data,
+            context,
+            self.name,
+            number,
+            self.direction,
         )
 
 

@@ -158,7 +158,7 @@ def signature_of(session: SmtpSession) -> Signature:
 
 _Order = tuple[dt.datetime, str, str, str]
 _FIRST = operator.itemgetter(0)
-_TIMESTAMP = operator.itemgetter(0)
+_TIMESTAMP = operator.attrgetter("timestamp")
 
 
 def _order(session: SmtpSession) -> _Order:
@@ -262,11 +262,11 @@ class SummaryBuilder:
         """
         direction = key[0]
         if ended and direction is not None and not self.keep_all:
-            ordered, values = sequence_order(rows)
-            plain = plain_success(values, direction)
+            ordered = sequence_order(rows)
+            plain = plain_success(ordered, direction)
             if plain is not None:
                 thumbprint, protocol = plain
-                start = min(map(_TIMESTAMP, values))
+                start = min(map(_TIMESTAMP, ordered))
                 if direction is Direction.RECEIVE:
                     self.receive_sessions += 1
                 else:
@@ -380,7 +380,7 @@ def summarise_rows(
             if _starts(session.rows):
                 builder.add(session)
             else:
-                fragment = (session.rows[0].values[11], session.connector_id, session.session_id)
+                fragment = (session.rows[0].direction, session.connector_id, session.session_id)
                 builder.add_fragment(fragment, session.rows)
     finally:
         for fragment, open_rows in assembler.detach():
