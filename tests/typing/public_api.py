@@ -72,6 +72,8 @@ def read_each_kind(folder: Path) -> None:
     assert_type(connectors, ReadResult[SendConnector])
     queues = exchange_tls.read_queues(folder / "queues.txt")
     assert_type(queues, ReadResult[QueueRecord])
+    manifests = exchange_tls.read_manifest(folder / "manifest.json")
+    assert_type(manifests, ReadResult[exchange_tls.CollectionManifest])
     selection = exchange_tls.select_certificate(connectors[0], certificates)
     chosen: ExchangeCertificate | None = selection.chosen
     print(chosen)
@@ -81,6 +83,10 @@ def read_logs(folder: Path) -> None:
     """Protocol logs: the whole file, or a stream of rows turned into sessions."""
     log = exchange_tls.read_protocol_log(folder / "SEND20240601-1.LOG")
     assert_type(log, ProtocolLog)
+    for row in log.rows:
+        assert_type(row.timestamp, dt.datetime)
+        assert_type(row.sequence_number, int | None)
+        assert_type(row.remote_endpoint, exchange_tls.Endpoint | None)
     rows: Iterator[ProtocolLogRow] = exchange_tls.iter_protocol_rows(folder)
     for session in exchange_tls.assemble_sessions(rows):
         assert_type(session, SmtpSession)
