@@ -279,6 +279,28 @@ class SummaryBuilder:
                 return None
         return build_session(key, rows, ended=ended)
 
+    def count_plain(
+        self,
+        direction: Direction,
+        connector_id: str,
+        thumbprint: str,
+        protocol: str,
+        hour: dt.datetime,
+        sessions: int,
+    ) -> None:
+        """Count plain successes found elsewhere, as :meth:`take` counts them, rows unseen.
+
+        For the columnar reader (:mod:`~exchange_tls.protocol_log.columnar`), which finds
+        plain successes column-wise: it counts all but the latest of each tally here, and
+        passes the latest through :meth:`take`, which keeps it.
+        """
+        if direction is Direction.RECEIVE:
+            self.receive_sessions += sessions
+        else:
+            self.send_sessions += sessions
+        self.tls_succeeded += sessions
+        self._tallies[(direction.value, connector_id, thumbprint, protocol, hour)] += sessions
+
     def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession | _Unbuilt]) -> None:
         kept = self._latest_ok.get(key)
         if kept is None or entry[0] > kept[0]:
