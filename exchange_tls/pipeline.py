@@ -137,7 +137,8 @@ def map_logs(
 ) -> list[LogSummary]:
     """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``."""
     names = [os.fspath(path) for path in paths]
-    _use_columnar(engine)  # an unknown engine, or a missing extra, is said here, once
+    # An unknown engine, or a missing extra, is said here, once.
+    _use_columnar(engine)
     summarise = functools.partial(summarise_log, keep_all=keep_all, engine=engine)
     if executor is not None:
         return list(executor.map(summarise, names))

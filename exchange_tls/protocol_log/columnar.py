@@ -59,6 +59,7 @@ __all__ = ["columnar_available", "summarise_clean_log"]
 
 #: Raw bytes read per block: a day's 10 MB log is one block; memory stays bounded.
 BLOCK_BYTES = 32 * 1024 * 1024
+_HEADER_BYTES = 64 * 1024  # the directives come first, in a few hundred bytes
 # Below the assembler's limits (max_open and max_rows 100,000), with the margin of a
 # sweep (4,096 rows), so that the careful path would cut no session either.
 _MAX_OPEN = 90_000
@@ -103,7 +104,10 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
         raise _Fallback
     name = str(paths[0])
     with open_regular(paths[0]) as binary:
-        head = binary.read(BLOCK_BYTES)
+        remaining = os.fstat(binary.fileno()).st_size
+        # Reads of the exact size left: a larger read buffer, shrunk afterwards, raises
+        # glibc's mmap threshold and leaves the heap fragmented (peak RSS doubled).
+        head = binary.read(min(remaining, _HEADER_BYTES))
         encoding, mark, guessed = detect_encoding(head[:4096])
         if encoding != "utf-8" or guessed:
             raise _Fallback
@@ -115,21 +119,22 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
             end = newline + 1
         direction = _header_direction(head[mark:end], name, paths[0])
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
-        pending = head[end:]
-        at_end = len(head) < BLOCK_BYTES
+        binary.seek(end)
+        remaining -= end
+        pending = b""
         while True:
-            if not at_end:
-                more = binary.read(BLOCK_BYTES)
-                at_end = not more
-                pending += more
-            if at_end:
-                reducer.block(pending, final=True)
+            step = min(remaining, BLOCK_BYTES)
+            data = pending + binary.read(step) if pending else binary.read(step)
+            remaining -= step
+            if remaining <= 0:
+                reducer.block(data, final=True)
                 break
-            cut = pending.rfind(b"\n") + 1
+            cut = data.rfind(b"\n") + 1
             if cut == 0:
                 raise _Fallback  # a line longer than a block
-            reducer.block(pending[:cut], final=False)
-            pending = pending[cut:]
+            pending = data[cut:]
+            reducer.block(data[:cut] if pending else data, final=False)
+            del data
     return reducer.builder
 
 
@@ -202,7 +207,7 @@ class _Reducer:
             table = self.read(pa.py_buffer(data))
             if table.num_rows != count:
                 raise _Fallback
-            columns = [column.combine_chunks() for column in table.columns]
+            columns = [_array(column) for column in table.columns]
             _check_render(columns, data, lines, np, pa)
             table = pa.table(columns, names=list(STANDARD_FIELDS))
         numbers = np.arange(self.next_line, self.next_line + count, dtype=np.int64)
@@ -221,7 +226,7 @@ class _Reducer:
         import pyarrow.compute as pc
 
         count = table.num_rows
-        columns = [column.combine_chunks() for column in table.columns]
+        columns = [_array(column) for column in table.columns]
         moments = _timestamps(columns[0], np, pa, pc)
         sequence_text = columns[3]
         lengths = pc.binary_length(sequence_text)
@@ -273,7 +278,10 @@ class _Reducer:
             raise _Fallback  # the assembler could have cut a session as idle
 
         # Sequence order within each session, stable: sequence_order's order.
-        order = np.lexsort((sequence, session))
+        order = by_key
+        sorted_sequence = sequence[by_key]
+        if bool((sorted_sequence[1:] < sorted_sequence[:-1])[~begins[1:]].any()):
+            order = np.lexsort((sequence, session))
         row_session = session[order]
         row_events = events[order]
         first_rows = np.flatnonzero(np.append(True, row_session[1:] != row_session[:-1]))
@@ -384,9 +392,9 @@ class _Reducer:
                 self.carried_lines = lines[carry]
         else:
             keep |= ~closed
-        verdicts: dict[int, tuple[str | None, str | None] | None] = dict.fromkeys(
-            np.flatnonzero(closed & ~plain).tolist()
-        )
+        # Sessions found not plain are passed to the builder, whose take() decides
+        # again; only the sessions counted here without their rows must be right.
+        verdicts: dict[int, tuple[str | None, str | None] | None] = {}
         plain_sessions = np.flatnonzero(plain)
         if plain_sessions.size:
             keep[self._tally(
@@ -424,13 +432,23 @@ class _Reducer:
         """Count the plain successes; return the latest session of each tally, to keep."""
         np = self.np
         hour = start[plain] // 3_600_000
-        keys = np.stack(
-            [connector[plain], thumbprint[plain], protocol[plain], hour], axis=1
-        )
-        groups, inverse, counts = np.unique(
-            keys, axis=0, return_inverse=True, return_counts=True
+        parts = [connector[plain], thumbprint[plain] + 1, protocol[plain] + 1, hour - hour.min()]
+        combined = np.zeros(len(plain), dtype=np.int64)
+        for part in parts:
+            combined = combined * (int(part.max()) + 1) + part
+        _, first, inverse, counts = np.unique(
+            combined, return_index=True, return_inverse=True, return_counts=True
         )
         inverse = inverse.reshape(-1)
+        groups = np.stack(
+            [
+                connector[plain][first],
+                thumbprint[plain][first],
+                protocol[plain][first],
+                hour[first],
+            ],
+            axis=1,
+        )
         latest_start = np.full(len(groups), np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(latest_start, inverse, start[plain])
         candidates = np.flatnonzero(start[plain] == latest_start[inverse])
@@ -517,7 +535,7 @@ class _Reducer:
         sessions: list[int],
         verdicts: dict[int, tuple[str | None, str | None] | None],
     ) -> None:
-        """Hold the column-wise verdicts to plain_success on every finished session built."""
+        """Hold the column-wise verdicts to plain_success on the latest plain sessions."""
         grouped: dict[int, list[ProtocolLogRow]] = {}
         for row, session in zip(rows, sessions, strict=True):
             grouped.setdefault(session, []).append(row)
@@ -525,6 +543,11 @@ class _Reducer:
             _, values = sequence_order(grouped[session])
             if plain_success(values, self.direction) != verdict:
                 raise _Fallback
+
+
+def _array(column: Any) -> Any:
+    """Return a chunked array as one array, without a copy when it is one chunk."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _moment(milliseconds: int) -> dt.datetime:
