@@ -66,12 +66,12 @@ def _diagnose_2(files: list[Path]) -> int:
 
 
 def _diagnose_columnar(files: list[Path]) -> int:
-    """The columnar fast path (the ``columnar`` extra), with pyarrow's default threads."""
+    """Diagnose with the columnar fast path (the ``columnar`` extra), pyarrow's default threads."""
     return _diagnose(files, engine="columnar")
 
 
 def _diagnose_columnar_1(files: list[Path]) -> int:
-    """The columnar fast path with pyarrow limited to one thread."""
+    """Diagnose with the columnar fast path, pyarrow limited to one thread."""
     import pyarrow
 
     pyarrow.set_cpu_count(1)

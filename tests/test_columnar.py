@@ -43,6 +43,9 @@ _KINDS = (
     "no-label",
     "no-start",
     "reply-seq0",
+    "no-thumbprint",
+    "blank-thumbprint",
+    "lower-thumbprint",
 )
 
 
@@ -55,7 +58,12 @@ def _quote(field: str) -> str:
 def _rows(kind: str, receive: bool) -> list[tuple[str, str, str]]:
     """Return the (event, data, context) of one session of ``kind``."""
     out, back = ("<", ">") if receive else (">", "<")
-    thumbprint = "xxxx" if kind == "masked" else _THUMBPRINT.lower()
+    thumbprint = {
+        "masked": "xxxx",
+        "no-thumbprint": "",
+        "blank-thumbprint": " ",
+        "lower-thumbprint": _THUMBPRINT.lower(),
+    }.get(kind, _THUMBPRINT)
     block = [
         ("*", "", "Sending certificate"),
         ("*", "CN=mail.contoso.com, O=Contoso, C=CH", "Certificate subject"),
@@ -85,7 +93,11 @@ def _rows(kind: str, receive: bool) -> list[tuple[str, str, str]]:
     if kind == "two-blocks":
         rows += block
     if kind == "tls-failed":
-        return [*rows, ("*", "", "TLS negotiation failed with error UnknownCredentials"), ("-", "", "Local")]
+        return [
+            *rows,
+            ("*", "", "TLS negotiation failed with error UnknownCredentials"),
+            ("-", "", "Local"),
+        ]
     success = {"plain13": _SUCCESS_13, "bad-success": "TLS protocol SP_PROT_TLS1_2 oops"}
     rows.append(("*", "", success.get(kind, _SUCCESS)))
     if kind == "auth-failed":
@@ -119,7 +131,16 @@ def _sessions(draw: st.DrawFn) -> list[tuple[dt.datetime, str]]:
     moment = start
     for number, (event, data, context) in zip(numbers, rows, strict=True):
         moment += dt.timedelta(milliseconds=draw(st.integers(0, 900)))
-        fields = (connector, session_id, str(number), "10.0.0.1:25", "203.0.113.9:4711", event, data, context)
+        fields = (
+            connector,
+            session_id,
+            str(number),
+            "10.0.0.1:25",
+            "203.0.113.9:4711",
+            event,
+            data,
+            context,
+        )
         lines.append((moment, ",".join(_quote(field) for field in fields)))
     return lines
 
@@ -210,9 +231,9 @@ def _logs(draw: st.DrawFn, *, clean: bool = False) -> tuple[str, bytes]:
             text = _mangle(text, mangle, draw(st.integers(0, len(text) - 1)))
     header = draw(st.booleans()) or clean
     crlf = draw(st.booleans())
-    body = (
-        _HEADER.format(kind="Receive" if receive else "Send") if header else ""
-    ) + "\n".join(text)
+    body = (_HEADER.format(kind="Receive" if receive else "Send") if header else "") + "\n".join(
+        text
+    )
     if draw(st.booleans()):
         body += "\n"
     if crlf:

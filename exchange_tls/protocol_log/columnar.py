@@ -94,7 +94,7 @@ def summarise_clean_log(path: str | os.PathLike[str]) -> SummaryBuilder | None:
     """
     try:
         return _summarise(path)
-    except Exception:  # noqa: BLE001 -- any engine error means: read the file carefully
+    except Exception:  # any engine error means: read the file carefully
         return None
 
 
@@ -221,7 +221,7 @@ class _Reducer:
             return
         self._reduce(table, numbers, final=final)
 
-    def _reduce(self, table: Any, lines: Any, *, final: bool) -> None:  # noqa: C901, PLR0915
+    def _reduce(self, table: Any, lines: Any, *, final: bool) -> None:
         np, pa = self.np, self.pa
         import pyarrow.compute as pc
 
@@ -313,17 +313,17 @@ class _Reducer:
             data_values = data_codes.dictionary.to_pylist()
             indices = data_codes.indices.to_numpy()
             text_class[at] = np.array([_classify(text) for text in data_values])[indices]
-            text_protocol[at] = np.array(
-                [_protocol_id(text, protocols) for text in data_values]
-            )[indices]
+            text_protocol[at] = np.array([_protocol_id(text, protocols) for text in data_values])[
+                indices
+            ]
         certificate = (events == _INFORMATION) & context_certificate[context_index]
         thumbprint_rows = certificate & context_thumbprint[context_index]
         thumbprint_of = np.full(count, -1, dtype=np.int64)
-        thumbprints: list[str] = []
+        thumbprints: list[str | None] = []
         if bool(thumbprint_rows.any()):
             at = np.flatnonzero(thumbprint_rows)
             codes = data.take(pa.array(at)).dictionary_encode()
-            values = [_thumbprint(text) or "" for text in codes.dictionary.to_pylist()]
+            values = [_thumbprint(text) for text in codes.dictionary.to_pylist()]
             thumbprints = values
             thumbprint_of[at] = codes.indices.to_numpy()
         reply = _RECEIVE if self.direction is Direction.SEND else _SEND
@@ -397,20 +397,22 @@ class _Reducer:
         verdicts: dict[int, tuple[str | None, str | None] | None] = {}
         plain_sessions = np.flatnonzero(plain)
         if plain_sessions.size:
-            keep[self._tally(
-                verdicts,
-                plain_sessions,
-                session_connector,
-                thumbprint,
-                protocol,
-                session_start,
-                first_line,
-                connectors.dictionary.to_pylist(),
-                sessions_ids.dictionary.to_pylist(),
-                sessions_ids.indices.to_numpy()[order][first_rows],
-                thumbprints,
-                protocols,
-            )] = True
+            keep[
+                self._tally(
+                    verdicts,
+                    plain_sessions,
+                    session_connector,
+                    thumbprint,
+                    protocol,
+                    session_start,
+                    first_line,
+                    connectors.dictionary.to_pylist(),
+                    sessions_ids.dictionary.to_pylist(),
+                    sessions_ids.indices.to_numpy()[order][first_rows],
+                    thumbprints,
+                    protocols,
+                )
+            ] = True
         rows = np.flatnonzero(keep[session])
         self._keep(table, lines, rows, events, moments, sequence, session[rows], verdicts)
 
@@ -426,7 +428,7 @@ class _Reducer:
         connectors: list[str],
         session_ids: list[str],
         session_id: Any,
-        thumbprints: list[str],
+        thumbprints: list[str | None],
         protocols: list[str],
     ) -> list[int]:
         """Count the plain successes; return the latest session of each tally, to keep."""
@@ -469,7 +471,7 @@ class _Reducer:
                 self.builder.count_plain(
                     self.direction,
                     connectors[key[0]],
-                    thumbprints[key[1]] if key[1] >= 0 else "",
+                    (thumbprints[key[1]] if key[1] >= 0 else None) or "",
                     protocols[key[2]] if key[2] >= 0 else "",
                     _moment(key[3] * 3_600_000),
                     count - 1,
@@ -512,7 +514,18 @@ class _Reducer:
                 line=line,
                 direction=self.direction,
             )
-            for moment, connector, session_id, number, local, remote, event, data, context, line in zip(
+            for (
+                moment,
+                connector,
+                session_id,
+                number,
+                local,
+                remote,
+                event,
+                data,
+                context,
+                line,
+            ) in zip(
                 moments[rows].tolist(),
                 values[1],
                 values[2],
@@ -605,7 +618,7 @@ def _timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
 
 
 def _split_lines(data: bytes, np: Any) -> Any:
-    """Return where each line of ``data`` ends (its ``\\n``); fall back on NUL or a lone CR."""
+    """Return where each line of ``data`` ends (its LF); fall back on a NUL or a lone CR."""
     if b"\x00" in data:
         raise _Fallback
     raw = np.frombuffer(data, dtype=np.uint8)
