@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from exchange_tls import diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.pipeline import map_logs, summarise_log
+from exchange_tls.protocol_log import columnar
 from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder
 
@@ -248,10 +249,15 @@ def _careful(path: Path) -> tuple[SessionSummary, tuple[object, ...]]:
     return log.builder.freeze(), log.problems
 
 
-def _same(path: Path) -> SummaryBuilder | None:
-    """Assert the fast path agrees with the careful one on ``path``; return its builder."""
+def _same(path: Path, block: int = columnar.BLOCK_BYTES) -> SummaryBuilder | None:
+    """Assert the fast path agrees with the careful one on ``path``; return its builder.
+
+    ``block`` is the size of the blocks the fast path reads: small ones cut sessions.
+    """
     summary, problems = _careful(path)
-    builder = summarise_clean_log(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BLOCK_BYTES", block)
+        builder = summarise_clean_log(path)
     if builder is not None:
         assert problems == ()
         assert builder.freeze() == summary
@@ -268,24 +274,30 @@ _SETTINGS = settings(
 )
 
 
+_BLOCKS = st.sampled_from([columnar.BLOCK_BYTES, 1500, 4000])
+
+
 @_SETTINGS
-@given(log=_logs())
-def test_fast_and_careful_paths_agree(log: tuple[str, bytes], tmp_path: Path) -> None:
+@given(log=_logs(), block=_BLOCKS)
+def test_fast_and_careful_paths_agree(log: tuple[str, bytes], block: int, tmp_path: Path) -> None:
     """On generated, cut and spoilt logs the fast path gives the careful summary or falls back."""
     name, data = log
     path = tmp_path / name
     path.write_bytes(data)
-    _same(path)
+    _same(path, block)
 
 
 @_SETTINGS
-@given(log=_logs(clean=True))
-def test_clean_logs_take_the_fast_path(log: tuple[str, bytes], tmp_path: Path) -> None:
-    """A clean log (header, standard fields, sessions within the hour) is not refused."""
+@given(log=_logs(clean=True), block=_BLOCKS)
+def test_clean_logs_take_the_fast_path(log: tuple[str, bytes], block: int, tmp_path: Path) -> None:
+    """A clean log (header, standard fields, sessions within the hour) is not refused.
+
+    In blocks of any size, sessions cut by a block's end included.
+    """
     name, data = log
     path = tmp_path / name
     path.write_bytes(data)
-    assert _same(path) is not None
+    assert _same(path, block) is not None
 
 
 @_SETTINGS
