@@ -57,15 +57,17 @@ from exchange_tls.sources import detect_encoding, open_regular
 
 __all__ = ["columnar_available", "summarise_clean_log"]
 
-#: Raw bytes read per block, cut at a line end: memory stays bounded whatever the file.
-BLOCK_BYTES = 2 * 1024 * 1024
+#: Raw bytes split per block, cut at a line end: memory stays bounded whatever the file.
+BLOCK_BYTES = 4 * 1024 * 1024
+#: Raw bytes read at once (a day's log of 10 MB is one read).
+READ_BYTES = 16 * 1024 * 1024
 _HEADER_BYTES = 64 * 1024  # the directives come first, in a few hundred bytes
 # Below the assembler's limits (max_open and max_rows 100,000), with the margin of a
 # sweep (4,096 rows), so that the careful path would cut no session either.
 _MAX_OPEN = 90_000
 _MAX_ROWS = 90_000
 _IDLE_MS = 3_600_000  # the assembler's idle_timeout, one hour
-_MAX_FIELD_BYTES = 100_000  # below csv.field_size_limit(), 131,072 characters
+_MAX_FIELD_BYTES = 100_000  # per line: below csv.field_size_limit(), 131,072 characters
 _EVENTS = ("+", "-", ">", "<", "*")
 _CONNECT, _DISCONNECT, _SEND, _RECEIVE, _INFORMATION = range(5)
 _EVENT_OF = tuple(Event(value) for value in _EVENTS)
@@ -121,20 +123,25 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
         binary.seek(end)
         remaining -= end
-        pending = b""
+        # Reads of up to READ_BYTES; blocks are views into them, so that no block is
+        # copied before pyarrow reads it.
+        buffer, start = b"", 0
         while True:
-            step = min(remaining, BLOCK_BYTES)
-            data = pending + binary.read(step) if pending else binary.read(step)
-            remaining -= step
-            if remaining <= 0:
-                reducer.block(data, final=True)
+            if len(buffer) - start < BLOCK_BYTES and remaining > 0:
+                step = min(remaining, READ_BYTES)
+                more = binary.read(step)
+                remaining -= step
+                buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
+            stop = min(start + BLOCK_BYTES, len(buffer))
+            final = remaining <= 0 and stop == len(buffer)
+            if not final:
+                stop = buffer.rfind(b"\n", start, stop) + 1
+                if stop <= start:
+                    raise _Fallback  # a line longer than a block
+            reducer.block(memoryview(buffer)[start:stop], final=final)
+            start = stop
+            if final:
                 break
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                raise _Fallback  # a line longer than a block
-            pending = data[cut:]
-            reducer.block(data[:cut] if pending else data, final=False)
-            del data
     return reducer.builder
 
 
@@ -198,10 +205,11 @@ class _Reducer:
             ),
         )
 
-    def block(self, data: bytes, *, final: bool) -> None:
+    def block(self, data: memoryview, *, final: bool) -> None:
         np, pa = self.np, self.pa
-        if data and not data.endswith(b"\n"):
-            data += b"\r\n" if b"\r" in data else b"\n"
+        if data and data[-1] != ord("\n"):
+            # The last line has no line end: add the file's (one copy, once a file).
+            data = memoryview(bytes(data) + (b"\r\n" if b"\r" in data.tobytes() else b"\n"))
         lines = _split_lines(data, np)
         count = len(lines)
         table = None
@@ -631,11 +639,11 @@ def _timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
     return moments
 
 
-def _split_lines(data: bytes, np: Any) -> Any:
+def _split_lines(data: memoryview, np: Any) -> Any:
     """Return where each line of ``data`` ends (its LF); fall back on a NUL or a lone CR."""
-    if b"\x00" in data:
-        raise _Fallback
     raw = np.frombuffer(data, dtype=np.uint8)
+    if raw.size and int(raw.min()) == 0:
+        raise _Fallback
     newlines = np.flatnonzero(raw == ord("\n"))
     returns = int(np.count_nonzero(raw == ord("\r")))
     if returns and (returns != newlines.size or bool((raw[newlines - 1] != ord("\r")).any())):
@@ -643,18 +651,18 @@ def _split_lines(data: bytes, np: Any) -> Any:
     return newlines
 
 
-def _has_quote_or_comma(column: Any, np: Any) -> bool:
-    """Whether any value of a string array holds ``,`` or ``"`` (one scan of its bytes)."""
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
-    first, last = offsets[column.offset], offsets[column.offset + len(column)]
+def _commas_and_quotes(column: Any, np: Any) -> tuple[bool, bool]:
+    """Whether any value of a string array holds ``,``, and ``"`` (a scan of its bytes)."""
     values = column.buffers()[2]
     if values is None:
-        return False
+        return False, False
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
+    first, last = offsets[column.offset], offsets[column.offset + len(column)]
     raw = np.frombuffer(values, dtype=np.uint8)[first:last]
-    return bool(((raw == ord(",")) | (raw == ord('"'))).any())
+    return bool((raw == ord(",")).any()), bool((raw == ord('"')).any())
 
 
-def _check_render(columns: list[Any], data: bytes, newlines: Any, np: Any, pa: Any) -> None:
+def _check_render(columns: list[Any], data: memoryview, newlines: Any, np: Any, pa: Any) -> None:
     """Fall back unless ``csv`` would split ``data`` into these columns.
 
     A line without a quote is split at its commas by both readers. A line with one must
@@ -663,29 +671,28 @@ def _check_render(columns: list[Any], data: bytes, newlines: Any, np: Any, pa: A
     """
     import pyarrow.compute as pc
 
-    for column in columns:
-        if pc.max(pc.binary_length(column)).as_py() > _MAX_FIELD_BYTES:
-            raise _Fallback
+    starts = np.concatenate([[0], newlines + 1]).astype(np.int32)
+    if len(newlines) and int(np.diff(starts).max()) > _MAX_FIELD_BYTES:
+        raise _Fallback
     quotes = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord('"'))
     if not quotes.size:
         return
     quoted = pa.array(np.unique(np.searchsorted(newlines, quotes)))
-    starts = np.concatenate([[0], newlines + 1]).astype(np.int32)
     written = pa.StringArray.from_buffers(
         len(newlines), pa.py_buffer(starts), pa.py_buffer(data)
     ).take(quoted)
-    terminator = "\r\n" if data.endswith(b"\r\n") else "\n"
+    terminator = "\r\n" if bytes(data[-2:]) == b"\r\n" else "\n"
     rendered = []
     for column in columns:
         column = column.take(quoted)
-        if not _has_quote_or_comma(column, np):
-            rendered.append(column)
-            continue
-        needs = pc.or_(pc.match_substring(column, ","), pc.match_substring(column, '"'))
-        if pc.any(needs).as_py():
-            enclosed = pc.binary_join_element_wise(
-                '"', pc.replace_substring(column, '"', '""'), '"', ""
-            )
+        commas, quotes_inside = _commas_and_quotes(column, np)
+        if commas or quotes_inside:
+            if commas and quotes_inside:
+                needs = pc.or_(pc.match_substring(column, ","), pc.match_substring(column, '"'))
+            else:
+                needs = pc.match_substring(column, "," if commas else '"')
+            escaped = pc.replace_substring(column, '"', '""') if quotes_inside else column
+            enclosed = pc.binary_join_element_wise('"', escaped, '"', "")
             column = pc.if_else(needs, enclosed, column)
         rendered.append(column)
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*rendered, ","), "", terminator)
