@@ -71,7 +71,8 @@ _MAX_FIELD_BYTES = 100_000  # per line: below csv.field_size_limit(), 131,072 ch
 _EVENTS = ("+", "-", ">", "<", "*")
 _CONNECT, _DISCONNECT, _SEND, _RECEIVE, _INFORMATION = range(5)
 _EVENT_OF = tuple(Event(value) for value in _EVENTS)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z, the first moment Python can hold
 # Information text classes, as plain_success tests them in turn.
 _OTHER, _LABEL, _TLS_OK, _TLS_BAD, _BREAKER = range(5)
@@ -509,9 +510,11 @@ class _Reducer:
         pa = self.pa
         taken = table.take(pa.array(rows))
         values = [column.to_pylist() for column in taken.columns]
+        # numpy turns milliseconds into naive datetimes in C; they are UTC.
+        naive = moments[rows].astype("datetime64[ms]").tolist()
         built = [
             ProtocolLogRow.create(
-                timestamp=_moment(moment),
+                timestamp=moment.replace(tzinfo=_UTC),
                 connector_id=connector,
                 session_id=session_id,
                 sequence_number=number,
@@ -536,7 +539,7 @@ class _Reducer:
                 context,
                 line,
             ) in zip(
-                moments[rows].tolist(),
+                naive,
                 values[1],
                 values[2],
                 sequence[rows].tolist(),
@@ -621,18 +624,21 @@ def _timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
         pc.max(pc.binary_length(column)).as_py() != _TIMESTAMP_LENGTH
     ):
         raise _Fallback
-    data = column.buffers()[2]
-    offset = column.offset * _TIMESTAMP_LENGTH
-    raw = np.frombuffer(data, dtype=np.uint8)[
-        offset : offset + len(column) * _TIMESTAMP_LENGTH
+    first = int(np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset])
+    raw = np.frombuffer(column.buffers()[2], dtype=np.uint8)[
+        first : first + len(column) * _TIMESTAMP_LENGTH
     ].reshape(-1, _TIMESTAMP_LENGTH)
-    for position in range(_TIMESTAMP_LENGTH):
-        expected = _TIMESTAMP_PUNCTUATION.get(position)
-        if expected is not None:
-            if bool((raw[:, position] != ord(expected)).any()):
-                raise _Fallback
-        elif bool(((raw[:, position] - 48) > 9).any()):
-            raise _Fallback
+    # Each position between its bounds: a digit, or the one punctuation it must be.
+    low = np.array(
+        [ord(_TIMESTAMP_PUNCTUATION.get(at, "0")) for at in range(_TIMESTAMP_LENGTH)],
+        dtype=np.uint8,
+    )
+    high = np.array(
+        [ord(_TIMESTAMP_PUNCTUATION.get(at, "9")) for at in range(_TIMESTAMP_LENGTH)],
+        dtype=np.uint8,
+    )
+    if bool(((raw < low) | (raw > high)).any()):
+        raise _Fallback
     moments = pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
     if int(moments.min()) < _MIN_MS:
         raise _Fallback
