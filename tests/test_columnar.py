@@ -324,6 +324,48 @@ def test_sessions_spanning_files_merge_alike(
     assert fast.freeze() == careful.freeze()
 
 
+def _clean_lines() -> list[str]:
+    lines = []
+    for offset, kind in enumerate(("plain", "tls-failed")):
+        moment = _START + dt.timedelta(seconds=offset)
+        for number, (event, data, context) in enumerate(_rows(kind, receive=False)):
+            fields = (f"Outbound{offset}", "08DC42C8FF236A1F", str(number), "10.0.0.1:25")
+            fields += ("203.0.113.9:25", event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    return lines
+
+
+@pytest.mark.parametrize("mangle", _MANGLES)
+def test_anything_unusual_falls_back(mangle: str, tmp_path: Path) -> None:
+    """Each kind of spoilt line makes the fast path refuse the file, and the careful path reads it."""
+    clean = _clean_lines()
+    lines = next(
+        spoilt for at in range(len(clean)) if (spoilt := _mangle(clean, mangle, at)) != clean
+    )
+    path = tmp_path / "SEND2024060110-1.LOG"
+    body = _HEADER.format(kind="Send") + "\n".join(lines) + "\n"
+    path.write_bytes(body.replace("\n", "\r\n").encode("utf-8", "surrogateescape"))
+    assert summarise_clean_log(path) is None
+    _same(path)
+    clean_path = tmp_path / "SEND2024060111-1.LOG"
+    body = _HEADER.format(kind="Send") + "\n".join(clean) + "\n"
+    clean_path.write_bytes(body.replace("\n", "\r\n").encode("utf-8"))
+    assert _same(clean_path) is not None
+
+
+def test_other_encodings_and_unknown_directions_fall_back(tmp_path: Path) -> None:
+    """UTF-16 text, or a log whose direction neither its name nor its header gives, is read carefully."""
+    body = "\r\n".join(_clean_lines()) + "\r\n"
+    utf16 = tmp_path / "SEND2024060110-1.LOG"
+    utf16.write_bytes(body.encode("utf-16"))
+    nameless = tmp_path / "export.txt"
+    nameless.write_bytes(body.encode("utf-8"))
+    for path in (utf16, nameless):
+        assert summarise_clean_log(path) is None
+        _same(path)
+
+
 @pytest.mark.parametrize("path", PROTOCOL_LOGS, ids=lambda path: path.name)
 def test_real_samples_agree(path: Path) -> None:
     """Every real protocol log sample gives the same summary and problems on both paths."""
