@@ -15,10 +15,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from generate_logs import generate
+
+if TYPE_CHECKING:
+    from exchange_tls.pipeline import Engine
 
 
 def _csv_baseline(files: list[Path]) -> int:
@@ -51,11 +55,11 @@ def _sessions(files: list[Path]) -> int:
     return rows
 
 
-def _diagnose(files: list[Path], jobs: int = 1, engine: str = "careful") -> int:
+def _diagnose(files: list[Path], jobs: int = 1, engine: Engine = "careful") -> int:
     """Do what ``exchange-tls diagnose --jobs N`` does: load (summarising logs), diagnose."""
     from exchange_tls import diagnose, load_evidence
 
-    evidence = load_evidence(*files, jobs=jobs, engine=engine)  # type: ignore[arg-type]
+    evidence = load_evidence(*files, jobs=jobs, engine=engine)
     diagnosis = diagnose(evidence)
     assert diagnosis.coverage.send_sessions > 0
     return -1  # rows are not counted here: the ratio is taken from the time
