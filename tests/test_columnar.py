@@ -111,10 +111,14 @@ def _rows(kind: str, receive: bool) -> list[tuple[str, str, str]]:
     return rows
 
 
+_REMOTES = ("203.0.113.9:4711", "198.51.100.7:25", "", "10.**.**.31:25", "[2001:db8::1]:25")
+
+
 @st.composite
-def _sessions(draw: st.DrawFn) -> list[tuple[dt.datetime, str]]:
+def _sessions(draw: st.DrawFn, kinds: tuple[str, ...] = _KINDS) -> list[tuple[dt.datetime, str]]:
     """Draw one session: its lines, each with its time."""
-    kind = draw(st.sampled_from(_KINDS))
+    kind = draw(st.sampled_from(kinds))
+    remote = draw(st.sampled_from(_REMOTES))
     receive = draw(st.booleans())
     connector = draw(st.sampled_from(_CONNECTORS))
     if receive:
@@ -137,7 +141,7 @@ def _sessions(draw: st.DrawFn) -> list[tuple[dt.datetime, str]]:
             session_id,
             str(number),
             "10.0.0.1:25",
-            "203.0.113.9:4711",
+            remote,
             event,
             data,
             context,
@@ -217,11 +221,22 @@ def _mangle(lines: list[str], mangle: str, at: int) -> list[str]:
     return [*lines[:at], spoilt, *lines[at + 1 :]]
 
 
+_FAILING = ("tls-failed", "connect-failed", "auth-failed", "error-reply", "no-tls", "plain")
+
+
 @st.composite
 def _logs(draw: st.DrawFn, *, clean: bool = False) -> tuple[str, bytes]:
-    """Draw a log file: its name and its bytes, possibly cut and spoilt."""
+    """Draw a log file: its name and its bytes, possibly cut and spoilt.
+
+    Either a few sessions of every kind, or many of a few kinds, so that sessions of
+    one signature repeat (the fast path counts the middle ones column-wise).
+    """
     receive = draw(st.booleans())
-    sessions = draw(st.lists(_sessions(), min_size=1, max_size=8))
+    if draw(st.booleans()):
+        sessions = draw(st.lists(_sessions(), min_size=1, max_size=8))
+    else:
+        kinds = tuple(draw(st.lists(st.sampled_from(_FAILING), min_size=1, max_size=3)))
+        sessions = draw(st.lists(_sessions(kinds), min_size=3, max_size=25))
     lines = sorted((line for session in sessions for line in session), key=lambda item: item[0])
     text = [_stamp(moment) + "," + line for moment, line in lines]
     if not clean:
@@ -334,6 +349,34 @@ def _clean_lines() -> list[str]:
             moment += dt.timedelta(milliseconds=7)
             lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
     return lines
+
+
+def test_repeated_failures_are_counted_column_wise(tmp_path: Path) -> None:
+    """Failures of one kind beyond the first and last are counted without their rows, alike."""
+    lines = []
+    for offset in range(12):
+        moment = _START + dt.timedelta(seconds=offset)
+        kind = ("tls-failed", "connect-failed")[offset % 2]
+        for number, (event, data, context) in enumerate(_rows(kind, receive=False)):
+            remote = _REMOTES[offset % len(_REMOTES)]
+            fields = ("Outbound", f"08DC42C8FF2{offset:05X}", str(number), "10.0.0.1:25")
+            fields += (remote, event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    counted: list[int] = []
+    count_unusual = SummaryBuilder.count_unusual
+
+    def spy(builder: SummaryBuilder, *arguments: object) -> None:
+        counted.append(len(list(arguments[3])))  # type: ignore[call-overload]
+        count_unusual(builder, *arguments)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SummaryBuilder, "count_unusual", spy)
+        builder = _same(path)
+    assert builder is not None
+    assert sum(counted) >= 4
 
 
 @pytest.mark.parametrize("mangle", _MANGLES)

@@ -24,22 +24,30 @@ disconnect ends a session, and rows are put in sequence order with a stable sort
 test of :func:`~exchange_tls.protocol_log.facts.plain_success` is made column-wise on
 every finished session, the strings it looks at classified once per distinct value.
 Plain successes become counts of their tally
-(:meth:`~exchange_tls.protocol_log.summary.SummaryBuilder.count_plain`); Python rows are
-built only for the sessions the summary keeps: every other finished session, the latest
-plain success of each tally, and the sessions still open at the end of the file. Those
-go through :func:`~exchange_tls.protocol_log.summary.summarise_rows` as on the careful
-path, so the summary is the same (a property test holds the two paths to it).
+(:meth:`~exchange_tls.protocol_log.summary.SummaryBuilder.count_plain`). Unusual
+sessions whose rows say the same (events, numbers, data and context) share a signature
+and a telling row: one of them is built once per process, and in each block those
+neither first nor last of their signature become occurrences at once
+(:meth:`~exchange_tls.protocol_log.summary.SummaryBuilder.count_unusual`). Python rows
+are built only for the sessions the summary keeps: the first and last unusual session
+of each signature, the latest plain success of each tally, and the sessions still open
+at the end of the file. Those go through
+:func:`~exchange_tls.protocol_log.summary.summarise_rows` as on the careful path, so the
+summary is the same (property tests hold the two paths to it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.util
+import operator
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.facts import (
     _PLAIN_BREAKERS,  # the same tests as plain_success, not a copy that could drift
@@ -51,9 +59,16 @@ from exchange_tls.protocol_log.facts import (
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow
 from exchange_tls.protocol_log.reader import STANDARD_FIELDS, parse_protocol_log
-from exchange_tls.protocol_log.sessions import sequence_order
-from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
-from exchange_tls.sources import detect_encoding, open_regular
+from exchange_tls.protocol_log.sessions import build_session, sequence_order
+from exchange_tls.protocol_log.summary import (
+    Occurrence,
+    Signature,
+    SummaryBuilder,
+    signature_of,
+    summarise_rows,
+    telling_row,
+)
+from exchange_tls.sources import SourceRef, detect_encoding, open_regular
 
 __all__ = ["columnar_available", "summarise_clean_log"]
 
@@ -78,6 +93,14 @@ _MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z, the first moment Python c
 _OTHER, _LABEL, _TLS_OK, _TLS_BAD, _BREAKER = range(5)
 _TIMESTAMP_LENGTH = 24
 _TIMESTAMP_PUNCTUATION = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+
+
+class _Shape(NamedTuple):
+    """What a session's rows say, in sequence order: event code, number, data, context."""
+
+    direction: Direction
+    connector_id: str
+    rows: tuple[tuple[int, int, str, str], ...]
 
 
 class _Fallback(Exception):
@@ -405,6 +428,25 @@ class _Reducer:
         session_connector = connector_index[order][first_rows]
 
         keep = closed & ~plain
+        row_starts = (row_events == _CONNECT) | (row_sequence == 0)
+        unusual = np.flatnonzero(keep & (per_session(row_starts) > 0))
+        if unusual.size > 2:
+            counted = self._count_unusual(
+                unusual,
+                row_session,
+                order,
+                row_events,
+                first_rows,
+                session_start,
+                np.maximum.reduceat(moments[order], first_rows),
+                first_line,
+                table,
+                lines,
+                events,
+                moments,
+                sequence,
+            )
+            keep[counted] = False
         if not final:
             carry = np.flatnonzero(~closed[session])
             if carry.size:
@@ -435,6 +477,158 @@ class _Reducer:
             ] = True
         rows = np.flatnonzero(keep[session])
         self._keep(table, lines, rows, events, moments, sequence, session[rows], verdicts)
+
+    def _count_unusual(
+        self,
+        unusual: Any,
+        row_session: Any,
+        order: Any,
+        row_events: Any,
+        first_rows: Any,
+        start: Any,
+        end: Any,
+        first_line: Any,
+        table: Any,
+        lines: Any,
+        events: Any,
+        moments: Any,
+        sequence: Any,
+    ) -> list[int]:
+        """Count the finished unusual sessions that are neither first nor last of their kind.
+
+        Sessions whose rows say the same (events, data and context in sequence order, on
+        one connector) have the same signature and their failure on the same row: one of
+        them is built and reduced (:func:`_shape_of`), the others become occurrences at
+        once. Those first or last of their signature in this block are built as on the
+        careful path: only they can be first or last of all. Returns the sessions counted.
+        """
+        np, pa = self.np, self.pa
+        positions = np.flatnonzero(np.isin(row_session, unusual))
+        arrival = pa.array(order[positions])
+        data = table.column(7).take(arrival).to_pylist()
+        contexts = table.column(8).take(arrival).to_pylist()
+        remotes = table.column(5).take(arrival).to_pylist()
+        connectors = table.column(1).take(arrival).to_pylist()
+        session_ids = table.column(2).take(arrival).to_pylist()
+        kinds = row_events[positions].tolist()
+        numbers = sequence[order[positions]].tolist()
+        row_lines = lines[order[positions]].tolist()
+        bounds = [*np.flatnonzero(np.diff(row_session[positions], prepend=-1)).tolist()]
+        bounds.append(len(positions))
+        found: dict[Signature, list[tuple[_OrderKey, int, Occurrence, bool | None]]] = {}
+        for number, index in enumerate(unusual.tolist()):
+            low, high = bounds[number], bounds[number + 1]
+            connector = connectors[low]
+            shape = _Shape(
+                self.direction,
+                connector,
+                tuple(
+                    zip(
+                        kinds[low:high],
+                        numbers[low:high],
+                        data[low:high],
+                        contexts[low:high],
+                        strict=True,
+                    )
+                ),
+            )
+            known = _SHAPES.get(shape)
+            if known is None:
+                rows = self._build_rows(
+                    table,
+                    lines,
+                    order[first_rows[index] : first_rows[index] + high - low],
+                    events,
+                    moments,
+                    sequence,
+                )
+                known = _shape_of(self.direction, rows)
+                if len(_SHAPES) >= _MAX_SHAPES:
+                    _SHAPES.clear()
+                _SHAPES[shape] = known
+            if known is None:
+                continue  # plain after all, or not unusual: the builder decides
+            signature, telling, succeeded = known
+            remote = next((text for text in remotes[low:high] if text), "")
+            host = _host_of(remote)
+            if signature[2] == "connect-failed":
+                signature = (*signature[:4], host)
+            session_order = (
+                _moment(int(start[index])),
+                connector,
+                session_ids[low],
+                f"{self.name}:{row_lines[low]}",
+            )
+            occurrence = Occurrence(
+                source=SourceRef(self.name, row_lines[low + telling]),
+                excerpt=_text(data[low + telling], contexts[low + telling]),
+                start=session_order[0],
+                end=_moment(int(end[index])),
+                remote_host=host,
+            )
+            found.setdefault(signature, []).append((session_order, index, occurrence, succeeded))
+        counted: list[int] = []
+        for signature, sessions in found.items():
+            if len(sessions) <= 2:
+                continue
+            sessions.sort(key=_FIRST_ITEM)
+            middle = sessions[1:-1]
+            self.builder.count_unusual(
+                signature,
+                self.direction,
+                [succeeded for _, _, _, succeeded in middle],
+                [occurrence for _, _, occurrence, _ in middle],
+            )
+            counted.extend(index for _, index, _, _ in middle)
+        return counted
+
+    def _build_rows(
+        self, table: Any, lines: Any, rows: Any, events: Any, moments: Any, sequence: Any
+    ) -> list[ProtocolLogRow]:
+        """Build the rows at arrival positions ``rows``, in that order."""
+        taken = table.take(self.pa.array(rows))
+        values = [column.to_pylist() for column in taken.columns]
+        naive = moments[rows].astype("datetime64[ms]").tolist()
+        return [
+            ProtocolLogRow.create(
+                timestamp=moment.replace(tzinfo=_UTC),
+                connector_id=connector,
+                session_id=session_id,
+                sequence_number=number,
+                local_endpoint=local,
+                remote_endpoint=remote,
+                event=_EVENT_OF[event],
+                data=data,
+                context=context,
+                path=self.name,
+                line=line,
+                direction=self.direction,
+            )
+            for (
+                moment,
+                connector,
+                session_id,
+                number,
+                local,
+                remote,
+                event,
+                data,
+                context,
+                line,
+            ) in zip(
+                naive,
+                values[1],
+                values[2],
+                sequence[rows].tolist(),
+                values[4],
+                values[5],
+                events[rows].tolist(),
+                values[7],
+                values[8],
+                lines[rows].tolist(),
+                strict=True,
+            )
+        ]
 
     def _tally(
         self,
@@ -516,51 +710,8 @@ class _Reducer:
         """Build rows for the kept sessions and reduce them as the careful path does."""
         if not rows.size:
             return
-        pa = self.pa
-        taken = table.take(pa.array(rows))
-        values = [column.to_pylist() for column in taken.columns]
         # numpy turns milliseconds into naive datetimes in C; they are UTC.
-        naive = moments[rows].astype("datetime64[ms]").tolist()
-        built = [
-            ProtocolLogRow.create(
-                timestamp=moment.replace(tzinfo=_UTC),
-                connector_id=connector,
-                session_id=session_id,
-                sequence_number=number,
-                local_endpoint=local,
-                remote_endpoint=remote,
-                event=_EVENT_OF[event],
-                data=data,
-                context=context,
-                path=self.name,
-                line=line,
-                direction=self.direction,
-            )
-            for (
-                moment,
-                connector,
-                session_id,
-                number,
-                local,
-                remote,
-                event,
-                data,
-                context,
-                line,
-            ) in zip(
-                naive,
-                values[1],
-                values[2],
-                sequence[rows].tolist(),
-                values[4],
-                values[5],
-                events[rows].tolist(),
-                values[7],
-                values[8],
-                lines[rows].tolist(),
-                strict=True,
-            )
-        ]
+        built = self._build_rows(table, lines, rows, events, moments, sequence)
         self._check(built, sessions.tolist(), verdicts)
         summarise_rows(built, self.builder)
 
@@ -590,6 +741,45 @@ def _memory_pool(pa: Any) -> Any:
         return pa.jemalloc_memory_pool()
     except NotImplementedError:
         return pa.system_memory_pool()
+
+
+_OrderKey = tuple[dt.datetime, str, str, str]
+_Known = tuple[Signature, int, "bool | None"]
+_FIRST_ITEM = operator.itemgetter(0)
+# What the sessions of one shape were found to be; kept across files, as the same
+# failures repeat. Bounded: cleared when full.
+_SHAPES: dict[_Shape, _Known | None] = {}
+_MAX_SHAPES = 4096
+
+
+def _shape_of(direction: Direction, rows: list[ProtocolLogRow]) -> _Known | None:
+    """Build one session and return its signature, telling row and TLS outcome.
+
+    ``None`` when it is a plain success (the builder counts those) or not unusual.
+    """
+    ordered, values = sequence_order(rows)
+    if plain_success(values, direction) is not None:
+        return None
+    key = (direction, rows[0].connector_id, rows[0].session_id)
+    session = build_session(key, ordered, ended=True)
+    signature = signature_of(session)
+    telling = telling_row(session)
+    if signature[2] == "ok" or telling is None:
+        return None
+    position = next(at for at, row in enumerate(session.rows) if row is telling)
+    tls = session.tls
+    return signature, position, (tls.succeeded if tls is not None else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _host_of(remote: str) -> str:
+    endpoint = Endpoint.parse(remote) if remote else None
+    return endpoint.host if endpoint is not None and endpoint.host else ""
+
+
+def _text(data: str, context: str) -> str:
+    """Return a row's text, as :attr:`ProtocolLogRow.text` gives it."""
+    return data or context
 
 
 def _array(column: Any) -> Any:
