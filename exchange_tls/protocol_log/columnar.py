@@ -7,10 +7,11 @@ into string columns. Nothing is trusted that the careful reader
 
 * the file is UTF-8 (a BOM or none), its ``#`` directives come first and are read by the
   careful reader itself, without a problem, and name the standard fields;
-* the block has no NUL, no lone carriage return, one row per physical line, fields of
-  less than 100,000 bytes, and writing the columns back as Exchange writes CSV (quoting
-  only fields with ``,`` or ``"``) gives back the block byte for byte, so ``csv`` would
-  split it into the same fields;
+* the block has no NUL, no lone carriage return, one row per physical line, lines of
+  at most 100,000 bytes, and each line with a quote is what writing its fields as
+  Exchange writes CSV (quoting only fields with ``,`` or ``"``) gives back byte for byte,
+  so ``csv`` would split it into the same fields (a line without a quote is split at
+  its commas by both);
 * every timestamp is ``YYYY-MM-DDTHH:MM:SS.fffZ`` and a real date, every event one of
   ``+ - > < *``, every sequence number ASCII digits;
 * no session would meet the session assembler's limits (an hour idle, 90,000 open
