@@ -15,10 +15,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from generate_logs import generate
+
+if TYPE_CHECKING:
+    from exchange_tls.pipeline import Engine
 
 
 def _csv_baseline(files: list[Path]) -> int:
@@ -51,11 +55,11 @@ def _sessions(files: list[Path]) -> int:
     return rows
 
 
-def _diagnose(files: list[Path], jobs: int = 1) -> int:
+def _diagnose(files: list[Path], jobs: int = 1, engine: Engine = "careful") -> int:
     """Do what ``exchange-tls diagnose --jobs N`` does: load (summarising logs), diagnose."""
     from exchange_tls import diagnose, load_evidence
 
-    evidence = load_evidence(*files, jobs=jobs)
+    evidence = load_evidence(*files, jobs=jobs, engine=engine)
     diagnosis = diagnose(evidence)
     assert diagnosis.coverage.send_sessions > 0
     return -1  # rows are not counted here: the ratio is taken from the time
@@ -65,12 +69,28 @@ def _diagnose_2(files: list[Path]) -> int:
     return _diagnose(files, jobs=2)
 
 
+def _diagnose_columnar(files: list[Path]) -> int:
+    """Diagnose with the columnar fast path (the ``columnar`` extra), pyarrow's default threads."""
+    return _diagnose(files, engine="columnar")
+
+
+def _diagnose_columnar_1(files: list[Path]) -> int:
+    """Diagnose with the columnar fast path, pyarrow limited to one thread."""
+    import pyarrow
+
+    pyarrow.set_cpu_count(1)
+    pyarrow.set_io_thread_count(1)
+    return _diagnose(files, engine="columnar")
+
+
 MEASURES = {
     "csv": _csv_baseline,
     "rows": _typed_rows,
     "sessions": _sessions,
     "diagnose": _diagnose,
     "diagnose-j2": _diagnose_2,
+    "diagnose-columnar": _diagnose_columnar,
+    "diagnose-columnar-1t": _diagnose_columnar_1,
 }
 
 
@@ -151,7 +171,7 @@ def main() -> None:
         rows = int(results["csv"]["rows"])
         baseline = rows / results["csv"]["seconds"]
         print(
-            f"{'measure':<12} {'seconds':>8} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10} "
+            f"{'measure':<21} {'seconds':>8} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10} "
             f"{'workers':>10} {'import':>8}"
         )
         for measure, result in results.items():
@@ -159,7 +179,7 @@ def main() -> None:
             # credited with the baseline's.
             rate = rows / result["seconds"]
             print(
-                f"{measure:<12} {result['seconds']:>8.2f} {rate:>12,.0f} "
+                f"{measure:<21} {result['seconds']:>8.2f} {rate:>12,.0f} "
                 f"{rate / baseline:>7.2f} {result['peak_rss_mib']:>6.1f} MiB "
                 f"{result['workers_peak_rss_mib']:>6.1f} MiB {result['import']:>7.2f}s"
             )

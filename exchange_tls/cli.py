@@ -24,6 +24,7 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
+from exchange_tls.pipeline import ENGINES
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
@@ -134,6 +135,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
             progress=_progress(sys.stderr),
             jobs=getattr(arguments, "jobs", 1),
             keep_sessions=keep,
+            engine=getattr(arguments, "engine", "auto"),
         )
     return filter_evidence(evidence, filters)
 
@@ -404,6 +406,14 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         metavar="N",
         help="summarise protocol log files in N processes (default 1; the diagnosis is the "
         "same whatever N)",
+    )
+    command.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="how protocol log files are read: columnar (the columnar extra, pyarrow) for "
+        "each file it can read exactly, careful (the streaming reader) always, or auto: "
+        "columnar when installed (default; the diagnosis is the same)",
     )
     command.add_argument(
         "--date-order",

@@ -45,7 +45,7 @@ from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.reader import EVTX_MAGIC, read_events
 from exchange_tls.kinds import KINDS, ReadOptions, recognise
 from exchange_tls.merging import merge_records
-from exchange_tls.pipeline import LogSummary, map_logs
+from exchange_tls.pipeline import Engine, LogSummary, map_logs
 from exchange_tls.powershell.dates import DateOrder, normalise_date_order
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.protocol_log.pasted import repair_pasted
@@ -442,6 +442,7 @@ def load_evidence(
     jobs: int = 1,
     executor: Executor | None = None,
     keep_sessions: bool = False,
+    engine: Engine = "auto",
 ) -> Evidence:
     """Read files, folders and zip archives into :class:`Evidence` (see the module's theory).
 
@@ -450,8 +451,10 @@ def load_evidence(
     Protocol logs are summarised as they stream: ``Evidence.sessions`` holds every unusual
     session and a few ordinary ones, ``Evidence.summary`` counts the rest; with
     ``keep_sessions=True`` every session is kept whole. ``jobs`` summarises log files in a
-    pool of processes; ``executor`` on any :class:`concurrent.futures.Executor`. Evidence
-    of several servers comes back with one scope per server (``Evidence.scopes``).
+    pool of processes; ``executor`` on any :class:`concurrent.futures.Executor`.
+    ``engine`` chooses how log files on disk are read (``"auto"``, ``"careful"`` or
+    ``"columnar"``, see :data:`exchange_tls.pipeline.Engine`); the evidence is the same.
+    Evidence of several servers comes back with one scope per server (``Evidence.scopes``).
 
     Raises ``FileNotFoundError`` for a path that does not exist, and ``ValueError`` for a
     ``date_order`` other than MDY, DMY or YMD (in any case).
@@ -482,6 +485,7 @@ def load_evidence(
         jobs=jobs,
         executor=executor,
         keep_all=keep_sessions,
+        engine=engine,
     )
     for (root, blob), log in zip(on_disk, logs, strict=True):
         file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)

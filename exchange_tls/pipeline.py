@@ -14,14 +14,31 @@ import functools
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Literal
 
 import attrs
 
 from exchange_tls.errors import Problem, Severity
+from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.reader import iter_protocol_rows, parse_protocol_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, summarise_rows
 
-__all__ = ["LogSummary", "map_logs", "summarise_log", "summarise_logs", "summarise_text"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "LogSummary",
+    "map_logs",
+    "summarise_log",
+    "summarise_logs",
+    "summarise_text",
+]
+
+#: How a log file is read: ``"careful"``, the streaming reader, always;
+#: ``"columnar"``, the columnar fast path of the ``columnar`` extra for each file it can
+#: read exactly, the careful reader for the rest; ``"auto"``, columnar when the extra is
+#: installed, else careful.
+Engine = Literal["auto", "careful", "columnar"]
+ENGINES: tuple[Engine, ...] = ("auto", "careful", "columnar")
 
 
 @attrs.frozen(kw_only=True)
@@ -32,11 +49,19 @@ class LogSummary:
     problems: tuple[Problem, ...] = ()
 
 
-def summarise_log(path: str | os.PathLike[str], *, keep_all: bool = False) -> LogSummary:
+def summarise_log(
+    path: str | os.PathLike[str], *, keep_all: bool = False, engine: Engine = "auto"
+) -> LogSummary:
     """Stream one protocol log file and summarise it (picklable, so any process can).
 
     A file that cannot be read to its end keeps the rows read before, and says so.
+    ``engine`` chooses the reader (see :data:`Engine`); both give the same summary.
+    ``keep_all`` summaries are always read carefully, since every row becomes a session.
     """
+    if _use_columnar(engine) and not keep_all:
+        builder = summarise_clean_log(path)
+        if builder is not None:
+            return LogSummary(builder=builder)
     reader = iter_protocol_rows(path)
     builder = SummaryBuilder(keep_all=keep_all)
     problems: list[Problem] = []
@@ -53,6 +78,19 @@ def summarise_log(path: str | os.PathLike[str], *, keep_all: bool = False) -> Lo
             )
         )
     return LogSummary(builder=builder, problems=(*reader.problems, *problems))
+
+
+def _use_columnar(engine: Engine) -> bool:
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    if engine == "careful":
+        return False
+    available = columnar_available()
+    if engine == "columnar" and not available:
+        raise ImportError(
+            "engine='columnar' needs the columnar extra: pip install 'exchange_tls[columnar]'"
+        )
+    return available
 
 
 def summarise_text(
@@ -78,6 +116,7 @@ def summarise_logs(
     *,
     jobs: int = 1,
     executor: Executor | None = None,
+    engine: Engine = "auto",
 ) -> tuple[SessionSummary, tuple[Problem, ...]]:
     """Summarise protocol log files and merge the summaries.
 
@@ -85,7 +124,7 @@ def summarise_logs(
     otherwise ``jobs`` > 1 uses a process pool of that size, and 1 runs here. Problems come
     back in the order of ``paths``, whatever the order the files were finished in.
     """
-    return _merge(map_logs(paths, jobs=jobs, executor=executor))
+    return _merge(map_logs(paths, jobs=jobs, executor=executor, engine=engine))
 
 
 def map_logs(
@@ -94,10 +133,13 @@ def map_logs(
     jobs: int = 1,
     executor: Executor | None = None,
     keep_all: bool = False,
+    engine: Engine = "auto",
 ) -> list[LogSummary]:
     """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``."""
     names = [os.fspath(path) for path in paths]
-    summarise = functools.partial(summarise_log, keep_all=keep_all)
+    # An unknown engine, or a missing extra, is said here, once.
+    _use_columnar(engine)
+    summarise = functools.partial(summarise_log, keep_all=keep_all, engine=engine)
     if executor is not None:
         return list(executor.map(summarise, names))
     if jobs > 1 and len(names) > 1:

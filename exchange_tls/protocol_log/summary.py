@@ -279,6 +279,54 @@ class SummaryBuilder:
                 return None
         return build_session(key, rows, ended=ended)
 
+    def count_plain(
+        self,
+        direction: Direction,
+        connector_id: str,
+        thumbprint: str,
+        protocol: str,
+        hour: dt.datetime,
+        sessions: int,
+    ) -> None:
+        """Count plain successes found elsewhere, as :meth:`take` counts them, rows unseen.
+
+        For the columnar reader (:mod:`~exchange_tls.protocol_log.columnar`), which finds
+        plain successes column-wise: it counts all but the latest of each tally here, and
+        passes the latest through :meth:`take`, which keeps it.
+        """
+        if direction is Direction.RECEIVE:
+            self.receive_sessions += sessions
+        else:
+            self.send_sessions += sessions
+        self.tls_succeeded += sessions
+        self._tallies[(direction.value, connector_id, thumbprint, protocol, hour)] += sessions
+
+    def count_unusual(
+        self,
+        signature: Signature,
+        direction: Direction,
+        succeeded: Iterable[bool | None],
+        occurrences: Iterable[Occurrence],
+    ) -> None:
+        """Count unusual sessions found elsewhere that are neither first nor last of their kind.
+
+        For the columnar reader: of the sessions of one signature in a block of a file,
+        it builds the first and the last and passes them to :meth:`add`; the others can be
+        neither first nor last of all, and are counted here as :meth:`add` would count
+        them (``succeeded`` is each one's TLS outcome), by their occurrences.
+        """
+        for outcome in succeeded:
+            if direction is Direction.RECEIVE:
+                self.receive_sessions += 1
+            else:
+                self.send_sessions += 1
+            if outcome is not None:
+                if outcome:
+                    self.tls_succeeded += 1
+                else:
+                    self.tls_failed += 1
+        self._occurrences[signature].extend(occurrences)
+
     def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession | _Unbuilt]) -> None:
         kept = self._latest_ok.get(key)
         if kept is None or entry[0] > kept[0]:

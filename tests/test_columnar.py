@@ -1,0 +1,452 @@
+"""The columnar fast path gives the careful path's summary, or falls back to it."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from exchange_tls import diagnose, load_evidence
+from exchange_tls.cli import main
+from exchange_tls.pipeline import map_logs, summarise_log
+from exchange_tls.protocol_log import columnar
+from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
+from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED").exists())
+PROTOCOL_LOGS = sorted((ROOT / "tests" / "data" / "protocol-logs").iterdir())
+
+_START = dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.timezone.utc)
+_THUMBPRINT = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
+_SUCCESS = (
+    "TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm "
+    "CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 "
+    "bits and key exchange algorithm CALG_ECDHE with strength 384 bits"
+)
+_SUCCESS_13 = _SUCCESS.replace("TLS1_2", "TLS1_3")
+_CONNECTORS = ("Outbound to Office 365", "Relais für Ämter", 'A "quoted", name', "组织内")
+_KINDS = (
+    "plain",
+    "plain",
+    "plain",
+    "plain13",
+    "masked",
+    "tls-failed",
+    "connect-failed",
+    "auth-failed",
+    "error-reply",
+    "no-tls",
+    "two-blocks",
+    "bad-success",
+    "no-label",
+    "no-start",
+    "reply-seq0",
+    "no-thumbprint",
+    "blank-thumbprint",
+    "lower-thumbprint",
+)
+
+
+def _quote(field: str) -> str:
+    if "," in field or '"' in field:
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def _rows(kind: str, receive: bool) -> list[tuple[str, str, str]]:
+    """Return the (event, data, context) of one session of ``kind``."""
+    out, back = ("<", ">") if receive else (">", "<")
+    thumbprint = {
+        "masked": "xxxx",
+        "no-thumbprint": "",
+        "blank-thumbprint": " ",
+        "lower-thumbprint": _THUMBPRINT.lower(),
+    }.get(kind, _THUMBPRINT)
+    block = [
+        ("*", "", "Sending certificate"),
+        ("*", "CN=mail.contoso.com, O=Contoso, C=CH", "Certificate subject"),
+        ("*", "CN=Contoso CA, O=Contoso", "Certificate issuer name"),
+        ("*", "0A1B", "Certificate serial number"),
+        ("*", thumbprint, "Certificate thumbprint"),
+        ("*", "mail.contoso.com;contoso.com", "Certificate alternate names"),
+    ]
+    rows = [
+        ("+", "", ""),
+        (back, "220 mx.example.net Microsoft ESMTP MAIL Service ready", ""),
+        (out, "EHLO mail.contoso.com", ""),
+        (back, "250-mx.example.net Hello [203.0.113.7]", ""),
+    ]
+    if kind == "connect-failed":
+        return [
+            ("*", "", "attempting to connect"),
+            ("*", "", "Failed to connect. Winsock error code: 10060, Win32 error code: 10060"),
+            ("-", "", "Local"),
+        ]
+    if kind == "no-tls":
+        return [*rows, (back, "250 CHUNKING", ""), (out, "QUIT", ""), ("-", "", "Local")]
+    rows += [(back, "250 STARTTLS", ""), (out, "STARTTLS", ""), (back, "220 2.0.0 ready", "")]
+    if kind == "no-label":
+        block = block[1:]
+    rows += block
+    if kind == "two-blocks":
+        rows += block
+    if kind == "tls-failed":
+        return [
+            *rows,
+            ("*", "", "TLS negotiation failed with error UnknownCredentials"),
+            ("-", "", "Local"),
+        ]
+    success = {"plain13": _SUCCESS_13, "bad-success": "TLS protocol SP_PROT_TLS1_2 oops"}
+    rows.append(("*", "", success.get(kind, _SUCCESS)))
+    if kind == "auth-failed":
+        rows.append(("*", "", "Outbound Authentication failed with LogonDenied"))
+    if kind == "error-reply":
+        rows.append((back, "530 5.7.1 Client was not authenticated, try again", ""))
+    rows += [(out, "QUIT", ""), (back, "221 2.0.0 Bye", ""), ("-", "", "Local")]
+    if kind == "no-start":
+        rows[0] = ("*", "", "a session whose connect row is missing")
+    return rows
+
+
+_REMOTES = ("203.0.113.9:4711", "198.51.100.7:25", "", "10.**.**.31:25", "[2001:db8::1]:25")
+
+
+@st.composite
+def _sessions(draw: st.DrawFn, kinds: tuple[str, ...] = _KINDS) -> list[tuple[dt.datetime, str]]:
+    """Draw one session: its lines, each with its time."""
+    kind = draw(st.sampled_from(kinds))
+    remote = draw(st.sampled_from(_REMOTES))
+    receive = draw(st.booleans())
+    connector = draw(st.sampled_from(_CONNECTORS))
+    if receive:
+        connector = "EX01\\" + connector
+    session_id = f"08DC42C8FF2{draw(st.integers(0, 5)):05X}"
+    start = _START + dt.timedelta(minutes=draw(st.integers(0, 150)))
+    rows = _rows(kind, receive)
+    numbers = list(range(len(rows)))
+    if draw(st.booleans()) and len(rows) > 3:
+        at = draw(st.integers(1, len(rows) - 2))
+        numbers[at], numbers[at + 1] = numbers[at + 1], numbers[at]
+    if kind == "reply-seq0":
+        numbers[1] = 0
+    lines = []
+    moment = start
+    for number, (event, data, context) in zip(numbers, rows, strict=True):
+        moment += dt.timedelta(milliseconds=draw(st.integers(0, 900)))
+        fields = (
+            connector,
+            session_id,
+            str(number),
+            "10.0.0.1:25",
+            remote,
+            event,
+            data,
+            context,
+        )
+        lines.append((moment, ",".join(_quote(field) for field in fields)))
+    return lines
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+_HEADER = (
+    "#Software: Microsoft Exchange Server\n"
+    "#Version: 15.0.0.0\n"
+    "#Log-type: SMTP {kind} Protocol Log\n"
+    "#Date: 2024-06-01T10:00:00.000Z\n"
+    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    "remote-endpoint,event,data,context\n"
+)
+_MANGLES = (
+    "wrong-field-count",
+    "bad-timestamp",
+    "other-timestamp",
+    "offset-timestamp",
+    "bad-event",
+    "spaced-event",
+    "bad-sequence",
+    "spaced-sequence",
+    "unneeded-quotes",
+    "stray-quote",
+    "unclosed-quote",
+    "junk-after-quote",
+    "invalid-utf8",
+    "surrogate",
+    "nul",
+    "empty-line",
+    "blank-line",
+    "lone-cr",
+    "directive-inside",
+    "csv-header",
+    "long-field",
+    "year-zero",
+)
+
+
+def _mangle(lines: list[str], mangle: str, at: int) -> list[str]:
+    """Spoil line ``at`` (of data lines) in the way ``mangle`` names."""
+    line = lines[at]
+    stamp, rest = line[:24], line[24:]
+    fields = rest.split(",")
+    spoilt = {
+        "wrong-field-count": line + ",extra",
+        "bad-timestamp": "2024-02-30T10:00:00.000Z" + rest,
+        "other-timestamp": stamp[:19] + "Z" + rest,
+        "offset-timestamp": stamp[:23] + "+00:00" + rest,
+        "bad-event": line.replace(",+,", ",?,").replace(",*,", ",?,").replace(",-,", ",?,"),
+        "spaced-event": line.replace(",*,", ", *,").replace(",-,", ",- ,"),
+        "bad-sequence": stamp + ",".join([*fields[:3], "-1", *fields[4:]]),
+        "spaced-sequence": stamp + ",".join([*fields[:3], " 7", *fields[4:]]),
+        "unneeded-quotes": stamp + ',"' + rest[1:].replace(",", '",', 1),
+        "stray-quote": line + 'x"y',
+        "unclosed-quote": line + ',"open',
+        "junk-after-quote": line.replace('",', '"junk,', 1) if '",' in line else line + '"a"b',
+        "invalid-utf8": line + "\udcff",
+        "surrogate": line + "\udced\udca0\udc80",
+        "nul": line + "\x00",
+        "empty-line": line + "\n",
+        "blank-line": line + "\n   ",
+        "lone-cr": line.replace(",", ",\r", 1),
+        "directive-inside": line + "\n#Software: Microsoft Exchange Server",
+        "csv-header": "date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context\n" + line,
+        "long-field": line + "x" * 140_000,
+        "year-zero": "0000" + line[4:],
+    }[mangle]
+    return [*lines[:at], spoilt, *lines[at + 1 :]]
+
+
+_FAILING = ("tls-failed", "connect-failed", "auth-failed", "error-reply", "no-tls", "plain")
+
+
+@st.composite
+def _logs(draw: st.DrawFn, *, clean: bool = False) -> tuple[str, bytes]:
+    """Draw a log file: its name and its bytes, possibly cut and spoilt.
+
+    Either a few sessions of every kind, or many of a few kinds, so that sessions of
+    one signature repeat (the fast path counts the middle ones column-wise).
+    """
+    receive = draw(st.booleans())
+    if draw(st.booleans()):
+        sessions = draw(st.lists(_sessions(), min_size=1, max_size=8))
+    else:
+        kinds = tuple(draw(st.lists(st.sampled_from(_FAILING), min_size=1, max_size=3)))
+        sessions = draw(st.lists(_sessions(kinds), min_size=3, max_size=25))
+    lines = sorted((line for session in sessions for line in session), key=lambda item: item[0])
+    text = [_stamp(moment) + "," + line for moment, line in lines]
+    if not clean:
+        cut_head = draw(st.integers(0, 3))
+        cut_tail = draw(st.integers(0, 3))
+        text = text[cut_head : len(text) - cut_tail] or text[:1]
+        for mangle in draw(st.lists(st.sampled_from(_MANGLES), max_size=2)):
+            text = _mangle(text, mangle, draw(st.integers(0, len(text) - 1)))
+    header = draw(st.booleans()) or clean
+    crlf = draw(st.booleans())
+    body = (_HEADER.format(kind="Receive" if receive else "Send") if header else "") + "\n".join(
+        text
+    )
+    if draw(st.booleans()):
+        body += "\n"
+    if crlf:
+        body = body.replace("\n", "\r\n")
+    data = ("\ufeff" if draw(st.booleans()) else "") + body
+    name = f"{'RECV' if receive else 'SEND'}2024060110-1.LOG"
+    return name, data.encode("utf-8", "surrogateescape")
+
+
+def _careful(path: Path) -> tuple[SessionSummary, tuple[object, ...]]:
+    log = summarise_log(path, engine="careful")
+    return log.builder.freeze(), log.problems
+
+
+def _same(path: Path, block: int = columnar.BLOCK_BYTES) -> SummaryBuilder | None:
+    """Assert the fast path agrees with the careful one on ``path``; return its builder.
+
+    ``block`` is the size of the blocks the fast path reads: small ones cut sessions.
+    """
+    summary, problems = _careful(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BLOCK_BYTES", block)
+        builder = summarise_clean_log(path)
+    if builder is not None:
+        assert problems == ()
+        assert builder.freeze() == summary
+    automatic = summarise_log(path, engine="columnar")
+    assert automatic.builder.freeze() == summary
+    assert automatic.problems == problems
+    return builder
+
+
+_SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+_BLOCKS = st.sampled_from([columnar.BLOCK_BYTES, 1500, 4000])
+
+
+@_SETTINGS
+@given(log=_logs(), block=_BLOCKS)
+def test_fast_and_careful_paths_agree(log: tuple[str, bytes], block: int, tmp_path: Path) -> None:
+    """On generated, cut and spoilt logs the fast path gives the careful summary or falls back."""
+    name, data = log
+    path = tmp_path / name
+    path.write_bytes(data)
+    _same(path, block)
+
+
+@_SETTINGS
+@given(log=_logs(clean=True), block=_BLOCKS)
+def test_clean_logs_take_the_fast_path(log: tuple[str, bytes], block: int, tmp_path: Path) -> None:
+    """A clean log (header, standard fields, sessions within the hour) is not refused.
+
+    In blocks of any size, sessions cut by a block's end included.
+    """
+    name, data = log
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert _same(path, block) is not None
+
+
+@_SETTINGS
+@given(first=_logs(clean=True), cut=st.integers(0, 40))
+def test_sessions_spanning_files_merge_alike(
+    first: tuple[str, bytes], cut: int, tmp_path: Path
+) -> None:
+    """A log cut in two files merges to the careful summary, sessions across the cut included."""
+    name, data = first
+    lines = data.split(b"\n")
+    header = [line for line in lines if line.lstrip(b"\xef\xbb\xbf").startswith(b"#")]
+    rows = lines[len(header) :]
+    cut = min(cut, len(rows))
+    paths = []
+    for index, part in enumerate((rows[:cut], rows[cut:])):
+        path = tmp_path / name.replace("-1.LOG", f"-{index + 1}.LOG")
+        path.write_bytes(b"\n".join([*header, *part]))
+        paths.append(path)
+    careful = SummaryBuilder()
+    fast = SummaryBuilder()
+    for path in paths:
+        careful.merge(summarise_log(path, engine="careful").builder)
+        fast.merge(summarise_log(path, engine="columnar").builder)
+    assert fast.freeze() == careful.freeze()
+
+
+def _clean_lines() -> list[str]:
+    lines = []
+    for offset, kind in enumerate(("plain", "tls-failed")):
+        moment = _START + dt.timedelta(seconds=offset)
+        for number, (event, data, context) in enumerate(_rows(kind, receive=False)):
+            fields = (f"Outbound{offset}", "08DC42C8FF236A1F", str(number), "10.0.0.1:25")
+            fields += ("203.0.113.9:25", event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    return lines
+
+
+def test_repeated_failures_are_counted_column_wise(tmp_path: Path) -> None:
+    """Failures of one kind beyond the first and last are counted without their rows, alike."""
+    lines = []
+    for offset in range(12):
+        moment = _START + dt.timedelta(seconds=offset)
+        kind = ("tls-failed", "connect-failed")[offset % 2]
+        for number, (event, data, context) in enumerate(_rows(kind, receive=False)):
+            remote = _REMOTES[offset % len(_REMOTES)]
+            fields = ("Outbound", f"08DC42C8FF2{offset:05X}", str(number), "10.0.0.1:25")
+            fields += (remote, event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    counted: list[int] = []
+    count_unusual = SummaryBuilder.count_unusual
+
+    def spy(builder: SummaryBuilder, *arguments: object) -> None:
+        counted.append(len(list(arguments[3])))  # type: ignore[call-overload]
+        count_unusual(builder, *arguments)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SummaryBuilder, "count_unusual", spy)
+        builder = _same(path)
+    assert builder is not None
+    assert sum(counted) >= 4
+
+
+@pytest.mark.parametrize("mangle", _MANGLES)
+def test_anything_unusual_falls_back(mangle: str, tmp_path: Path) -> None:
+    """Each kind of spoilt line makes the fast path refuse the file, and the careful path reads it."""
+    clean = _clean_lines()
+    lines = next(
+        spoilt for at in range(len(clean)) if (spoilt := _mangle(clean, mangle, at)) != clean
+    )
+    path = tmp_path / "SEND2024060110-1.LOG"
+    body = _HEADER.format(kind="Send") + "\n".join(lines) + "\n"
+    path.write_bytes(body.replace("\n", "\r\n").encode("utf-8", "surrogateescape"))
+    assert summarise_clean_log(path) is None
+    _same(path)
+    clean_path = tmp_path / "SEND2024060111-1.LOG"
+    body = _HEADER.format(kind="Send") + "\n".join(clean) + "\n"
+    clean_path.write_bytes(body.replace("\n", "\r\n").encode("utf-8"))
+    assert _same(clean_path) is not None
+
+
+def test_other_encodings_and_unknown_directions_fall_back(tmp_path: Path) -> None:
+    """UTF-16 text, or a log whose direction neither its name nor its header gives, is read carefully."""
+    body = "\r\n".join(_clean_lines()) + "\r\n"
+    utf16 = tmp_path / "SEND2024060110-1.LOG"
+    utf16.write_bytes(body.encode("utf-16"))
+    nameless = tmp_path / "export.txt"
+    nameless.write_bytes(body.encode("utf-8"))
+    for path in (utf16, nameless):
+        assert summarise_clean_log(path) is None
+        _same(path)
+
+
+@pytest.mark.parametrize("path", PROTOCOL_LOGS, ids=lambda path: path.name)
+def test_real_samples_agree(path: Path) -> None:
+    """Every real protocol log sample gives the same summary and problems on both paths."""
+    _same(path)
+
+
+def test_a_real_exchange_log_takes_the_fast_path() -> None:
+    """The KB 4051498 send log, as Exchange wrote it, is read column-wise."""
+    path = ROOT / "examples" / "kb4051498" / "SEND2017100704-1.LOG"
+    assert _same(path) is not None
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_examples_diagnose_alike(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every example gives the same diagnosis JSON with the columnar engine and without."""
+    documents = []
+    for engine in ("careful", "columnar"):
+        main(["diagnose", str(example), "--format", "json", "--engine", engine])
+        documents.append(json.loads(capsys.readouterr().out))
+    assert documents[0] == documents[1]
+
+
+def test_the_extra_is_installed_here() -> None:
+    """The test extra installs pyarrow, so these tests run rather than pass vacuously."""
+    assert columnar_available()
+
+
+def test_the_engine_is_checked() -> None:
+    """An unknown engine is refused with the ones there are."""
+    with pytest.raises(ValueError, match="auto, careful, columnar"):
+        map_logs([], engine="fast")  # type: ignore[arg-type]
+
+
+def test_load_evidence_takes_the_engine() -> None:
+    """load_evidence with either engine gives the same diagnosis of the KB example."""
+    example = ROOT / "examples" / "kb4051498"
+    diagnoses = [
+        diagnose(load_evidence(example, engine=engine)).to_dict()
+        for engine in ("careful", "columnar")
+    ]
+    assert diagnoses[0] == diagnoses[1]
