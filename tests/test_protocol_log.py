@@ -130,7 +130,14 @@ def test_samples_read_with_pinned_rows_and_facts(name: str, expected: tuple) -> 
     assert got == facts
 
 
-_SKIPS = ("not-a-directive", "unknown-directive", "csv-header", "bad-header-date", "blank-line")
+_SKIPS = (
+    "not-a-directive",
+    "unknown-directive",
+    "empty-directive",
+    "csv-header",
+    "bad-header-date",
+    "blank-line",
+)
 
 
 def _accounted(log: ProtocolLog) -> int:
@@ -180,6 +187,8 @@ log_lines = st.one_of(
             "#Version: 15.0.0.0",
             "#Date: 2024-06-01T10:00:00.000Z",
             "#Date: yesterday",
+            "#Date:",
+            "#SOFTWARE: ",
             "#Junk: x",
             "#",
             "",
@@ -785,3 +794,13 @@ def test_the_fast_and_careful_paths_agree(text: str) -> None:
     assert [(p.line, p.code) for p in streamed.problems] == [
         (p.line, p.code) for p in normal.problems
     ]
+
+
+@pytest.mark.parametrize("directive", ["#Date:", "#DATE:  ", "#Software:", "#Fields:"])
+def test_a_directive_without_a_value_is_reported(directive: str) -> None:
+    """A header directive with no value is reported at its line, never dropped unseen."""
+    row = _ROW.format(1, "+", "", "")
+    log = parse_protocol_log(f"{row}\n{directive}\n{row}", source="empty.log")
+    assert len(log.rows) == 2
+    [problem] = log.problems
+    assert (problem.code, problem.line, problem.severity) == ("empty-directive", 2, Severity.INFO)

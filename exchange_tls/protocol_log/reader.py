@@ -413,6 +413,15 @@ class _LogReader:
                 severity=Severity.INFO,
             )
             return
+        if not value:
+            self.problem(
+                f"ignored the header directive #{match.group('name')}: it has no value",
+                number,
+                line,
+                "empty-directive",
+                severity=Severity.INFO,
+            )
+            return
         if self._directives and (name == "software" or name in self._directives):
             # A new block began before the last one reached #Fields: keep that one too.
             self._finish_header()
