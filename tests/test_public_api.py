@@ -91,27 +91,21 @@ def test_every_public_name_has_an_example_on_the_api_page() -> None:
 
 def test_finding_rule_is_the_catalogue_entry() -> None:
     """``Finding.rule`` is the catalogue's rule of that id, or None for an unknown id."""
-    made = Finding(
-        rule_id="certificate-not-enabled-for-smtp",
-        severity=Severity.ERROR,
-        title="t",
-        summary="s",
-        evidence=(),
-        confidence=Confidence.HIGH,
-    )
-    assert made.rule is not None
-    assert made.rule.failure_mode == "F1"
-    assert (
-        Finding(
-            rule_id="no-such-rule",
+
+    def finding(rule_id: str) -> Finding:
+        return Finding(
+            rule_id=rule_id,
             severity=Severity.ERROR,
             title="t",
             summary="s",
             evidence=(),
-            confidence=Confidence.LOW,
-        ).rule
-        is None
-    )
+            confidence=Confidence.HIGH,
+        )
+
+    known = finding("certificate-not-enabled-for-smtp").rule
+    assert known is not None
+    assert known.failure_mode == "F1"
+    assert finding("no-such-rule").rule is None
 
 
 def test_iter_protocol_rows_is_a_one_shot_iterator() -> None:
