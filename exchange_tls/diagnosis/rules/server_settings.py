@@ -21,8 +21,14 @@ from exchange_tls.diagnosis.catalogue import finding, rule
 from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules._shared import (
+    event_ref,
+    event_side,
+    schannel_claim,
+    schannel_failures,
+)
 from exchange_tls.errors import Severity
-from exchange_tls.events.models import EventRecord, Family, alert_name
+from exchange_tls.events.models import EventRecord, Family
 from exchange_tls.protocol_log.models import Direction
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
@@ -78,9 +84,6 @@ _NEW_KEY_NOTE = (
     "The key does not exist in the export, so it is created first (only if it is still "
     "missing: New-Item -Force on a key that exists would replace it and its values)."
 )
-# Schannel events that say a handshake failed on protocol or cipher grounds.
-_SCHANNEL_FAILURES = (36871, 36874, 36887, 36888)
-_PROTOCOL_ALERTS = (40, 70, 71)
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -102,37 +105,6 @@ def _value_ref(value: RegistryValue | None, claim: str, key: str, name: str) -> 
     return EvidenceRef(source=value.source, excerpt=shorten(f"[{key}] {name}={data}"), claim=claim)
 
 
-def _event_ref(event: EventRecord, claim: str) -> EvidenceRef:
-    text = event.message or " ".join(value for _, value in event.data or ())
-    excerpt = f"{event.provider} {event.event_id}: {text}"
-    return EvidenceRef(source=event.source, excerpt=shorten(excerpt), claim=claim)
-
-
-def _schannel_failures(context: Context) -> list[EventRecord]:
-    failures = []
-    for event in context.evidence.events:
-        meaning = event.meaning
-        if meaning is None or meaning.family is not Family.SCHANNEL:
-            continue
-        if event.event_id not in _SCHANNEL_FAILURES:
-            continue
-        if event.event_id in (36887, 36888) and event.alert not in _PROTOCOL_ALERTS:
-            continue
-        failures.append(event)
-    return sorted(failures, key=lambda e: (e.time is None, e.time, str(e.source)))
-
-
-def _event_side(event: EventRecord) -> Side | None:
-    """Return the side a Schannel credential event (36871) names, where it names one."""
-    kind = (event.datum("Type") or "").casefold()
-    message = (event.message or "").casefold()
-    if kind == "client" or "tls client credential" in message:
-        return Side.CLIENT
-    if kind == "server" or "tls server credential" in message:
-        return Side.SERVER
-    return None
-
-
 def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
     """Cite sessions on the side's direction whose handshake failed on protocol grounds."""
     direction = Direction.SEND if side is Side.CLIENT else Direction.RECEIVE
@@ -150,16 +122,6 @@ def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
         if row is not None:
             refs.append(row_ref(row, f"a handshake failed with {tls.error}"))
     return refs[:5]
-
-
-def _schannel_claim(event: EventRecord) -> str:
-    if event.alert is not None:
-        return (
-            f"Schannel logged a fatal TLS alert {event.alert} "
-            f"({alert_name(event.alert) or 'unknown'})"
-        )
-    assert event.meaning is not None  # noqa: S101 -- filtered by _schannel_failures
-    return f"Schannel logged event {event.event_id}: {event.meaning.gist}"
 
 
 def _set_dword_steps(
@@ -243,10 +205,10 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     ]
     if not off:
         return
-    failures: list[EventRecord] = _schannel_failures(context)
+    failures: list[EventRecord] = schannel_failures(context)
     for setting in off:
         # An event that names the other side is not evidence for this one.
-        evidence = [event for event in failures if _event_side(event) in (None, setting.side)]
+        evidence = [event for event in failures if event_side(event) in (None, setting.side)]
         side = (
             "client (outbound: Exchange sending)"
             if setting.side is Side.CLIENT
@@ -271,7 +233,7 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
                     "DisabledByDefault",
                 )
             )
-        refs.extend(_event_ref(event, _schannel_claim(event)) for event in evidence[:5])
+        refs.extend(event_ref(event, schannel_claim(event)) for event in evidence[:5])
         refs.extend(_dropped_handshakes(context, setting.side))
         yield finding(
             "tls12-disabled-in-registry",
@@ -553,7 +515,7 @@ def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
     for (fqdn, connector), events in sorted(by_subject.items(), key=lambda item: str(item[0])):
         events.sort(key=lambda e: (e.time is None, e.time, str(e.source)))
         refs = [
-            _event_ref(
+            event_ref(
                 event,
                 "Exchange cannot support STARTTLS on the connector: no certificate for its FQDN",
             )
