@@ -19,6 +19,7 @@ from exchange_tls import (
     TlsCertificateName,
     assemble_sessions,
     diagnose,
+    parse_events,
     parse_protocol_log,
     parse_queues,
     parse_tls_certificate_name,
@@ -983,3 +984,44 @@ def test_a_disabled_connector_predicts_nothing() -> None:
     rule_ids = [f.rule_id for f in diagnose(evidence, now=NOW).findings]
     assert "certificate-not-enabled-for-smtp" not in rule_ids
     assert "certificate-expired" not in rule_ids
+
+
+def _schannel(event_id: int, when: str, data: str) -> str:
+    """Return one Schannel event as event XML, at ``when`` (UTC), with its data elements."""
+    return (
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        f"<Provider Name='Schannel'/><EventID>{event_id}</EventID><Level>2</Level>"
+        f"<TimeCreated SystemTime='{when}'/></System><EventData>{data}</EventData></Event>"
+    )
+
+
+_CLIENT_CREDENTIAL = "<Data Name='Type'>client</Data><Data Name='ErrorState'>10013</Data>"
+_SERVER_CREDENTIAL = "<Data Name='Type'>server</Data><Data Name='ErrorState'>10013</Data>"
+_PROTOCOL_ALERT = "<Data Name='AlertDesc'>70</Data>"
+
+
+@pytest.mark.parametrize(
+    ("events", "confidence", "cited"),
+    [
+        ([_schannel(36871, "2024-06-01T00:20:00Z", _CLIENT_CREDENTIAL)], Confidence.HIGH, 1),
+        ([_schannel(36887, "2024-05-31T23:30:00Z", _PROTOCOL_ALERT)], Confidence.HIGH, 1),
+        # Near misses: a day away, the server's own credential, an inbound cipher failure.
+        ([_schannel(36871, "2024-06-02T00:20:00Z", _CLIENT_CREDENTIAL)], Confidence.MEDIUM, 0),
+        ([_schannel(36871, "2024-06-01T00:20:00Z", _SERVER_CREDENTIAL)], Confidence.MEDIUM, 0),
+        ([_schannel(36874, "2024-06-01T00:20:00Z", "")], Confidence.MEDIUM, 0),
+        ([], Confidence.MEDIUM, 0),
+    ],
+)
+def test_schannel_events_confirm_a_dropped_handshake(
+    events: list[str], confidence: Confidence, cited: int
+) -> None:
+    """Schannel client failures within an hour of a SocketError raise it to high and are cited."""
+    evidence = Evidence(
+        sessions=log(*presented(T1, "SocketError")),
+        events=parse_events("<Events>" + "".join(events) + "</Events>") if events else (),
+    )
+    finding = only(diagnose(evidence, now=NOW), "tls-protocol-mismatch")
+    assert finding.confidence is confidence  # type: ignore[attr-defined]
+    schannel = [ref for ref in finding.evidence if ref.excerpt.startswith("Schannel")]  # type: ignore[attr-defined]
+    assert len(schannel) == cited
+    assert ("Schannel logged 1 failed client handshake" in finding.summary) is bool(cited)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from exchange_tls.certificates.models import Services
@@ -9,8 +10,16 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import TIMEOUT, to_exchange_online
+from exchange_tls.diagnosis.rules._shared import (
+    TIMEOUT,
+    event_ref,
+    event_side,
+    schannel_claim,
+    schannel_failures,
+    to_exchange_online,
+)
 from exchange_tls.errors import Severity
+from exchange_tls.events.models import EventRecord
 from exchange_tls.protocol_log.models import Event, ProtocolLogRow, SmtpSession
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import (
@@ -27,6 +36,7 @@ from exchange_tls.remediation.commands import (
     TestNetConnection,
 )
 from exchange_tls.remediation.steps import Purpose, RemediationStep
+from exchange_tls.tls_settings.models import Side
 
 __all__: list[str] = []
 
@@ -165,7 +175,9 @@ def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
     meaning="The handshake is dropped (SocketError) or refused (AlgorithmMismatch): typically "
     "a server that offers only TLS 1.0/1.1 talking to one that requires TLS 1.2, such as "
     "Exchange Online. When the same logs show this server negotiating TLS 1.2, the cause is "
-    "at the peer or a device in between, not this server's TLS versions.",
+    "at the peer or a device in between, not this server's TLS versions. Schannel events of "
+    "failed client handshakes (36871 for the client, or a protocol alert 36887/36888) within "
+    "an hour of the failures confirm it, and raise the confidence to high.",
     needs=(
         "a send session failing with SocketError or AlgorithmMismatch, or a queue error "
         "'Connection dropped due to SocketError'",
@@ -217,6 +229,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
     evidence: list[EvidenceRef] = []
     hosts: list[str] = []
     connectors: list[str] = []
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
     for session in context.send_sessions:
         tls = session.tls
         if (
@@ -225,6 +238,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
             and tls.error in ("SocketError", "AlgorithmMismatch")
         ):
             connectors.append(session.connector_id)
+            spans.append((session.start, session.end))
             row = failure_row(session)
             if row is not None:
                 evidence.append(row_ref(row, f"the handshake failed with {tls.error}"))
@@ -264,20 +278,61 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
             subject=",".join(dict.fromkeys(connectors)) or "TLS 1.2",
         )
         return
+    schannel = _client_handshake_events(context, spans)
+    confirmed = (
+        f" Schannel logged {len(schannel)} failed client handshake"
+        f"{'' if len(schannel) == 1 else 's'} on this server at the same time."
+        if schannel
+        else ""
+    )
     yield report(
         summary=(
             "TLS handshakes are dropped or refused in a way that points to no common TLS "
             "version, and no session in the logs shows this server using TLS 1.2: enable "
-            "TLS 1.2 on this server."
+            f"TLS 1.2 on this server.{confirmed}"
         ),
-        evidence=tuple(dict.fromkeys(evidence)),
-        confidence=Confidence.MEDIUM,
+        evidence=(
+            *dict.fromkeys(evidence),
+            *(event_ref(event, schannel_claim(event)) for event in schannel[:5]),
+        ),
+        confidence=Confidence.HIGH if schannel else Confidence.MEDIUM,
         preconditions=(
             "SocketError during the handshake usually means the peer dropped an old TLS version",
+            *(
+                ("Schannel events of failed client handshakes lie within an hour of the failures",)
+                if schannel
+                else ()
+            ),
         ),
         remediation=tuple(enable_tls12_steps()),
         subject="TLS 1.2",
     )
+
+
+#: How far from the failing sessions a Schannel event may lie and still speak for them.
+_NEAR = dt.timedelta(hours=1)
+
+
+def _client_handshake_events(
+    context: Context, spans: list[tuple[dt.datetime, dt.datetime]]
+) -> list[EventRecord]:
+    """Return the Schannel events of failed outbound handshakes near the failing sessions.
+
+    36874 (a client offered this server no cipher it has) and a 36871 for the server's
+    credential are inbound, so they do not speak for a send connector's failures.
+    """
+    if not spans:
+        return []
+    first = min(start for start, _ in spans) - _NEAR
+    last = max(end for _, end in spans) + _NEAR
+    return [
+        event
+        for event in schannel_failures(context)
+        if event.event_id != 36874
+        and event_side(event) is not Side.SERVER
+        and event.time is not None
+        and first <= event.time <= last
+    ]
 
 
 def _to_exchange_online(context: Context, session: SmtpSession) -> bool:
