@@ -64,7 +64,14 @@ from exchange_tls.protocol_log.facts import (
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow
 from exchange_tls.protocol_log.reader import STANDARD_FIELDS, parse_protocol_log
-from exchange_tls.protocol_log.sessions import build_session, sequence_order
+from exchange_tls.protocol_log.sessions import (
+    IDLE_TIMEOUT,
+    MAX_OPEN_SESSIONS,
+    MAX_SESSION_ROWS,
+    SWEEP_EVERY,
+    build_session,
+    sequence_order,
+)
 from exchange_tls.protocol_log.summary import (
     Occurrence,
     Signature,
@@ -82,11 +89,12 @@ BLOCK_BYTES = 4 * 1024 * 1024
 #: Raw bytes read at once (a day's log of 10 MB is one read).
 READ_BYTES = 16 * 1024 * 1024
 _HEADER_BYTES = 64 * 1024  # the directives come first, in a few hundred bytes
-# Below the assembler's limits (max_open and max_rows 100,000), with the margin of a
-# sweep (4,096 rows), so that the careful path would cut no session either.
-_MAX_OPEN = 90_000
-_MAX_ROWS = 90_000
-_IDLE_MS = 3_600_000  # the assembler's idle_timeout, one hour
+# Below the assembler's limits with a margin of more than a sweep's rows (it checks its
+# limits every SWEEP_EVERY rows), so that the careful path would cut no session either.
+_MAX_OPEN = MAX_OPEN_SESSIONS - 10_000
+assert SWEEP_EVERY < 10_000  # noqa: S101 -- the margin above must cover a sweep
+_MAX_ROWS = MAX_SESSION_ROWS - 10_000
+_IDLE_MS = IDLE_TIMEOUT // dt.timedelta(milliseconds=1)
 _MAX_FIELD_BYTES = 100_000  # per line: below csv.field_size_limit(), 131,072 characters
 _EVENTS = ("+", "-", ">", "<", "*")
 _CONNECT, _DISCONNECT, _SEND, _RECEIVE, _INFORMATION = range(5)

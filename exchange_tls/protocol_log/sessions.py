@@ -30,7 +30,10 @@ from exchange_tls.protocol_log.models import (
 )
 
 __all__ = [
+    "IDLE_TIMEOUT",
+    "MAX_OPEN_SESSIONS",
     "MAX_SESSION_ROWS",
+    "SWEEP_EVERY",
     "Builder",
     "SessionAssembler",
     "assemble_sessions",
@@ -40,6 +43,12 @@ __all__ = [
 
 #: The most rows one session keeps; an SMTP session of many messages has a few thousand.
 MAX_SESSION_ROWS = 100_000
+#: Sessions held open at once before the oldest is returned unfinished.
+MAX_OPEN_SESSIONS = 100_000
+#: Log time after which a session with no new row is returned unfinished.
+IDLE_TIMEOUT = dt.timedelta(hours=1)
+#: Rows between the assembler's sweeps for idle and surplus sessions.
+SWEEP_EVERY = 4096
 
 _Key = tuple["Direction | None", str, str]
 
@@ -51,7 +60,6 @@ class Builder(Protocol):
         """Return the session of ``rows``; ``ended`` says its disconnect row was seen."""
 
 
-_SWEEP_EVERY = 4096
 _SEQUENCE = operator.attrgetter("sequence_number")
 # One C call gives a row's session key. Indexing the fields by their names' places
 # measured a little faster here than attrgetter, which goes through a descriptor each.
@@ -119,8 +127,8 @@ class SessionAssembler:
     def __init__(
         self,
         *,
-        idle_timeout: dt.timedelta = dt.timedelta(hours=1),
-        max_open: int = 100_000,
+        idle_timeout: dt.timedelta = IDLE_TIMEOUT,
+        max_open: int = MAX_OPEN_SESSIONS,
         max_rows: int = MAX_SESSION_ROWS,
         build: Builder | None = None,
     ) -> None:
@@ -136,7 +144,7 @@ class SessionAssembler:
         self._idle_timeout = idle_timeout
         self._max_open = max_open
         self._latest: dt.datetime | None = None
-        self._until_sweep = max(1, min(_SWEEP_EVERY, max_open))
+        self._until_sweep = max(1, min(SWEEP_EVERY, max_open))
 
     @property
     def open_sessions(self) -> int:
@@ -181,7 +189,7 @@ class SessionAssembler:
         """Return sessions idle too long, and the oldest beyond ``max_open``."""
         # A sweep looks at every open session, so it runs once per that many rows (but
         # often enough to honour max_open): its cost per row stays constant.
-        self._until_sweep = max(1, min(max(_SWEEP_EVERY, len(self._open)), self._max_open))
+        self._until_sweep = max(1, min(max(SWEEP_EVERY, len(self._open)), self._max_open))
         evicted: list[SmtpSession | None] = []
         for key, rows in self._open.items():
             if len(rows) > self._max_rows:

@@ -37,6 +37,18 @@ SET_RECEIVE_CONNECTOR = (
 HEALTH_CHECKER = "https://github.com/microsoft/CSS-Exchange/tree/main/Diagnostics/HealthChecker"
 HYBRID_CONNECTORS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/use-connectors-to-configure-mail-flow/set-up-connectors-to-route-mail"
 _NOT_FOUND = "could not be found"
+
+
+def _name_not_found(*, rank: int) -> Signature:
+    """Return the signature of the queue error for a TlsCertificateName Exchange cannot find."""
+    return Signature(
+        groups=(("tlscertificatename", _NOT_FOUND),),
+        reading="The send connector names a certificate (TlsCertificateName) that "
+        "Exchange cannot find; no connection was made.",
+        rank=rank,
+    )
+
+
 _NAME_SELECTION = (
     "Looks the name up as Exchange does (issuer and subject, case-insensitively); the fix "
     "names a certificate only when one carrying the connector's FQDN is fit (private key, "
@@ -105,14 +117,7 @@ def _new_certificate_steps(fqdn: str | None) -> list[RemediationStep]:
     remedy="Set TlsCertificateName from a certificate fit for SMTP: "
     '"<I>$($c.Issuer)<S>$($c.Subject)"; when none is fit, get a new certificate first.',
     references=(SET_SEND_CONNECTOR,),
-    signatures=(
-        Signature(
-            groups=(("tlscertificatename", "could not be found"),),
-            reading="The send connector names a certificate (TlsCertificateName) that "
-            "Exchange cannot find; no connection was made.",
-            rank=1,
-        ),
-    ),
+    signatures=(_name_not_found(rank=1),),
     selection=_NAME_SELECTION,
     contradiction="The queue's 454 4.7.5 raises the confidence to high.",
     inputs=(
@@ -219,14 +224,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
     needs=("the connector's TlsCertificateName",),
     remedy='Set it again from the certificate: "<I>$($c.Issuer)<S>$($c.Subject)".',
     references=(SET_SEND_CONNECTOR, HEALTH_CHECKER),
-    signatures=(
-        Signature(
-            groups=(("tlscertificatename", "could not be found"),),
-            reading="The send connector names a certificate (TlsCertificateName) that "
-            "Exchange cannot find; no connection was made.",
-            rank=2,
-        ),
-    ),
+    signatures=(_name_not_found(rank=2),),
     selection=_NAME_SELECTION,
     contradiction="None: a malformed value matches nothing whatever the log says.",
     inputs=("send-connectors",),
