@@ -136,7 +136,7 @@ def test_diagnosis_json_matches_the_schema() -> None:
     """to_dict() follows the shipped JSON Schema, and to_json() is its JSON."""
     diagnosis = diagnose(kb_evidence())
     jsonschema.validate(diagnosis.to_dict(), schema())
-    assert '"schema_version": "2"' in diagnosis.to_json()
+    assert '"schema_version": "3"' in diagnosis.to_json()
 
 
 def test_script_has_check_fix_verify_with_what_if() -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from exchange_tls.diagnosis.weight import Impact, Share, Side, Subjects
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
@@ -33,8 +34,9 @@ __all__ = [
 #: The version of the JSON document that :meth:`Diagnosis.to_dict` writes; its JSON
 #: Schema ships as ``exchange_tls/data/diagnosis.schema.json`` (:func:`schema`).
 #: Version 2 added the verdict, the coverage and the problems, and the occurrences and
-#: times of each finding.
-SCHEMA_VERSION = "2"
+#: times of each finding; version 3 each finding's weight: ``subjects``, ``share``,
+#: ``began``, ``impact`` and ``side``.
+SCHEMA_VERSION = "3"
 
 
 def schema() -> dict[str, Any]:
@@ -125,6 +127,16 @@ class Finding:
     last_seen: dt.datetime | None = None
     #: The server (scope) the finding is about, when the evidence names one.
     server: str | None = None
+    #: The subjects that share the cause (hosts, connectors, queues), bounded, with counts.
+    subjects: Subjects | None = None
+    #: The failing share of the subject's sessions, when the logs can tell.
+    share: Share | None = None
+    #: When the failures began: the first failure after the last success, when known.
+    began: dt.datetime | None = None
+    #: What waits because of it: messages in the queues it explains, and the oldest.
+    impact: Impact | None = None
+    #: Which end must change: this server, the remote, or something between.
+    side: Side | None = None
 
     @property
     def rule(self) -> Rule | None:
@@ -169,6 +181,11 @@ class Finding:
             "first_seen": _iso(self.first_seen),
             "last_seen": _iso(self.last_seen),
             "server": self.server,
+            "subjects": None if self.subjects is None else self.subjects.to_dict(),
+            "share": None if self.share is None else self.share.to_dict(),
+            "began": _iso(self.began),
+            "impact": None if self.impact is None else self.impact.to_dict(),
+            "side": None if self.side is None else self.side.value,
         }
 
 
