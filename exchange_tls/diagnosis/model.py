@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from exchange_tls.diagnosis.weight import Impact, Share, Side, Subjects
+from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
@@ -136,7 +136,7 @@ class Finding:
     #: What waits because of it: messages in the queues it explains, and the oldest.
     impact: Impact | None = None
     #: Which end must change: this server, the remote, or something between.
-    side: Side | None = None
+    side: FaultSide | None = None
 
     @property
     def rule(self) -> Rule | None:

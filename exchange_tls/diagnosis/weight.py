@@ -4,7 +4,7 @@ A finding is one cause. What the cause touches (remote hosts, connectors, queues
 into a bounded :class:`Subjects` table, so 13,230 unreachable hosts make one finding with a
 top-N table and "and 13,220 more", never 13,230 findings or a 200,000-character sentence.
 :class:`Share` says how much of its subject's traffic fails, :class:`Impact` what waits
-because of it, and :class:`Side` which end must change.
+because of it, and :class:`FaultSide` which end must change.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 
 import attrs
 
-__all__ = ["SUBJECTS_SHOWN", "Impact", "Share", "Side", "SubjectCount", "Subjects"]
+__all__ = ["SUBJECTS_SHOWN", "Impact", "Share", "FaultSide", "SubjectCount", "Subjects"]
 
 #: How many subjects a finding lists by name; the rest are counted (see :class:`Subjects`).
 SUBJECTS_SHOWN = 10
 
 
-class Side(enum.Enum):
+class FaultSide(enum.Enum):
     """Which end of the connection must change to fix a finding."""
 
     #: This Exchange server (its certificates, connectors, settings).
