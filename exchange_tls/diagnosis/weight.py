@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["SUBJECTS_SHOWN", "Impact", "Share", "FaultSide", "SubjectCount", "Subjects"]
+__all__ = ["SUBJECTS_SHOWN", "FaultSide", "Impact", "Share", "SubjectCount", "Subjects"]
 
 #: How many subjects a finding lists by name; the rest are counted (see :class:`Subjects`).
 SUBJECTS_SHOWN = 10
