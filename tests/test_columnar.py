@@ -450,3 +450,51 @@ def test_load_evidence_takes_the_engine() -> None:
         for engine in ("careful", "columnar")
     ]
     assert diagnoses[0] == diagnoses[1]
+
+
+def _line(moment: dt.datetime, connector: str, session: str, number: int, *rest: str) -> str:
+    fields = (connector, session, str(number), "10.0.0.1:25", "203.0.113.9:25", *rest)
+    stamp = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.000Z"  # %Y gives "1" for year 1
+    return stamp + "," + ",".join(_quote(field) for field in fields)
+
+
+def test_a_tally_key_too_large_for_64_bits_counts_each_success_apart(tmp_path: Path) -> None:
+    """Tallies of 4,097 connectors, 8,191 thumbprints and protocols and 7,600 years keep apart.
+
+    The key of a tally (connector, thumbprint, protocol, hour) was the product of their
+    counts, which wraps past 64 bits: here connector 0 and connector 4,096 had one key,
+    and both successes were counted under one of them.
+    """
+    early = dt.datetime(1, 1, 1, 10, tzinfo=dt.timezone.utc)
+    late = early + dt.timedelta(hours=2**26 - 1)  # the hour range is 2**26
+    thumbprints = [f"{index:040X}" for index in range(8191)]
+    protocols = [_SUCCESS.replace("SP_PROT_TLS1_2_CLIENT", f"P{index}") for index in range(8191)]
+    lines: list[str] = []
+
+    def plain(moment: dt.datetime, connector: str, session: str) -> None:
+        rows = [
+            ("+", "", ""),
+            ("*", "", "Sending certificate"),
+            ("*", thumbprints[-1], "Certificate thumbprint"),
+            ("*", "", protocols[-1]),
+            ("-", "", "Local"),
+        ]
+        lines.extend(_line(moment, connector, session, at, *row) for at, row in enumerate(rows))
+
+    # Connector 0 (first seen) and thumbprints 0-8,189 in one unusual session.
+    filler = [("+", "", ""), *(("*", value, "Certificate thumbprint") for value in thumbprints)]
+    lines += [_line(early, "C0", "F0", at, *row) for at, row in enumerate(filler[:-1])]
+    lines.append(_line(early, "C0", "F0", len(filler) - 1, "-", "", "Local"))
+    # Protocols 0-8,189 in another; connectors 1-4,095 in sessions of one row.
+    lines += [_line(early, "C0", "F1", at, ">", "", text) for at, text in enumerate(protocols[:-1])]
+    lines.append(_line(early, "C0", "F1", len(protocols), "-", "", "Local"))
+    lines += [_line(early, f"C{at}", "F2", 0, "-", "", "Local") for at in range(1, 4096)]
+    plain(early, "C0", "A")
+    plain(early, "C4096", "B")
+    plain(late, "C1", "C")
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    builder = _same(path)
+    assert builder is not None
+    tallies = builder.freeze().tallies
+    assert sorted(tally.connector_id for tally in tallies) == ["C0", "C1", "C4096"]

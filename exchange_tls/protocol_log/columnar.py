@@ -54,11 +54,13 @@ from typing import Any, NamedTuple
 
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ProblemCollector
-from exchange_tls.protocol_log.facts import (
-    _PLAIN_BREAKERS,  # the same tests as plain_success, not a copy that could drift
-    _PROTOCOL,
-    _TLS_SUCCEEDED,
-    _thumbprint,
+from exchange_tls.protocol_log.facts import (  # plain_success's own tests, not copies
+    InformationKind,
+    classify_information,
+    is_certificate_context,
+    is_error_reply,
+    is_thumbprint_context,
+    normalise_thumbprint,
     plain_success,
 )
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
@@ -102,8 +104,12 @@ _EVENT_OF = tuple(Event(value) for value in _EVENTS)
 _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z, the first moment Python can hold
-# Information text classes, as plain_success tests them in turn.
-_OTHER, _LABEL, _TLS_OK, _TLS_BAD, _BREAKER = range(5)
+# Information text classes, as plain_success tests them (classify_information).
+_OTHER = int(InformationKind.OTHER)
+_LABEL = int(InformationKind.SENDING)
+_TLS_OK = int(InformationKind.TLS_SUCCEEDED)
+_TLS_BAD = int(InformationKind.TLS_UNREAD)
+_BREAKER = int(InformationKind.BREAKER)
 _TIMESTAMP_LENGTH = 24
 _TIMESTAMP_PUNCTUATION = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
 
@@ -346,18 +352,15 @@ class _Reducer:
         # The strings plain_success tests, classified once per distinct value.
         context_codes = columns[8].dictionary_encode()
         context_values = context_codes.dictionary.to_pylist()
-        context_class = np.array([_classify(text) for text in context_values] + [0])
+        protocols: list[str] = []
+        context_class, context_protocol = _classified(context_values, protocols, np)
         context_certificate = np.array(
-            [text.startswith("Certificate ") for text in context_values] + [False]
+            [is_certificate_context(text) for text in context_values] + [False]
         )
         context_thumbprint = np.array(
-            [text == "Certificate thumbprint" for text in context_values] + [False]
+            [is_thumbprint_context(text) for text in context_values] + [False]
         )
         context_empty = np.array([not text for text in context_values] + [False])
-        protocols: list[str] = []
-        context_protocol = np.array(
-            [_protocol_id(text, protocols) for text in context_values] + [-1]
-        )
         context_index = context_codes.indices.to_numpy()
         text_class = context_class[context_index]
         text_protocol = context_protocol[context_index]
@@ -368,10 +371,9 @@ class _Reducer:
             data_codes = data.take(pa.array(at)).dictionary_encode()
             data_values = data_codes.dictionary.to_pylist()
             indices = data_codes.indices.to_numpy()
-            text_class[at] = np.array([_classify(text) for text in data_values])[indices]
-            text_protocol[at] = np.array([_protocol_id(text, protocols) for text in data_values])[
-                indices
-            ]
+            data_class, data_protocol = _classified(data_values, protocols, np)
+            text_class[at] = data_class[indices]
+            text_protocol[at] = data_protocol[indices]
         certificate = (events == _INFORMATION) & context_certificate[context_index]
         thumbprint_rows = certificate & context_thumbprint[context_index]
         thumbprint_of = np.full(count, -1, dtype=np.int64)
@@ -379,7 +381,7 @@ class _Reducer:
         if bool(thumbprint_rows.any()):
             at = np.flatnonzero(thumbprint_rows)
             codes = data.take(pa.array(at)).dictionary_encode()
-            values = [_thumbprint(text) for text in codes.dictionary.to_pylist()]
+            values = [normalise_thumbprint(text) for text in codes.dictionary.to_pylist()]
             thumbprints = values
             thumbprint_of[at] = codes.indices.to_numpy()
         reply = _RECEIVE if self.direction is Direction.SEND else _SEND
@@ -392,12 +394,7 @@ class _Reducer:
             if pc.any(maybe).as_py():
                 chosen = at[np.asarray(maybe.to_numpy(zero_copy_only=False))]
                 codes = data.take(pa.array(chosen)).dictionary_encode()
-                flags = np.array(
-                    [
-                        text[:1] in ("4", "5") and text[1:3].isdigit()
-                        for text in codes.dictionary.to_pylist()
-                    ]
-                )
+                flags = np.array([is_error_reply(text) for text in codes.dictionary.to_pylist()])
                 error_reply[chosen] = flags[codes.indices.to_numpy()]
 
         # plain_success, column-wise, on rows in sequence order.
@@ -662,10 +659,15 @@ class _Reducer:
         """Count the plain successes; return the latest session of each tally, to keep."""
         np = self.np
         hour = start[plain] // 3_600_000
-        parts = [connector[plain], thumbprint[plain] + 1, protocol[plain] + 1, hour - hour.min()]
+        # One key per tally. The product of four counts can pass 64 bits, so the key is
+        # made dense (0 to the number of distinct keys) after each part: it stays below
+        # the square of the number of sessions.
         combined = np.zeros(len(plain), dtype=np.int64)
-        for part in parts:
-            combined = combined * (int(part.max()) + 1) + part
+        for part in (connector[plain], thumbprint[plain], protocol[plain], hour):
+            _, dense = np.unique(part, return_inverse=True)
+            combined = combined * len(plain) + dense.reshape(-1)
+            _, combined = np.unique(combined, return_inverse=True)
+            combined = combined.reshape(-1).astype(np.int64)
         _, first, inverse, counts = np.unique(
             combined, return_index=True, return_inverse=True, return_counts=True
         )
@@ -804,30 +806,24 @@ def _moment(milliseconds: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(milliseconds=milliseconds)
 
 
-def _classify(text: str) -> int:
-    """Classify an information row's text as plain_success tests it, in its order."""
-    if text == "Sending certificate":
-        return _LABEL
-    if text.startswith("TLS protocol "):
-        return _TLS_OK if _TLS_SUCCEEDED.match(text) else _TLS_BAD
-    if text.startswith(_PLAIN_BREAKERS):
-        return _BREAKER
-    return _OTHER
+def _classified(values: list[str], protocols: list[str], np: Any) -> tuple[Any, Any]:
+    """Classify distinct information texts; return their kinds and protocol indexes.
 
-
-def _protocol_id(text: str, protocols: list[str]) -> int:
-    """Return the index in ``protocols`` of the protocol a TLS success line names."""
-    if not text.startswith("TLS protocol "):
-        return -1
-    success = _TLS_SUCCEEDED.match(text)
-    if success is None:
-        return -1
-    raw = success.group("protocol")
-    version = _PROTOCOL.match(raw)
-    name = version.group("version") if version else raw
-    if name not in protocols:
-        protocols.append(name)
-    return protocols.index(name)
+    Each array has one more entry than ``values`` (OTHER, -1), for rows with no text.
+    A protocol is an index into ``protocols``, which grows with the protocols named.
+    """
+    kinds: list[int] = []
+    named: list[int] = []
+    for text in values:
+        kind, protocol = classify_information(text)
+        kinds.append(int(kind))
+        if protocol is None:
+            named.append(-1)
+        else:
+            if protocol not in protocols:
+                protocols.append(protocol)
+            named.append(protocols.index(protocol))
+    return np.array([*kinds, _OTHER]), np.array([*named, -1])
 
 
 def _timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
