@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -217,3 +220,20 @@ def test_the_kill_hook_never_kills_the_main_process(
     monkeypatch.setenv("EXCHANGE_TLS_TEST_KILL_WORKER", logs[7].name)
     summary, _ = summarise_logs(logs, jobs=1)
     assert summary.send_sessions > 0
+
+
+def test_small_inputs_do_not_import_pyarrow() -> None:
+    """The bundled example, with the default engine: read carefully, pyarrow never imported."""
+    pytest.importorskip("pyarrow")
+    code = (
+        "import sys, contextlib, io\n"
+        "from exchange_tls.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['diagnose'])\n"
+        "print(sorted(name for name in ('pyarrow', 'numpy', 'pandas') if name in sys.modules))\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    output = subprocess.run(  # noqa: S603 -- this interpreter, our own code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
+    ).stdout
+    assert output.strip() == "[]"
