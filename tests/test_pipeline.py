@@ -22,6 +22,7 @@ from exchange_tls.pipeline import (
     summarise_log,
     summarise_logs,
 )
+from exchange_tls.protocol_log import reader as reader_module
 from exchange_tls.protocol_log.summary import SummaryBuilder
 
 HEADER = (
@@ -237,3 +238,20 @@ def test_small_inputs_do_not_import_pyarrow() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environment
     ).stdout
     assert output.strip() == "[]"
+
+
+def test_a_small_file_is_read_the_fast_way_after_its_header(
+    logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of one batch: only its directives are read row by row, its rows the fast way."""
+    careful: list[int] = []
+    original = reader_module._LogReader._careful
+
+    def spy(self: Any, batch: list[list[str]], first: int) -> Any:
+        careful.append(len(batch))
+        return original(self, batch, first)
+
+    monkeypatch.setattr(reader_module._LogReader, "_careful", spy)
+    summary, _ = summarise_logs(logs[:1], jobs=1, engine="careful")
+    assert summary.send_sessions > 0
+    assert careful == [5]  # the five directives

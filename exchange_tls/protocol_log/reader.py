@@ -271,12 +271,28 @@ class _LogReader:
                         self._spanning_lines(first)
                 if undecodable:
                     batch = self._replace_undecodable(batch, first)
-                rows = None
-                if self.columns.standard and not self.pasted:
-                    rows = self._fast(batch, first)
-                yield rows if rows is not None else self._careful(batch, first)
+                yield self._rows(batch, first)
         finally:
             physical.close()
+
+    def _rows(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow]:
+        """Read a batch's rows: the fast way when it can, else each row carefully.
+
+        The header's directives, which open a file, are read carefully on their own, so
+        that the rows after them can still be read the fast way (a small file is often
+        one batch).
+        """
+        if self.pasted:
+            return self._careful(batch, first)
+        lead = 0
+        while lead < len(batch) and batch[lead] and batch[lead][0].startswith("#"):
+            lead += 1
+        head: list[ProtocolLogRow] = []
+        if lead and lead < len(batch):
+            head = self._careful(batch[:lead], first)
+            batch, first = batch[lead:], first + lead
+        rows = self._fast(batch, first) if self.columns.standard else None
+        return head + (rows if rows is not None else self._careful(batch, first))
 
     def _split_lines(self, lines: list[str], first: int) -> list[list[str]]:
         """Split each line on its own; report the quotes left open at the line's end."""
