@@ -498,3 +498,47 @@ def test_a_tally_key_too_large_for_64_bits_counts_each_success_apart(tmp_path: P
     assert builder is not None
     tallies = builder.freeze().tallies
     assert sorted(tally.connector_id for tally in tallies) == ["C0", "C1", "C4096"]
+
+
+def test_failures_whose_banners_carry_the_time_share_one_shape(tmp_path: Path) -> None:
+    """Banners with times, and replies that differ only past their code, make no new shapes.
+
+    Sessions that differ where the reading looks (STARTTLS offered or not, an error
+    reply's code) still get their own signature, as on the careful path.
+    """
+    lines = []
+    for offset in range(40):
+        moment = _START + dt.timedelta(seconds=offset)
+        offer = "250-STARTTLS" if offset % 3 else "250-8BITMIME"
+        failure = (
+            [("*", "", "TLS negotiation failed with error UnknownCredentials")]
+            if offset % 2
+            else [("<", f"451 4.7.0 Temporary server error {offset}", "")]
+        )
+        rows = [
+            ("+", "", ""),
+            (
+                "<",
+                f"220 mx{offset % 7}.example.net ready at Sun, 01 Nov 2026 10:00:{offset:02d}",
+                "",
+            ),
+            (">", "EHLO mail.contoso.com", ""),
+            ("<", offer, ""),
+            ("<", f"250 SIZE {offset}", ""),
+            (">", "STARTTLS", ""),
+            ("<", "220 2.0.0 SMTP server ready", ""),
+            *failure,
+            ("-", "", "Local"),
+        ]
+        for number, (event, data, context) in enumerate(rows):
+            fields = ("Outbound", f"08DC42C8FF2{offset:05X}", str(number), "10.0.0.1:25")
+            fields += (_REMOTES[offset % len(_REMOTES)], event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    columnar._SHAPES.clear()
+    builder = _same(path)
+    assert builder is not None
+    # Two failures, STARTTLS offered or not: four shapes at most, not forty.
+    assert len(columnar._SHAPES) <= 4

@@ -57,6 +57,7 @@ from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.facts import (  # plain_success's own tests, not copies
     InformationKind,
     classify_information,
+    fact_text,
     is_certificate_context,
     is_error_reply,
     is_thumbprint_context,
@@ -516,12 +517,18 @@ class _Reducer:
         np, pa = self.np, self.pa
         positions = np.flatnonzero(np.isin(row_session, unusual))
         arrival = pa.array(order[positions])
-        data = table.column(7).take(arrival).to_pylist()
+        written = table.column(7).take(arrival).to_pylist()
         contexts = table.column(8).take(arrival).to_pylist()
         remotes = table.column(5).take(arrival).to_pylist()
         connectors = table.column(1).take(arrival).to_pylist()
         session_ids = table.column(2).take(arrival).to_pylist()
         kinds = row_events[positions].tolist()
+        # Commands and replies as the session's reading uses them (fact_text): a banner
+        # that carries the time makes no shape of its own.
+        data = [
+            text if kind == _INFORMATION else _fact_text(text)
+            for kind, text in zip(kinds, written, strict=True)
+        ]
         numbers = sequence[order[positions]].tolist()
         row_lines = lines[order[positions]].tolist()
         bounds = [*np.flatnonzero(np.diff(row_session[positions], prepend=-1)).tolist()]
@@ -572,7 +579,7 @@ class _Reducer:
             )
             occurrence = Occurrence(
                 source=SourceRef(self.name, row_lines[low + telling]),
-                excerpt=_text(data[low + telling], contexts[low + telling]),
+                excerpt=_text(written[low + telling], contexts[low + telling]),
                 start=session_order[0],
                 end=_moment(int(end[index])),
                 remote_host=host,
@@ -786,7 +793,10 @@ def _shape_of(direction: Direction, rows: list[ProtocolLogRow]) -> _Known | None
     return signature, position, (tls.succeeded if tls is not None else None)
 
 
-@functools.lru_cache(maxsize=4096)
+_fact_text = functools.lru_cache(maxsize=65536)(fact_text)
+
+
+@functools.lru_cache(maxsize=65536)  # a fleet talks to tens of thousands of hosts
 def _host_of(remote: str) -> str:
     endpoint = Endpoint.parse(remote) if remote else None
     return endpoint.host if endpoint is not None and endpoint.host else ""

@@ -47,6 +47,7 @@ __all__ = [
     "InformationKind",
     "SessionFacts",
     "classify_information",
+    "fact_text",
     "infer_direction",
     "is_certificate_context",
     "is_error_reply",
@@ -585,6 +586,34 @@ def normalise_thumbprint(text: str | None) -> str | None:
 def is_error_reply(data: str) -> bool:
     """Whether a reply's data is a 4xx or 5xx reply (which fails a plain success)."""
     return data[:1] in ("4", "5") and data[1:3].isdigit()
+
+
+_TELLING_PREFIXES = ("TLS negotiation failed", "Failed to connect", "Outbound Auth")
+
+
+def fact_text(data: str) -> str:
+    """Return what a session's reading uses of a command's or a reply's data.
+
+    :func:`session_facts` reads a command or a reply in full only when it mentions
+    STARTTLS or is an EHLO (or HELO); otherwise, and so do :func:`plain_success`, the
+    signature and the telling row of a summary, only its first four characters (a
+    reply's code and the character after it: an error reply, the end of an EHLO reply).
+    Sessions whose rows give the same ``fact_text`` (information rows compared whole)
+    have the same facts, signature and telling row: the columnar reader builds one of
+    them for all (unusual sessions whose banners carry the time, say). Keep this in step
+    with :func:`_on_command`, :func:`_on_reply`, :func:`_offer_refused` and the summary's
+    ``_error_reply`` and ``telling_row``.
+
+    >>> fact_text("220 mx1.example.net Microsoft ESMTP MAIL Service ready at Sun, 01 Nov 2026")
+    '220 '
+    >>> fact_text("250-STARTTLS")
+    '250-STARTTLS'
+    """
+    if "STARTTLS" in data.upper() or data[:4].upper() in ("EHLO", "HELO"):
+        return data
+    if data.startswith(_TELLING_PREFIXES):
+        return data
+    return data[:4]
 
 
 def plain_success(
