@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from exchange_tls import diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.pipeline import map_logs, summarise_log
-from exchange_tls.protocol_log import columnar
+from exchange_tls.protocol_log import columnar, columnar_counts
 from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder
 
@@ -537,8 +537,8 @@ def test_failures_whose_banners_carry_the_time_share_one_shape(tmp_path: Path) -
             lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
     path = tmp_path / "SEND2024060110-1.LOG"
     path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
-    columnar._SHAPES.clear()
+    columnar_counts._SHAPES.clear()
     builder = _same(path)
     assert builder is not None
     # Two failures, STARTTLS offered or not: four shapes at most, not forty.
-    assert len(columnar._SHAPES) <= 4
+    assert len(columnar_counts._SHAPES) <= 4
