@@ -414,7 +414,8 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         default="auto",
         help="how protocol log files are read: columnar (the columnar extra, pyarrow) for "
         "each file it can read exactly, careful (the streaming reader) always, or auto: "
-        "columnar when installed (default; the diagnosis is the same)",
+        "columnar when installed, for logs of 16 MiB or more and files of 256 KiB or more "
+        "(default; the diagnosis is the same)",
     )
     command.add_argument(
         "--date-order",

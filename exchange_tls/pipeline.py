@@ -32,6 +32,7 @@ from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, su
 
 __all__ = [
     "COLUMNAR_MIN_BYTES",
+    "COLUMNAR_MIN_FILE_BYTES",
     "ENGINES",
     "PARALLEL_MIN_BYTES",
     "Engine",
@@ -50,11 +51,15 @@ __all__ = [
 #: importing pyarrow and numpy costs more time (about 0.3 s) and memory (about 60 MiB)
 #: than the columnar path saves on them.
 COLUMNAR_MIN_BYTES = 16 * 1024 * 1024
+#: With ``engine="auto"``, a file smaller than this is read by the careful reader even
+#: among large logs: the columnar path's fixed cost per file is more than it saves.
+COLUMNAR_MIN_FILE_BYTES = 256 * 1024
 
 #: How a log file is read: ``"careful"``, the streaming reader, always;
 #: ``"columnar"``, the columnar fast path of the ``columnar`` extra for each file it can
 #: read exactly, the careful reader for the rest; ``"auto"``, columnar when the extra is
-#: installed, else careful.
+#: installed and the logs are large enough to gain from it (:data:`COLUMNAR_MIN_BYTES` in
+#: all, :data:`COLUMNAR_MIN_FILE_BYTES` a file), else careful.
 Engine = Literal["auto", "careful", "columnar"]
 ENGINES: tuple[Engine, ...] = ("auto", "careful", "columnar")
 
@@ -83,6 +88,10 @@ def summarise_log(
 
 
 def _summarise_one(path: str | os.PathLike[str], *, keep_all: bool, engine: Engine) -> LogSummary:
+    # "auto" here means the logs in all are large enough for pyarrow; a small file still
+    # costs the columnar path more (a few milliseconds a file) than it saves.
+    if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_FILE_BYTES:
+        engine = "careful"
     if _use_columnar(engine) and not keep_all:
         builder = summarise_clean_log(path)
         if builder is not None:

@@ -255,3 +255,19 @@ def test_a_small_file_is_read_the_fast_way_after_its_header(
     summary, _ = summarise_logs(logs[:1], jobs=1, engine="careful")
     assert summary.send_sessions > 0
     assert careful == [5]  # the five directives
+
+
+def test_auto_reads_small_files_carefully_among_large_logs(
+    logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default engine, the columnar path is tried on large files only."""
+    tried: list[str] = []
+    monkeypatch.setattr(pipeline, "columnar_available", lambda: True)
+    monkeypatch.setattr(pipeline, "summarise_clean_log", lambda path: tried.append(path))
+    monkeypatch.setattr(pipeline, "COLUMNAR_MIN_BYTES", 1)
+    expected = reduce_logs(logs, jobs=1, engine="careful").builders[0].freeze()
+    assert reduce_logs(logs, jobs=1).builders[0].freeze() == expected
+    assert tried == []
+    monkeypatch.setattr(pipeline, "COLUMNAR_MIN_FILE_BYTES", 1)
+    assert reduce_logs(logs, jobs=1).builders[0].freeze() == expected
+    assert len(tried) == len(logs)
