@@ -44,6 +44,27 @@ def _csv_baseline(files: list[Path]) -> str:
     return f"{rows} rows"
 
 
+def _typed_rows(files: list[Path]) -> str:
+    from exchange_tls import iter_protocol_rows
+
+    rows = 0
+    for _ in iter_protocol_rows(*files):
+        rows += 1
+    return f"{rows} rows"
+
+
+def _sessions(files: list[Path]) -> str:
+    from exchange_tls import assemble_sessions, iter_protocol_rows
+
+    rows = 0
+    for session in assemble_sessions(iter_protocol_rows(*files)):
+        rows += len(session.rows)
+        tls = session.tls
+        if tls is not None and tls.local_certificate is not None:
+            _ = (tls.succeeded, tls.error, tls.local_certificate.thumbprint)
+    return f"{rows} rows"
+
+
 def _diagnose(files: list[Path], **options: object) -> str:
     """Do what ``exchange-tls diagnose`` does: load (summarising logs), diagnose; hash the JSON."""
     from exchange_tls import diagnose, load_evidence
@@ -83,6 +104,8 @@ _TIMED: dict[str, float] = {}
 
 MEASURES: dict[str, Callable[[list[Path]], str]] = {
     "csv": _csv_baseline,
+    "rows": _typed_rows,
+    "sessions": _sessions,
     "careful-1": lambda files: _diagnose(files, engine="careful", jobs=1),
     "columnar-1": lambda files: _diagnose(files, engine="columnar", jobs=1),
     "careful-default": lambda files: _diagnose(files, engine="careful"),
@@ -92,6 +115,8 @@ MEASURES: dict[str, Callable[[list[Path]], str]] = {
 }
 DESCRIPTIONS = {
     "csv": "csv.reader over every file (the baseline)",
+    "rows": "iter_protocol_rows: typed rows, nothing else",
+    "sessions": "assemble_sessions(iter_protocol_rows(...)), every session whole",
     "careful-1": "diagnose, careful reader, one process (--engine careful --jobs 1)",
     "columnar-1": "diagnose, columnar fast path, one process (--engine columnar --jobs 1)",
     "careful-default": "diagnose, careful reader, default jobs (every core)",
@@ -241,7 +266,11 @@ def _measure_set(name: str, files: list[Path], measures: list[str], repeat: int)
             f"{float(result['workers_peak_rss_mib']):>6.1f} MiB  {result['load']}"  # type: ignore[arg-type]
             + (f"  (+{result['setup']:.1f} s to start the cluster)" if result.get("setup") else "")
         )
-    digests = {str(result["result"]) for measure, result in results.items() if measure != "csv"}
+    digests = {
+        str(result["result"])
+        for measure, result in results.items()
+        if measure not in ("csv", "rows", "sessions")
+    }
     if digests:
         same = "yes" if len(digests) == 1 else f"NO ({len(digests)} different)"
         print(f"byte-identical diagnosis JSON across the measures: {same}")
@@ -259,6 +288,7 @@ def main() -> None:
     """Generate (or reuse) the sets, measure and print a table for each."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, help="folder for the generated sets (kept)")
+    parser.add_argument("--folder", type=Path, help="measure this folder's SEND*/RECV* logs only")
     parser.add_argument("--sets", default="clean,unhealthy,small")
     parser.add_argument("--megabytes", type=int, default=1000, help="size of clean, unhealthy")
     parser.add_argument("--small-files", type=int, default=20_000)
@@ -277,9 +307,17 @@ def main() -> None:
         _child(measure, files)
         return
     print(_machine())
+    measures = [m for m in arguments.measures.split(",") if m]
+    if arguments.folder:
+        files = sorted(
+            path
+            for path in arguments.folder.rglob("*")
+            if path.name[:4].upper() in ("SEND", "RECV")
+        )
+        _measure_set(str(arguments.folder), files, measures, arguments.repeat)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         root = arguments.root or Path(scratch)
-        measures = [m for m in arguments.measures.split(",") if m]
         for name in arguments.sets.split(","):
             if name == "small":
                 files = _files(
