@@ -23,6 +23,7 @@ from typing import BinaryIO
 import attrs
 
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
+from exchange_tls.moments import to_utc
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.results import ReadResult, read_text_file
 from exchange_tls.sources import SourceRef
@@ -70,9 +71,7 @@ def _time(text: object) -> dt.datetime | None:
         moment = from_iso(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+    return to_utc(moment)
 
 
 def parse_manifest(

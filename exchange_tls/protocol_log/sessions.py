@@ -21,6 +21,7 @@ import operator
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
+from exchange_tls.moments import shift
 from exchange_tls.protocol_log.facts import infer_direction, session_facts
 from exchange_tls.protocol_log.models import (
     Direction,
@@ -198,7 +199,7 @@ class SessionAssembler:
                 self._dropped[key] = self._dropped.get(key, 0) + len(rows) - self._max_rows
                 del rows[self._max_rows :]
         if self._latest is not None:
-            cutoff = self._latest - self._idle_timeout
+            cutoff = shift(self._latest, -self._idle_timeout)
             idle = [key for key, rows in self._open.items() if rows[-1].timestamp < cutoff]
             evicted.extend(self._finish(key) for key in idle)
         while len(self._open) > self._max_open:
