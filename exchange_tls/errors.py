@@ -145,7 +145,10 @@ class ParseError(ExchangeTlsError, ValueError):
         self.source = source
         self.line = line
         self.column = column
-        self.line_text = line_text
+        # A reader handed bytes must still give an error that prints.
+        self.line_text = (
+            line_text if line_text is None or isinstance(line_text, str) else repr(line_text)
+        )
         self.span_start = span_start
         self.code = code
 

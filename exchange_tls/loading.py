@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.budgets import (
     ARCHIVE_ERRORS,
     MAX_ARCHIVE_BYTES,
@@ -252,6 +253,19 @@ def load_evidence(
     Raises ``FileNotFoundError`` for a path that does not exist, and ``ValueError`` for a
     ``date_order`` other than MDY, DMY or YMD (in any case).
     """
+    check_arguments(
+        "load_evidence",
+        date_order=date_order,
+        tz=tz,
+        progress=progress,
+        server_fqdn=server_fqdn,
+        jobs=jobs,
+        executor=executor,
+        keep_sessions=keep_sessions,
+        engine=engine,
+    )
+    for path in paths:
+        check_arguments("load_evidence", paths=path)
     options = ReadOptions(date_order=normalise_date_order(date_order), tz=tz)
     reads: list[_Read] = []
     on_disk: list[tuple[str, Blob]] = []

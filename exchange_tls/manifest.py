@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
 from exchange_tls.moments import to_utc
 from exchange_tls.powershell.dates import from_iso
@@ -92,6 +93,7 @@ def parse_manifest(
     >>> parse_manifest('{"Name": "x"}').items
     ()
     """
+    check_arguments("parse_manifest", text=text, source=source, errors=errors)
     collector = ProblemCollector(errors)
     # Text that is not JSON was read in no format; JSON that is not a manifest was.
     read_as: str | None = None
@@ -157,6 +159,7 @@ def read_manifest(
     file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
 ) -> ReadResult[CollectionManifest]:
     """Read a ``manifest.json`` file; see :func:`parse_manifest`."""
+    check_arguments("read_manifest", file=file, errors=errors)
     return read_text_file(
         file, lambda text, source: parse_manifest(text, source=source, errors=errors)
     )

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
@@ -397,6 +398,15 @@ def parse_events(
     >>> event.meaning.name
     'credential-creation-failed'
     """
+    check_arguments(
+        "parse_events",
+        text=text,
+        source=source,
+        format=format,
+        errors=errors,
+        date_order=date_order,
+        tz=tz,
+    )
     collector = ProblemCollector(errors)
     valid = ("auto", "list", "table", "csv", "json", "clixml", "xml", "viewer")
     if format not in valid:
@@ -486,6 +496,9 @@ def read_events(
     tz: dt.tzinfo = dt.timezone.utc,
 ) -> ReadResult[EventRecord]:
     """Read a file of events in any encoding; an ``.evtx`` file needs the ``evtx`` extra."""
+    check_arguments(
+        "read_events", file=file, format=format, errors=errors, date_order=date_order, tz=tz
+    )
     if isinstance(file, (str, os.PathLike)):
         name = str(file)
         data = Path(file).read_bytes()
