@@ -146,9 +146,8 @@ class ParseError(ExchangeTlsError, ValueError):
         self.line = line
         self.column = column
         # A reader handed bytes must still give an error that prints.
-        self.line_text = (
-            line_text if line_text is None or isinstance(line_text, str) else repr(line_text)
-        )
+        shown: object = line_text
+        self.line_text = shown if shown is None or isinstance(shown, str) else repr(shown)
         self.span_start = span_start
         self.code = code
 

@@ -76,7 +76,6 @@ TAKES_NONE = {
     "date_order",
     "progress",
     "server_fqdn",
-    "jobs",
     "executor",
     "now",
     "line",
