@@ -9,6 +9,7 @@ that :func:`~exchange_tls.diagnose` joins to the sessions of the logs.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 
@@ -51,6 +52,14 @@ __all__ = [
     "default_ehlo_name",
     "probe_smtp",
 ]
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def probe_smtp(
@@ -97,11 +106,14 @@ def probe_smtp(
         connector = address_map(connect)
     else:
         connector = connect
+    # An address from the logs says nothing of the name a certificate should carry: the
+    # name is checked only when one is known.
+    checked_name = server_name or (None if _is_address(host) else host)
     outcome = probe_once(
         host,
         port,
         ehlo_name=ehlo_name,
-        server_name=server_name or host,
+        server_name=checked_name,
         timeout=float(timeout),
         roots=resolve_trust(trust),
         connect=connector,
@@ -114,7 +126,7 @@ def probe_smtp(
             host,
             port,
             ehlo_name=probe.ehlo_name,
-            server_name=server_name or host,
+            server_name=checked_name,
             timeout=float(timeout),
             connect=connector,
         )

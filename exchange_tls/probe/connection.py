@@ -242,7 +242,7 @@ def probe_once(
     if roots is None:
         probe = SmtpProbe(**fields, stage=ProbeStage.DONE)  # type: ignore[arg-type]
         return _Outcome(probe=probe, chain_der=tuple(chain_der))
-    verdict = verify_chain(chain_der, server_name or host, roots=roots, now=started)
+    verdict = verify_chain(chain_der, server_name, roots=roots, now=started)
     failed = verdict.result_type is not None
     probe = SmtpProbe(
         **fields,  # type: ignore[arg-type]

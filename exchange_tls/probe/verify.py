@@ -16,6 +16,7 @@ import functools
 import ipaddress
 import os
 import ssl
+import warnings
 from collections.abc import Sequence
 
 import attrs
@@ -41,7 +42,12 @@ class Verdict:
 def load_trust(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
     """Read the trusted roots of a PEM file (``--trust CAFILE``)."""
     with open(path, "rb") as stream:
-        return tuple(x509.load_pem_x509_certificates(stream.read()))
+        data = stream.read()
+    with warnings.catch_warnings():
+        # A system bundle holds old roots cryptography frowns on (a serial of zero); they
+        # are the system's to trust, not a problem of the probed server.
+        warnings.simplefilter("ignore")
+        return tuple(x509.load_pem_x509_certificates(data))
 
 
 @functools.cache

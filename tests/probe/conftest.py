@@ -77,7 +77,11 @@ class Loop:
         with warnings.catch_warnings():
             # The servers run outside pytest's warnings-as-errors; their warnings are theirs.
             warnings.simplefilter("ignore")
-            self.loop.run_forever()
+            try:
+                self.loop.run_forever()
+            finally:
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+                self.loop.close()
 
     def call(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
