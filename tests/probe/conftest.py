@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.smtp import SMTP
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 #: Seconds after which the servers' loop stops on its own.
 LIFETIME = 120.0
@@ -84,9 +86,11 @@ class Loop:
                 self.loop.close()
 
     def call(self, coroutine: Any) -> Any:
+        """Run a coroutine on the loop and return its result."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
 
     def stop(self) -> None:
+        """Stop the loop (it closes itself)."""
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -109,13 +113,13 @@ class Servers:
         return port
 
     def smtp(self, context: ssl.SSLContext | None) -> int:
-        """An aiosmtpd server; STARTTLS offered when given a TLS context."""
+        """Start an aiosmtpd server; STARTTLS offered when given a TLS context."""
         return self._start(
             lambda: SMTP(_Handler(), hostname=MX, ident="ESMTP probe-test", tls_context=context)
         )
 
     def scripted(self, script: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> int:
-        """A server that runs ``script(reader, writer)`` on each connection."""
+        """Start a server that runs ``script(reader, writer)`` on each connection."""
 
         async def start() -> asyncio.AbstractServer:
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -135,6 +139,8 @@ class Servers:
         return port
 
     def close(self) -> None:
+        """Close every server and connection this test started."""
+
         async def close() -> None:
             for writer in self._writers:
                 writer.close()
@@ -147,16 +153,16 @@ class Servers:
 class _Handler:
     """Accepts nothing: the probe never sends mail, and a test would fail if it tried."""
 
-    async def handle_RCPT(self, *args: Any) -> str:  # noqa: N802 -- aiosmtpd's hook name
+    async def handle_RCPT(self, *args: Any) -> str:
         raise AssertionError("the probe sent RCPT")
 
-    async def handle_DATA(self, *args: Any) -> str:  # noqa: N802 -- aiosmtpd's hook name
+    async def handle_DATA(self, *args: Any) -> str:
         raise AssertionError("the probe sent DATA")
 
 
 @pytest.fixture(scope="session")
 def server_loop() -> Iterator[Loop]:
-    """The loop every local server of the session runs on."""
+    """Return the loop every local server of the session runs on."""
     loop = Loop()
     yield loop
     loop.stop()
@@ -187,12 +193,19 @@ class Pki:
         minimum: ssl.TLSVersion | None = None,
         maximum: ssl.TLSVersion | None = None,
     ) -> ssl.SSLContext:
-        """A server context presenting a certificate for ``names`` (default: the MX)."""
+        """Return a server context presenting a certificate for ``names`` (default: the MX)."""
         now = dt.datetime.now(dt.timezone.utc)
         dates = {}
         if expired:
-            dates = {"not_before": now - dt.timedelta(days=400), "not_after": now - dt.timedelta(days=30)}
+            dates = {
+                "not_before": now - dt.timedelta(days=400),
+                "not_after": now - dt.timedelta(days=30),
+            }
         leaf = (ca or self.ca).issue_cert(*(names or (MX,)), **dates)
+        #: The DER of the last certificate made, for TLSA records that name it.
+        self.last_der = x509.load_pem_x509_certificate(
+            leaf.cert_chain_pems[0].bytes()
+        ).public_bytes(Encoding.DER)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         leaf.configure_cert(context)
         with warnings.catch_warnings():
@@ -207,5 +220,96 @@ class Pki:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """The certificates of the local servers."""
+    """Return the certificates of the local servers."""
     return Pki(tmp_path_factory.mktemp("pki"))
+
+
+class Zone:
+    """A local DNS server (dnslib) answering from zone lines, with the AD flag as told."""
+
+    def __init__(self) -> None:
+        from dnslib import QTYPE, RR
+        from dnslib.server import DNSLogger, DNSServer
+
+        self._rr, self._qtype = RR, QTYPE
+        self.records: list[Any] = []
+        self.authenticated = True
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data")
+        self.server = DNSServer(self, address="127.0.0.1", port=0, logger=quiet)
+        # A short poll, so that stopping takes a blink rather than half a second.
+        self.thread = threading.Thread(
+            target=self.server.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+        self.port: int = self.server.server.server_address[1]
+
+    def add(self, zone: str) -> None:
+        """Add records written as zone lines."""
+        self.records.extend(self._rr.fromZone(zone))
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        """Answer from the records (dnslib's resolver interface)."""
+        reply = request.reply()
+        name, qtype = request.q.qname, request.q.qtype
+        for record in self.records:
+            if record.rname == name and record.rtype == qtype:
+                reply.add_answer(record)
+        reply.header.ad = 1 if self.authenticated else 0
+        return reply
+
+    def stop(self) -> None:
+        """Stop the DNS server."""
+        self.server.server.shutdown()
+        self.server.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def zone() -> Iterator[Zone]:
+    """Serve a local DNS zone on 127.0.0.1, stopped when the test ends."""
+    served = Zone()
+    yield served
+    served.stop()
+
+
+class Https:
+    """A local HTTPS server of a few paths (an MTA-STS policy host)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        import http.server
+
+        pages = self.pages = {}  # type: dict[str, bytes]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = pages.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/plain")
+                self.end_headers()
+                self.wfile.write(body or b"not found")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server.timeout = 1
+        self.port: int = self.server.server_address[1]
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop the HTTPS server."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def https(pki: Pki) -> Iterator[Https]:
+    """Serve HTTPS for mta-sts.probe.test on 127.0.0.1, stopped when the test ends."""
+    served = Https(pki.context("mta-sts.probe.test"))
+    yield served
+    served.stop()

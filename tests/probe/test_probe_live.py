@@ -175,18 +175,20 @@ def test_a_healthy_probe_reports_the_chain_and_never_sends_mail(servers: Servers
         MX, port, timeout=TIMEOUT, trust=pki.trust_file, connect={MX: ("127.0.0.1", port)}
     )
     assert probe.starttls_offered is True
-    assert probe.capabilities is not None and "STARTTLS" in probe.capabilities
+    assert probe.capabilities is not None
+    assert "STARTTLS" in probe.capabilities
     assert probe.name_matches is True
-    assert probe.certificate is not None and MX in probe.certificate.dns_names
-    assert probe.banner is not None and probe.banner.startswith("220 ")
-    assert probe.ehlo_name is not None and probe.ehlo_name != "localhost"
+    assert probe.certificate is not None
+    assert MX in probe.certificate.dns_names
+    assert probe.banner is not None
+    assert probe.banner.startswith("220 ")
+    assert probe.ehlo_name is not None
+    assert probe.ehlo_name != "localhost"
 
 
 def test_versions_one_by_one_against_a_tls10_only_server(servers: Servers, pki: Pki) -> None:
     """A server limited to TLS 1.0 accepts it alone; the probe says it is legacy only."""
-    port = servers.smtp(
-        pki.context(minimum=ssl.TLSVersion.TLSv1, maximum=ssl.TLSVersion.TLSv1)
-    )
+    port = servers.smtp(pki.context(minimum=ssl.TLSVersion.TLSv1, maximum=ssl.TLSVersion.TLSv1))
     probe = probe_smtp(
         MX,
         port,
@@ -221,7 +223,8 @@ def test_a_refused_connection_stops_at_connect(servers: Servers) -> None:
     servers.close()
     probe = probe_smtp(MX, port, timeout=TIMEOUT, connect={MX: ("127.0.0.1", port)})
     assert probe.stage is ProbeStage.CONNECT
-    assert probe.error is not None and "cannot connect" in probe.error
+    assert probe.error is not None
+    assert "cannot connect" in probe.error
 
 
 def test_wrong_types_are_refused_by_name() -> None:
