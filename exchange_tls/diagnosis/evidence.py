@@ -13,6 +13,7 @@ from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
 from exchange_tls.events.models import EventRecord
 from exchange_tls.manifest import CollectionManifest
+from exchange_tls.probe_results.models import SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.summary import SessionSummary
 from exchange_tls.queues.models import QueueRecord
@@ -81,6 +82,8 @@ class Evidence:
     )
     #: The collector's manifest (server, time of collection), when one was read.
     manifest: CollectionManifest | None = None
+    #: Saved probes of remote hosts (``exchange-tls probe --format json``).
+    probes: tuple[SmtpProbe, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

@@ -13,6 +13,7 @@ from exchange_tls.diagnosis.rules import credentials
 from exchange_tls.diagnosis.rules import (
     certificates,
     connectors,
+    probes,
     server_settings,
     transport,
     unexplained,
@@ -24,6 +25,7 @@ __all__ = [
     "certificates",
     "connectors",
     "credentials",
+    "probes",
     "server_settings",
     "transport",
     "unexplained",
