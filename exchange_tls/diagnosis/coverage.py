@@ -47,6 +47,7 @@ KINDS = {
     "events": "the MSExchangeTransport and Schannel events (Get-WinEvent)",
     "tls-settings": "the SCHANNEL and .NET Framework registry keys (reg export)",
     "hybrid-configuration": "Get-HybridConfiguration | Format-List *",
+    "probes": "a saved probe of the remote host (exchange-tls probe HOST --format json -o FILE)",
 }
 
 
@@ -74,6 +75,7 @@ def available_kinds(evidence: Evidence) -> frozenset[str]:
         ("events", evidence.events),
         ("tls-settings", evidence.tls_settings),
         ("hybrid-configuration", evidence.hybrid_configurations),
+        ("probes", evidence.probes),
     ):
         if items:
             kinds.add(kind)

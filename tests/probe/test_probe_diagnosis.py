@@ -271,3 +271,22 @@ def test_a_mangled_field_is_a_problem(field: str, value: Any) -> None:
     document[field] = value
     result = parse_probe_results(json.dumps(document), source="m.json")
     assert len(result) + len(result.problems) == 1
+
+
+def test_near_misses_stay_silent() -> None:
+    """No probe rule fires where its evidence is not complete."""
+    # STARTTLS offered by both the log and the probe, and not ignored: nothing to say.
+    connector = SendConnector(name="Internet Mail", ignore_starttls=False)
+    offered = _probe(tls_version="TLSv1.2", versions=())
+    evidence = Evidence(sessions=_plain(True), probes=[offered], send_connectors=[connector])
+    assert not [f for f in diagnose(evidence).findings if f.rule_id.startswith("probe-")]
+    # A probe with no policy failure (the saved sample): no policy finding.
+    assert not diagnose(Evidence(probes=read_probe_results(PROBE))).findings
+    # A legacy-only remote is not "ruled out".
+    rules = [
+        f.rule_id
+        for f in diagnose(
+            Evidence(sessions=_sessions(LOG), probes=read_probe_results(PROBE))
+        ).findings
+    ]
+    assert "probe-rules-out-remote" not in rules

@@ -98,7 +98,7 @@ def _accepted(probe: SmtpProbe) -> str:
     selection="Failing send sessions joined to a probe by remote address or host name.",
     contradiction="A probe of the same host that negotiated TLS 1.2 or later rules it out "
     "(see probe-rules-out-remote).",
-    inputs=(),
+    inputs=("send-log+probes",),
 )
 def probe_remote_legacy_tls(context: Context, report: Report) -> Iterator[Finding]:
     """F8 confirmed at the remote: it accepts only TLS 1.0/1.1."""
@@ -179,7 +179,7 @@ def _domain_mismatch(context: Context, session: SmtpSession, probe: SmtpProbe) -
     selection="Failing send sessions joined to a probe by remote address or host name.",
     contradiction="Sessions on an EncryptionOnly connector: Exchange does not validate the "
     "remote certificate there, so the probe's certificate result is not their cause.",
-    inputs=(),
+    inputs=("send-log+probes",),
 )
 def probe_remote_certificate(context: Context, report: Report) -> Iterator[Finding]:
     """Find remote certificates the probe judged bad, under a validating connector."""
@@ -252,7 +252,7 @@ def _without_tls(session: SmtpSession) -> bool:
     references=(RFC_8460,),
     selection="Send sessions without a STARTTLS command, joined to a probe.",
     contradiction="A probe that stopped before EHLO says nothing of STARTTLS.",
-    inputs=(),
+    inputs=("send-log+probes",),
 )
 def probe_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """Who drops STARTTLS: the remote, a device between, or this connector."""
@@ -324,7 +324,7 @@ def probe_starttls(context: Context, report: Report) -> Iterator[Finding]:
     references=(RFC_7672, RFC_8461, RFC_8460),
     selection="Every saved probe with a policy check; failing sessions to its host are cited.",
     contradiction="TLSA records without the resolver's AD flag do not apply (RFC 7672 §2.2).",
-    inputs=(),
+    inputs=("probes",),
 )
 def probe_domain_policy(context: Context, report: Report) -> Iterator[Finding]:
     """DANE mismatch, MTA-STS fetch or policy failure, MX not listed."""
@@ -375,7 +375,7 @@ def probe_domain_policy(context: Context, report: Report) -> Iterator[Finding]:
     "Test-NetConnection and a probe run on it.",
     selection="Failing send sessions joined to a healthy probe.",
     contradiction="A probe run from another network may take another path than this server.",
-    inputs=(),
+    inputs=("send-log+probes",),
 )
 def probe_rules_out_remote(context: Context, report: Report) -> Iterator[Finding]:
     """Say where a healthy probe of the remote leaves the cause: here or between."""
