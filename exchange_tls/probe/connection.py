@@ -177,8 +177,11 @@ def probe_once(
     try:
         sock.settimeout(timeout)
         peer, local = sock.getpeername(), sock.getsockname()
-        fields["address"] = f"[{peer[0]}]:{peer[1]}" if ":" in peer[0] else f"{peer[0]}:{peer[1]}"
-        name = ehlo_name or default_ehlo_name(local[0])
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            host_part = f"[{peer[0]}]" if ":" in peer[0] else peer[0]
+            fields["address"] = f"{host_part}:{peer[1]}"
+        # A connector may hand over any stream socket (a socket pair in the docs' example).
+        name = ehlo_name or default_ehlo_name(local[0] if isinstance(local, tuple) else None)
         fields["ehlo_name"] = name
         talk = Conversation(ehlo_name=name)
         context = _client_context(minimum, maximum)
