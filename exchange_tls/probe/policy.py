@@ -61,12 +61,15 @@ class Resolver(Protocol):
 
     def mx(self, name: str) -> DnsAnswer:
         """Return ``MxHost`` records."""
+        ...
 
     def tlsa(self, name: str) -> DnsAnswer:
         """Return ``TlsaRecord`` records."""
+        ...
 
     def txt(self, name: str) -> DnsAnswer:
         """Return the TXT strings, each record's strings joined."""
+        ...
 
 
 #: ``fetch(url)``: the body of an HTTPS GET; raises ``OSError`` or ``ValueError`` on failure.
@@ -84,6 +87,7 @@ class DnspythonResolver:
         timeout: float = 5.0,
     ) -> None:
         try:
+            import dns.exception
             import dns.flags
             import dns.resolver
         except ImportError as error:  # pragma: no cover - depends on the install
