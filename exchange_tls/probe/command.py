@@ -97,7 +97,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "as a literal such as [192.0.2.1])",
     )
     command.add_argument(
-        "--trust", metavar="CAFILE", help="trusted roots, PEM (default: the system's)"
+        "--trust",
+        metavar="CAFILE",
+        help="trusted roots, PEM, for the server's certificate and the MTA-STS policy host "
+        "(default: the system's)",
     )
     command.add_argument(
         "--format", "-f", choices=("text", "json"), default="text", help="text or json"

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import socket
 import ssl
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
@@ -33,6 +34,10 @@ __all__ = [
 
 #: Seconds to wait for the connection, each reply and the handshake.
 DEFAULT_TIMEOUT = 10.0
+#: The whole conversation may last this many timeouts at most.
+DEADLINE_TIMEOUTS = 6
+#: Seconds to wait for the reply to QUIT.
+QUIT_WAIT = 2.0
 #: ``connect(host, port, timeout)``: a connected socket (tests map hosts to 127.0.0.1).
 Connector = Callable[[str, int, float], socket.socket]
 #: The versions tried one by one, oldest first, as OpenSSL names them.
@@ -186,7 +191,13 @@ def probe_once(
         talk = Conversation(ehlo_name=name)
         context = _client_context(minimum, maximum)
         pending: list[Action] = []
+        # Each read waits at most ``timeout``; the whole conversation at most a few of them,
+        # so a server that drips a byte at a time cannot hold the probe for long.
+        deadline = time.monotonic() + DEADLINE_TIMEOUTS * timeout
         while not talk.closed:
+            if time.monotonic() > deadline:
+                talk.timed_out(DEADLINE_TIMEOUTS * timeout)
+                break
             if not pending:
                 try:
                     data = sock.recv(_READ)
@@ -208,6 +219,9 @@ def probe_once(
                 except OSError as error:
                     talk.connection_lost(error.strerror or str(error))
                     break
+                if action.data.startswith(b"QUIT"):
+                    # The answer to QUIT is a courtesy: wait for it briefly.
+                    sock.settimeout(min(timeout, QUIT_WAIT))
             elif action.kind == "starttls":
                 try:
                     sock = context.wrap_socket(sock, server_hostname=_sni(server_name or host))

@@ -297,3 +297,34 @@ def test_the_https_fetcher_checks_the_policy_host_name(pki: Any, https: Any) -> 
     )
     with pytest.raises(ssl.SSLCertVerificationError):
         fetch("https://mta-sts.other.test" + STS_PATH)
+
+
+def test_domain_without_a_host_probes_each_mx(
+    servers: Any, pki: Any, zone: Any, https: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``probe --domain`` alone looks up the MX hosts and probes each."""
+    https.pages[STS_PATH] = POLICY
+    port = servers.smtp(pki.context())
+    _zone(zone, None)
+    status = main(
+        [
+            "probe",
+            "--domain",
+            DOMAIN,
+            "--dns-server",
+            f"127.0.0.1:{zone.port}",
+            "--connect-to",
+            f"{MX}=127.0.0.1:{port}",
+            "--connect-to",
+            f"{STS_HOST}=127.0.0.1:{https.port}",
+            "--trust",
+            str(pki.trust_file),
+            "--timeout",
+            str(TIMEOUT),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith(f"{MX} port 25")
+    assert "MTA-STS:       mode enforce" in out
+    assert "listed" in out

@@ -233,3 +233,19 @@ def test_wrong_types_are_refused_by_name() -> None:
         probe_smtp(b"mx", 25)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="port"):
         probe_smtp("mx", "25")  # type: ignore[arg-type]
+
+
+async def _drip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    for _ in range(100):
+        writer.write(b"220-still talking\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+def test_a_server_that_drips_forever_is_cut_off(servers: Servers) -> None:
+    """Each line arrives in time, yet the whole conversation has a deadline."""
+    port = servers.scripted(_drip)
+    probe = probe_smtp(MX, port, timeout=0.2, connect={MX: ("127.0.0.1", port)})
+    assert probe.stage is ProbeStage.BANNER
+    assert probe.error is not None
+    assert "no answer" in probe.error
