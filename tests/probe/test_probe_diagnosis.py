@@ -290,3 +290,16 @@ def test_near_misses_stay_silent() -> None:
         ).findings
     ]
     assert "probe-rules-out-remote" not in rules
+
+
+def test_a_probe_in_a_folder_of_its_own_joins_every_server() -> None:
+    """A probe is of a remote host, not of a server: each server's sessions may join it."""
+    from exchange_tls.diagnosis.scopes import gather
+    from exchange_tls.queues.models import QueueRecord
+
+    server = Evidence(sessions=_sessions(LOG), queues=[QueueRecord(identity="EX01\\7")])
+    fleet = gather({"logs": server, "probes": Evidence(probes=read_probe_results(PROBE))})
+    assert len(fleet.scopes) == 2
+    findings = diagnose(fleet).findings
+    (finding,) = [f for f in findings if f.rule_id == "probe-remote-legacy-tls"]
+    assert finding.server == "EX01"
