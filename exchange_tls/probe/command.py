@@ -217,7 +217,8 @@ def _targets(arguments: argparse.Namespace, resolver: Resolver | None) -> list[T
     if arguments.from_logs:
         from exchange_tls.loading import load_evidence
 
-        evidence = load_evidence(*arguments.from_logs, keep_sessions=True)
+        # Summaries, not whole sessions: the failing hosts are kept, the memory stays flat.
+        evidence = load_evidence(*arguments.from_logs)
         targets.extend(failed_hosts(evidence))
     if arguments.domain and not targets and resolver is not None:
         answer = resolver.mx(arguments.domain.strip().rstrip("."))
