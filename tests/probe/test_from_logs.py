@@ -28,6 +28,8 @@ def _second_log(folder: Path) -> None:
     text = LOG.read_text(encoding="utf-8-sig")
     text = text.replace(FABRIKAM, NORTHWIND).replace("mx.fabrikam.example", "mx.northwind.example")
     text = text.replace("08DC8A0000000002", "08DC8A0000000003")
+    # A cause of its own: the engine groups failures by error, not by host.
+    text = text.replace("AlgorithmMismatch", "SocketError")
     (folder / "SEND20240601-northwind.LOG").write_text(text, encoding="utf-8")
 
 
@@ -100,6 +102,19 @@ def test_from_logs_probes_every_failing_host_and_diagnose_names_the_remote(
     assert finding.side is FaultSide.REMOTE
     assert FABRIKAM in finding.summary
     assert any("probes.json#/probes/" in str(ref.source) for ref in finding.evidence)
+
+    # The same through the command line: the folder holds the logs and the saved probes.
+    assert main(["diagnose", str(evidence), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    by_rule = {f["rule_id"]: f for f in report["findings"]}
+    assert by_rule["probe-remote-legacy-tls"]["side"] == "remote"
+    # Northwind's failures are not explained by its probe (no STARTTLS at all now): the
+    # generic rule keeps them, and only them.
+    generic = by_rule["tls-protocol-mismatch"]
+    assert {ref["source"] for ref in generic["evidence"]} == {
+        str(evidence / "SEND20240601-northwind.LOG")
+    }
+    assert report["coverage"]["files_by_kind"]["probes"] == 1
 
 
 def test_from_logs_without_failures_probes_nothing(
