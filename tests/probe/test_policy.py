@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -328,3 +329,17 @@ def test_domain_without_a_host_probes_each_mx(
     assert out.startswith(f"{MX} port 25")
     assert "MTA-STS:       mode enforce" in out
     assert "listed" in out
+
+
+def test_published_policies_read_as_written() -> None:
+    """Gmail's published policy and RFC 8461's example parse, and match as senders do."""
+    data = Path(__file__).parent.parent / "data" / "probes"
+    gmail = parse_mta_sts_policy((data / "mta-sts-gmail.txt").read_text(encoding="utf-8"))
+    assert (gmail.mode, gmail.max_age) == ("enforce", 86400)
+    assert any(mx_pattern_matches("alt1.gmail-smtp-in.l.google.com", p) for p in gmail.mx)
+    assert any(mx_pattern_matches("gmail-smtp-in.l.google.com", p) for p in gmail.mx)
+    assert not any(mx_pattern_matches("a.b.gmail-smtp-in.l.google.com", p) for p in gmail.mx)
+    raw = (data / "mta-sts-rfc8461.txt").read_bytes().decode("utf-8")
+    example = parse_mta_sts_policy(raw)
+    assert example.mx == ("mail.example.com", "*.example.net", "backupmx.example.com")
+    assert example.max_age == 604800
