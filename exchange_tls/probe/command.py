@@ -19,7 +19,7 @@ from typing import TextIO
 import attrs
 
 from exchange_tls.probe import DEFAULT_TIMEOUT, DnspythonResolver, HttpsFetcher, probe_smtp
-from exchange_tls.probe.policy import Resolver
+from exchange_tls.probe.policy import DnsError, Resolver
 from exchange_tls.probe.text import probe_text
 from exchange_tls.probe_results import SmtpProbe, probes_to_json
 from exchange_tls.safe_text import for_json, for_terminal
@@ -67,6 +67,12 @@ def _positive(text: str) -> float:
     return value
 
 
+def _ehlo(text: str) -> str:
+    if not text or not all(c.isascii() and c.isprintable() and not c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"--ehlo takes one name without spaces, not {text!r}")
+    return text
+
+
 def _jobs(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) <= 64:
         raise argparse.ArgumentTypeError(f"--jobs takes 1 to 64, not {text!r}")
@@ -93,6 +99,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     command.add_argument(
         "--ehlo",
         metavar="NAME",
+        type=_ehlo,
         help="the name to send in EHLO (default: this machine's FQDN, else its address "
         "as a literal such as [192.0.2.1])",
     )
@@ -272,8 +279,12 @@ def run(arguments: argparse.Namespace) -> int:
     if not (arguments.host or arguments.from_logs or arguments.domain):
         _say("give HOST, --domain or --from-logs")
         return EXIT_USAGE
-    resolver = _resolver(arguments)
-    targets = _targets(arguments, resolver)
+    try:
+        resolver = _resolver(arguments)
+        targets = _targets(arguments, resolver)
+    except (DnsError, ImportError) as error:
+        _say(str(error))
+        return EXIT_USAGE
     if not targets:
         _say("no host to probe")
         return EXIT_OK if arguments.from_logs else EXIT_FAILED

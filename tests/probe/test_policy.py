@@ -343,3 +343,17 @@ def test_published_policies_read_as_written() -> None:
     example = parse_mta_sts_policy(raw)
     assert example.mx == ("mail.example.com", "*.example.net", "backupmx.example.com")
     assert example.max_age == 604800
+
+
+def test_a_dns_failure_is_a_usage_error_not_a_crash(capsys: pytest.CaptureFixture[str]) -> None:
+    """No DNS server answering: the command says the lookup failed and exits 2."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    status = main(
+        ["probe", "--domain", DOMAIN, "--dns-server", f"127.0.0.1:{port}", "--timeout", "0.5"]
+    )
+    assert status == 2
+    assert "lookup of probe.test failed" in capsys.readouterr().err

@@ -249,3 +249,10 @@ def test_a_server_that_drips_forever_is_cut_off(servers: Servers) -> None:
     assert probe.stage is ProbeStage.BANNER
     assert probe.error is not None
     assert "no answer" in probe.error
+
+
+def test_a_bad_ehlo_name_is_refused_before_any_connection() -> None:
+    """``--ehlo`` with a space is a usage error: nothing is probed."""
+    with pytest.raises(SystemExit) as caught:
+        main(["probe", MX, "--ehlo", "two words"])
+    assert caught.value.code == 2
