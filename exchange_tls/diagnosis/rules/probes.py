@@ -71,11 +71,14 @@ def _sided(finding: Finding, side: FaultSide) -> Finding:
     return attrs.evolve(finding, side=side)
 
 
+_HUMAN = {"SSLv3": "SSL 3.0", "TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1", "TLSv1.2": "TLS 1.2"}
+
+
 def _accepted(probe: SmtpProbe) -> str:
     accepted = probe.accepted_versions
     if accepted is not None:
-        return ", ".join(accepted) or "no version"
-    return f"{probe.tls_version} at best"
+        return ", ".join(_HUMAN.get(v, v) for v in accepted) or "no version"
+    return f"{_HUMAN.get(probe.tls_version or '', probe.tls_version)} at best"
 
 
 @rule(
