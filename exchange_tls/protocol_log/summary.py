@@ -13,7 +13,9 @@ which certificate and protocol. So each finished session is reduced at once:
   to cite.
 * An **unusual** session (TLS failed, no TLS, a failed connection or authentication, an
   error reply) has a signature: direction, connector, outcome, error and certificate
-  (for a failed connection, the remote host instead).
+  (for a failed connection, the remote host instead). The error's text is normalised
+  (:func:`~exchange_tls.protocol_log.signatures.normalise_signature_text`): host names,
+  times, addresses and ids in it are decoration, not causes.
   The first and the last session of each signature are kept whole; every other one
   becomes an :class:`Occurrence` (where its failure line is, what it says, when, to which
   remote host), which is enough to count and cite it. The remote host is not part of the
@@ -45,6 +47,7 @@ from exchange_tls.protocol_log.models import (
     SmtpSession,
 )
 from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, sequence_order
+from exchange_tls.protocol_log.signatures import normalise_signature_text
 from exchange_tls.sources import SourceRef
 
 __all__ = [
@@ -144,9 +147,11 @@ def signature_of(session: SmtpSession) -> Signature:
         winsock = session.connect_failure.winsock_error
         return (direction, connector, "connect-failed", str(winsock), _host(session))
     if session.auth_failure is not None:
-        return (direction, connector, "auth-failed", session.auth_failure, thumbprint)
+        failure = normalise_signature_text(session.auth_failure)
+        return (direction, connector, "auth-failed", failure, thumbprint)
     if tls is not None and tls.succeeded is False:
-        return (direction, connector, "tls-failed", tls.error or "", thumbprint)
+        error = normalise_signature_text(tls.error or "")
+        return (direction, connector, "tls-failed", error, thumbprint)
     reply = _error_reply(session)
     if reply is not None:
         return (direction, connector, "error-reply", reply, thumbprint)
