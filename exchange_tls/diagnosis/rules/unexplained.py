@@ -71,7 +71,7 @@ def tls_failures(
         count = len(group)
         if summary is not None:
             alike = {signature_of(session): session for session in group}
-            count += sum(len(summary.occurrences_like(session)) for session in alike.values())
+            count += sum(summary.occurrences_like(session).count for session in alike.values())
         known = schannel_error(error)
         evidence: list[EvidenceRef] = []
         for session in group:
