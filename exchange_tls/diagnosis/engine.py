@@ -47,12 +47,15 @@ from exchange_tls.diagnosis.rules.unexplained import (
     CATCH_ALL,
     failing_queues,
     failing_sessions,
+    folded_tls_failures,
     queue_errors,
     tls_failures,
 )
+from exchange_tls.diagnosis.weighing import Cause, Thresholds, Weigher
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.occurrences import EXEMPLARS_KEPT, Occurrences
 from exchange_tls.protocol_log.summary import (
+    OTHER,
     SessionSummary,
     Signature,
     signature_of,
@@ -134,9 +137,12 @@ def _merge(group: Sequence[Finding]) -> Finding:
 
 
 def _tie_break(finding: Finding, place: dict[str, int]) -> tuple[object, ...]:
-    # The summary and the cited places break ties, so the order never depends on input order.
+    # Severity, then impact (messages waiting, then failing sessions); the summary and the
+    # cited places break ties, so the order never depends on input order.
     return (
         finding.sort_key[0],
+        -(finding.impact.messages if finding.impact is not None else 0),
+        -finding.occurrences if finding.impact is not None else 0,
         finding.sort_key[1],
         place.get(finding.rule_id, len(place)),
         finding.subject,
@@ -198,6 +204,7 @@ class _Accounts:
         self.covered_sessions: set[int] = set()
         self.covered_queues: set[int] = set()
         self._found: dict[Signature, Occurrences] | None = None
+        self.covered_signatures: set[Signature] = set()
 
     def _occurrences(self, signature: Signature) -> Occurrences:
         if self._summary is None:
@@ -242,7 +249,7 @@ class _Accounts:
             for source, text in chosen
         ]
 
-    def settle(self, finding: Finding) -> Finding:
+    def settle(self, finding: Finding) -> tuple[Finding, Cause]:
         """Count what the finding accounts for, remember it, and say so on the finding.
 
         Its evidence is capped (:data:`EVIDENCE_SHOWN`, :data:`SESSIONS_SHOWN`): what is
@@ -268,8 +275,13 @@ class _Accounts:
             queue = self._queue_at.get(ref.source) if ref.source is not None else None
             if queue is not None:
                 queues[id(queue)] = queue
+        for signature in list(signatures):
+            if signature[2] == "connect-failed":
+                # The rarest unreachable hosts a summary folded share the cause of the others.
+                signatures.setdefault((*signature[:3], OTHER, OTHER), None)
         self.covered_sessions.update(sessions)
         self.covered_queues.update(queues)
+        self.covered_signatures.update(signatures)
         counted = [self._occurrences(signature) for signature in signatures]
         cited = list(
             dict.fromkeys(
@@ -295,7 +307,7 @@ class _Accounts:
             for moment in (queue.first_retry_time, queue.last_retry_time)
             if moment is not None
         ]
-        return attrs.evolve(
+        settled = attrs.evolve(
             finding,
             evidence=tuple(shown),
             evidence_omitted=max(0, len(others) - EVIDENCE_SHOWN)
@@ -304,6 +316,28 @@ class _Accounts:
             first_seen=min(moments, default=None),
             last_seen=max(moments, default=None),
         )
+        cause = Cause(
+            sessions=tuple(sessions.values()),
+            counted=tuple(
+                (signature, found)
+                for signature, found in zip(signatures, counted, strict=True)
+                if found.count
+            ),
+            queues=tuple(queues.values()),
+        )
+        return settled, cause
+
+    def folded(self) -> list[tuple[Signature, Occurrences]]:
+        """Return the failing TLS signatures a summary folded that no finding accounts for."""
+        if self._summary is None:
+            return []
+        return [
+            (signature, found)
+            for signature, found in self._summary.occurrences
+            if signature[2] == "tls-failed"
+            and signature[3] == OTHER
+            and signature not in self.covered_signatures
+        ]
 
     def unexplained(self) -> tuple[list[SmtpSession], list[QueueRecord]]:
         """Return the failing TLS sessions and queues no settled finding accounts for."""
@@ -313,7 +347,12 @@ class _Accounts:
         )
 
 
-def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis:
+def diagnose(
+    evidence: Evidence,
+    *,
+    now: dt.datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> Diagnosis:
     """Diagnose outbound TLS from the evidence; see the module's theory of operation.
 
     Too little evidence is never healthy:
@@ -324,14 +363,21 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
     ((), 'inconclusive')
 
     Evidence of several servers (``Evidence.scopes``) is judged server by server, each
-    at its own time, and the findings name their server.
+    at its own time, and the findings name their server. ``thresholds`` say when inbound
+    failures are background (:class:`~exchange_tls.diagnosis.weighing.Thresholds`; the
+    documented defaults when omitted).
     """
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise TypeError(f"thresholds must be a Thresholds, not {type(thresholds).__name__}")
+    limits = Thresholds() if thresholds is None else thresholds
     if not evidence.scopes:
-        return _diagnose_scope(evidence, now)
-    return _combine(tuple(_diagnose_scope(scope, now) for scope in evidence.scopes))
+        return _diagnose_scope(evidence, now, limits)
+    return _combine(tuple(_diagnose_scope(scope, now, limits) for scope in evidence.scopes))
 
 
-def _diagnose_scope(evidence: Evidence, now: dt.datetime | None) -> Diagnosis:
+def _diagnose_scope(
+    evidence: Evidence, now: dt.datetime | None, thresholds: Thresholds
+) -> Diagnosis:
     moment = now if now is not None else latest_time(evidence)
     context = Context(evidence, moment)
     found = [
@@ -341,12 +387,22 @@ def _diagnose_scope(evidence: Evidence, now: dt.datetime | None) -> Diagnosis:
         for finding in rule.check(context)
     ]
     accounts = _Accounts(context.sessions, failing_queues(context.queues), evidence.summary)
-    findings = [accounts.settle(finding) for finding in _one_per_cause(found)]
+    settled = [accounts.settle(finding) for finding in _one_per_cause(found)]
     sessions, queues = accounts.unexplained()
-    findings += [
+    settled += [
         accounts.settle(_renderable(finding))
-        for finding in (*tls_failures(sessions, evidence.summary), *queue_errors(queues))
+        for finding in tls_failures(sessions, evidence.summary, queues)
     ]
+    _, queues = accounts.unexplained()
+    settled += [accounts.settle(_renderable(finding)) for finding in queue_errors(queues)]
+    settled += [
+        (finding, Cause(counted=((signature, found),)))
+        for signature, found in accounts.folded()
+        for finding in folded_tls_failures(signature, found)
+    ]
+    weigher = Weigher(context, thresholds)
+    weighed = weigher.background([(weigher.weigh(f, cause), cause) for f, cause in settled])
+    findings = [finding for finding, _ in weighed]
     if evidence.server is not None:
         findings = [attrs.evolve(finding, server=evidence.server) for finding in findings]
     ordered = _ordered(findings)

@@ -106,6 +106,19 @@ class Occurrences:
         hour = _hour(moment)
         return sum(count for when, count in self.hours if when >= hour)
 
+    def first_after(self, moment: dt.datetime | None) -> dt.datetime | None:
+        """Return the start of the first occurrence after ``moment`` (any, when ``None``).
+
+        Exact up to :data:`STARTS_KEPT` occurrences; past it, the hour it falls in.
+        """
+        if moment is None:
+            return self.first
+        if self.starts is not None:
+            limit = moment.timestamp()
+            found = next((start for start in self.starts if start > limit), None)
+            return None if found is None else dt.datetime.fromtimestamp(found, dt.timezone.utc)
+        return next((when for when, _ in self.hours if when >= _hour(moment)), None)
+
 
 class Pile:
     """Occurrences of one signature as they come: add, merge, freeze."""
