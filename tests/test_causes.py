@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from exchange_tls import diagnose, load_evidence
 from exchange_tls._testing.noisy_day import NoisyDay, write_day
+from exchange_tls.cli import main
 from exchange_tls.diagnosis.model import Diagnosis
 from exchange_tls.diagnosis.weighing import BACKGROUND, Thresholds
 from exchange_tls.diagnosis.weight import Subjects
@@ -166,3 +167,17 @@ def test_a_subjects_table_folds_without_loss(counts: dict[str, int], shown: int)
     assert table.distinct == len(counts)
     assert table.total == sum(counts.values())
     assert len(table.top) == min(shown, len(counts))
+
+
+def test_the_command_line_sets_the_background_share(
+    noisy_day: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--background-share 0 reports every inbound failure as a problem; a bad share is refused."""
+    main(["diagnose", str(noisy_day), "--format", "json"])
+    default = json.loads(capsys.readouterr().out)
+    main(["diagnose", str(noisy_day), "--format", "json", "--background-share", "0%"])
+    strict = json.loads(capsys.readouterr().out)
+    assert BACKGROUND in [f["rule_id"] for f in default["findings"]]
+    assert BACKGROUND not in [f["rule_id"] for f in strict["findings"]]
+    with pytest.raises(SystemExit):
+        main(["diagnose", str(noisy_day), "--background-share", "150%"])

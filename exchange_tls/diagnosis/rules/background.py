@@ -39,7 +39,7 @@ __all__: list[str] = []
     "domains and hosts) and began within six hours of the connector's first session.",
     contradiction="A known partner or Exchange Online among the remotes, a higher share, "
     "few remotes, or a failure that began later (a change) keeps the findings as problems.",
-    inputs=("receive-log",),
+    # No inputs: the engine makes it from other findings, so it is never "not run".
 )
 def inbound_background(context: Context) -> Iterator[Finding]:
     """Yield nothing: the engine makes this finding when it weighs the others."""
