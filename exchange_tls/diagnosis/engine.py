@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.cite import shorten
@@ -367,8 +368,12 @@ def diagnose(
     failures are background (:class:`~exchange_tls.diagnosis.weighing.Thresholds`; the
     documented defaults when omitted).
     """
-    if thresholds is not None and not isinstance(thresholds, Thresholds):
-        raise TypeError(f"thresholds must be a Thresholds, not {type(thresholds).__name__}")
+    check_arguments("diagnose", now=now)
+    takes = instance_of(Evidence, description="an Evidence (from load_evidence)")
+    check_argument("diagnose", "evidence", evidence, takes)
+    if thresholds is not None:
+        limited = instance_of(Thresholds, description="a Thresholds (or None)")
+        check_argument("diagnose", "thresholds", thresholds, limited)
     limits = Thresholds() if thresholds is None else thresholds
     if not evidence.scopes:
         return _diagnose_scope(evidence, now, limits)
