@@ -304,3 +304,20 @@ def test_a_probe_in_a_folder_of_its_own_joins_every_server() -> None:
     findings = diagnose(fleet).findings
     (finding,) = [f for f in findings if f.rule_id == "probe-remote-legacy-tls"]
     assert finding.server == "EX01"
+
+
+def test_reading_and_diagnosing_never_load_the_socket_code() -> None:
+    """The evidence layer and diagnose() import nothing of exchange_tls.probe."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, exchange_tls, exchange_tls.probe_results, exchange_tls.loading\n"
+        "exchange_tls.diagnose(exchange_tls.Evidence())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[:2] == ['exchange_tls', 'probe']))"
+    )
+    root = str(Path(__file__).parents[2])
+    done = subprocess.run(  # noqa: S603 -- this interpreter, a fixed script
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert done.stdout.strip() == "[]"
