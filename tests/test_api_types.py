@@ -77,6 +77,7 @@ TAKES_NONE = {
     "progress",
     "server_fqdn",
     "executor",
+    "jobs",
     "now",
     "line",
     "direction",
