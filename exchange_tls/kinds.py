@@ -34,6 +34,7 @@ from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.records import PSObject
 from exchange_tls.queues.reader import parse_queues
+from exchange_tls.tls_reports.reader import looks_like_tls_report, parse_tls_reports
 from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
 
 __all__ = ["KINDS", "Kind", "ReadOptions", "kind_named", "recognise"]
@@ -98,6 +99,12 @@ KINDS: tuple[Kind, ...] = (
         field="manifest",
         parse=_reader(parse_manifest),
         recognise_text=looks_like_manifest,
+    ),
+    Kind(
+        name="tls-reports",
+        field="tls_reports",
+        parse=_reader(parse_tls_reports),
+        recognise_text=looks_like_tls_report,
     ),
     Kind(
         name="tls-settings",

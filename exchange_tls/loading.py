@@ -54,6 +54,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes, describe_mode, open_regular
+from exchange_tls.tls_reports.reader import GZIP_MAGIC, gunzip
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
@@ -562,6 +563,8 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
             log = LogSummary(builder=builder, problems=collector.problems)
             return _Read(root=root, part=blob.part, file=file, log=log, problems=log.problems)
         data = _read_limited(blob, MAX_TEXT_BYTES)
+        if data.startswith(GZIP_MAGIC):  # a .json.gz TLS report, or any gzip'ed export
+            data = gunzip(data, MAX_TEXT_BYTES)
     except _TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",

@@ -47,6 +47,7 @@ KINDS = {
     "events": "the MSExchangeTransport and Schannel events (Get-WinEvent)",
     "tls-settings": "the SCHANNEL and .NET Framework registry keys (reg export)",
     "hybrid-configuration": "Get-HybridConfiguration | Format-List *",
+    "tls-reports": "SMTP TLS reports (RFC 8460) sent to the rua address of _smtp._tls.<domain>",
 }
 
 
@@ -74,6 +75,7 @@ def available_kinds(evidence: Evidence) -> frozenset[str]:
         ("events", evidence.events),
         ("tls-settings", evidence.tls_settings),
         ("hybrid-configuration", evidence.hybrid_configurations),
+        ("tls-reports", evidence.tls_reports),
     ):
         if items:
             kinds.add(kind)
