@@ -9,8 +9,18 @@ from exchange_tls.diagnosis.rules import (
     certificates,
     connectors,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
 
-__all__ = ["certificates", "connectors", "server_settings", "transport", "unexplained"]
+__all__ = [
+    "certificates",
+    "connectors",
+    "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
+    "transport",
+    "unexplained",
+]

@@ -42,6 +42,7 @@ from exchange_tls.diagnosis.cite import (
 )
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.reported import expired_when_reported
 from exchange_tls.diagnosis.rules._shared import (
     TENANT_ATTRIBUTION,
     TIMEOUT,
@@ -860,7 +861,11 @@ def _first_name(certificate: ExchangeCertificate) -> str | None:
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
+    # A TLS report that shows it expired says so with the senders' sessions: one finding.
+    reported = expired_when_reported(context)
     for certificate, reasons in presented_certificates(context):
+        if (certificate.thumbprint or "").upper() in reported:
+            continue
         expired_by_date = (
             context.now is not None
             and certificate.not_after is not None
