@@ -219,14 +219,15 @@ def valid_through(
 def expired_when_reported(context: Context) -> frozenset[str]:
     """Thumbprints of certificates a report shows expired at this server while it ran.
 
-    The rule ``tls-report-certificate-expired`` reports these with the senders' sessions;
-    the configuration rule ``certificate-expired`` leaves them to it (one finding per cause).
+    The rules ``tls-report-certificate-expired`` and ``tls-report-validation-failure``
+    report these with the senders' sessions and the renewal; the configuration rule
+    ``certificate-expired`` leaves them to those (one finding per cause).
     """
 
     def find() -> frozenset[str]:
         found = set()
         for failure in reported_failures(context):
-            if failure.kind is not TlsResultType.CERTIFICATE_EXPIRED:
+            if failure.kind not in _RENEWED_BY_REPORT_RULES:
                 continue
             certificate = presented_when_reported(context, failure)
             if certificate is None or not certificate.thumbprint:
@@ -241,6 +242,9 @@ def expired_when_reported(context: Context) -> frozenset[str]:
         return frozenset(found)
 
     return context.memo("expired when reported", find)
+
+
+_RENEWED_BY_REPORT_RULES = (TlsResultType.CERTIFICATE_EXPIRED, TlsResultType.VALIDATION_FAILURE)
 
 
 def probes_of(context: Context, host: str | None) -> list[Any]:

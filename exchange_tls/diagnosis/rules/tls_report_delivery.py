@@ -4,9 +4,11 @@ See :mod:`exchange_tls.diagnosis.rules.tls_reports` for how failure details are 
 this server, cited and folded. Here:
 
 * ``starttls-not-supported`` at this server's MX: a receive connector without ``Tls`` in
-  its AuthMechanism, or one whose ``TlsCertificateName`` names a certificate the server
-  lacks, does not offer STARTTLS (KB 2989382); when the configuration offers it, something
-  between (a firewall's SMTP inspection) hides it from the senders.
+  its AuthMechanism does not offer STARTTLS; one whose ``TlsCertificateName`` names a
+  certificate the server lacks does not either (KB 2989382), which
+  ``receive-connector-certificate-not-found`` reports with the certificate to name; when
+  the configuration offers STARTTLS, something between (a firewall's SMTP inspection)
+  hides it from the senders.
 * ``validation-failure``: the chain this server presents, judged for its dates, names and
   issuer; what the configuration cannot explain asks for the chain the MX presented.
 * MTA-STS (``sts-*``) and DANE (``tlsa-invalid``, ``dnssec-invalid``, ``dane-required``):
@@ -23,7 +25,7 @@ import attrs
 
 from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.connectors.models import ReceiveConnector
-from exchange_tls.connectors.selection import names_match, select_certificate
+from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import Report, rule
 from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
@@ -58,7 +60,6 @@ from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetReceiveConnector,
-    SetReceiveConnector,
     TestNetConnection,
 )
 from exchange_tls.remediation.steps import Purpose, RemediationStep
@@ -77,14 +78,6 @@ def _offers_tls(connector: ReceiveConnector) -> bool | None:
         return None
     mechanisms = {part.strip().casefold() for part in connector.auth_mechanism.split(",")}
     return "tls" in mechanisms
-
-
-def _replacement(context: Context, connector: ReceiveConnector) -> ExchangeCertificate | None:
-    """Return a fit certificate that carries the connector's FQDN, to name instead of a lost one."""
-    if not connector.fqdn:
-        return None
-    lookup = ReceiveConnector(name=None, fqdn=connector.fqdn)
-    return select_certificate(lookup, context.certificates, now=context.now).chosen
 
 
 def _offered_in_log(context: Context) -> EvidenceRef | None:
@@ -143,9 +136,7 @@ def tls_report_starttls_not_supported(context: Context, report: Report) -> Itera
             yield _weigh(finding, cause, FaultSide.LOCAL)
             continue
         if connector is not None and _names_a_lost_certificate(context, connector):
-            yield _weigh(
-                _lost_certificate(context, report, cause, connector), cause, FaultSide.LOCAL
-            )
+            # receive-connector-certificate-not-found says it, with the certificate to name.
             continue
         offered = _offered_in_log(context)
         host = first.host or ""
@@ -191,39 +182,6 @@ def _names_a_lost_certificate(context: Context, connector: ReceiveConnector) -> 
     if name is None or name.issuer is None or not context.certificates:
         return False
     return not any(name.matches(certificate) for certificate in context.certificates)
-
-
-def _lost_certificate(
-    context: Context, report: Report, cause: _Cause, connector: ReceiveConnector
-) -> Finding:
-    name = connector.tls_certificate_name
-    assert name is not None  # noqa: S101 -- checked by _names_a_lost_certificate
-    replacement = _replacement(context, connector)
-    steps: list[RemediationStep] = []
-    if replacement is not None and replacement.issuer and replacement.subject:
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetReceiveConnector(
-                    identity=connector.identity or connector.name or "",
-                    tls_certificate_name=f"<I>{replacement.issuer}<S>{replacement.subject}",
-                ),
-                note=f"Names {replacement.thumbprint}, which carries {connector.fqdn}.",
-            )
-        )
-    return report(
-        summary=f"{cause.told()}. Receive connector {connector.name!r} names "
-        f"{name.render()} in TlsCertificateName, which no certificate on the server has: "
-        "Exchange then does not offer STARTTLS (KB 2989382, event 12014).",
-        evidence=(
-            *cause.refs(),
-            connector_ref(connector, "names a certificate the server lacks", name.render()),
-        ),
-        confidence=Confidence.HIGH,
-        preconditions=(f"the MX host is this server: {cause.failures[0].tie}",),
-        remediation=tuple(steps),
-        subject=connector.name or cause.hosts,
-    )
 
 
 # -- the chain -------------------------------------------------------------------------------
