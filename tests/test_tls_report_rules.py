@@ -424,3 +424,18 @@ def test_without_a_certificate_inventory_the_finding_asks_for_it(kind: str) -> N
     findings = diagnose(evidence(text)).findings
     assert [f.confidence for f in findings] == [Confidence.LOW]
     assert "Get-ExchangeCertificate" in findings[0].summary
+
+
+def test_a_folder_of_reports_beside_a_servers_folder_joins_that_server(tmp_path: Path) -> None:
+    """Reports are the domain's: a folder of them given beside EX01's folder joins EX01."""
+    example = ROOT / "examples" / "tls-report-certificate-expired"
+    (tmp_path / "ex01").mkdir()
+    (tmp_path / "reports").mkdir()
+    for path in example.iterdir():
+        folder = "reports" if path.suffix == ".json" else "ex01"
+        if path.name.startswith("get-") or path.suffix == ".json":
+            (tmp_path / folder / path.name).write_bytes(path.read_bytes())
+    evidence = load_evidence(tmp_path / "ex01", tmp_path / "reports")
+    assert evidence.scopes == ()
+    assert len(evidence.tls_reports) == 1
+    only(diagnose(evidence).findings, "tls-report-certificate-expired")

@@ -14,6 +14,9 @@ into one scope per server:
    unknown and a ``conflict`` is reported.
 3. One scope is returned as plain evidence of that server; several, as evidence whose
    ``scopes`` hold each server's, which ``diagnose()`` judges one by one.
+4. SMTP TLS reports are the domain's, not one server's: a group that holds reports and
+   nothing else (a folder of them given beside the servers' folders) joins every scope,
+   and each server's rules judge the MX hosts that are that server.
 """
 
 from __future__ import annotations
@@ -92,7 +95,23 @@ def _merge_group(server: str | None, parts: list[Evidence]) -> Evidence:
         files=[f for part in parts for f in part.files],
         summary=merge_summaries(part.summary for part in parts),
         server=server,
+        tls_reports=[r for part in parts for r in part.tls_reports],
     )
+
+
+def _reports_only(evidence: Evidence) -> bool:
+    """Whether the evidence is TLS reports alone (with the files and problems of reading)."""
+    others = (
+        evidence.sessions,
+        evidence.certificates,
+        evidence.queues,
+        evidence.send_connectors,
+        evidence.receive_connectors,
+        evidence.events,
+        evidence.tls_settings,
+        evidence.hybrid_configurations,
+    )
+    return bool(evidence.tls_reports) and evidence.manifest is None and not any(others)
 
 
 def gather(groups: Mapping[str, Evidence]) -> Evidence:
@@ -120,6 +139,16 @@ def gather(groups: Mapping[str, Evidence]) -> Evidence:
             )
             evidence = attrs.evolve(evidence, problems=(note, *evidence.problems))
         by_server.setdefault(server or name, (server, []))[1].append(evidence)
+    reports = [
+        (key, parts)
+        for key, (server, parts) in by_server.items()
+        if server is None and all(_reports_only(part) for part in parts)
+    ]
+    if len(reports) < len(by_server):
+        for key, parts in reports:
+            del by_server[key]
+            for _, others in by_server.values():
+                others.extend(parts)
     # A group that names no server is known by its folder, but only to tell it from others.
     several = len(by_server) > 1
     scopes = [
@@ -142,4 +171,5 @@ def _fleet(scopes: Iterable[Evidence]) -> Evidence:
         problems=[p for part in parts for p in part.problems],
         files=[f for part in parts for f in part.files],
         scopes=parts,
+        tls_reports=[r for part in parts for r in part.tls_reports],
     )
