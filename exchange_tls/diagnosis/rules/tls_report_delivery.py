@@ -29,14 +29,15 @@ from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import Report, rule
 from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.reported import (
+from exchange_tls.diagnosis.facts.presented import connectors_naming
+from exchange_tls.diagnosis.facts.reported import (
     ReportedFailure,
     certificate_names,
     presented_when_reported,
     reported_failures,
 )
-from exchange_tls.diagnosis.rules.certificates import SELECTION_DOCS, _renewal_steps
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules.certificates import SELECTION_DOCS
 from exchange_tls.diagnosis.rules.tls_reports import (
     _ASK_CHAIN,
     _INPUTS,
@@ -62,6 +63,7 @@ from exchange_tls.remediation.commands import (
     GetReceiveConnector,
     TestNetConnection,
 )
+from exchange_tls.remediation.plans.certificates import renewal_steps
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 from exchange_tls.tls_results import TlsResultType
 
@@ -243,7 +245,7 @@ def tls_report_validation_failure(context: Context, report: Report) -> Iterator[
                 evidence=evidence,
                 confidence=Confidence.HIGH,
                 preconditions=tied,
-                remediation=_renewal_steps(context, certificate),
+                remediation=renewal_steps(certificate, connectors_naming(context, certificate)),
                 subject=certificate.thumbprint or "",
             )
             yield _weigh(finding, cause, FaultSide.LOCAL)

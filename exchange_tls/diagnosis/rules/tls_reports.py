@@ -2,7 +2,7 @@
 
 Theory of operation. Senders report failures this server's own logs never show: the
 session ended before a row was written, or went on in clear text. Each rule reads the
-failure details whose MX host is tied to this server (:mod:`exchange_tls.diagnosis.reported`)
+failure details whose MX host is tied to this server (:mod:`exchange_tls.diagnosis.facts.reported`)
 and judges them against the configuration:
 
 * certificate failures (expired, host mismatch, not trusted) against the certificate the
@@ -34,8 +34,8 @@ from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import Report, rule
 from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, shorten
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.reported import (
+from exchange_tls.diagnosis.facts.presented import connectors_naming
+from exchange_tls.diagnosis.facts.reported import (
     ReportedFailure,
     certificate_names,
     presented_when_reported,
@@ -43,14 +43,12 @@ from exchange_tls.diagnosis.reported import (
     reported_failures,
     valid_through,
 )
-from exchange_tls.diagnosis.rules.certificates import (
-    RENEW_DOCS,
-    SELECTION_DOCS,
-    _renewal_steps,
-)
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules.certificates import RENEW_DOCS, SELECTION_DOCS
 from exchange_tls.diagnosis.weight import FaultSide, Subjects
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import GetExchangeCertificate
+from exchange_tls.remediation.plans.certificates import renewal_steps
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 from exchange_tls.tls_results import TlsResultType
 
@@ -279,7 +277,7 @@ def tls_report_certificate_expired(context: Context, report: Report) -> Iterator
                 evidence=evidence,
                 confidence=Confidence.HIGH,
                 preconditions=(f"the MX host is this server: {first.tie}",),
-                remediation=_renewal_steps(context, certificate),
+                remediation=renewal_steps(certificate, connectors_naming(context, certificate)),
                 subject=certificate.thumbprint or "",
             )
             yield _weigh(finding, cause, FaultSide.LOCAL)
@@ -371,7 +369,11 @@ def tls_report_certificate_name(context: Context, report: Report) -> Iterator[Fi
             *_connector_refs(cause),
             *_probe_refs(context, cause),
         )
-        steps = (*_renewal_steps(context, certificate),) if flaw else (_inspect(certificate),)
+        steps = (
+            (*renewal_steps(certificate, connectors_naming(context, certificate)),)
+            if flaw
+            else (_inspect(certificate),)
+        )
         if flaw:
             finding = report(
                 summary=f"{cause.told()}. The certificate this server presents there, "
