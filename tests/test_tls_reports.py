@@ -264,9 +264,9 @@ def test_mail_without_a_report_part_is_a_problem() -> None:
 
 def test_wrong_argument_types_raise_type_error() -> None:
     """Public functions given the wrong type name the parameter."""
-    with pytest.raises(TypeError, match="text must be a str"):
+    with pytest.raises(TypeError, match=r"parse_tls_reports\(\): text takes a str"):
         parse_tls_reports(b"{}")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="binary mode"):
+    with pytest.raises(TypeError, match=r"read_tls_reports\(\): file takes .* binary mode"):
         read_tls_reports(io.StringIO("{}"))  # type: ignore[arg-type]
 
 

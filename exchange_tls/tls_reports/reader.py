@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from email.message import Message
 from typing import BinaryIO
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.results import ReadResult
 from exchange_tls.sources import decode_bytes, open_regular
@@ -33,6 +34,7 @@ __all__ = [
     "GZIP_MAGIC",
     "MAX_REPORT_BYTES",
     "gunzip",
+    "gzip_holds_tls_report",
     "looks_like_tls_report",
     "parse_tls_reports",
     "read_tls_reports",
@@ -115,6 +117,26 @@ def gunzip(data: bytes, limit: int = MAX_REPORT_BYTES) -> bytes:
     return bytes(out)
 
 
+def gzip_holds_tls_report(head: bytes) -> bool:
+    """Whether the first bytes of gzip data inflate to the start of a TLS report.
+
+    Only the start is inflated (a truncated or damaged stream still shows what it holds),
+    so a loader can tell a ``.json.gz`` report from other gzip data before reading it all.
+
+    >>> import gzip
+    >>> gzip_holds_tls_report(gzip.compress(b'{"organization-name": "x", "policies": []}'))
+    True
+    >>> gzip_holds_tls_report(gzip.compress(b"#Log-type: SMTP Send Protocol Log"))
+    False
+    """
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        start = inflater.decompress(head, 20000)
+    except zlib.error:
+        return False
+    return looks_like_tls_report(start.decode("utf-8", "replace"))
+
+
 # -- containers -------------------------------------------------------------------------
 
 
@@ -195,7 +217,7 @@ def _text_reports(text: str, source: str, collector: ProblemCollector) -> list[T
 
 
 def parse_tls_reports(
-    text: str, *, source: str | None = None, errors: ErrorMode = "collect"
+    text: str, *, source: str = "<tls report>", errors: ErrorMode = "collect"
 ) -> ReadResult[TlsReport]:
     """Read SMTP TLS reports from the text of RFC 8460 JSON or of a report mail.
 
@@ -218,9 +240,8 @@ def parse_tls_reports(
     >>> str(detail.source)
     'google.json:1#/policies/0/failure-details/0'
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, not {type(text).__name__}")
-    label = source if source is not None else "<text>"
+    check_arguments("parse_tls_reports", text=text, source=source, errors=errors)
+    label = source
     collector = ProblemCollector(errors)
     reports = _text_reports(text, label, collector)
     mail = not text.lstrip("\ufeff \t\r\n").startswith(("{", "[")) and looks_like_tls_report(text)
@@ -236,6 +257,7 @@ def read_tls_reports(
 
     The form is told from the content, not the name. See :func:`parse_tls_reports`.
     """
+    check_arguments("read_tls_reports", file=file, errors=errors)
     if isinstance(file, (str, os.PathLike)):
         label = os.fspath(file)
         with open_regular(file) as stream:
