@@ -10,6 +10,8 @@ from typing import Any
 import attrs
 import jsonschema
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from exchange_tls import (
     Evidence,
@@ -27,6 +29,7 @@ from exchange_tls.diagnosis.rules.tls_reports import CITED_DETAILS
 from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.sources import SourceRef
+from exchange_tls.tls_results import TlsResultType
 
 UTC = dt.timezone.utc
 ROOT = Path(__file__).parent.parent
@@ -439,3 +442,36 @@ def test_a_folder_of_reports_beside_a_servers_folder_joins_that_server(tmp_path:
     assert evidence.scopes == ()
     assert len(evidence.tls_reports) == 1
     only(diagnose(evidence).findings, "tls-report-certificate-expired")
+
+
+_KINDS = [kind.value for kind in TlsResultType] + ["something-new"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_KINDS),
+            st.sampled_from(["mx1.contoso.com", "MX1.contoso.com.", "mx.fabrikam.example", ""]),
+            st.integers(0, 1000),
+        ),
+        max_size=12,
+    ),
+    st.sampled_from([(), (EXPIRED,), (certificate(),), (EXPIRED, certificate())]),
+)
+def test_generated_reports_give_bounded_cited_findings(
+    details: list[tuple[str, str, int]], certificates: tuple[ExchangeCertificate, ...]
+) -> None:
+    """Any mix of failure details: no exception; each report finding cites a failure detail."""
+    listed = [
+        {"result-type": kind, "failed-session-count": count}
+        | ({"receiving-mx-hostname": host} if host else {})
+        for kind, host, count in details
+    ]
+    diagnosis = diagnose(evidence(report_json(*listed), *certificates))
+    reported = [f for f in diagnosis.findings if f.rule_id.startswith("tls-report-")]
+    assert len(reported) <= len(details)
+    for finding in reported:
+        pointers = [ref.source.pointer for ref in finding.evidence if ref.source is not None]
+        assert any(p and p.startswith("/policies/0/failure-details/") for p in pointers)
+        assert finding.subjects is not None
+        assert finding.subjects.total <= sum(count for _, _, count in details)

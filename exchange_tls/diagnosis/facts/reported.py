@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 
-from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate
+from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate, Services
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.connectors.selection import names_match, select_certificate
 from exchange_tls.diagnosis.context import Context
@@ -36,6 +36,7 @@ from exchange_tls.tls_results import TlsResultType
 __all__ = [
     "ReportedFailure",
     "certificate_names",
+    "expired_by",
     "expired_when_reported",
     "presented_when_reported",
     "probes_of",
@@ -131,7 +132,8 @@ def _tie(context: Context, host: str | None) -> tuple[ReceiveConnector | None, s
         # Without connectors, a certificate enabled for SMTP that names the host is the
         # best evidence the host is this server (and the one it would present).
         for certificate in context.certificates:
-            if _carries(certificate, host) and "SMTP" in str(certificate.services or ""):
+            smtp = certificate.services is not None and Services.SMTP in certificate.services
+            if smtp and _carries(certificate, host):
                 return None, f"the certificate {certificate.thumbprint} on this server names {host}"
     return None, None
 
@@ -216,6 +218,17 @@ def valid_through(
     return not (end is not None and certificate.not_after < end)
 
 
+def expired_by(certificate: ExchangeCertificate, end: dt.datetime | None) -> bool:
+    """Whether the certificate had expired by ``end`` (a report's end).
+
+    By its NotAfter; without one, by Status DateInvalid (which says so of the time of
+    collection, the best the evidence then has).
+    """
+    if certificate.not_after is not None:
+        return end is not None and certificate.not_after < end
+    return certificate.status is CertificateStatus.DATE_INVALID
+
+
 def expired_when_reported(context: Context) -> frozenset[str]:
     """Thumbprints of certificates a report shows expired at this server while it ran.
 
@@ -232,12 +245,7 @@ def expired_when_reported(context: Context) -> frozenset[str]:
             certificate = presented_when_reported(context, failure)
             if certificate is None or not certificate.thumbprint:
                 continue
-            expired = (
-                certificate.not_after is not None
-                and failure.report.end is not None
-                and certificate.not_after < failure.report.end
-            )
-            if expired or certificate.status is CertificateStatus.DATE_INVALID:
+            if expired_by(certificate, failure.report.end):
                 found.add(certificate.thumbprint.upper())
         return frozenset(found)
 

@@ -33,6 +33,7 @@ from exchange_tls.diagnosis.facts.presented import connectors_naming
 from exchange_tls.diagnosis.facts.reported import (
     ReportedFailure,
     certificate_names,
+    expired_by,
     presented_when_reported,
     reported_failures,
 )
@@ -191,8 +192,9 @@ def _names_a_lost_certificate(context: Context, connector: ReceiveConnector) -> 
 
 def _chain_flaw(failure: ReportedFailure, certificate: ExchangeCertificate) -> str | None:
     """Say what about the presented certificate fails validation, or ``None``."""
-    end = failure.report.end
-    if certificate.not_after is not None and end is not None and certificate.not_after < end:
+    if expired_by(certificate, failure.report.end):
+        if certificate.not_after is None:
+            return "is past its validity (Status DateInvalid)"
         return f"expired on {certificate.not_after:%Y-%m-%d}, before the report's end"
     names = certificate_names(certificate)
     if failure.host and not any(names_match(n, failure.host) is not None for n in names):

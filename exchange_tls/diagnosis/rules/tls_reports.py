@@ -38,6 +38,7 @@ from exchange_tls.diagnosis.facts.presented import connectors_naming
 from exchange_tls.diagnosis.facts.reported import (
     ReportedFailure,
     certificate_names,
+    expired_by,
     presented_when_reported,
     probes_of,
     reported_failures,
@@ -267,8 +268,7 @@ def tls_report_certificate_expired(context: Context, report: Report) -> Iterator
             *_connector_refs(cause),
             *_probe_refs(context, cause),
         )
-        expired = certificate.not_after is not None and ends and certificate.not_after < max(ends)
-        if expired or certificate.status is CertificateStatus.DATE_INVALID:
+        if expired_by(certificate, max(ends, default=None)):
             when = f"{certificate.not_after:%Y-%m-%d}" if certificate.not_after else "(unknown)"
             finding = report(
                 summary=f"{cause.told()}. The certificate this server presents there, "
