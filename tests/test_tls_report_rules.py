@@ -207,6 +207,9 @@ def test_valid_certificate_with_a_probe_cites_the_probe() -> None:
     finding = only(diagnose(with_probe).findings, "tls-report-certificate-expired")
     [cited] = [ref for ref in finding.evidence if ref.source == probe.source]
     assert "result_type=certificate-expired" in cited.excerpt
+    # The probe saw what the senders saw: something else answers at the MX.
+    assert finding.confidence is Confidence.MEDIUM
+    assert "A probe from outside saw certificate-expired at mx1.contoso.com" in finding.summary
 
 
 def test_the_configuration_rule_leaves_a_reported_expiry_to_the_report_rule() -> None:

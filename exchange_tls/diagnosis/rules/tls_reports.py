@@ -171,6 +171,17 @@ def _probe_refs(context: Context, cause: _Cause) -> list[EvidenceRef]:
     ]
 
 
+def _probe_confirms(context: Context, cause: _Cause) -> str | None:
+    """Return the result type a probe of the MX saw, when it is the one the senders report."""
+    reported = {str(failure.kind) for failure in cause.failures}
+    for host in sorted({f.host for f in cause.failures if f.host}):
+        for probe in probes_of(context, host):
+            seen = str(getattr(probe, "result_type", None) or "")
+            if seen in reported:
+                return seen
+    return None
+
+
 def _probe_text(probe: Any) -> str:
     parts = [f"{name}={getattr(probe, name)}" for name in _PROBE_FACTS if hasattr(probe, name)]
     return " ".join(parts) or repr(probe)
@@ -285,6 +296,7 @@ def tls_report_certificate_expired(context: Context, report: Report) -> Iterator
         start = min((f.report.start for f in cause.failures if f.report.start), default=None)
         renewed = valid_through(certificate, start, max(ends, default=None)) is False
         hosts = cause.hosts
+        confirmed = _probe_confirms(context, cause)
         finding = report(
             summary=f"{cause.told()}. The certificate this server presents there, "
             f"{certificate.subject} ({certificate.thumbprint}), is "
@@ -298,10 +310,15 @@ def tls_report_certificate_expired(context: Context, report: Report) -> Iterator
                 "intermediate in the chain."
             )
             + " "
-            + _ASK_CHAIN.format(host=hosts.split(", ")[0])
+            + (
+                f"A probe from outside saw {confirmed} at {hosts.split(', ')[0]} too: find "
+                "what answers there in this server's stead"
+                if confirmed
+                else _ASK_CHAIN.format(host=hosts.split(", ")[0])
+            )
             + ".",
             evidence=evidence,
-            confidence=Confidence.LOW,
+            confidence=Confidence.MEDIUM if confirmed else Confidence.LOW,
             preconditions=(f"the MX host is this server: {first.tie}",),
             remediation=(_inspect(certificate),),
             subject=certificate.thumbprint or hosts,
