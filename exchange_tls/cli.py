@@ -40,6 +40,7 @@ from exchange_tls.views import (
     text_report,
 )
 from exchange_tls.views.text import more
+from exchange_tls.views.tls_reports import tls_report_summary
 
 __all__ = ["build_parser", "main"]
 
@@ -265,12 +266,18 @@ def _diagnose(arguments: argparse.Namespace) -> int:
 def _summary(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     counted = summary(evidence)
+    reported = tls_report_summary(evidence.tls_reports) if evidence.tls_reports else None
     with _output(arguments) as stream:
         if arguments.format == "json":
-            text = json.dumps(counted.to_dict(), indent=2, ensure_ascii=False)
+            document = counted.to_dict()
+            if reported is not None:
+                document["tls_reports"] = reported.to_dict()
+            text = json.dumps(document, indent=2, ensure_ascii=False)
             stream.write(for_json(text) + "\n")
         else:
             stream.write(for_terminal(str(counted), newlines=True) + "\n")
+            if reported is not None:
+                stream.write("\n" + for_terminal(str(reported), newlines=True) + "\n")
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 

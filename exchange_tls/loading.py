@@ -61,6 +61,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
+from exchange_tls.tls_reports.reader import GZIP_MAGIC, gunzip, gzip_holds_tls_report
 from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
@@ -382,7 +383,9 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         if head_bytes.startswith(ZIP_MAGIC):
             # Never read as another kind: a stored zip shows its members' text.
             return _Read(root=root, part=blob.part, archive=True)
-        other = _other_archive(head_bytes)
+        # A gzip'ed TLS report (.json.gz, RFC 8460) is read; other gzip data is an archive.
+        report_gzip = head_bytes.startswith(GZIP_MAGIC) and gzip_holds_tls_report(head_bytes)
+        other = None if report_gzip else _other_archive(head_bytes)
         if other is not None:
             problem = Problem(
                 message=f"not read: {other} archive; only zip archives are opened "
@@ -428,6 +431,8 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         # zip of 100,000 tiny members opened each twice).
         whole = len(head_bytes) < _HEAD_BYTES
         data = head_bytes if whole else read_limited(blob.open, MAX_TEXT_BYTES)
+        if report_gzip:
+            data = gunzip(data, MAX_TEXT_BYTES)
     except TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",

@@ -15,6 +15,8 @@ from exchange_tls.diagnosis.rules import (
     certificates,
     connectors,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
@@ -27,6 +29,8 @@ __all__ = [
     "connectors",
     "credentials",
     "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
     "transport",
     "unexplained",
 ]
