@@ -27,6 +27,7 @@ from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
 from exchange_tls.pipeline import ENGINES
 from exchange_tls.powershell.dates import from_iso
+from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
     CLI_COLUMNS,
@@ -613,6 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(rules_command, ("text", "csv", "json"))
     rules_command.set_defaults(run=_rules)
+    probe_command.add_parser(commands)
     return parser
 
 
