@@ -16,6 +16,8 @@ from exchange_tls.diagnosis.rules import (
     connectors,
     probes,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
@@ -29,6 +31,8 @@ __all__ = [
     "credentials",
     "probes",
     "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
     "transport",
     "unexplained",
 ]
