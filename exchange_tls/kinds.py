@@ -40,6 +40,7 @@ from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.merging import merge_records
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.records import PSObject
+from exchange_tls.probe_results.saved import looks_like_probe_results, parse_probe_results
 from exchange_tls.protocol_log.models import Direction, SmtpSession
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
@@ -247,6 +248,16 @@ KINDS: tuple[Kind, ...] = (
         description="SMTP TLS reports (RFC 8460), mailed to the rua address of _smtp._tls.<domain>",
         parse=_reader(parse_tls_reports),
         recognise_text=looks_like_tls_report,
+    ),
+    Kind(
+        name="probes",
+        field="probes",
+        noun="probe",
+        description="a saved probe of the remote host (exchange-tls probe HOST --format json "
+        "-o FILE)",
+        parse=_reader(parse_probe_results),
+        recognise_text=looks_like_probe_results,
+        key=lambda probe: (probe.host.casefold(), probe.port, probe.probed_at),
     ),
     Kind(
         name="tls-settings",

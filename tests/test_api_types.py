@@ -80,6 +80,7 @@ TAKES_NONE = {
     "progress",
     "server_fqdn",
     "executor",
+    "jobs",
     "now",
     "line",
     "direction",
