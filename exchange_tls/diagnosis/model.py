@@ -208,7 +208,11 @@ class RuleGap:
         return {"rule_id": self.rule_id, "missing": list(self.missing)}
 
 
-@attrs.frozen(init=False)
+def _pairs(counts: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    return tuple(dict(counts).items())
+
+
+@attrs.frozen
 class Counts(Mapping[str, int]):
     """How many records of each evidence kind were read, by the kind's name.
 
@@ -219,11 +223,7 @@ class Counts(Mapping[str, int]):
     (3, 0, ['certificates', 'send-log'])
     """
 
-    _items: tuple[tuple[str, int], ...]
-
-    def __init__(self, counts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
-        """Keep the counts, in the order given."""
-        self.__attrs_init__(tuple(dict(counts).items()))
+    _items: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_pairs)
 
     def __getitem__(self, kind: str) -> int:
         for name, count in self._items:
@@ -303,7 +303,8 @@ class Coverage:
             raise TypeError(f"Coverage() got an unexpected keyword argument {unknown[0]!r}")
         by_kind = dict(counts)
         by_kind.update((_NAMED_COUNTS[name], count) for name, count in named.items())
-        self.__attrs_init__(
+        # attrs writes __attrs_init__ for a class with its own __init__; pyright cannot see it.
+        self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue]
             files=files,
             files_by_kind=files_by_kind,
             counts=Counts(by_kind),
