@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
@@ -156,14 +157,10 @@ class Finding:
         return (_SEVERITY_RANK[self.severity], _CONFIDENCE_RANK[self.confidence])
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import finding_html
-
-        return finding_html(self)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.text import finding_text
-
-        return finding_text(self)
+        return display.text(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
@@ -460,14 +457,19 @@ class Diagnosis:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import diagnosis_html
-
-        return diagnosis_html(self)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.text import text_report
+        return display.text(self)
 
-        return text_report(self)
+    def render(self, format: str = "text", evidence: Evidence | None = None) -> str:
+        """Return the diagnosis as a document in ``format``, as ``--format`` writes it.
+
+        The formats are the views' (:func:`exchange_tls.display.formats`): ``text``,
+        ``json``, ``markdown``, ``html`` (given the evidence, the page also draws the
+        timeline and the certificates) and ``ps1``.
+        """
+        return display.format_named(format).render(self, evidence)
 
     def to_html(self, evidence: Evidence | None = None) -> str:
         """Return the report as one self-contained HTML page (no network, no CDN).
@@ -475,18 +477,12 @@ class Diagnosis:
         Given the evidence it was made from, the page also draws the timeline of TLS
         outcomes and lists the certificates, marking the one Exchange selects.
         """
-        from exchange_tls.views.html import report
-
-        return report(self, evidence)
+        return self.render("html", evidence)
 
     def to_dataframe(self) -> Any:
         """Return the findings as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.views.frames import to_dataframe
-
-        return to_dataframe(self.findings)
+        return display.frame(self.findings)
 
     def to_script(self) -> str:
         """Return a commented PowerShell script: check, fix and verify sections."""
-        from exchange_tls.diagnosis.script import render_script
-
-        return render_script(self)
+        return self.render("ps1")
