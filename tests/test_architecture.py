@@ -96,3 +96,12 @@ def test_a_base_module_importing_a_reader_breaks_the_layers(tree: Path) -> None:
     result = lint(tree)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "exchange_tls.errors -> exchange_tls.queues.reader" in result.stdout
+
+
+def test_a_socket_outside_the_probe_breaks_the_network_contract(tree: Path) -> None:
+    """Only probe/ opens network connections: a socket in the loader breaks the contract."""
+    add_import(tree / "exchange_tls" / "loading.py", "import socket  # noqa: F401")
+    result = lint(tree)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Only probe/ opens network connections BROKEN" in result.stdout
+    assert "exchange_tls.loading -> socket" in result.stdout
