@@ -210,3 +210,19 @@ def test_a_healthy_connector_and_certificate_merge_from_two_folders(
     together = gather(groups)
     assert (len(together.certificates), len(together.send_connectors)) == (1, 1)
     assert diagnose(together).healthy
+
+
+def test_a_second_manifest_that_differs_is_reported_once_the_first_is_used(
+    tmp_path: Path,
+) -> None:
+    """A folder with two manifests: the first is used; a different second one is a warning."""
+    (tmp_path / "manifest.json").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "manifest2.json").write_text(MANIFEST, encoding="utf-8")
+    same = load_evidence(tmp_path)
+    assert not [p for p in same.problems if p.code == "second-manifest"]
+    (tmp_path / "manifest2.json").write_text(MANIFEST.replace("EX01", "EX02"), "utf-8")
+    evidence = load_evidence(tmp_path)
+    [problem] = [p for p in evidence.problems if p.code == "second-manifest"]
+    assert problem.message == "a second collector manifest; the first one is used"
+    assert evidence.manifest is not None
+    assert evidence.manifest.server == "EX01"
