@@ -23,6 +23,7 @@ from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_erro
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
+from exchange_tls.display import format_named, formats
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
 from exchange_tls.pipeline import ENGINES
@@ -33,12 +34,10 @@ from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
     filter_evidence,
-    markdown_report,
     pick,
     records,
     summary,
     table,
-    text_report,
 )
 from exchange_tls.views.text import more
 from exchange_tls.views.tls_reports import tls_report_summary
@@ -246,17 +245,10 @@ def _diagnose(arguments: argparse.Namespace) -> int:
     )
     diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds)
     with _output(arguments) as stream:
-        if arguments.format == "json":
-            stream.write(for_json(diagnosis.to_json()) + "\n")
-        elif arguments.format == "markdown":
-            stream.write(markdown_report(diagnosis) + "\n")
-        elif arguments.format == "html":
-            stream.write(diagnosis.to_html(evidence))
-        elif arguments.format == "ps1":
-            stream.write(diagnosis.to_script())
-        else:
-            stream.write(text_report(diagnosis, colour=_colour(stream, arguments.no_color)))
-            stream.write("\n")
+        # The views' registry of formats (exchange_tls.views.formats) renders each one.
+        document = format_named(arguments.format)
+        colour = document.name == "text" and _colour(stream, arguments.no_color)
+        stream.write(document.render(diagnosis, evidence, colour=colour))
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
 
@@ -401,14 +393,10 @@ def _date_order(text: str) -> str:
     return order
 
 
+#: The help of each format: the diagnosis formats' from the views' registry, then tables'.
 _FORMAT_HELP = {
-    "text": "text for a terminal (default)",
-    "json": "json for other tools",
+    **{entry.name: entry.description for entry in formats()},
     "csv": "csv for a spreadsheet",
-    "markdown": "markdown for a ticket or a wiki",
-    "html": "html: one self-contained page to share (verdict, findings, evidence, "
-    "timeline, certificates; opens from disk with no network)",
-    "ps1": "ps1: the remediation script",
 }
 
 
@@ -544,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _evidence_options(diagnose_command, optional=True)
-    _format_option(diagnose_command, ("text", "json", "markdown", "html", "ps1"))
+    _format_option(diagnose_command, tuple(entry.name for entry in formats()))
     diagnose_command.add_argument(
         "--now", type=iso_time, metavar="TIME", help="judge validity at this time (ISO 8601)"
     )

@@ -30,12 +30,16 @@ _NEAR = dt.timedelta(hours=1)
 
 
 def modern_session(context: Context) -> SmtpSession | None:
-    """Return a session in which this server negotiated TLS 1.2 or later, if any."""
-    for session in reversed(context.sessions):
-        tls = session.tls
-        if tls is not None and tls.succeeded is True and (tls.protocol or "") in MODERN:
-            return session
-    return None
+    """Return the last session in which this server negotiated TLS 1.2 or later, if any."""
+
+    def find() -> SmtpSession | None:
+        for session in reversed(context.sessions):
+            tls = session.tls
+            if tls is not None and tls.succeeded is True and (tls.protocol or "") in MODERN:
+                return session
+        return None
+
+    return context.memo("modern-session", find)
 
 
 def remote_reply_rows(context: Context) -> list[tuple[str, ProtocolLogRow]]:
