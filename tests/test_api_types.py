@@ -78,6 +78,7 @@ TAKES_NONE = {
     "server_fqdn",
     "executor",
     "now",
+    "thresholds",
     "line",
     "direction",
     "name",
