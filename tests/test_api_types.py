@@ -82,6 +82,7 @@ TAKES_NONE = {
     "executor",
     "jobs",
     "now",
+    "thresholds",
     "line",
     "direction",
     "name",
