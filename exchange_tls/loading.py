@@ -453,6 +453,12 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         collector.extend(list(found))
     except ParseError as error:
         collector.report(error.to_problem())
+    refusal = next((p.message for p in collector.problems if p.code in _REFUSALS), None)
+    if not parsed and refusal is not None:
+        # Refused whole (unsafe XML, too deep): left out, with the reason, in the coverage.
+        problem = _unclassified(decoded.text, name, refusal)
+        collector.report(problem)
+        file = attrs.evolve(_left_out(blob, problem), size=len(data))
     return _Read(
         root=root, part=blob.part, file=file, records=tuple(parsed), problems=collector.problems
     )
