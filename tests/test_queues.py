@@ -41,6 +41,7 @@ QUEUE_SAMPLES = {
     "msqa-234456_ex2013-dag_get-queue_fl_LRT-first_invalidtoken_ddmmyy_blanklines.txt": 1,
     "nagios-plugin-comment_ex2007_get-queue_table_hash-prefixed.txt": 3,
     "nauplius-blog_ex2010_messagetracking_fl_recipientstatus_LRT-first-empty.txt": 0,
+    "cn-blog-17388217_ex2013_get-queue_fl_damaged-keys_lri-led-markers.txt": 1,
 }
 
 
