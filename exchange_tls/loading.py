@@ -61,6 +61,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
+from exchange_tls.translated_log import describe_translated_log
 from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
@@ -205,6 +206,14 @@ def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
     if reason is not None:
         message = f"could not read this file ({reason}); it was left out"
     code = "unclassified"
+    translated = describe_translated_log(text) if reason is None else None
+    if translated is not None:
+        return Problem(
+            message=f"{translated}; it was left out",
+            source=name,
+            severity=Severity.WARNING,
+            code="translated-log",
+        )
     if reason is None and _holds_queue_error(text):
         message = (
             "holds a queue error without its queue (no Identity or NextHopDomain), so it "

@@ -81,3 +81,31 @@ def test_the_pastes_reach_the_diagnosis_through_load_evidence(tmp_path: Path) ->
     assert len(evidence.queues) == 1
     assert len(evidence.certificates) >= 5
     assert not [file for file in evidence.files if file.note is not None]
+
+
+TRANSLATED = DATA / "constructed" / "pastes" / "kb4051498_send-log_machine-translated-fr.txt"
+
+
+def test_a_log_from_a_machine_translated_article_says_what_survives(tmp_path: Path) -> None:
+    """Not "could not tell what this file holds": the error word, codes and endpoints."""
+    (tmp_path / TRANSLATED.name).write_bytes(TRANSLATED.read_bytes())
+    evidence = load_evidence(tmp_path)
+    [problem] = [p for p in evidence.problems if p.code == "translated-log"]
+    message = problem.message
+    assert "machine-translated web page" in message
+    assert "not a log Exchange wrote" in message
+    assert "UnknownCredentials" in message
+    assert "not enabled for SMTP" in message
+    assert "220 2.0.0" in message
+    assert "216.32.181.234:25" in message
+    assert "could not tell" not in message
+    [file] = evidence.files
+    assert file.note == message
+
+
+def test_a_log_exchange_wrote_is_not_taken_for_a_translation() -> None:
+    """Intact timestamps are a log, never a translation."""
+    from exchange_tls.translated_log import describe_translated_log
+
+    row = "2017-10-07T04:42:56.804Z,Outbound,08D5,21,10.0.0.1:1,10.0.0.2:25,*,,x"
+    assert describe_translated_log(row) is None
