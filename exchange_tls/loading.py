@@ -182,8 +182,15 @@ _ERROR_START = re.compile(
 )
 
 
+_REPLY_CODE = re.compile(r"(?<!\d)[2-5]\d\d(?!\d)")
+
+
 def _holds_queue_error(text: str) -> bool:
     """Whether the text is, or holds within prose, a queue error that explain decodes."""
+    if _REPLY_CODE.search(text) is None:
+        # Every reply has its code: without one, the parser (the cost of a tiny file
+        # nobody could place) has nothing to find.
+        return False
     candidates = [text] if len(text) < 4000 else []
     for match in itertools.islice(_ERROR_START.finditer(text), 5):
         end = text.find("\n", match.start())
