@@ -49,7 +49,8 @@ def test_real_win32_operating_system_clixml(name: str, build_number: int, captio
     (system,) = read_inventory(DATA / name)
     assert isinstance(system, WindowsInfo)
     assert system.build_number == build_number
-    assert system.caption is not None and caption in system.caption
+    assert system.caption is not None
+    assert caption in system.caption
     assert system.is_server_2022_or_later is False
 
 
@@ -78,8 +79,10 @@ def test_format_list_of_both_commands_in_one_file() -> None:
         "BuildNumber : 26100\n"
     )
     exchange, windows = result
-    assert isinstance(exchange, ExchangeServerInfo) and isinstance(windows, WindowsInfo)
-    assert exchange.build is not None and exchange.build.product == "Exchange Server SE"
+    assert isinstance(exchange, ExchangeServerInfo)
+    assert isinstance(windows, WindowsInfo)
+    assert exchange.build is not None
+    assert exchange.build.product == "Exchange Server SE"
     assert tls13_support(result).supported is True
 
 
