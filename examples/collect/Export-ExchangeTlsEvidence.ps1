@@ -77,10 +77,10 @@ try {
     if (Get-Command -Name Get-HybridConfiguration -ErrorAction SilentlyContinue) {
         Export-Evidence -Name 'get-hybridconfiguration' -Source 'Get-HybridConfiguration' -Collect { Get-HybridConfiguration }
     }
-    # The build and the Windows version: rules whose truth depends on them (TLS 1.3) read them.
+    # The build and the Windows version: the rules whose truth depends on them read them.
     Export-Evidence -Name 'get-exchangeserver' -Source 'Get-ExchangeServer' -Collect { Get-ExchangeServer -Identity $env:COMPUTERNAME }
     Export-Evidence -Name 'get-operatingsystem' -Source 'Get-CimInstance Win32_OperatingSystem' -Collect {
-        Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object -Property CSName, Caption, Version, BuildNumber
+        Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object -Property @('CSName', 'Caption', 'Version', 'BuildNumber')
     }
 
     # Get-WinEvent reports "no events were found" as an error; none found is an answer.
