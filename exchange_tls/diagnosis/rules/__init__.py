@@ -8,9 +8,19 @@ from __future__ import annotations
 from exchange_tls.diagnosis.rules import (
     certificates,
     connectors,
+    conversation,
+    receive,
     server_settings,
     transport,
     unexplained,
 )
 
-__all__ = ["certificates", "connectors", "server_settings", "transport", "unexplained"]
+__all__ = [
+    "certificates",
+    "connectors",
+    "conversation",
+    "receive",
+    "server_settings",
+    "transport",
+    "unexplained",
+]

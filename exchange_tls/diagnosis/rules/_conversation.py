@@ -1,0 +1,186 @@
+"""What the rules of the whole conversation share: who the remote is, how a session ended.
+
+A session is judged to its end (DESIGN §19): it is healthy when the mail was accepted, not
+when TLS was negotiated. These helpers read, for a session the rules were given, the
+refusal that ended it (:func:`~exchange_tls.protocol_log.outcome.refusal`, the same one
+the summary's signatures use), whether the remote is Exchange Online or a known partner,
+and the EHLO lines that show what the remote (or this server) offered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from exchange_tls.connectors.models import ReceiveConnector
+from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.rules._shared import to_exchange_online
+from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
+from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
+
+__all__ = [
+    "EXO_NAMES",
+    "MASKED_VERB",
+    "ehlo_reply_rows",
+    "exchange_online",
+    "handshake_then_refused",
+    "known_partner",
+    "masked_starttls",
+    "matters",
+    "refusal_row",
+    "refused_code",
+]
+
+#: Host names of Exchange Online's mail servers, in banners, EHLO and certificates.
+EXO_NAMES = (".mail.protection.outlook.com", ".outbound.protection.outlook.com", "outlook.com")
+#: A firewall's SMTP inspection replaces an EHLO keyword it does not allow by X's
+#: (Cisco ASA's default ESMTP inspection removes the STARTTLS indication this way).
+MASKED_VERB = re.compile(r"^250[- ]X{4,}[A-Z]?\s*$")
+
+
+def _answers(session: SmtpSession) -> Event:
+    return Event.SEND if session.direction is Direction.RECEIVE else Event.RECEIVE
+
+
+def _commands(session: SmtpSession) -> Event:
+    return Event.RECEIVE if session.direction is Direction.RECEIVE else Event.SEND
+
+
+def refusal_row(session: SmtpSession) -> ProtocolLogRow | None:
+    """Return the first refusal of the answering side in the session, or ``None``."""
+    return refusal(session.rows, session.direction)
+
+
+def refused_code(session: SmtpSession) -> str | None:
+    """Return the refusal's codes (``550 5.7.64``), or ``None``."""
+    row = refusal_row(session)
+    return None if row is None else refusal_code(row.data)
+
+
+def handshake_then_refused(session: SmtpSession) -> ProtocolLogRow | None:
+    """Return the refusal of a session that negotiated TLS and was refused after it.
+
+    Only a refusal that came after the handshake, in a session whose mail was not
+    accepted, counts: a 550 5.1.1 for one recipient of a message that was then delivered
+    is not a refused session.
+    """
+    tls = session.tls
+    if tls is None or tls.succeeded is not True:
+        return None
+    row = refusal_row(session)
+    if row is None or mail_accepted(session.rows, session.direction):
+        return None
+    handshake = next(
+        (r for r in session.rows if r.text.startswith("TLS protocol ")),
+        None,
+    )
+    if handshake is not None and _position(session, row) < _position(session, handshake):
+        return None
+    return row
+
+
+def _position(session: SmtpSession, row: ProtocolLogRow) -> int:
+    return next(index for index, candidate in enumerate(session.rows) if candidate is row)
+
+
+def ehlo_reply_rows(session: SmtpSession) -> Iterator[ProtocolLogRow]:
+    """Yield the reply rows to the first EHLO, before any TLS (what was offered in clear)."""
+    commands, answers = _commands(session), _answers(session)
+    started = False
+    for row in session.rows:
+        if row.event is commands:
+            verb = row.data[:4].upper()
+            if started and verb != "EHLO":
+                return
+            if verb in ("EHLO", "HELO"):
+                if started:
+                    return
+                started = True
+        elif started and row.event is answers:
+            yield row
+        elif row.event is Event.INFORMATION and started and row.text.startswith("TLS "):
+            return
+
+
+def masked_starttls(session: SmtpSession) -> ProtocolLogRow | None:
+    """Return the EHLO line a firewall masked (``250-XXXXXXXA``), or ``None``."""
+    return next((row for row in ehlo_reply_rows(session) if MASKED_VERB.match(row.data)), None)
+
+
+def _names_exchange_online(text: str) -> bool:
+    folded = text.casefold()
+    return any(name in folded for name in EXO_NAMES[:2])
+
+
+def exchange_online(context: Context, session: SmtpSession) -> bool:
+    """Whether the other end is Exchange Online: its connector, banner, EHLO or certificate."""
+    if session.direction is not Direction.RECEIVE:
+        connector = context.connector_named(session.connector_id)
+        if connector is not None and to_exchange_online(connector):
+            return True
+    tls = session.tls
+    remote = tls.remote_certificate if tls is not None else None
+    if remote is not None:
+        names = [remote.subject or "", *(remote.alternate_names or ())]
+        if any(_names_exchange_online(name) for name in names):
+            return True
+    for row in session.rows[:12]:
+        if row.event in (Event.SEND, Event.RECEIVE) and _names_exchange_online(row.data):
+            return True
+    return False
+
+
+def _receive_connector(context: Context, session: SmtpSession) -> ReceiveConnector | None:
+    wanted = session.connector_id.casefold()
+    for connector in context.receive_connectors:
+        names = {(connector.identity or "").casefold(), (connector.name or "").casefold()}
+        if wanted in names or wanted.split("\\")[-1] in names:
+            return connector
+    return None
+
+
+def _networks(ranges: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for text in ranges:
+        text = text.strip()
+        try:
+            if "-" in text:
+                first, last = (ipaddress.ip_address(part.strip()) for part in text.split("-", 1))
+                networks.extend(ipaddress.summarize_address_range(first, last))
+            else:
+                networks.append(ipaddress.ip_network(text, strict=False))
+        except (ValueError, TypeError):
+            continue
+    return networks
+
+
+def known_partner(context: Context, session: SmtpSession) -> bool:
+    """Whether a receive session came from a host a receive connector names on purpose.
+
+    A connector whose RemoteIPRanges is narrower than everyone (a partner's or an
+    application's connector) names its remote hosts; the default connectors accept all.
+    """
+    connector = _receive_connector(context, session)
+    remote = session.remote_endpoint
+    if connector is None or remote is None or not remote.host or not connector.remote_ip_ranges:
+        return False
+    try:
+        address = ipaddress.ip_address(remote.host)
+    except ValueError:
+        return False
+    networks = _networks(connector.remote_ip_ranges)
+    if not networks or any(network.prefixlen == 0 for network in networks):
+        return False
+    return any(address in network for network in networks if network.version == address.version)
+
+
+def matters(context: Context, session: SmtpSession) -> bool:
+    """Whether a refusal of this session is this organisation's problem, not background.
+
+    Send sessions always; receive sessions when the remote is Exchange Online or a known
+    partner (background refusals from unknown hosts are reported elsewhere, as such).
+    """
+    if session.direction is not Direction.RECEIVE:
+        return True
+    return exchange_online(context, session) or known_partner(context, session)
