@@ -488,3 +488,22 @@ def test_acceptance_needs_a_250_after_data_or_the_last_chunk(tail: list[str]) ->
         assert any(text.startswith(("354", "BDAT")) for text in answers)
     if not any(text.startswith("<,250") for text in tail):
         assert not accepted
+
+
+def test_a_refused_send_session_no_rule_explains_is_not_healthy() -> None:
+    """A 4xx refusal without TLS that no rule claims: inconclusive, never healthy."""
+    rows = [
+        "+,,",
+        "<,220 mx.fabrikam.com ESMTP,",
+        ">,EHLO mail.contoso.com,",
+        "<,250 mx.fabrikam.com Hello,",
+        ">,MAIL FROM:<a@contoso.com>,",
+        "<,452 4.3.1 Insufficient system resources,",
+        ">,QUIT,",
+        "-,,Local",
+    ]
+    ok = send_log(*handshake("mx.fabrikam.com"), *ACCEPTED, connector="Internet")
+    refused = send_log(*rows, connector="Internet")
+    diagnosis = diagnose(Evidence(sessions=[*ok, *refused]))
+    assert diagnosis.verdict.value != "healthy"
+    assert diagnose(Evidence(sessions=ok)).verdict.value == "healthy"

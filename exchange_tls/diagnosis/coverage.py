@@ -7,8 +7,9 @@ Theory of operation. A verdict is earned, never assumed:
 * ``healthy``: nothing failing, **and** positive evidence that the outbound path works:
   a send session whose TLS negotiation succeeded, or send connectors together with the
   certificate list (configuration the rules could check end to end). A session is judged
-  to its end: while any send session ended in a refusal (a 4xx or 5xx reply, TLS
-  negotiated or not), the verdict is never healthy, even if no rule names the cause.
+  to its end: while any send session ended in a refusal (a 4xx or 5xx reply and no
+  message accepted, TLS negotiated or not), the verdict is never healthy, even if no rule
+  names the cause.
 * ``inconclusive``: everything else. Nothing read, only inputs that say nothing about
   outbound TLS (a receive log alone, a lone certificate list, queues that are fine), or
   evidence that could not be read. The diagnosis then says what to collect.
@@ -26,7 +27,7 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.protocol_log.models import Direction, SmtpSession
-from exchange_tls.protocol_log.outcome import refusal, refusal_code
+from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
 
 __all__ = [
     "KINDS",
@@ -203,7 +204,9 @@ def judge(
     refused = [
         session
         for session in evidence.sessions
-        if session.direction is not Direction.RECEIVE and refusal(session.rows, session.direction)
+        if session.direction is not Direction.RECEIVE
+        and refusal(session.rows, session.direction) is not None
+        and not mail_accepted(session.rows, session.direction)
     ]
     if refused:
         # A session is judged to its end: a refused send session is never health, even

@@ -291,10 +291,7 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
         last = sessions[-1]
         refused = refusal_row(last)
         assert refused is not None  # noqa: S101 -- grouped for its refusal
-        permanent = code.startswith("5")
-        security = (
-            " 5.7." in f" {code.split(' ', 1)[-1]}" or " 4.7." in f" {code.split(' ', 1)[-1]}"
-        )
+        security = code.split(" ", 1)[-1].startswith(("5.7.", "4.7."))
         who = "the remote host" if direction == "send" else "this server"
         online = any(exchange_online(context, session) for session in sessions)
         yield report(
@@ -313,10 +310,11 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
                 row_ref(refused, f"then {who} refused"),
             ),
             confidence=Confidence.HIGH,
-            severity=None if permanent or security else Severity.WARNING,
+            severity=None if security else Severity.INFO,
             because=None
-            if permanent or security
-            else "a temporary refusal that is not about security; it may pass",
+            if security
+            else "not a security refusal (X.7.x): the recipient, the message or the remote's "
+            "load; the verdict still cannot be healthy while mail is refused",
             subject=f"{connector_id}: {code}",
         )
 
