@@ -193,12 +193,16 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
         (
             "450 4.7.320 Certificate validation failed [Message=SubjectMismatch]",
             "SubjectMismatch",
-            ["inbound-tls-failure"],
+            ["exchange-online-rejects-receive-certificate", "inbound-tls-failure"],
         ),
         (
             "550 5.7.64 TenantAttribution; Relay Access Denied",
             "TenantAttribution",
-            ["self-signed-certificate-external", "exchange-online-connector-incomplete"],
+            [
+                "tenant-attribution-refused",
+                "self-signed-certificate-external",
+                "exchange-online-connector-incomplete",
+            ],
         ),
         (
             '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection '
@@ -242,6 +246,7 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
             # side, never a send connector's rule.
             [
                 "receive-connector-certificate-not-found",
+                "exchange-online-rejects-receive-certificate",
                 "starttls-certificate-missing-event",
                 "inbound-tls-failure",
                 "no-certificate-for-connector-fqdn",

@@ -81,10 +81,13 @@ _FAILED_ATTEMPT = (
 #: Exchange Online's codes about its connection to this organisation's receive side.
 _TO_ON_PREMISES = (("4.4.317",), ("4.7.320",))
 #: Rules of the sending side, which a code about the receive side cannot implicate.
-_SEND_SIDE_ONLY = frozenset({"remote-starttls-unavailable", "remote-requires-starttls"})
+_SEND_SIDE_ONLY = frozenset(
+    {"remote-starttls-unavailable", "remote-requires-starttls", "starttls-ignored-by-connector"}
+)
 #: The on-premises receive side, most likely first, for 4.4.317 ... STARTTLS is required.
 _RECEIVE_SIDE = (
     "receive-connector-certificate-not-found",
+    "exchange-online-rejects-receive-certificate",
     "starttls-certificate-missing-event",
     "inbound-tls-failure",
     "no-certificate-for-connector-fqdn",
@@ -221,7 +224,7 @@ def explain_error(text: str) -> ErrorExplanation:
             matched.pop(rule_id, None)
         if "starttls is required" in folded:
             for place, rule_id in enumerate(_RECEIVE_SIDE):
-                matched[rule_id] = min(matched.get(rule_id, (1, place)), (1, place))
+                matched[rule_id] = (0, place)
         side = FaultSide.LOCAL
     if all(fragment in folded for fragment in _DECEPTIVE):
         for place, rule_id in enumerate(_FAILED_ATTEMPT):

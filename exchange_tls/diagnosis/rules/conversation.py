@@ -17,8 +17,7 @@ from exchange_tls.certificates.names import DistinguishedName
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._conversation import (
+from exchange_tls.diagnosis.facts.conversation import (
     ehlo_reply_rows,
     exchange_online,
     handshake_then_refused,
@@ -27,6 +26,7 @@ from exchange_tls.diagnosis.rules._conversation import (
     refusal_row,
     refused_code,
 )
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import Direction, ProtocolLogRow, SmtpSession

@@ -19,13 +19,13 @@ from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._conversation import (
+from exchange_tls.diagnosis.facts.conversation import (
     ehlo_reply_rows,
     exchange_online,
     known_partner,
     refusal_row,
 )
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.weight import FaultSide, Subjects
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import SmtpSession

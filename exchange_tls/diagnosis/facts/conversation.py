@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.rules._shared import to_exchange_online
+from exchange_tls.diagnosis.facts.exchange_online import to_exchange_online
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
 from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
 
