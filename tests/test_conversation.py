@@ -362,10 +362,6 @@ def test_tenant_attribution_joins_the_hybrid_configuration() -> None:
     assert any("Set-SendConnector" in step.command.render() for step in finding.remediation)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="remote-starttls-unavailable still blames the remote; fixed once the rule split lands",
-)
 def test_the_ignored_starttls_blames_this_server_not_the_remote() -> None:
     """Offered STARTTLS + IgnoreSTARTTLS + 451 5.7.3: the local connector, never the remote."""
     evidence, _ = SCENARIOS["starttls-ignored-by-connector"]

@@ -18,6 +18,7 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.exchange_online import to_exchange_online
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
 from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
+from exchange_tls.sources import SourceRef
 
 __all__ = [
     "EXO_NAMES",
@@ -30,6 +31,7 @@ __all__ = [
     "matters",
     "refusal_row",
     "refused_code",
+    "sessions_not_remote",
 ]
 
 #: Host names of Exchange Online's mail servers, in banners, EHLO and certificates.
@@ -184,3 +186,25 @@ def matters(context: Context, session: SmtpSession) -> bool:
     if session.direction is not Direction.RECEIVE:
         return True
     return exchange_online(context, session) or known_partner(context, session)
+
+
+def sessions_not_remote(context: Context) -> frozenset[SourceRef]:
+    """Return the rows of send sessions that lacked STARTTLS through no fault of the remote.
+
+    The remote offered STARTTLS and this server did not send it (the connector ignores
+    it), or a firewall masked the offer. Rules that blame the remote for a missing
+    STARTTLS leave these rows to the rules that name the right side.
+    """
+
+    def read() -> frozenset[SourceRef]:
+        sources = set()
+        for session in context.send_sessions:
+            tls = session.tls
+            ignored = (
+                tls is not None and tls.starttls_offered is True and not tls.starttls_requested
+            )
+            if ignored or masked_starttls(session) is not None:
+                sources.update(row.source for row in session.rows)
+        return frozenset(sources)
+
+    return context.memo("sessions-not-remote", read)

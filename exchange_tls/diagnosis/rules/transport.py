@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.facts.conversation import sessions_not_remote
 from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
 from exchange_tls.diagnosis.facts.sessions import (
     client_handshake_events,
@@ -17,6 +18,7 @@ from exchange_tls.diagnosis.facts.sessions import (
 )
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT, event_ref, schannel_claim
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.remediation.commands import (
@@ -272,7 +274,12 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
-    found = replies_saying(context, ["must issue a starttls command first"])
+    elsewhere = sessions_not_remote(context)
+    found = [
+        ref
+        for ref in replies_saying(context, ["must issue a starttls command first"])
+        if ref.source not in elsewhere
+    ]
     if not found:
         return
     steps = [
@@ -290,6 +297,8 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         confidence=Confidence.HIGH,
         remediation=tuple(steps),
         subject="STARTTLS",
+        # The remote is right to demand TLS: this server must send it (or the path).
+        side=FaultSide.LOCAL,
     )
 
 
@@ -323,6 +332,9 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
 def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Finding]:
     """F10: TLS required, not offered."""
     evidence: list[EvidenceRef] = []
+    # Sessions where the remote offered STARTTLS (the connector ignored it) or a firewall
+    # masked it are not the remote's doing: other rules name their side.
+    elsewhere = sessions_not_remote(context)
     for connector in context.connectors:
         if not connector.require_tls:
             continue
@@ -333,7 +345,9 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
                 claim="the remote host's EHLO reply did not offer STARTTLS",
             )
             for session in context.sessions_of(connector)
-            if session.tls is not None and session.tls.starttls_offered is False
+            if session.tls is not None
+            and session.tls.starttls_offered is False
+            and session.rows[0].source not in elsewhere
         )
     evidence.extend(
         ref
@@ -341,6 +355,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
+        if ref.source not in elsewhere
     )
     if not evidence:
         return
@@ -363,6 +378,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
             queues_drain("once the remote host offers STARTTLS"),
         ),
         subject="STARTTLS",
+        side=FaultSide.REMOTE,
     )
 
 
