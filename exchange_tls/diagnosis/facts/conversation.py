@@ -197,7 +197,7 @@ def sessions_not_remote(context: Context) -> frozenset[SourceRef]:
     """
 
     def read() -> frozenset[SourceRef]:
-        sources = set()
+        sources: set[SourceRef] = set()
         for session in context.send_sessions:
             tls = session.tls
             ignored = (
