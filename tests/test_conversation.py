@@ -503,3 +503,37 @@ def test_a_refused_send_session_no_rule_explains_is_not_healthy() -> None:
     diagnosis = diagnose(Evidence(sessions=[*ok, *refused]))
     assert diagnosis.verdict.value != "healthy"
     assert diagnose(Evidence(sessions=ok)).verdict.value == "healthy"
+
+
+def test_exchange_online_without_starttls_and_a_stale_name_is_one_finding() -> None:
+    """KB 2989382: the stale TlsCertificateName and Exchange Online's failing sessions, once."""
+    rows = [
+        "+,,",
+        ">,220 mail.contoso.com Microsoft ESMTP MAIL Service ready,",
+        "<,EHLO NAM12-DM6-obe.outbound.protection.outlook.com,",
+        ">,250-mail.contoso.com Hello [40.107.243.70],",
+        ">,250 CHUNKING,",
+        "<,QUIT,",
+        "-,,Remote",
+    ]
+    stale = ReceiveConnector(
+        name="Default Frontend EX01",
+        identity="EX01\\Default Frontend EX01",
+        fqdn="mail.contoso.com",
+        auth_mechanism="Tls, Integrated",
+        tls_certificate_name=parse_tls_certificate_name(
+            "<I>CN=Contoso Issuing CA 2024, O=Contoso Ltd, C=US<S>CN=mail.contoso.com, O=Contoso Ltd, C=US"
+        ),
+    )
+    evidence = Evidence(
+        sessions=receive_log(*rows), certificates=[ca_certificate()], receive_connectors=[stale]
+    )
+    findings = diagnose(evidence).findings
+    assert [f.rule_id for f in findings] == ["exchange-online-rejects-receive-certificate"]
+    assert "event 12014" in findings[0].summary
+    assert "TlsCertificateName" in findings[0].summary
+    # The near miss: without Exchange Online's sessions the configuration rule reports it.
+    alone = Evidence(certificates=[ca_certificate()], receive_connectors=[stale])
+    assert [f.rule_id for f in diagnose(alone).findings] == [
+        "receive-connector-certificate-not-found"
+    ]

@@ -25,10 +25,13 @@ __all__ = [
     "MASKED_VERB",
     "ehlo_reply_rows",
     "exchange_online",
+    "exchange_online_receive_failures",
     "handshake_then_refused",
     "known_partner",
     "masked_starttls",
     "matters",
+    "receive_connector_of",
+    "receive_connectors_failing_exchange_online",
     "refusal_row",
     "refused_code",
     "sessions_not_remote",
@@ -208,3 +211,57 @@ def sessions_not_remote(context: Context) -> frozenset[SourceRef]:
         return frozenset(sources)
 
     return context.memo("sessions-not-remote", read)
+
+
+def receive_connector_of(context: Context, session: SmtpSession) -> ReceiveConnector | None:
+    """Return the receive connector a receive session was logged on, if its settings are here."""
+    return _receive_connector(context, session)
+
+
+def _self_signed(context: Context, session: SmtpSession) -> bool:
+    tls = session.tls
+    local = tls.local_certificate if tls is not None else None
+    if local is None:
+        return False
+    known = context.certificate_for(local)
+    if known is not None and known.is_self_signed is not None:
+        return known.is_self_signed
+    return bool(local.subject) and local.subject == local.issuer
+
+
+def exchange_online_receive_failures(
+    context: Context,
+) -> dict[tuple[str, str], list[SmtpSession]]:
+    """Return Exchange Online's receive sessions that ended without mail, by connector and kind.
+
+    ``self-signed``: this server presented a self-signed certificate (Exchange Online's
+    4.7.320 on its side); ``no STARTTLS``: its EHLO reply offered none (4.4.317).
+    """
+
+    def read() -> dict[tuple[str, str], list[SmtpSession]]:
+        groups: dict[tuple[str, str], list[SmtpSession]] = {}
+        for session in context.receive_sessions:
+            if not exchange_online(context, session) or mail_accepted(
+                session.rows, session.direction
+            ):
+                continue
+            tls = session.tls
+            if tls is not None and tls.succeeded is True and _self_signed(context, session):
+                kind = "self-signed"
+            elif tls is not None and tls.starttls_offered is False:
+                kind = "no STARTTLS"
+            else:
+                continue
+            groups.setdefault((session.connector_id, kind), []).append(session)
+        return groups
+
+    return context.memo("exchange-online-receive-failures", read)
+
+
+def receive_connectors_failing_exchange_online(context: Context) -> frozenset[str]:
+    """Return the receive connectors (identity and name, folded) Exchange Online fails on."""
+    names: set[str] = set()
+    for connector_id, _ in exchange_online_receive_failures(context):
+        names.add(connector_id.casefold())
+        names.add(connector_id.split("\\")[-1].casefold())
+    return frozenset(names)

@@ -8,6 +8,7 @@ from exchange_tls.connectors.models import SendConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.facts.conversation import receive_connectors_failing_exchange_online
 from exchange_tls.diagnosis.facts.exchange_online import EXO_SUFFIX, to_exchange_online
 from exchange_tls.diagnosis.facts.store import fit_for_smtp
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
@@ -264,9 +265,11 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
     """Report a receive connector's stale TlsCertificateName."""
     if not context.certificates:
         return
+    # Exchange Online's sessions that show the effect: its receive-side rule reports both.
+    failing = receive_connectors_failing_exchange_online(context)
     for connector in context.receive_connectors:
         name = connector.tls_certificate_name
-        if name is None or name.issuer is None:
+        if name is None or name.issuer is None or (connector.name or "").casefold() in failing:
             continue
         if any(name.matches(certificate) for certificate in context.certificates):
             continue

@@ -22,14 +22,15 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import (
     ehlo_reply_rows,
     exchange_online,
+    exchange_online_receive_failures,
     known_partner,
+    receive_connector_of,
     refusal_row,
 )
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.weight import FaultSide, Subjects
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import SmtpSession
-from exchange_tls.protocol_log.outcome import mail_accepted
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
     GetReceiveConnector,
@@ -42,15 +43,6 @@ __all__: list[str] = []
 INBOUND_SELECTION = "https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates-selection"
 KB2989382 = "https://learn.microsoft.com/troubleshoot/exchange/email-delivery/cannot-receive-mail-with-new-certificate"
 _MUST_ISSUE = "must issue a starttls command first"
-
-
-def _receive_connector(context: Context, session: SmtpSession) -> ReceiveConnector | None:
-    wanted = session.connector_id.casefold()
-    for connector in context.receive_connectors:
-        names = {(connector.identity or "").casefold(), (connector.name or "").casefold()}
-        if wanted in names or wanted.split("\\")[-1] in names:
-            return connector
-    return None
 
 
 def _host(session: SmtpSession) -> str:
@@ -127,7 +119,7 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
         offer = next((r for r in ehlo_reply_rows(last) if "STARTTLS" in r.data.upper()), None)
         if offer is not None:
             evidence.insert(0, row_ref(offer, "this server offered STARTTLS"))
-        connector = _receive_connector(context, last)
+        connector = receive_connector_of(context, last)
         said, cited = ([], []) if offered else _selection_said(context, connector)
         evidence += cited
         hosts = Subjects.fold("remote host", [_host(s) for s in sessions])
@@ -176,17 +168,6 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
 # -- what Exchange Online sees of this server's receive connector -------------------------
 
 
-def _self_signed(context: Context, session: SmtpSession) -> bool:
-    tls = session.tls
-    local = tls.local_certificate if tls is not None else None
-    if local is None:
-        return False
-    known = context.certificate_for(local)
-    if known is not None and known.is_self_signed is not None:
-        return known.is_self_signed
-    return bool(local.subject) and local.subject == local.issuer
-
-
 @rule(
     "exchange-online-rejects-receive-certificate",
     title="Exchange Online cannot deliver over TLS to this server's receive connector",
@@ -217,8 +198,9 @@ def _self_signed(context: Context, session: SmtpSession) -> bool:
     ),
     selection="Receive sessions from Exchange Online; the receive connector's inbound "
     "selection (connector FQDN, TlsCertificateName) gives the reasons.",
-    contradiction="A session whose mail was accepted is not this case; a stale "
-    "TlsCertificateName is reported by receive-connector-certificate-not-found.",
+    contradiction="A session whose mail was accepted is not this case. It takes a stale "
+    "TlsCertificateName from receive-connector-certificate-not-found when Exchange Online's "
+    "sessions show its effect.",
     inputs=("receive-log",),
     side=FaultSide.LOCAL,
 )
@@ -226,26 +208,10 @@ def exchange_online_rejects_receive_certificate(
     context: Context, report: Report
 ) -> Iterator[Finding]:
     """Exchange Online's sessions to a receive connector that fail on its certificate."""
-    groups: dict[tuple[str, str], list[SmtpSession]] = defaultdict(list)
-    for session in context.receive_sessions:
-        if not exchange_online(context, session) or mail_accepted(session.rows, session.direction):
-            continue
-        tls = session.tls
-        if tls is not None and tls.succeeded is True and _self_signed(context, session):
-            groups[(session.connector_id, "self-signed")].append(session)
-        elif tls is not None and tls.starttls_offered is False:
-            connector = _receive_connector(context, session)
-            stale = (
-                connector is not None
-                and connector.tls_certificate_name is not None
-                and bool(context.certificates)
-                and not any(connector.tls_certificate_name.matches(c) for c in context.certificates)
-            )
-            if not stale:
-                groups[(session.connector_id, "no STARTTLS")].append(session)
+    groups = exchange_online_receive_failures(context)
     for (connector_id, kind), sessions in sorted(groups.items()):
         last = sessions[-1]
-        connector = _receive_connector(context, last)
+        connector = receive_connector_of(context, last)
         said, cited = _selection_said(context, connector)
         evidence: list[EvidenceRef] = []
         if kind == "self-signed":
