@@ -27,6 +27,7 @@ from exchange_tls import (
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.diagnosis.weight import FaultSide
+from exchange_tls.events.models import EventRecord
 from exchange_tls.protocol_log.models import Direction
 from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
 
@@ -253,9 +254,33 @@ PARTNER = ReceiveConnector(
     auth_mechanism="Tls",
 )
 
+INTERNAL_TEXT = (
+    "Microsoft Exchange could not load the certificate with thumbprint of "
+    "0123456789ABCDEF0123456789ABCDEF01234567 from the personal store on the local computer. "
+    "This certificate was configured for authentication with other Exchange servers. Mail "
+    "flow to other Exchange servers could be affected by this error."
+)
+
+
+def transport_event(event_id: int, message: str) -> EventRecord:
+    """Return an MSExchangeTransport event of the Application log."""
+    return EventRecord(
+        log="Application",
+        provider="MSExchangeTransport",
+        event_id=event_id,
+        message=message,
+        time=dt.datetime(2024, 6, 1, 9, 58, tzinfo=UTC),
+    )
+
+
 #: Each rule of this issue: evidence that shows its case, and a near miss (one fact
 #: changed) that must not fire.
 SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
+    "internal-transport-certificate-event": (
+        # The text under an id public reports give it, not Microsoft's 12013.
+        Evidence(events=[transport_event(12023, INTERNAL_TEXT)]),
+        Evidence(events=[transport_event(12099, "The service was stopped.")]),
+    ),
     "tenant-attribution-refused": (
         Evidence(sessions=send_log(*handshake(), *TENANT), send_connectors=[TO_EXO]),
         Evidence(sessions=send_log(*handshake(), *ACCEPTED), send_connectors=[TO_EXO]),
@@ -314,7 +339,7 @@ def test_every_rule_of_the_conversation_has_a_scenario() -> None:
     mine = {
         rule.rule_id
         for rule in CATALOGUE
-        if rule.check.__module__.endswith((".conversation", ".receive"))
+        if rule.check.__module__.endswith((".conversation", ".receive", ".internal_transport"))
     }
     assert mine == set(SCENARIOS)
 
@@ -537,3 +562,16 @@ def test_exchange_online_without_starttls_and_a_stale_name_is_one_finding() -> N
     assert [f.rule_id for f in diagnose(alone).findings] == [
         "receive-connector-certificate-not-found"
     ]
+
+
+@pytest.mark.parametrize("event_id", [12013, 12023, 12024, 4000])
+def test_the_internal_transport_text_is_found_under_any_id(event_id: int) -> None:
+    """Matched on the text as well as the id; the fix names the thumbprint of the text."""
+    (finding,) = diagnose(Evidence(events=[transport_event(event_id, INTERNAL_TEXT)])).findings
+    assert finding.rule_id == "internal-transport-certificate-event"
+    rendered = [step.command.render() for step in finding.remediation]
+    assert any(
+        "Enable-ExchangeCertificate -Thumbprint '0123456789ABCDEF0123456789ABCDEF01234567'" in r
+        for r in rendered
+    )
+    assert any(r.startswith("New-ExchangeCertificate") for r in rendered)
