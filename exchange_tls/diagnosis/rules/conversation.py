@@ -244,7 +244,7 @@ def tenant_attribution_refused(context: Context, report: Report) -> Iterator[Fin
         code = refused_code(last) or "550 5.7.64"
         yield report(
             summary=(
-                f"{len(sessions)} session(s) of send connector {connector_id!r} to Exchange "
+                f"{len(sessions)} session(s) of send connector '{connector_id}' to Exchange "
                 f"Online negotiated TLS and were then refused ({code} TenantAttribution): "
                 "the mail was not accepted. " + " ".join(said)
             ),
@@ -296,7 +296,7 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
         online = any(exchange_online(context, session) for session in sessions)
         yield report(
             summary=(
-                f"{len(sessions)} {direction} session(s) of connector {connector_id!r} "
+                f"{len(sessions)} {direction} session(s) of connector '{connector_id}' "
                 f"negotiated TLS and were then refused by {who} ({code}); the mail was not "
                 "accepted."
                 + _reading(code)
@@ -384,7 +384,7 @@ def starttls_ignored_by_connector(context: Context, report: Report) -> Iterator[
             continue
         yield report(
             summary=(
-                f"{len(sessions)} session(s) of send connector {connector_id!r}: the remote "
+                f"{len(sessions)} session(s) of send connector '{connector_id}': the remote "
                 "host offered STARTTLS, Exchange did not use it, and the remote refused the "
                 f"mail ({refused_code(last)}). "
                 + (
@@ -456,7 +456,7 @@ def starttls_masked_by_firewall(context: Context, report: Report) -> Iterator[Fi
         offered = session.tls is not None and session.tls.starttls_offered
         yield report(
             summary=(
-                f"{len(found)} {direction} session(s) of connector {connector_id!r} show an "
+                f"{len(found)} {direction} session(s) of connector '{connector_id}' show an "
                 "EHLO reply with a masked keyword where STARTTLS should be: a firewall's SMTP "
                 "inspection between the servers removes STARTTLS, so TLS never starts"
                 + (" (STARTTLS was still seen in a later reply)." if offered else ".")

@@ -101,12 +101,14 @@ def internal_transport_certificate_event(context: Context, report: Report) -> It
                 note="Is the certificate the event names still in the personal store?",
             )
         ]
-        if thumbprint and (
-            known is None
-            or known.not_after is None
-            or context.now is None
-            or known.not_after > context.now
-        ):
+        in_store = known is not None or not context.certificates
+        expired = (
+            known is not None
+            and known.not_after is not None
+            and context.now is not None
+            and known.not_after <= context.now
+        )
+        if thumbprint and in_store and not expired:
             steps.append(
                 RemediationStep(
                     purpose=Purpose.FIX,

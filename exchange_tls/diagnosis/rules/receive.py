@@ -130,7 +130,7 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
         background = not important
         finding = report(
             summary=(
-                f"Receive connector {connector_id!r} refused {len(sessions)} session(s) "
+                f"Receive connector '{connector_id}' refused {len(sessions)} session(s) "
                 f"with 'Must issue a STARTTLS command first' (RequireTLS), from {names}. "
                 + (
                     "This server offered STARTTLS and the remote did not use it: the remote "
@@ -274,7 +274,7 @@ def exchange_online_rejects_receive_certificate(
         yield report(
             summary=(
                 f"{len(sessions)} session(s) from Exchange Online to receive connector "
-                f"{connector_id!r} ended without mail: this server {what}."
+                f"'{connector_id}' ended without mail: this server {what}."
                 + (" " + " ".join(said) if said else "")
             ),
             evidence=tuple(evidence),
