@@ -378,3 +378,12 @@ def test_a_status_word_no_table_holds_is_still_read() -> None:
     explanation = explain_error("SMTPSEND.SomethingNew")
     assert "smtpsend.somethingnew" in explanation.readings[0]
     assert explanation.candidates == ()
+
+
+def test_the_attr36_article_wording_is_read() -> None:
+    """Microsoft's ATTR36 article (KB 4019940) quotes the NDR without 'TenantAttribution'."""
+    explanation = explain_error(
+        "550 5.7.64 Relay Access Denied ATTR36. For more details please refer to: "
+        "https://support.microsoft.com/kb/3169958"
+    )
+    assert explanation.candidates[0].rule_id == "tenant-attribution-refused"
