@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from typing import TextIO
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
-from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
+from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_error
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
@@ -140,15 +141,56 @@ def _load(arguments: argparse.Namespace) -> Evidence:
     return filter_evidence(evidence, filters)
 
 
+class _CannotWrite(ExchangeTlsError):
+    """The ``--output`` file could not be written; the message names it and why."""
+
+
 @contextlib.contextmanager
 def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
-    """Yield where to write: the ``--output`` file, else standard output."""
+    """Yield where to write: the ``--output`` file, else standard output.
+
+    A file is written whole or not at all: to a temporary file in its folder, renamed
+    over it once complete, so that a failed write (a full disk, ``ulimit -f``) leaves the
+    old file as it was. A device or a pipe (``/dev/stdout``) is written in place.
+    """
     target = getattr(arguments, "output", None)
     if target is None or str(target) == STDIN:
         yield sys.stdout
         return
-    with open(target, "w", encoding="utf-8", newline="\n") as stream:
-        yield stream
+    # Through a symbolic link to the file it names, so that the link stays a link.
+    final = Path(os.path.realpath(target))
+    try:
+        existing: os.stat_result | None = final.stat()
+    except OSError:
+        existing = None
+    temporary: str | None = None
+    try:
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            with open(final, "w", encoding="utf-8", newline="\n") as stream:
+                yield stream
+            return
+        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+        with open(handle, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, final)
+        temporary = None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if existing is None:
+            reason += "; nothing was written"
+        elif stat.S_ISREG(existing.st_mode):
+            reason += "; the old file is unchanged"
+        raise _CannotWrite(f"cannot write {target}: {reason}") from error
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 # -- diagnose ------------------------------------------------------------------------------
@@ -170,6 +212,24 @@ def _report_problems(problems: Sequence[Problem]) -> None:
         print(f"  {rest} (all of them in --format json or html)", file=sys.stderr)
 
 
+def _share(text: str) -> float:
+    """Read a share from 0 to 1 (``0.25``) or a percentage (``25%``)."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a share: {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share is from 0 to 1 (or 0% to 100%): {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    """Read a count of one or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a count of 1 or more: {text!r}")
+    return int(text)
+
+
 def _diagnose(arguments: argparse.Namespace) -> int:
     if not arguments.paths:
         arguments.paths = [str(_bundled_path())]
@@ -178,7 +238,11 @@ def _diagnose(arguments: argparse.Namespace) -> int:
             where = arguments.paths[0]
             print(f"No path given: diagnosing the bundled KB 4051498 example ({where}).\n")
     evidence = _load(arguments)
-    diagnosis = diagnose(evidence, now=arguments.now)
+    thresholds = Thresholds(
+        background_share=arguments.background_share,
+        background_remotes=arguments.background_remotes,
+    )
+    diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds)
     with _output(arguments) as stream:
         if arguments.format == "json":
             stream.write(for_json(diagnosis.to_json()) + "\n")
@@ -476,6 +540,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose_command.add_argument(
         "--no-color", action="store_true", help="never colour the text report"
+    )
+    defaults = Thresholds()
+    diagnose_command.add_argument(
+        "--background-share",
+        type=_share,
+        default=defaults.background_share,
+        metavar="SHARE",
+        help="inbound failures at most this share of a receive connector's sessions, from "
+        "many remote hosts and no known partner, are background (info); 0 reports them as "
+        f"problems (default {defaults.background_share})",
+    )
+    diagnose_command.add_argument(
+        "--background-remotes",
+        type=_count,
+        default=defaults.background_remotes,
+        metavar="N",
+        help="background comes from at least this many distinct remote hosts "
+        f"(default {defaults.background_remotes})",
     )
     _filter_options(diagnose_command)
     diagnose_command.set_defaults(run=_diagnose)

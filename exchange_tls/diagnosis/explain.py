@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.diagnosis.catalogue import CATALOGUE, Rule, Signature, lookup
 from exchange_tls.diagnosis.phrases import read_phrases
 from exchange_tls.diagnosis.weight import FaultSide
@@ -177,8 +178,7 @@ def explain_error(text: str) -> ErrorExplanation:
     >>> explain_error("TLS negotiation failed with error UnknownCredentials.").side
     <FaultSide.LOCAL: 'local'>
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    check_arguments("explain_error", text=text)
     readings: list[str] = []
     phrases = read_phrases(_BLANKS.sub(" ", text.casefold()))
     try:
