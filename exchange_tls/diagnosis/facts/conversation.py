@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from exchange_tls.connectors.models import ReceiveConnector
@@ -18,11 +19,13 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.exchange_online import to_exchange_online
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
 from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
+from exchange_tls.protocol_log.summary import signature_of
 from exchange_tls.sources import SourceRef
 
 __all__ = [
     "EXO_NAMES",
     "MASKED_VERB",
+    "counted",
     "ehlo_reply_rows",
     "exchange_online",
     "exchange_online_receive_failures",
@@ -265,3 +268,27 @@ def receive_connectors_failing_exchange_online(context: Context) -> frozenset[st
         names.add(connector_id.casefold())
         names.add(connector_id.split("\\")[-1].casefold())
     return frozenset(names)
+
+
+def counted(context: Context, sessions: list[SmtpSession]) -> tuple[int, Counter[str]]:
+    """Return how many sessions these stand for, and their remote hosts with counts.
+
+    With a summary, the sessions kept whole stand for every session of their signature
+    (the others are counted occurrences), so the full read and the summary say the same.
+    """
+    hosts: Counter[str] = Counter(
+        s.remote_endpoint.host
+        for s in sessions
+        if s.remote_endpoint is not None and s.remote_endpoint.host
+    )
+    count = len(sessions)
+    summary = context.evidence.summary
+    if summary is not None:
+        alike = {signature_of(session): session for session in sessions}
+        for session in alike.values():
+            found = summary.occurrences_like(session)
+            count += found.count
+            for host, number in found.hosts:
+                if host:
+                    hosts[host] += number
+    return count, hosts

@@ -18,6 +18,7 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import (
+    counted,
     ehlo_reply_rows,
     exchange_online,
     handshake_then_refused,
@@ -242,9 +243,10 @@ def tenant_attribution_refused(context: Context, report: Report) -> Iterator[Fin
             )
         )
         code = refused_code(last) or "550 5.7.64"
+        count, _ = counted(context, sessions)
         yield report(
             summary=(
-                f"{len(sessions)} session(s) of send connector '{connector_id}' to Exchange "
+                f"{count} session(s) of send connector '{connector_id}' to Exchange "
                 f"Online negotiated TLS and were then refused ({code} TenantAttribution): "
                 "the mail was not accepted. " + " ".join(said)
             ),
@@ -294,9 +296,10 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
         security = code.split(" ", 1)[-1].startswith(("5.7.", "4.7."))
         who = "the remote host" if direction == "send" else "this server"
         online = any(exchange_online(context, session) for session in sessions)
+        count, _ = counted(context, sessions)
         yield report(
             summary=(
-                f"{len(sessions)} {direction} session(s) of connector '{connector_id}' "
+                f"{count} {direction} session(s) of connector '{connector_id}' "
                 f"negotiated TLS and were then refused by {who} ({code}); the mail was not "
                 "accepted."
                 + _reading(code)

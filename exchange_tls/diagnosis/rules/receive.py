@@ -20,6 +20,7 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import (
+    counted,
     ehlo_reply_rows,
     exchange_online,
     exchange_online_receive_failures,
@@ -43,11 +44,6 @@ __all__: list[str] = []
 INBOUND_SELECTION = "https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates-selection"
 KB2989382 = "https://learn.microsoft.com/troubleshoot/exchange/email-delivery/cannot-receive-mail-with-new-certificate"
 _MUST_ISSUE = "must issue a starttls command first"
-
-
-def _host(session: SmtpSession) -> str:
-    remote = session.remote_endpoint
-    return remote.host if remote is not None and remote.host else "an unknown host"
 
 
 def _selection_said(
@@ -122,7 +118,8 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
         connector = receive_connector_of(context, last)
         said, cited = ([], []) if offered else _selection_said(context, connector)
         evidence += cited
-        hosts = Subjects.fold("remote host", [_host(s) for s in sessions])
+        count, by_host = counted(context, sessions)
+        hosts = Subjects.fold("remote host", by_host or {"an unknown host": count})
         names = ", ".join(f"{s.name} ({s.count})" for s in hosts.top)
         if hosts.more:
             names += f" and {hosts.more} more"
@@ -130,7 +127,7 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
         background = not important
         finding = report(
             summary=(
-                f"Receive connector '{connector_id}' refused {len(sessions)} session(s) "
+                f"Receive connector '{connector_id}' refused {count} session(s) "
                 f"with 'Must issue a STARTTLS command first' (RequireTLS), from {names}. "
                 + (
                     "This server offered STARTTLS and the remote did not use it: the remote "
@@ -273,7 +270,8 @@ def exchange_online_rejects_receive_certificate(
             )
         yield report(
             summary=(
-                f"{len(sessions)} session(s) from Exchange Online to receive connector "
+                f"{counted(context, sessions)[0]} session(s) from Exchange Online to receive "
+                "connector "
                 f"'{connector_id}' ended without mail: this server {what}."
                 + (" " + " ".join(said) if said else "")
             ),
