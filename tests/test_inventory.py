@@ -159,3 +159,22 @@ def test_builds_read_back(major: int, minor: int, build: int, revision: int) -> 
     expected = ExchangeBuild(major, minor, build, revision)
     assert parse_build(f"Version {major}.{minor} (Build {build}.{revision})") == expected
     assert parse_build(f"{major}.{minor:02d}.{build}.{revision:03d}") == expected
+
+
+def test_inventory_files_load_as_their_kind(tmp_path: Path) -> None:
+    """The collector's two files are recognised from their content, counted by the coverage."""
+    import shutil
+
+    from exchange_tls import diagnose, load_evidence
+
+    for name in (
+        "css-exchange_e19_getexchangeserver.xml",
+        "css-exchange_e19_win32_operatingsystem.xml",
+    ):
+        shutil.copy(DATA / name, tmp_path / name)
+    evidence = load_evidence(tmp_path)
+    assert {type(record).__name__ for record in evidence.inventory} == {
+        "ExchangeServerInfo",
+        "WindowsInfo",
+    }
+    assert diagnose(evidence).coverage.counts["inventory"] == 2
