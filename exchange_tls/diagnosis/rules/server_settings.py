@@ -27,8 +27,10 @@ from exchange_tls.diagnosis.facts.store import (
 )
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import event_ref, schannel_claim
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.events.models import EventRecord, Family
+from exchange_tls.inventory.support import tls13_support
 from exchange_tls.protocol_log.models import Direction
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
@@ -202,12 +204,15 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
 
 @rule(
     rule_id="tls13-enabled-in-registry",
-    title="TLS 1.3 is turned on, which Exchange Server does not support",
+    title="TLS 1.3 is turned on where Exchange Server does not support it",
     severity=Severity.ERROR,
     failure_mode=None,
     meaning="The SCHANNEL key of TLS 1.3 sets Enabled to 1 for a side. Microsoft's "
-    "HealthChecker reports this as an error: TLS 1.3 is not supported by Exchange Server and "
-    "is known to cause issues when enabled.",
+    "HealthChecker accepts TLS 1.3 only on Exchange Server 2019 CU15 or Exchange Server SE on "
+    "Windows Server 2022 or later, and reports it as an error elsewhere (known to cause "
+    "issues). The rule reads the server inventory (Get-ExchangeServer, Win32_OperatingSystem) "
+    "and says so when it is missing; on a build and Windows HealthChecker accepts, it is "
+    "silent.",
     needs=("a reg export or Get-ItemProperty of the SCHANNEL Protocols\\TLS 1.3 keys",),
     remedy="Set Enabled=0 and DisabledByDefault=1 under the TLS 1.3 Client and Server keys, "
     "then restart the server.",
@@ -230,13 +235,18 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
     ]
     if not on:
         return
+    # Whether TLS 1.3 is supported depends on the build and Windows: the inventory tells.
+    support = tls13_support(context.evidence.inventory)
+    if support.supported:
+        return
+    sides = " and ".join(setting.side.value.lower() for setting in on)
+    if support.supported is False:
+        advice = f"; {support.reason} Turn it off and restart."
+    else:
+        advice = f"; turn it off and restart unless the server qualifies. {support.reason}"
     yield finding(
         "tls13-enabled-in-registry",
-        summary=(
-            "TLS 1.3 is enabled for the "
-            + " and ".join(setting.side.value.lower() for setting in on)
-            + " side; Exchange Server does not support it: turn it off and restart."
-        ),
+        summary=f"TLS 1.3 is enabled for the {sides} side" + advice,
         evidence=tuple(
             _value_ref(
                 setting.enabled_value,
@@ -254,6 +264,7 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
             ]
         ),
         subject="TLS 1.3",
+        side=FaultSide.LOCAL,
     )
 
 
