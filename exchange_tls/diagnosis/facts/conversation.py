@@ -14,9 +14,11 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
-from exchange_tls.connectors.models import ReceiveConnector
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.exchange_online import to_exchange_online
+from exchange_tls.diagnosis.facts.sessions import replies_saying
+from exchange_tls.diagnosis.model import EvidenceRef
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow, SmtpSession
 from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
 from exchange_tls.protocol_log.summary import signature_of
@@ -37,7 +39,9 @@ __all__ = [
     "receive_connectors_failing_exchange_online",
     "refusal_row",
     "refused_code",
+    "remote_fault_replies",
     "sessions_not_remote",
+    "sessions_without_offer",
 ]
 
 #: Host names of Exchange Online's mail servers, in banners, EHLO and certificates.
@@ -292,3 +296,21 @@ def counted(context: Context, sessions: list[SmtpSession]) -> tuple[int, Counter
                 if host:
                     hosts[host] += number
     return count, hosts
+
+
+def remote_fault_replies(context: Context, needles: list[str]) -> list[EvidenceRef]:
+    """Cite replies saying one of ``needles``, but not in sessions the remote is not to blame."""
+    elsewhere = sessions_not_remote(context)
+    return [ref for ref in replies_saying(context, needles) if ref.source not in elsewhere]
+
+
+def sessions_without_offer(context: Context, connector: SendConnector) -> list[SmtpSession]:
+    """Return the connector's sessions whose remote offered no STARTTLS, masked ones left out."""
+    elsewhere = sessions_not_remote(context)
+    return [
+        session
+        for session in context.sessions_of(connector)
+        if session.tls is not None
+        and session.tls.starttls_offered is False
+        and session.rows[0].source not in elsewhere
+    ]
