@@ -59,9 +59,13 @@ class Occurrence:
     remote_host: str = ""
 
     @property
-    def order(self) -> tuple[dt.datetime, str]:
-        """Its place among occurrences: start, then where its row is."""
-        return (self.start, str(self.source))
+    def order(self) -> tuple[dt.datetime, str, str, dt.datetime, str]:
+        """Its place among occurrences: start, then where its row is, then the rest.
+
+        A total order: two occurrences at the same start and row (a row cited for two
+        hosts) must still sort the same whatever order the piles merged in.
+        """
+        return (self.start, str(self.source), self.remote_host, self.end, self.excerpt)
 
 
 def _host_key(host: str) -> tuple[int, str]:

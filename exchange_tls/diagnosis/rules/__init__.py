@@ -16,8 +16,11 @@ from exchange_tls.diagnosis.rules import (
     connectors,
     conversation,
     internal_transport,
+    probes,
     receive,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
@@ -31,8 +34,11 @@ __all__ = [
     "conversation",
     "credentials",
     "internal_transport",
+    "probes",
     "receive",
     "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
     "transport",
     "unexplained",
 ]
