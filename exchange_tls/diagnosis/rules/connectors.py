@@ -13,6 +13,7 @@ from exchange_tls.diagnosis.facts.exchange_online import EXO_SUFFIX, to_exchange
 from exchange_tls.diagnosis.facts.store import fit_for_smtp
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
@@ -89,6 +90,7 @@ def _queue_texts(context: Context, connector: SendConnector, needle: str) -> lis
         "certificates+send-connectors",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """F4: TlsCertificateName names no certificate of the inventory."""
@@ -193,6 +195,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
     selection=_NAME_SELECTION,
     contradiction="None: a malformed value matches nothing whatever the log says.",
     inputs=("send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[Finding]:
     """F5: a malformed TlsCertificateName."""
@@ -260,6 +263,7 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
     selection="Looks the name up in the store as for send connectors.",
     contradiction="None: configuration only.",
     inputs=("certificates+receive-connectors",),
+    side=FaultSide.LOCAL,
 )
 def receive_connector_certificate_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """Report a receive connector's stale TlsCertificateName."""
@@ -351,6 +355,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
     selection="The connector's configuration only.",
     contradiction="None: configuration only.",
     inputs=("send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def exchange_online_connector_incomplete(context: Context, report: Report) -> Iterator[Finding]:
     """HealthChecker's ExoConnectorCheck: name the certificate, mark the connector."""
@@ -442,6 +447,7 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
     selection="Uses Exchange's selection by FQDN; fires only when it finds no fit certificate.",
     contradiction="None: configuration only.",
     inputs=("certificates+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Iterator[Finding]:
     """F7: TLS matters for the connector, and no certificate fits its FQDN."""
@@ -532,6 +538,7 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
         "send-connectors",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def tls_domain_validation_misconfigured(context: Context, report: Report) -> Iterator[Finding]:
     """F15: DomainValidation without TlsDomain, or TlsDomain without it."""

@@ -139,6 +139,7 @@ def _tls12_off(setting: ProtocolSetting) -> bool:
     contradiction="None: the registry decides what Schannel offers; Schannel events and "
     "dropped handshakes are cited as corroboration.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     """TLS 1.2 not offered on a side, from the registry, with Schannel events as corroboration."""
@@ -292,6 +293,7 @@ def _values(setting: ProtocolSetting) -> tuple[bool | None, bool | None]:
     selection="Server-wide: each TLS version whose Client and Server keys are both in the export.",
     contradiction="None: configuration only.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def tls_client_server_mismatch(context: Context) -> Iterator[Finding]:
     """Find TLS versions whose Client and Server values differ."""
@@ -369,6 +371,7 @@ def _dotnet_label(setting: DotNetSetting) -> str:
     "the export.",
     contradiction="None: configuration only.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
     """SystemDefaultTlsVersions / SchUseStrongCrypto not 1 under a covered .NET key."""
@@ -448,6 +451,7 @@ def _12014_details(event: EventRecord) -> tuple[str | None, str | None]:
     selection="The connector or FQDN the event names.",
     contradiction="None: the event is Exchange's own record of the failure.",
     inputs=("events",),
+    side=FaultSide.LOCAL,
 )
 def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
     """Event 12014, one finding per FQDN and connector it names."""
@@ -559,6 +563,7 @@ def _hybrid_ref(hybrid: HybridConfiguration, claim: str) -> EvidenceRef:
         "certificates+hybrid-configuration",
         "hybrid-configuration+receive-connectors",
     ),
+    side=FaultSide.LOCAL,
 )
 def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
     """Find a hybrid TlsCertificateName not in the store, or not the connectors'."""

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.facts.conversation import sessions_not_remote
+from exchange_tls.diagnosis.facts.conversation import remote_fault_replies, sessions_without_offer
 from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
 from exchange_tls.diagnosis.facts.probes import explains_protocol_failure
 from exchange_tls.diagnosis.facts.sessions import (
@@ -223,6 +223,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
     selection="Sessions whose connector, remote certificate or banner is Exchange Online's.",
     contradiction="None: the session itself shows the version.",
     inputs=("send-log",),
+    side=FaultSide.LOCAL,
 )
 def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[Finding]:
     """TLS 1.0/1.1 sessions to Exchange Online, which now refuses them."""
@@ -274,15 +275,11 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
         "send-log",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
-    elsewhere = sessions_not_remote(context)
-    found = [
-        ref
-        for ref in replies_saying(context, ["must issue a starttls command first"])
-        if ref.source not in elsewhere
-    ]
+    found = remote_fault_replies(context, ["must issue a starttls command first"])
     if not found:
         return
     steps = [
@@ -300,8 +297,6 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         confidence=Confidence.HIGH,
         remediation=tuple(steps),
         subject="STARTTLS",
-        # The remote is right to demand TLS: this server must send it (or the path).
-        side=FaultSide.LOCAL,
     )
 
 
@@ -331,13 +326,11 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         "send-connectors+send-log",
         "queues",
     ),
+    side=FaultSide.REMOTE,
 )
 def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Finding]:
     """F10: TLS required, not offered."""
     evidence: list[EvidenceRef] = []
-    # Sessions where the remote offered STARTTLS (the connector ignored it) or a firewall
-    # masked it are not the remote's doing: other rules name their side.
-    elsewhere = sessions_not_remote(context)
     for connector in context.connectors:
         if not connector.require_tls:
             continue
@@ -347,18 +340,14 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
                 excerpt=f"session {session.session_id} to {session.remote_endpoint}",
                 claim="the remote host's EHLO reply did not offer STARTTLS",
             )
-            for session in context.sessions_of(connector)
-            if session.tls is not None
-            and session.tls.starttls_offered is False
-            and session.rows[0].source not in elsewhere
+            # Not where the remote offered STARTTLS or a firewall masked it.
+            for session in sessions_without_offer(context, connector)
         )
     evidence.extend(
-        ref
-        for ref in replies_saying(
+        remote_fault_replies(
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
-        if ref.source not in elsewhere
     )
     if not evidence:
         return
@@ -381,7 +370,6 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
             queues_drain("once the remote host offers STARTTLS"),
         ),
         subject="STARTTLS",
-        side=FaultSide.REMOTE,
     )
 
 
@@ -546,6 +534,7 @@ _RECEIVE_CAUSES = {
     "connector's selected certificate.",
     contradiction="None: the session shows the failure.",
     inputs=("receive-log",),
+    side=FaultSide.LOCAL,
 )
 def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
     """Report receive sessions failing STARTTLS: the inbound side."""
@@ -635,6 +624,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
         "send-log",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
