@@ -31,6 +31,7 @@ from exchange_tls.diagnosis.facts.presented import (
 from exchange_tls.diagnosis.facts.reported import expired_when_reported
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION, TIMEOUT
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.moments import shift
 from exchange_tls.remediation.plans.certificates import (
@@ -114,6 +115,7 @@ def _subject(certificate: ExchangeCertificate) -> str:
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
@@ -166,6 +168,7 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     selection=_VALIDITY_SELECTION,
     contradiction="None: a certificate that works today still expires.",
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expiring_soon(context: Context, report: Report) -> Iterator[Finding]:
     """F6 ahead of time: NotAfter within 30 days."""
@@ -253,6 +256,7 @@ _VALIDATION = Signature(
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]:
     """F11: Status Untrusted or Invalid."""
@@ -310,6 +314,7 @@ def certificate_revocation_check_failed(context: Context, report: Report) -> Ite
     selection="Judges the certificate the connector selects (Exchange's order).",
     contradiction="None beyond the selection: Exchange Online's rule does not depend on the log.",
     inputs=("certificates+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def self_signed_certificate_external(context: Context, report: Report) -> Iterator[Finding]:
     """F13: a self-signed certificate towards Exchange Online."""
