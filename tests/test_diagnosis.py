@@ -61,6 +61,7 @@ LISTED_RULES = {
     "exchange-online-connector-incomplete",
     "unexplained-tls-failure",
     "unexplained-queue-error",
+    "inbound-background",
 }
 
 
@@ -195,6 +196,23 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
         f"10.0.0.1:25,203.0.113.9:5000,{row}"
         for number, row in enumerate(rows)
     ]
+    return list(
+        assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
+    )
+
+
+def spread(remotes: list[str], ok: int) -> list:  # type: ignore[type-arg]
+    """Return receive sessions: one failing from each remote, then ``ok`` succeeding."""
+    lines = []
+    outcomes = [(remote, "IllegalMessage") for remote in remotes] + [("192.0.2.7", None)] * ok
+    for number, (remote, error) in enumerate(outcomes):
+        minute, second = divmod(number, 60)
+        for sequence, row in enumerate(presented(T1, error)):
+            lines.append(
+                f"2024-06-01T00:{minute:02d}:{second:02d}.{sequence:03d}Z,"
+                f"EX01\\Default Frontend EX01,R{number:04d},{sequence},10.0.0.1:25,"
+                f"{remote}:5000,{row}"
+            )
     return list(
         assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
     )
@@ -393,6 +411,12 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
         Evidence(sessions=rlog(*presented(T1, "UnknownCredentials")), certificates=[cert()]),
         Evidence(sessions=rlog(*presented(T1, None)), certificates=[cert()]),
     ),
+    # Scanners from twelve addresses at a tenth of the sessions are background; the same
+    # failures from Exchange Online's addresses are a problem.
+    "inbound-background": (
+        Evidence(sessions=spread([f"203.0.113.{n}" for n in range(12)], ok=100)),
+        Evidence(sessions=spread([f"40.107.1.{n}" for n in range(12)], ok=100)),
+    ),
     "receive-connector-certificate-not-found": (
         Evidence(
             receive_connectors=[
@@ -461,9 +485,21 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
 
 def test_every_listed_rule_is_in_the_catalogue_with_scenarios() -> None:
     """The catalogue has every listed rule id, and each has a scenario pair here."""
-    # Server-settings rules have their scenario pairs in tests/test_server_settings.py.
+    # Server-settings rules have their scenario pairs in tests/test_server_settings.py, the
+    # TLS report rules theirs in tests/test_tls_report_rules.py, the probe rules theirs in
+    # tests/probe/test_probe_diagnosis.py, the conversation's, the receive side's and the
+    # internal transport's theirs in tests/test_conversation.py.
+    elsewhere = (
+        ".server_settings",
+        ".tls_reports",
+        ".tls_report_delivery",
+        ".probes",
+        ".conversation",
+        ".receive",
+        ".internal_transport",
+    )
     server_settings = {
-        rule.rule_id for rule in CATALOGUE if rule.check.__module__.endswith(".server_settings")
+        rule.rule_id for rule in CATALOGUE if rule.check.__module__.endswith(elsewhere)
     }
     assert {rule.rule_id for rule in CATALOGUE} - server_settings == LISTED_RULES
     assert set(SCENARIOS) == LISTED_RULES

@@ -11,9 +11,16 @@ from __future__ import annotations
 # isort: off
 from exchange_tls.diagnosis.rules import credentials
 from exchange_tls.diagnosis.rules import (
+    background,
     certificates,
     connectors,
+    conversation,
+    internal_transport,
+    probes,
+    receive,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
@@ -21,10 +28,17 @@ from exchange_tls.diagnosis.rules import (
 # isort: on
 
 __all__ = [
+    "background",
     "certificates",
     "connectors",
+    "conversation",
     "credentials",
+    "internal_transport",
+    "probes",
+    "receive",
     "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
     "transport",
     "unexplained",
 ]
