@@ -140,7 +140,7 @@ class Kind:
         """
         items = list(records)
         if self.single:
-            later = [item for item in items[1:] if item != items[0]]
+            later = [item for item in items[1:] if _facts(item) != _facts(items[0])]
             if not later:
                 return items[:1], []
             return items[:1], [
@@ -160,6 +160,13 @@ class Kind:
         if self.servers is None:
             return []
         return [name for record in self.records(evidence) for name in self.servers(record)]
+
+
+def _facts(record: Any) -> Any:
+    """Return a record without where it came from: two files may state the same facts."""
+    if attrs.has(type(record)) and "source" in attrs.fields_dict(type(record)):
+        return attrs.evolve(record, source=None)
+    return record
 
 
 def _reader(parse: Callable[..., Any], *, dated: bool = False) -> Parse:

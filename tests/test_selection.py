@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import attrs
 import pytest
@@ -21,29 +22,15 @@ from exchange_tls import (
     parse_tls_certificate_name,
 )
 from exchange_tls.connectors.selection import select_certificate
+from tests.builders import NOW, UTC, certificate
 
-UTC = dt.timezone.utc
-NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
 A = "A" * 40
 B = "B" * 40
 
 
-def base(thumbprint: str = A, **changes: object) -> ExchangeCertificate:
-    """Return a fit certificate for mail.contoso.com (key, valid, CA-issued, SMTP)."""
-    values: dict[str, object] = {
-        "thumbprint": thumbprint,
-        "subject": "CN=mail.contoso.com",
-        "issuer": "CN=Contoso CA",
-        "certificate_domains": ("mail.contoso.com",),
-        "services": Services.SMTP,
-        "has_private_key": True,
-        "is_self_signed": False,
-        "status": CertificateStatus.VALID,
-        "not_before": dt.datetime(2024, 1, 1, tzinfo=UTC),
-        "not_after": dt.datetime(2025, 1, 1, tzinfo=UTC),
-    }
-    values.update(changes)
-    return ExchangeCertificate(**values)  # type: ignore[arg-type]
+def base(thumbprint: str = A, **changes: Any) -> ExchangeCertificate:
+    """Return a fit certificate for mail.contoso.com (key, valid, CA-issued, SMTP only)."""
+    return certificate(thumbprint, **{"services": Services.SMTP, **changes})
 
 
 # Each row: the criterion, the changes that make certificate B worse than A in it alone,

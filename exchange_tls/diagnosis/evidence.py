@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
@@ -94,11 +95,9 @@ class Evidence:
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""
-        from exchange_tls.views.frames import to_dataframe
-
         if kind not in ("sessions", "certificates", "queues"):
             raise ValueError("kind must be 'sessions', 'certificates' or 'queues'")
-        return to_dataframe(getattr(self, kind))
+        return display.frame(getattr(self, kind))
 
     @property
     def is_empty(self) -> bool:

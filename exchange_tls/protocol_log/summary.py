@@ -86,8 +86,8 @@ _FragmentKey = tuple["Direction | None", str, str]
 #: How many signatures a summary keeps apart. Past twice this many, the rarest (fewest
 #: sessions) are folded into one "other" signature per direction, connector and outcome,
 #: so that memory is bounded by this number, not by the distinct texts of the evidence.
-#: A thousand causes is far more than any report can show; a real server has tens.
-SIGNATURES_KEPT = 1000
+#: Two hundred causes is far more than any report can show; a real server has tens.
+SIGNATURES_KEPT = 200
 #: The error (and certificate) of the signature that holds the rarest, folded together.
 OTHER = "(other)"
 

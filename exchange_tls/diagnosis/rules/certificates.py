@@ -33,6 +33,7 @@ from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION, TIMEOUT
 from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
+from exchange_tls.moments import shift
 from exchange_tls.remediation.plans.certificates import (
     renewal_steps,
     self_signed_steps,
@@ -174,9 +175,8 @@ def certificate_expiring_soon(context: Context, report: Report) -> Iterator[Find
     if context.now is None:
         return
     for certificate, reasons in presented_certificates(context):
-        if (
-            certificate.not_after is None
-            or not context.now <= certificate.not_after < context.now + SOON
+        if certificate.not_after is None or not context.now <= certificate.not_after < shift(
+            context.now, SOON
         ):
             continue
         days = (certificate.not_after - context.now).days
