@@ -615,3 +615,29 @@ def test_both_summary_paths_tell_refusals_apart(tmp_path: Path) -> None:
     }
     assert {"550 5.7.64", "550 5.1.1"} <= details
     assert fast.freeze().occurrences == careful.occurrences
+
+
+def test_exchange_online_refused_here_after_tls_is_never_healthy() -> None:
+    """A receive session from Exchange Online refused after TLS (452 4.3.1): not healthy."""
+    refused = exo_inbound(
+        CA_ROWS,
+        [
+            "<,EHLO NAM12-DM6-obe.outbound.protection.outlook.com,",
+            ">,250 mail.contoso.com Hello,",
+            "<,MAIL FROM:<x@fabrikam.com>,",
+            ">,452 4.3.1 Insufficient system resources,",
+            "<,QUIT,",
+            "-,,Remote",
+        ],
+    )
+    ok = send_log(*handshake("mx.fabrikam.com"), *ACCEPTED, connector="Internet")
+    diagnosis = diagnose(Evidence(sessions=[*ok, *receive_log(*refused)]))
+    assert diagnosis.verdict.value != "healthy"
+    assert "refused-after-handshake" in [f.rule_id for f in diagnosis.findings]
+    # The near miss: the same session from an unknown host is background, not this rule.
+    unknown = [
+        row.replace("NAM12-DM6-obe.outbound.protection.outlook.com", "mta.example.net")
+        for row in refused
+    ]
+    quiet = diagnose(Evidence(sessions=[*ok, *receive_log(*unknown, remote="192.0.2.200")]))
+    assert "refused-after-handshake" not in [f.rule_id for f in quiet.findings]
