@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -26,6 +25,7 @@ from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.display import format_named, formats
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
+from exchange_tls.output_file import written_whole
 from exchange_tls.pipeline import ENGINES
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.probe import command as probe_command
@@ -142,56 +142,15 @@ def _load(arguments: argparse.Namespace) -> Evidence:
     return filter_evidence(evidence, filters)
 
 
-class _CannotWrite(ExchangeTlsError):
-    """The ``--output`` file could not be written; the message names it and why."""
-
-
 @contextlib.contextmanager
 def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
-    """Yield where to write: the ``--output`` file, else standard output.
-
-    A file is written whole or not at all: to a temporary file in its folder, renamed
-    over it once complete, so that a failed write (a full disk, ``ulimit -f``) leaves the
-    old file as it was. A device or a pipe (``/dev/stdout``) is written in place.
-    """
+    """Yield where to write: the ``--output`` file (written whole or not at all), else stdout."""
     target = getattr(arguments, "output", None)
     if target is None or str(target) == STDIN:
         yield sys.stdout
         return
-    # Through a symbolic link to the file it names, so that the link stays a link.
-    final = Path(os.path.realpath(target))
-    try:
-        existing: os.stat_result | None = final.stat()
-    except OSError:
-        existing = None
-    temporary: str | None = None
-    try:
-        if existing is not None and not stat.S_ISREG(existing.st_mode):
-            with open(final, "w", encoding="utf-8", newline="\n") as stream:
-                yield stream
-            return
-        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-        with open(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, final)
-        temporary = None
-    except OSError as error:
-        reason = error.strerror or str(error)
-        if existing is None:
-            reason += "; nothing was written"
-        elif stat.S_ISREG(existing.st_mode):
-            reason += "; the old file is unchanged"
-        raise _CannotWrite(f"cannot write {target}: {reason}") from error
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    with written_whole(target) as stream:
+        yield stream
 
 
 # -- diagnose ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.events.models import event_key
 from exchange_tls.events.reader import parse_events, recognises_events
+from exchange_tls.inventory.reader import inventory_key, looks_like_inventory, parse_inventory
 from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.merging import merge_records
 from exchange_tls.powershell.dates import DateOrder
@@ -293,6 +294,16 @@ KINDS: tuple[Kind, ...] = (
         parse=_reader(parse_hybrid_configuration),
         recognise_records=looks_like_hybrid_configuration,
         key=hybrid_key,
+    ),
+    Kind(
+        name="inventory",
+        field="inventory",
+        noun="server inventory record",
+        description="Get-ExchangeServer | Format-List * and Get-CimInstance "
+        "Win32_OperatingSystem | Format-List Caption,Version,BuildNumber",
+        parse=_reader(parse_inventory),
+        recognise_records=looks_like_inventory,
+        key=inventory_key,
     ),
     Kind(
         name="certificates",

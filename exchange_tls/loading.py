@@ -61,6 +61,7 @@ from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
 from exchange_tls.tls_reports.reader import GZIP_MAGIC, gunzip, gzip_holds_tls_report
+from exchange_tls.translated_log import describe_translated_log
 from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
@@ -181,8 +182,15 @@ _ERROR_START = re.compile(
 )
 
 
+_REPLY_CODE = re.compile(r"(?<!\d)[2-5]\d\d(?!\d)")
+
+
 def _holds_queue_error(text: str) -> bool:
     """Whether the text is, or holds within prose, a queue error that explain decodes."""
+    if _REPLY_CODE.search(text) is None:
+        # Every reply has its code: without one, the parser (the cost of a tiny file
+        # nobody could place) has nothing to find.
+        return False
     candidates = [text] if len(text) < 4000 else []
     for match in itertools.islice(_ERROR_START.finditer(text), 5):
         end = text.find("\n", match.start())
@@ -205,6 +213,14 @@ def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
     if reason is not None:
         message = f"could not read this file ({reason}); it was left out"
     code = "unclassified"
+    translated = describe_translated_log(text) if reason is None else None
+    if translated is not None:
+        return Problem(
+            message=f"{translated}; it was left out",
+            source=name,
+            severity=Severity.WARNING,
+            code="translated-log",
+        )
     if reason is None and _holds_queue_error(text):
         message = (
             "holds a queue error without its queue (no Identity or NextHopDomain), so it "
@@ -465,6 +481,12 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         collector.extend(list(found))
     except ParseError as error:
         collector.report(error.to_problem())
+    refusal = next((p.message for p in collector.problems if p.code in _REFUSALS), None)
+    if not parsed and refusal is not None:
+        # Refused whole (unsafe XML, too deep): left out, with the reason, in the coverage.
+        problem = _unclassified(decoded.text, name, refusal)
+        collector.report(problem)
+        file = attrs.evolve(_left_out(blob, problem), size=len(data))
     return _Read(
         root=root, part=blob.part, file=file, records=tuple(parsed), problems=collector.problems
     )

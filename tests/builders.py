@@ -29,6 +29,7 @@ from exchange_tls import (
 )
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.events.models import EventRecord
+from exchange_tls.inventory.models import ExchangeServerInfo
 from exchange_tls.manifest import CollectionManifest
 from exchange_tls.probe_results import ProbeStage, SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
@@ -292,6 +293,7 @@ RECORDS: dict[str, Callable[[str, int], object]] = {
     "hybrid-configuration": lambda server, index: HybridConfiguration(
         name=f"{server} hybrid {index}"
     ),
+    "inventory": lambda server, index: ExchangeServerInfo(name=f"{server} {index}"),
     "certificates": lambda server, index: certificate(f"{server}{index:038X}"[-40:]),
     "queues": lambda server, index: queue(identity=f"{server}\\{index}"),
     "send-connectors": lambda server, index: send_connector(

@@ -28,6 +28,7 @@ from exchange_tls.diagnosis.model import Confidence, Finding, schema
 from exchange_tls.diagnosis.rules.tls_reports import CITED_DETAILS
 from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
+from exchange_tls.probe_results.models import ProbeStage, SmtpProbe
 from exchange_tls.sources import SourceRef
 from exchange_tls.tls_results import TlsResultType
 
@@ -188,23 +189,19 @@ def test_valid_certificate_says_valid_now_and_asks_for_the_chain() -> None:
 
 
 def test_valid_certificate_with_a_probe_cites_the_probe() -> None:
-    """When the evidence holds a probe of the MX, the finding cites it."""
-
-    @attrs.frozen
-    class Probe:
-        host: str
-        stage: str
-        result_type: str
-        source: SourceRef
-
-    @attrs.frozen(kw_only=True)
-    class WithProbes(Evidence):
-        probes: tuple[Probe, ...] = ()
-
-    probe = Probe("MX1.contoso.com.", "verify", "certificate-expired", SourceRef("probe.json", 1))
+    """When the evidence holds a saved probe of the MX, the finding cites it."""
+    probe = SmtpProbe(
+        host="MX1.contoso.com.",
+        port=25,
+        stage=ProbeStage.VERIFY,
+        result_type=TlsResultType.CERTIFICATE_EXPIRED,
+        error="the certificate expired on 2024-05-31",
+        source=SourceRef("probe-mx1.json", 1),
+    )
     base = evidence(report_json(detail("certificate-expired")), certificate())
-    with_probe = WithProbes(**attrs.asdict(base, recurse=False), probes=(probe,))
-    finding = only(diagnose(with_probe).findings, "tls-report-certificate-expired")
+    finding = only(
+        diagnose(attrs.evolve(base, probes=(probe,))).findings, "tls-report-certificate-expired"
+    )
     [cited] = [ref for ref in finding.evidence if ref.source == probe.source]
     assert "result_type=certificate-expired" in cited.excerpt
     # The probe saw what the senders saw: something else answers at the MX.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -417,7 +418,7 @@ def test_a_generated_day_of_logs_is_one_screen(
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    # A dataclass looks its module up in sys.modules while it is being defined.
+    # A dataclass looks its module up in sys.modules while the module runs.
     monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     module.generate(tmp_path, files=2, megabytes=1)

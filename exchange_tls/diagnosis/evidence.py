@@ -13,6 +13,7 @@ from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
 from exchange_tls.events.models import EventRecord
+from exchange_tls.inventory.models import InventoryRecord
 from exchange_tls.kinds import ALL_KINDS
 from exchange_tls.manifest import CollectionManifest
 from exchange_tls.probe_results.models import SmtpProbe
@@ -83,6 +84,8 @@ class Evidence:
     hybrid_configurations: tuple[HybridConfiguration, ...] = attrs.field(
         default=(), converter=_tuple
     )
+    #: The server inventory: the Exchange build (Get-ExchangeServer) and the Windows version.
+    inventory: tuple[InventoryRecord, ...] = attrs.field(default=(), converter=_tuple)
     #: The collector's manifest (server, time of collection), when one was read.
     manifest: CollectionManifest | None = None
     #: SMTP TLS reports (RFC 8460): what other mail systems saw of this domain's TLS.
@@ -101,6 +104,7 @@ class Evidence:
         """Whether there is nothing to diagnose: no record of any counted kind.
 
         >>> from exchange_tls.events.models import EventRecord
+        from exchange_tls.inventory.models import InventoryRecord
         >>> Evidence(events=[EventRecord(provider="Schannel", event_id=36871)]).is_empty
         False
         """

@@ -9,6 +9,7 @@ no test of the probe can reach the network, whatever a bug makes it try.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import socket
@@ -94,8 +95,9 @@ class Loop:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
 
     def stop(self) -> None:
-        """Stop the loop (it closes itself)."""
-        self.loop.call_soon_threadsafe(self.loop.stop)
+        """Stop the loop (it closes itself), unless its lifetime already ran out."""
+        with contextlib.suppress(RuntimeError):  # closed: it stopped itself after LIFETIME
+            self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
 
@@ -164,7 +166,7 @@ class _Handler:
         raise AssertionError("the probe sent DATA")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server_loop() -> Iterator[Loop]:
     """Return the loop every local server of the session runs on."""
     loop = Loop()
