@@ -411,7 +411,6 @@ def test_a_generated_day_of_logs_is_one_screen(
 ) -> None:
     """The benchmark generator's logs give one finding per (rule, subject) and a short report."""
     import importlib.util
-    import sys
 
     path = Path(__file__).parents[1] / "benchmarks" / "generate_logs.py"
     spec = importlib.util.spec_from_file_location("generate_logs", path)
