@@ -22,6 +22,7 @@ import pytest
 from exchange_tls import Evidence, diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.views import group_by_server, timeline_svg
+from exchange_tls.views.html import SHOWN_EVIDENCE
 
 ROOT = Path(__file__).parent.parent
 BUNDLED = ROOT / "exchange_tls" / "bundled" / "kb4051498"
@@ -103,7 +104,8 @@ def test_report_holds_verdict_finding_evidence_and_fix(kb_evidence: Evidence) ->
     assert "SEND2017100704-1.LOG:27" in page
     assert "TLS negotiation failed with error UnknownCredentials" in page
     assert f"Enable-ExchangeCertificate -Thumbprint &#x27;{T}&#x27;" in page
-    assert page.count('class="copy"') == 2  # the finding's steps and the whole script
+    # The fix, the finding's whole plan, and the page's whole script.
+    assert page.count('class="copy"') == 3
 
 
 def test_certificate_exchange_selects_is_marked(kb_evidence: Evidence) -> None:
@@ -167,9 +169,10 @@ def test_json_and_html_carry_the_same_findings(tmp_path: Path) -> None:
         rules = re.findall(r'<article class="finding" id="finding-\d+" data-rule="([^"]+)"', page)
         assert sorted(rules) == sorted(f["rule_id"] for f in document["findings"]), example
         evidence_rows = page.count("<tr><td><code>")
-        assert evidence_rows == sum(len(f["evidence"]) for f in document["findings"]), example
+        shown = [min(len(f["evidence"]), SHOWN_EVIDENCE) for f in document["findings"]]
+        assert evidence_rows == sum(shown), example
         for finding in document["findings"]:
-            for ref in finding["evidence"]:
+            for ref in finding["evidence"][:SHOWN_EVIDENCE]:
                 assert html.escape(ref["excerpt"]) in page
 
 
@@ -243,12 +246,13 @@ def test_browser_shows_the_kb4051498_report_and_copies_the_fix(
     page.goto(report.as_uri())
     assert page.locator("#verdict .verdict-value").inner_text() == "problems"
     finding = page.locator('article[data-rule="certificate-not-enabled-for-smtp"]')
-    assert "not enabled for SMTP" in finding.locator("h4").inner_text()
+    assert "not enabled for SMTP" in finding.locator("h3").inner_text()
+    finding.locator("details > summary").click()
     assert "TLS negotiation failed with error UnknownCredentials" in finding.inner_text()
     assert "SEND2017100704-1.LOG:27" in finding.inner_text()
     script = page.locator("#script-1").inner_text()
     assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in script
-    button = finding.locator("button.copy")
+    button = finding.locator("button.copy").first
     button.click()
     page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
     assert button.get_attribute("data-copied") == "yes"

@@ -350,8 +350,11 @@ def test_the_text_report_caps_evidence_and_says_how_many_more(
     assert main(["diagnose", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert out.count("TLS negotiation failed with error IllegalMessage") == 5
-    assert "    … and 25 more (all of them in --format json)\n" in out
-    assert "Seen: 30 failures, 2024-06-01 00:00 to 2024-06-01 00:29 UTC" in out
+    assert "     … and 25 more (all of them in --format json)\n" in out
+    assert (
+        "Accounts for 30 failing sessions and queues, 2024-06-01 00:00 UTC to 2024-06-01 00:29 UTC"
+        in " ".join(out.split())
+    )
 
 
 # -- warnings travel with the result ----------------------------------------------------------

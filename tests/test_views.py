@@ -135,7 +135,7 @@ def test_cli_tables_use_the_record_columns(
 def test_str_of_models_is_readable(kb: Evidence) -> None:
     """A finding, a session and a result list print as text, not as an attrs repr."""
     finding = diagnose(kb).findings[0]
-    assert str(finding).startswith("ERROR certificate-not-enabled-for-smtp: ")
+    assert str(finding).startswith("1. ERROR: The certificate the connector presents")
     assert "tls_error=UnknownCredentials" in str(kb.sessions[0])
     assert "Finding(" not in str(diagnose(kb))
 

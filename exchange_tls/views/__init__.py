@@ -24,9 +24,9 @@ from exchange_tls.views.html import (
     finding_html,
     group_by_server,
     list_html,
+    record_html,
     report,
     session_html,
-    timeline_svg,
 )
 from exchange_tls.views.records import Record, record, records
 from exchange_tls.views.summaries import Count, Filters, Summary, filter_evidence, summary
@@ -40,6 +40,7 @@ from exchange_tls.views.tables import (
     text_table,
 )
 from exchange_tls.views.text import coverage_line, finding_text, markdown_report, text_report
+from exchange_tls.views.timeline import outcomes, timeline_svg, timeline_table
 
 __all__ = [
     "CLI_COLUMNS",
@@ -58,8 +59,10 @@ __all__ = [
     "json_table",
     "list_html",
     "markdown_report",
+    "outcomes",
     "pick",
     "record",
+    "record_html",
     "records",
     "report",
     "session_html",
@@ -68,5 +71,6 @@ __all__ = [
     "text_report",
     "text_table",
     "timeline_svg",
+    "timeline_table",
     "to_dataframe",
 ]
