@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -38,9 +39,9 @@ from exchange_tls.views import (
     table,
     text_report,
 )
-from exchange_tls.views.text import more
+from exchange_tls.views.text import MIN_WIDTH, WIDTH, more
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "collector_script", "main"]
 
 # Exit statuses (documented in --help and the CLI page): a crash must never look like a
 # diagnosis, so an internal error has a status of its own.
@@ -61,6 +62,8 @@ _VERDICT_STATUS = {
 PROGRESS_THRESHOLD = 4 * 1024 * 1024
 #: Problems listed on standard error; the JSON and HTML reports carry them all.
 SHOWN_PROBLEMS = 20
+#: What the library's warnings ask of a caller ("pass date_order"), said to a command line.
+_DATE_ORDER_HINT = "give --date-order MDY, DMY or YMD"
 #: The path that means standard input.
 STDIN = "-"
 
@@ -75,20 +78,39 @@ def _bundled_path() -> Path:
     return Path(str(resources.files("exchange_tls").joinpath("bundled").joinpath(EXAMPLE)))
 
 
-def _progress(stream: TextIO) -> Progress:
+def _progress(stream: TextIO, *, quiet: bool = False) -> Progress | None:
+    """Return a progress bar of the bytes summarised, on a terminal only, unless ``quiet``."""
+    if quiet or not stream.isatty():
+        return None
+    shown = [-1]
+
     def report(done: int, total: int, name: str) -> None:
-        if total < PROGRESS_THRESHOLD or not stream.isatty():
+        if total < PROGRESS_THRESHOLD:
             return
+        percent = done * 100 // total
+        if percent <= shown[0]:
+            return
+        shown[0] = percent
         width = 30
-        filled = int(width * done / total) if total else width
+        filled = width * done // total
+        megabytes = f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB"
         stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done * 100 // max(total, 1):3d}% "
+            f"\rSummarising [{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {megabytes} "
         )
         if done >= total:
             stream.write("\n")
         stream.flush()
 
     return report
+
+
+def _width(stream: TextIO, asked: int | None) -> int:
+    """Return the width to wrap text to: asked, else the terminal's, else 100 columns."""
+    if asked is not None:
+        return asked
+    if stream.isatty():
+        return shutil.get_terminal_size((WIDTH, 24)).columns
+    return WIDTH
 
 
 @contextlib.contextmanager
@@ -132,7 +154,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
         evidence = load_evidence(
             *paths,
             date_order=arguments.date_order,
-            progress=_progress(sys.stderr),
+            progress=_progress(sys.stderr, quiet=getattr(arguments, "quiet", False)),
             jobs=getattr(arguments, "jobs", 1),
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
@@ -164,7 +186,8 @@ def _report_problems(problems: Sequence[Problem]) -> None:
         file=sys.stderr,
     )
     for problem in shown[:SHOWN_PROBLEMS]:
-        print(f"  {for_terminal(str(problem).splitlines()[0])}", file=sys.stderr)
+        line = str(problem).splitlines()[0].replace("pass date_order", _DATE_ORDER_HINT)
+        print(f"  {for_terminal(line)}", file=sys.stderr)
     rest = more(len(shown), SHOWN_PROBLEMS)
     if rest:
         print(f"  {rest} (all of them in --format json or html)", file=sys.stderr)
@@ -183,13 +206,15 @@ def _diagnose(arguments: argparse.Namespace) -> int:
         if arguments.format == "json":
             stream.write(for_json(diagnosis.to_json()) + "\n")
         elif arguments.format == "markdown":
-            stream.write(markdown_report(diagnosis) + "\n")
+            stream.write(markdown_report(diagnosis, evidence=evidence) + "\n")
         elif arguments.format == "html":
             stream.write(diagnosis.to_html(evidence))
         elif arguments.format == "ps1":
             stream.write(diagnosis.to_script())
         else:
-            stream.write(text_report(diagnosis, colour=_colour(stream, arguments.no_color)))
+            colour = _colour(stream, arguments.no_color)
+            width = _width(stream, arguments.width)
+            stream.write(text_report(diagnosis, colour=colour, width=width, evidence=evidence))
             stream.write("\n")
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
@@ -288,6 +313,34 @@ def _explain(arguments: argparse.Namespace) -> int:
     return EXIT_HEALTHY
 
 
+#: The collection script, shipped in the package so that a wheel carries it.
+COLLECTOR = "Export-ExchangeTlsEvidence.ps1"
+
+
+def collector_script() -> str:
+    """Return the read-only collection script, as shipped in the package."""
+    from importlib import resources
+
+    return resources.files("exchange_tls").joinpath("data").joinpath(COLLECTOR).read_text("utf-8-sig")
+
+
+def _collector(arguments: argparse.Namespace) -> int:
+    text = collector_script()
+    target = arguments.output
+    if target is None or str(target) == STDIN:
+        sys.stdout.write(text)
+        return EXIT_HEALTHY
+    # A BOM, so that Windows PowerShell 5.1 reads the script's non-ASCII text as UTF-8.
+    Path(target).write_text(text, encoding="utf-8-sig", newline="\r\n")
+    print(
+        f"Wrote {target}. Copy it to the Exchange server, run it in the Exchange Management "
+        f"Shell (.\\{COLLECTOR} -Days 1; it only reads), then run "
+        "'exchange-tls diagnose' on the zip it writes.",
+        file=sys.stderr,
+    )
+    return EXIT_HEALTHY
+
+
 def _rules(arguments: argparse.Namespace) -> int:
     rows = [
         {
@@ -380,6 +433,18 @@ def _format_option(command: argparse.ArgumentParser, choices: Sequence[str]) -> 
     )
 
 
+def _columns(text: str) -> int:
+    try:
+        columns = int(text)
+    except ValueError:
+        columns = 0
+    if columns < MIN_WIDTH:
+        raise argparse.ArgumentTypeError(
+            f"--width takes a whole number of {MIN_WIDTH} or more, not {text!r}"
+        )
+    return columns
+
+
 def _jobs(text: str) -> int:
     try:
         jobs = int(text)
@@ -414,6 +479,12 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         help="how protocol log files are read: columnar (the columnar extra, pyarrow) for "
         "each file it can read exactly, careful (the streaming reader) always, or auto: "
         "columnar when installed (default; the diagnosis is the same)",
+    )
+    command.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (it shows only on a terminal, for more than 4 MB of evidence)",
     )
     command.add_argument(
         "--date-order",
@@ -477,6 +548,12 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose_command.add_argument(
         "--no-color", action="store_true", help="never colour the text report"
     )
+    diagnose_command.add_argument(
+        "--width",
+        type=_columns,
+        metavar="COLUMNS",
+        help="wrap the text report to COLUMNS (default: the terminal's width, else 100)",
+    )
     _filter_options(diagnose_command)
     diagnose_command.set_defaults(run=_diagnose)
 
@@ -517,6 +594,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(explain_command, ("text", "json"))
     explain_command.set_defaults(run=_explain)
+    collector_command = commands.add_parser(
+        "collector",
+        help="write the read-only PowerShell script that collects the evidence",
+        description="Write the collection script (Export-ExchangeTlsEvidence.ps1): run it in "
+        "the Exchange Management Shell on the server; it only reads, and writes one zip "
+        "to give to 'exchange-tls diagnose'.",
+    )
+    collector_command.add_argument(
+        "--output", "-o", metavar="FILE", help="write the script to FILE (default: standard output)"
+    )
+    collector_command.set_defaults(run=_collector)
     rules_command = commands.add_parser(
         "rules", help="list the rule catalogue", description="List the rule catalogue."
     )

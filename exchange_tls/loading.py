@@ -70,7 +70,8 @@ __all__ = [
 #: (``"certificates"`` …), ``"skipped"`` (documentation or a script) or ``"unknown"``.
 Kind = str
 
-#: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
+#: ``progress(done_bytes, total_bytes, name)``, called as each file is summarised; the
+#: bytes done grow and reach the total only once, when loading ends.
 Progress = Callable[[int, int, str], None]
 
 # How many lines with text may come before a log's first row (a prompt, a banner).
@@ -470,29 +471,46 @@ def load_evidence(
             walked.extend((root, blob) for blob in _walk([item], collector, stack))
             reads.extend(_walk_problem(root, problem) for problem in collector.problems)
         total = sum(blob.size for _, blob in walked)
-        done = 0
+        # Progress counts the bytes summarised, and says 100% only once all is gathered.
+        tell = _Told(progress, total)
         for root, blob in walked:
-            if progress is not None:
-                progress(done, total, blob.name)
-            done += blob.size
             read = _read_blob(root, blob, options, keep_sessions)
             if read is None:
                 on_disk.append((root, blob))
             else:
                 reads.append(read)
+                tell.done(blob.size, blob.name)
     logs = map_logs(
         [blob.path for _, blob in on_disk if blob.path is not None],
         jobs=jobs,
         executor=executor,
         keep_all=keep_sessions,
         engine=engine,
+        on_done=None if progress is None else lambda i: tell.done(*_size_name(on_disk[i][1])),
     )
     for (root, blob), log in zip(on_disk, logs, strict=True):
         file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
         reads.append(_Read(root=root, part=blob.part, file=file, log=log, problems=log.problems))
+    evidence = gather(_groups(reads, server_fqdn, keep_sessions))
     if progress is not None:
         progress(total, total, "")
-    return gather(_groups(reads, server_fqdn, keep_sessions))
+    return evidence
+
+
+def _size_name(blob: _Blob) -> tuple[int, str]:
+    return blob.size, blob.name
+
+
+class _Told:
+    """Add up the bytes summarised for a progress callback, short of the total until the end."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.bytes = progress, total, 0
+
+    def done(self, size: int, name: str) -> None:
+        self.bytes += size
+        if self.progress is not None:
+            self.progress(min(self.bytes, max(self.total - 1, 0)), self.total, name)
 
 
 def _root(path: Path) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Literal
 
@@ -134,15 +134,31 @@ def map_logs(
     executor: Executor | None = None,
     keep_all: bool = False,
     engine: Engine = "auto",
+    on_done: Callable[[int], None] | None = None,
 ) -> list[LogSummary]:
-    """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``."""
+    """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``.
+
+    ``on_done(i)`` is called as the summary of ``paths[i]`` comes back, in ``paths`` order
+    (for progress).
+    """
     names = [os.fspath(path) for path in paths]
     # An unknown engine, or a missing extra, is said here, once.
     _use_columnar(engine)
     summarise = functools.partial(summarise_log, keep_all=keep_all, engine=engine)
     if executor is not None:
-        return list(executor.map(summarise, names))
+        return _collect(executor.map(summarise, names), on_done)
     if jobs > 1 and len(names) > 1:
         with ProcessPoolExecutor(max_workers=min(jobs, len(names))) as pool:
-            return list(pool.map(summarise, names))
-    return list(map(summarise, names))
+            return _collect(pool.map(summarise, names), on_done)
+    return _collect(map(summarise, names), on_done)
+
+
+def _collect(
+    summaries: Iterable[LogSummary], on_done: Callable[[int], None] | None
+) -> list[LogSummary]:
+    collected = []
+    for index, summary in enumerate(summaries):
+        collected.append(summary)
+        if on_done is not None:
+            on_done(index)
+    return collected

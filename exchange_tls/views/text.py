@@ -31,6 +31,7 @@ from exchange_tls.views.headline import (
 )
 
 __all__ = [
+    "MIN_WIDTH",
     "SHOWN_EVIDENCE",
     "WIDTH",
     "coverage_line",
