@@ -206,7 +206,7 @@ def _diagnose(arguments: argparse.Namespace) -> int:
         if arguments.format == "json":
             stream.write(for_json(diagnosis.to_json()) + "\n")
         elif arguments.format == "markdown":
-            stream.write(markdown_report(diagnosis, evidence=evidence) + "\n")
+            stream.write(markdown_report(diagnosis) + "\n")
         elif arguments.format == "html":
             stream.write(diagnosis.to_html(evidence))
         elif arguments.format == "ps1":
@@ -214,7 +214,8 @@ def _diagnose(arguments: argparse.Namespace) -> int:
         else:
             colour = _colour(stream, arguments.no_color)
             width = _width(stream, arguments.width)
-            stream.write(text_report(diagnosis, colour=colour, width=width, evidence=evidence))
+            # print(diagnosis) writes the same report: the findings' own weight, no more.
+            stream.write(text_report(diagnosis, colour=colour, width=width))
             stream.write("\n")
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
@@ -321,7 +322,9 @@ def collector_script() -> str:
     """Return the read-only collection script, as shipped in the package."""
     from importlib import resources
 
-    return resources.files("exchange_tls").joinpath("data").joinpath(COLLECTOR).read_text("utf-8-sig")
+    return (
+        resources.files("exchange_tls").joinpath("data").joinpath(COLLECTOR).read_text("utf-8-sig")
+    )
 
 
 def _collector(arguments: argparse.Namespace) -> int:
