@@ -113,6 +113,8 @@ def coverage_line(coverage: Coverage) -> str:
 
 # A PowerShell token: a single-quoted string ('' inside is a quote), or a run of anything else.
 _TOKEN = re.compile(r"(?:'(?:[^']|'')*'|[^\s'])+")
+# One item of a comma list: quoted strings and anything but a comma outside them.
+_LIST_ITEM = re.compile(r"(?:'(?:[^']|'')*'|[^,'])+")
 
 
 def wrap_command(command: str, width: int, indent: str = "", lead: str = "") -> list[str]:
@@ -128,13 +130,13 @@ def wrap_command(command: str, width: int, indent: str = "", lead: str = "") -> 
     """
     if len(indent) + len(lead) + len(command) <= width or "\n" in command:
         return [indent + lead + command]
-    tokens = _TOKEN.findall(command)
+    room = width - len(indent) - 4  # what a continued line holds, with its " `"
     pieces: list[str] = []
-    for token in tokens:
-        if pieces and not token.startswith(("-", "|")):
+    for token in _TOKEN.findall(command):
+        if pieces and not token.startswith(("-", "|")) and len(pieces[-1]) + len(token) < room:
             pieces[-1] += " " + token
         else:
-            pieces.append(token)
+            pieces += _split_list(token, room)
     lines: list[str] = []
     current = ""
     for piece in pieces:
@@ -148,6 +150,20 @@ def wrap_command(command: str, width: int, indent: str = "", lead: str = "") -> 
             current = candidate
     lines.append((indent + lead if not lines else indent + "  ") + current)
     return lines
+
+
+def _split_list(token: str, room: int) -> list[str]:
+    """Split a long comma list ('a','b') after its commas, where PowerShell may break a line."""
+    if len(token) <= room or "," not in token:
+        return [token]
+    parts = [part + "," for part in _LIST_ITEM.findall(token)]
+    parts[-1] = parts[-1][:-1]
+    chunks = [""]
+    for part in parts:
+        if chunks[-1] and len(chunks[-1]) + len(part) > room:
+            chunks.append("")
+        chunks[-1] += part
+    return chunks
 
 
 def _wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> list[str]:
