@@ -2,8 +2,9 @@
 
 Theory of operation.
 
-1. **Walk.** Only regular files are opened; zip members are streamed within the size and
-   ratio limits of SECURITY.md. Whatever cannot be opened is reported, and the rest is read.
+1. **Walk** (:mod:`exchange_tls.walking`). Only regular files are opened; zip members are
+   streamed within the size and ratio limits of SECURITY.md (:mod:`exchange_tls.budgets`).
+   Whatever cannot be opened is reported, and the rest is read.
 2. **Kinds.** Each file's kind is told from its content, not its name: a protocol log by its
    header or its rows (as Exchange wrote it, or pasted with damage the repairs undo); any
    other kind by the table of :mod:`exchange_tls.kinds`.
@@ -24,21 +25,26 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import lzma
 import os
 import re
-import stat
-import zipfile
-import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import attrs
 
+from exchange_tls.budgets import (
+    ARCHIVE_ERRORS,
+    MAX_ARCHIVE_BYTES,
+    MAX_INFLATE_RATIO,
+    MAX_TEXT_BYTES,
+    TooLarge,
+    read_limited,
+    unreadable,
+)
 from exchange_tls.diagnosis.evidence import Evidence, LoadedFile
 from exchange_tls.diagnosis.scopes import gather, named_servers
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
@@ -53,7 +59,8 @@ from exchange_tls.protocol_log.reader import parse_protocol_log, stream_protocol
 from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
-from exchange_tls.sources import decode_bytes, describe_mode, open_regular
+from exchange_tls.sources import decode_bytes
+from exchange_tls.walking import NOT_OPENED, Blob, walk
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
@@ -76,13 +83,12 @@ Progress = Callable[[int, int, str], None]
 
 # How many lines with text may come before a log's first row (a prompt, a banner).
 _LOG_LOOKAHEAD = 5
-# Problems of the walk that leave a file unopened.
-_NOT_OPENED = frozenset({"not-a-file", "unreadable", "bad-archive"})
 # Problems of one kind listed before the rest are counted in one.
 _LISTED = 100
 # Files that travel with evidence (a bundle's README, the collector script) but are none.
 _NOT_EVIDENCE = (".md", ".ps1", ".py", ".ipynb", ".html", ".htm")
 _LOG_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z,")
+_HEAD_BYTES = 64 * 1024
 _LOG_HEADER = re.compile(r"^#(?:Log-type: SMTP|Fields: date-time,connector-id)", re.MULTILINE)
 
 
@@ -168,219 +174,6 @@ def _classify(text: str, name: str) -> tuple[Kind, bool, str | None]:
     return "unknown", False, reason
 
 
-class _TooLarge(Exception):
-    """A limit of :data:`MAX_TEXT_BYTES`, :data:`MAX_ARCHIVE_BYTES` or the ratio was hit."""
-
-
-#: The most bytes of one file (or archive member) read into memory. Get-* output is a
-#: few megabytes; protocol logs are streamed and exempt.
-MAX_TEXT_BYTES = 64 * 1024 * 1024
-#: The most bytes inflated from one zip archive, all members together.
-MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
-#: The most a zip member may inflate per compressed byte, once past its first MiB; text
-#: evidence compresses 5 to 30 times.
-MAX_INFLATE_RATIO = 200
-# What the content of an unreadable or damaged archive member raises: an encrypted
-# member (RuntimeError), a bad CRC or header (BadZipFile), bad deflate data (zlib.error),
-# bad bzip2 or lzma data (OSError, EOFError, LZMAError), an unknown method
-# (NotImplementedError).
-_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    RuntimeError,
-    NotImplementedError,
-    EOFError,
-    OSError,
-    ValueError,
-    _TooLarge,
-)
-_HEAD_BYTES = 64 * 1024
-
-
-class _Budget:
-    """The bytes an archive may still inflate."""
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-
-class _Limited(io.RawIOBase):
-    """An archive member as a stream that stops at the size and ratio limits."""
-
-    def __init__(self, member: IO[bytes], info: zipfile.ZipInfo, budget: _Budget) -> None:
-        super().__init__()
-        self._member = member
-        self._info = info
-        self._budget = budget
-        self._read = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._member.read(len(buffer))
-        self._read += len(data)
-        self._budget.left -= len(data)
-        if self._budget.left < 0:
-            raise _TooLarge(f"the archive inflates to more than {MAX_ARCHIVE_BYTES:,} bytes")
-        ratio_floor = max(self._info.compress_size, 1) * MAX_INFLATE_RATIO
-        if self._read > max(ratio_floor, 1024 * 1024):
-            raise _TooLarge(
-                f"the member inflates more than {MAX_INFLATE_RATIO} times its compressed "
-                "size (a zip bomb?)"
-            )
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._member.close()
-        super().close()
-
-
-@attrs.frozen
-class _Blob:
-    """A file found by the walk, not yet read."""
-
-    name: str
-    size: int
-    open: Callable[[], IO[bytes]]
-    #: The file on disk, when it is one (not an archive member): logs are mapped by path.
-    path: Path | None = None
-    #: The first folder below the path given that holds it, if any: a group may be split
-    #: along these when it names several servers.
-    part: str | None = None
-
-
-def _open_regular(path: Path) -> IO[bytes]:
-    # Looked up in this module at each call, so that a test can stand in for a file
-    # that cannot be opened.
-    return open_regular(path)
-
-
-def _skipped(name: str, message: str, code: str, severity: Severity = Severity.WARNING) -> Problem:
-    return Problem(message=message, source=name, severity=severity, code=code)
-
-
-def _walk(
-    paths: Iterable[str | os.PathLike[str]], collector: ProblemCollector, stack: ExitStack
-) -> Iterator[_Blob]:
-    for item in paths:
-        path = Path(item)
-        try:
-            status = path.stat()
-        except FileNotFoundError:
-            if path.is_symlink():
-                collector.report(_skipped(str(path), "a broken symbolic link", "unreadable"))
-                continue
-            raise FileNotFoundError(f"no such file or folder: {item}") from None
-        except OSError as error:
-            collector.report(_skipped(str(path), f"cannot read: {error.strerror}", "unreadable"))
-            continue
-        if stat.S_ISDIR(status.st_mode):
-            yield from _walk_folder(path, collector, stack)
-        else:
-            yield from _file_blobs(path, status, collector, stack)
-
-
-def _walk_folder(folder: Path, collector: ProblemCollector, stack: ExitStack) -> Iterator[_Blob]:
-    found: list[tuple[Path, os.stat_result]] = []
-
-    def unreadable(error: OSError) -> None:
-        name = str(error.filename or folder)
-        collector.report(_skipped(name, f"cannot read the folder: {error.strerror}", "unreadable"))
-
-    # Symbolic links to folders are not followed, so a link loop cannot recur.
-    for root, folders, files in os.walk(folder, onerror=unreadable, followlinks=False):
-        for name in folders:
-            child = Path(root, name)
-            if child.is_symlink():
-                collector.report(
-                    _skipped(
-                        str(child),
-                        "a symbolic link to a folder; not followed",
-                        "skipped",
-                        Severity.INFO,
-                    )
-                )
-        for name in files:
-            child = Path(root, name)
-            try:
-                found.append((child, child.stat()))
-            except OSError as error:
-                # A link loop (ELOOP), a broken link, a file gone since the listing.
-                reason = error.strerror or type(error).__name__
-                collector.report(_skipped(str(child), f"cannot read: {reason}", "unreadable"))
-    for child, status in sorted(found, key=lambda item: item[0]):
-        inner = child.relative_to(folder).parts
-        part = str(folder / inner[0]) if len(inner) > 1 else None
-        yield from _file_blobs(child, status, collector, stack, part)
-
-
-def _file_blobs(
-    path: Path,
-    status: os.stat_result,
-    collector: ProblemCollector,
-    stack: ExitStack,
-    part: str | None = None,
-) -> Iterator[_Blob]:
-    name = str(path)
-    if not stat.S_ISREG(status.st_mode):
-        kind = describe_mode(status.st_mode)
-        collector.report(_skipped(name, f"skipped: {kind}, not a regular file", "not-a-file"))
-        return
-    try:
-        with _open_regular(path) as probe:
-            head = probe.read(4)
-            is_zip = zipfile.is_zipfile(probe)
-    except OSError as error:
-        collector.report(_skipped(name, f"cannot read: {error.strerror}", "unreadable"))
-        return
-    if not is_zip and head.startswith(b"PK\x03\x04"):
-        collector.report(
-            _skipped(
-                name,
-                "cannot read the zip archive: it is truncated or damaged (no central directory)",
-                "bad-archive",
-                Severity.ERROR,
-            )
-        )
-        return
-    if not is_zip:
-        yield _Blob(name, status.st_size, lambda: _open_regular(path), path=path, part=part)
-        return
-    try:
-        archive = stack.enter_context(zipfile.ZipFile(stack.enter_context(_open_regular(path))))
-        members = sorted(archive.infolist(), key=lambda info: info.filename)
-    except _ARCHIVE_ERRORS as error:
-        collector.report(
-            _skipped(name, f"cannot read the zip archive: {error}", "bad-archive", Severity.ERROR)
-        )
-        return
-    budget = _Budget(MAX_ARCHIVE_BYTES)
-    for member in members:
-        # ZipInfo.is_dir() fails on an empty name, which a damaged archive can hold.
-        if member.filename.endswith("/"):
-            continue
-
-        def opener(info: zipfile.ZipInfo = member) -> IO[bytes]:
-            raw = _Limited(archive.open(info), info, budget)
-            return io.BufferedReader(raw)
-
-        folder, _, _ = member.filename.partition("/")
-        inner = f"{path}!/{folder}" if "/" in member.filename else None
-        yield _Blob(f"{path}!/{member.filename}", member.file_size, opener, part=part or inner)
-
-
-def _read_limited(blob: _Blob, limit: int) -> bytes:
-    """Read a blob whole, refusing one of more than ``limit`` bytes before it is all read."""
-    with blob.open() as stream:
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise _TooLarge(f"larger than {limit:,} bytes")
-    return data
-
-
 # Where a queue error may start inside prose, an NDR or a tracking record: a failure
 # reply code with its enhanced status code, or the bracket form.
 _ERROR_START = re.compile(
@@ -462,13 +255,13 @@ def load_evidence(
     """
     options = ReadOptions(date_order=normalise_date_order(date_order), tz=tz)
     reads: list[_Read] = []
-    on_disk: list[tuple[str, _Blob]] = []
+    on_disk: list[tuple[str, Blob]] = []
     with ExitStack() as stack:
-        walked: list[tuple[str, _Blob]] = []
+        walked: list[tuple[str, Blob]] = []
         for item in paths:
             root = _root(Path(item))
             collector = ProblemCollector()
-            walked.extend((root, blob) for blob in _walk([item], collector, stack))
+            walked.extend((root, blob) for blob in walk([item], collector, stack))
             reads.extend(_walk_problem(root, problem) for problem in collector.problems)
         total = sum(blob.size for _, blob in walked)
         # Progress counts the bytes summarised, and says 100% only once all is gathered.
@@ -526,14 +319,14 @@ def _root(path: Path) -> str:
 def _walk_problem(root: str, problem: Problem) -> _Read:
     """Return a problem of the walk as a read; a file left unopened is listed with it."""
     file = None
-    if problem.code in _NOT_OPENED:
+    if problem.code in NOT_OPENED:
         file = EvidenceFile(
             name=problem.source, text="", kind="unknown", size=None, note=problem.message
         )
     return _Read(root=root, file=file, problems=(problem,))
 
 
-def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Read | None:
+def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read | None:
     """Read one file; ``None`` for a log on disk, which is summarised with the others."""
     name = blob.name
     if name.lower().endswith(_NOT_EVIDENCE):
@@ -566,8 +359,8 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
             builder = SummaryBuilder(keep_all=keep)
             try:
                 summarise_rows(stream_protocol_rows(blob.open, name, collector), builder)
-            except _ARCHIVE_ERRORS as error:
-                problem = _unreadable(name, error)
+            except ARCHIVE_ERRORS as error:
+                problem = unreadable(name, error)
                 collector.report(
                     attrs.evolve(
                         problem,
@@ -579,8 +372,8 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
             file = EvidenceFile(name=name, text="", kind="protocol-log", size=blob.size)
             log = LogSummary(builder=builder, problems=collector.problems)
             return _Read(root=root, part=blob.part, file=file, log=log, problems=log.problems)
-        data = _read_limited(blob, MAX_TEXT_BYTES)
-    except _TooLarge as error:
+        data = read_limited(blob.open, MAX_TEXT_BYTES)
+    except TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",
             source=name,
@@ -588,8 +381,8 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
             code="too-large",
         )
         return _Read(root=root, part=blob.part, file=_left_out(blob, problem), problems=(problem,))
-    except _ARCHIVE_ERRORS as error:
-        problem = _unreadable(name, error)
+    except ARCHIVE_ERRORS as error:
+        problem = unreadable(name, error)
         return _Read(root=root, part=blob.part, file=_left_out(blob, problem), problems=(problem,))
     decoded = decode_bytes(data, name)
     collector.extend(list(decoded.problems))
@@ -618,7 +411,7 @@ def _read_blob(root: str, blob: _Blob, options: ReadOptions, keep: bool) -> _Rea
     )
 
 
-def _left_out(blob: _Blob, problem: Problem) -> EvidenceFile:
+def _left_out(blob: Blob, problem: Problem) -> EvidenceFile:
     return EvidenceFile(
         name=blob.name, text="", kind="unknown", size=blob.size, note=problem.message
     )
@@ -720,20 +513,3 @@ def _truncated(truncated: list[tuple[str, str, int]]) -> list[Problem]:
             )
         )
     return problems
-
-
-def _unreadable(name: str, error: BaseException) -> Problem:
-    if isinstance(error, RuntimeError) and "encrypted" in str(error):
-        reason = "the archive member is encrypted"
-    elif isinstance(error, NotImplementedError):
-        reason = f"the archive member uses a compression method this Python lacks ({error})"
-    elif isinstance(error, OSError) and error.strerror:
-        reason = error.strerror
-    else:
-        reason = str(error) or type(error).__name__
-    return Problem(
-        message=f"cannot read: {reason}; it was left out",
-        source=name,
-        severity=Severity.ERROR,
-        code="unreadable",
-    )

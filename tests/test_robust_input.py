@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import exchange_tls.loading as loading
+import exchange_tls.budgets as budgets
 import exchange_tls.protocol_log.summary as summary_module
+import exchange_tls.walking as walking
 from exchange_tls import (
     ParseError,
     load_evidence,
@@ -200,14 +201,14 @@ def test_one_unreadable_file_is_reported_and_the_rest_is_read(
     """A file that cannot be opened is one problem; the other files are read."""
     (tmp_path / "a-queue.txt").write_text(QUEUE_FL)
     (tmp_path / "b-secret.txt").write_text(QUEUE_FL.replace("EX01\\1", "EX01\\2"))
-    real = loading._open_regular
+    real = walking._open_regular
 
     def refuse(path: Path) -> object:
         if path.name == "b-secret.txt":
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(loading, "_open_regular", refuse)
+    monkeypatch.setattr(walking, "_open_regular", refuse)
     evidence = load_evidence(tmp_path)
     assert [queue.identity for queue in evidence.queues] == ["EX01\\1"]
     [problem] = [p for p in evidence.problems if p.code == "unreadable"]
@@ -294,7 +295,7 @@ def test_an_archive_is_refused_beyond_its_total_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Members are read until the archive's inflated total passes the limit, then refused."""
-    monkeypatch.setattr(loading, "MAX_ARCHIVE_BYTES", 3 * len(QUEUE_FL))
+    monkeypatch.setattr(budgets, "MAX_ARCHIVE_BYTES", 3 * len(QUEUE_FL))
     members = {f"{n:02}.txt": QUEUE_FL.replace("EX01\\1", f"EX01\\{n}").encode() for n in range(10)}
     archive = tmp_path / "many.zip"
     archive.write_bytes(zip_bytes(members, zipfile.ZIP_STORED))

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exchange_tls.certificates.models import ExchangeCertificate, Services
-from exchange_tls.connectors.models import ReceiveConnector, SendConnector
+from exchange_tls.connectors.models import SendConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.facts.exchange_online import EXO_SUFFIX, to_exchange_online
+from exchange_tls.diagnosis.facts.store import fit_for_smtp
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import (
-    EXO_SUFFIX,
-    TENANT_ATTRIBUTION,
-    to_exchange_online,
-)
+from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
     GetQueue,
     GetReceiveConnector,
     GetSendConnector,
-    NewExchangeCertificate,
     RetryQueue,
     SetReceiveConnector,
     SetSendConnector,
 )
+from exchange_tls.remediation.plans.certificates import new_certificate_steps
+from exchange_tls.remediation.plans.connectors import domain_validation_steps
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 
 __all__: list[str] = []
@@ -63,40 +61,6 @@ def _queue_texts(context: Context, connector: SendConnector, needle: str) -> lis
         if error is not None and needle.casefold() in error.raw.casefold():
             refs.append(queue_ref(queue, f"the queue reports {needle!r}"))
     return refs
-
-
-def _fit_for_smtp(
-    context: Context, connector: SendConnector | ReceiveConnector
-) -> ExchangeCertificate | None:
-    """Return the certificate with the connector's FQDN fit to name: key, valid, SMTP."""
-    if isinstance(connector, SendConnector):
-        fqdn_only: SendConnector | ReceiveConnector = SendConnector(
-            name=connector.name, fqdn=connector.fqdn
-        )
-    else:
-        fqdn_only = ReceiveConnector(name=connector.name, fqdn=connector.fqdn)
-    for certificate in context.selection(fqdn_only).fit:
-        thumbprint = certificate.thumbprint or ""
-        smtp = certificate.services is not None and Services.SMTP in certificate.services
-        if smtp and certificate.has_private_key is True and len(thumbprint) == 40:
-            return certificate
-    return None
-
-
-def _new_certificate_steps(fqdn: str | None) -> list[RemediationStep]:
-    """No fit certificate: say a new one is needed and how to get one."""
-    name = fqdn or "mail.contoso.com"
-    return [
-        RemediationStep(
-            purpose=Purpose.FIX,
-            command=NewExchangeCertificate(domain_names=(name,)),
-            note="No certificate in the store is fit to name (private key, valid, SMTP). "
-            "This makes a self-signed one, enough for opportunistic TLS; for Exchange "
-            "Online or partners that validate, request one from a CA instead "
-            "(New-ExchangeCertificate -GenerateRequest), import and enable it for SMTP. "
-            "Answer N to the overwrite prompt.",
-        )
-    ]
 
 
 @rule(
@@ -164,7 +128,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
                 ),
             )
         ]
-        fit = _fit_for_smtp(context, connector) if context.certificates else None
+        fit = fit_for_smtp(context, connector) if context.certificates else None
         if fit is not None:
             steps.append(
                 RemediationStep(
@@ -181,7 +145,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
                 )
             )
         elif context.certificates:
-            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+            steps.extend(new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
         steps.append(RemediationStep(purpose=Purpose.FIX, command=RetryQueue()))
         steps.append(
             RemediationStep(purpose=Purpose.VERIFY, command=GetQueue(filter="Status -eq 'Retry'"))
@@ -242,7 +206,7 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
                 command=GetSendConnector(identity=identity, properties=("TlsCertificateName",)),
             )
         ]
-        fit = _fit_for_smtp(context, connector)
+        fit = fit_for_smtp(context, connector)
         if fit is not None:
             steps.append(
                 RemediationStep(
@@ -255,7 +219,7 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
                 )
             )
         elif context.certificates:
-            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+            steps.extend(new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
         steps.append(
             RemediationStep(
                 purpose=Purpose.VERIFY,
@@ -317,7 +281,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
                     ),
                 )
             )
-        fit = _fit_for_smtp(context, connector)
+        fit = fit_for_smtp(context, connector)
         if fit is not None and identity:
             steps.append(
                 RemediationStep(
@@ -330,7 +294,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
                 )
             )
         elif fit is None:
-            steps.extend(_new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
+            steps.extend(new_certificate_steps(connector.fqdn or context.evidence.server_fqdn))
         if identity:
             steps.append(
                 RemediationStep(
@@ -409,7 +373,7 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
                 ),
             )
         ]
-        fit = _fit_for_smtp(context, connector)
+        fit = fit_for_smtp(context, connector)
         if fit is not None and connector.tls_certificate_name is None:
             steps.append(
                 RemediationStep(
@@ -519,7 +483,7 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
                         properties=("Thumbprint", "Services", "Subject", "CertificateDomains"),
                     ),
                 ),
-                *_new_certificate_steps(fqdn),
+                *new_certificate_steps(fqdn),
                 RemediationStep(
                     purpose=Purpose.VERIFY,
                     command=GetExchangeCertificate(
@@ -582,49 +546,8 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
             else "a TlsDomain without DomainValidation"
         )
         identity = connector.name or ""
-        steps: list[RemediationStep] = [
-            RemediationStep(
-                purpose=Purpose.CHECK,
-                command=GetSendConnector(
-                    identity=identity,
-                    properties=("RequireTLS", "TlsAuthLevel", "TlsDomain", "SmartHosts"),
-                ),
-            )
-        ]
-        if stray_domain:
-            steps.append(
-                RemediationStep(
-                    purpose=Purpose.FIX,
-                    command=SetSendConnector(identity=identity, clear_tls_domain=True),
-                    note="Clears TlsDomain: usually right, since it does nothing without "
-                    "DomainValidation."
-                    + (
-                        " To validate the remote domain instead, run Set-SendConnector with "
-                        "-TlsAuthLevel DomainValidation and keep TlsDomain."
-                        if connector.require_tls is True
-                        else " TlsAuthLevel cannot be set here: RequireTLS is not $true."
-                    ),
-                )
-            )
-        elif to_exchange_online(connector):
-            steps.append(
-                RemediationStep(
-                    purpose=Purpose.FIX,
-                    command=SetSendConnector(
-                        identity=identity, tls_domain="mail.protection.outlook.com"
-                    ),
-                    note="Exchange Online's certificate is issued for "
-                    "mail.protection.outlook.com; TlsAuthLevel is already DomainValidation.",
-                )
-            )
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.VERIFY,
-                command=GetSendConnector(
-                    identity=identity, properties=("TlsAuthLevel", "TlsDomain")
-                ),
-                note="TlsDomain set only with DomainValidation.",
-            )
+        steps = domain_validation_steps(
+            connector, stray_domain=stray_domain, to_exchange_online=to_exchange_online(connector)
         )
         advice = (
             ""

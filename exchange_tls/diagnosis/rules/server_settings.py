@@ -10,35 +10,32 @@ depend on joins other rules share.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from exchange_tls.certificates.models import ExchangeCertificate, Services
-from exchange_tls.certificates.names import TlsCertificateName
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector
-from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import finding, rule
 from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import (
-    event_ref,
-    event_side,
-    schannel_claim,
-    schannel_failures,
+from exchange_tls.diagnosis.facts.schannel_events import event_side, schannel_failures
+from exchange_tls.diagnosis.facts.store import (
+    certificates_for,
+    certificates_named,
+    replacement_for,
+    same_name,
 )
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules._shared import event_ref, schannel_claim
 from exchange_tls.errors import Severity
 from exchange_tls.events.models import EventRecord, Family
 from exchange_tls.protocol_log.models import Direction
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
-    EnsureRegistryKey,
     GetExchangeCertificate,
-    GetItemProperty,
-    RestartComputer,
     SetHybridConfiguration,
-    SetItemProperty,
 )
+from exchange_tls.remediation.plans.registry import registry_steps
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 from exchange_tls.tls_settings.models import (
     DotNetSetting,
@@ -76,16 +73,6 @@ HYBRID_NEW_CERTIFICATE = (
 SET_HYBRID = "https://learn.microsoft.com/powershell/module/exchange/set-hybridconfiguration"
 SET_RECEIVE = "https://learn.microsoft.com/powershell/module/exchange/set-receiveconnector"
 
-_REBOOT = (
-    "Schannel and .NET read these values when they start: restart the server for the "
-    "change to take effect (one restart for all the registry changes)."
-)
-_NEW_KEY_NOTE = (
-    "The key does not exist in the export, so it is created first (only if it is still "
-    "missing: New-Item -Force on a key that exists would replace it and its values)."
-)
-
-
 # -- helpers -------------------------------------------------------------------------
 
 
@@ -122,48 +109,6 @@ def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
         if row is not None:
             refs.append(row_ref(row, f"a handshake failed with {tls.error}"))
     return refs[:5]
-
-
-def _set_dword_steps(
-    key: str, exists: bool, values: Iterable[tuple[str, int]]
-) -> list[RemediationStep]:
-    path = powershell_path(key)
-    steps = []
-    if not exists:
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.FIX, command=EnsureRegistryKey(path=path), note=_NEW_KEY_NOTE
-            )
-        )
-    steps.extend(
-        RemediationStep(
-            purpose=Purpose.FIX, command=SetItemProperty(path=path, name=name, value=value)
-        )
-        for name, value in values
-    )
-    return steps
-
-
-def _registry_remediation(
-    changes: list[tuple[str, bool, list[tuple[str, int]]]],
-) -> tuple[RemediationStep, ...]:
-    checks = [
-        RemediationStep(
-            purpose=Purpose.CHECK,
-            command=GetItemProperty(path=powershell_path(key)),
-            note=None if exists else "The key is missing: the command reports that.",
-        )
-        for key, exists, _ in changes
-    ]
-    fixes = [
-        step for key, exists, values in changes for step in _set_dword_steps(key, exists, values)
-    ]
-    fixes.append(RemediationStep(purpose=Purpose.FIX, command=RestartComputer(), note=_REBOOT))
-    verify = [
-        RemediationStep(purpose=Purpose.VERIFY, command=GetItemProperty(path=powershell_path(key)))
-        for key, _, _ in changes
-    ]
-    return (*checks, *fixes, *verify)
 
 
 # -- TLS 1.2 disabled ------------------------------------------------------------------
@@ -245,7 +190,7 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
             evidence=tuple(refs),
             confidence=Confidence.HIGH,
             preconditions=("the registry export is of this server and is current",),
-            remediation=_registry_remediation(
+            remediation=registry_steps(
                 [(setting.key, setting.key_exists, [("Enabled", 1), ("DisabledByDefault", 0)])]
             ),
             subject=f"TLS 1.2 {setting.side.value}",
@@ -302,7 +247,7 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
             for setting in on
         ),
         confidence=Confidence.HIGH,
-        remediation=_registry_remediation(
+        remediation=registry_steps(
             [
                 (setting.key, setting.key_exists, [("Enabled", 0), ("DisabledByDefault", 1)])
                 for setting in on
@@ -384,7 +329,7 @@ def tls_client_server_mismatch(context: Context) -> Iterator[Finding]:
             ),
             evidence=tuple(refs),
             confidence=Confidence.HIGH,
-            remediation=_registry_remediation([(on.key, on.key_exists, target)]),
+            remediation=registry_steps([(on.key, on.key_exists, target)]),
             subject=version,
         )
 
@@ -444,7 +389,7 @@ def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
         ),
         evidence=tuple(refs),
         confidence=Confidence.HIGH,
-        remediation=_registry_remediation(changes),
+        remediation=registry_steps(changes),
         subject=".NET Framework",
     )
 
@@ -472,17 +417,6 @@ def _12014_details(event: EventRecord) -> tuple[str | None, str | None]:
     if len(data) >= 2:
         return data[0] or None, data[1] or None
     return None, None
-
-
-def _certificates_for(context: Context, fqdn: str) -> list[ExchangeCertificate]:
-    found = []
-    for certificate in context.certificates:
-        names = list(certificate.certificate_domains or ())
-        if certificate.subject and certificate.subject.upper().startswith("CN="):
-            names.append(certificate.subject[3:].split(",", 1)[0].strip())
-        if any(names_match(name, fqdn) is not None for name in names):
-            found.append(certificate)
-    return found
 
 
 @rule(
@@ -536,7 +470,7 @@ def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
             )
             candidates = [
                 c
-                for c in _certificates_for(context, fqdn)
+                for c in certificates_for(context, fqdn)
                 if c.thumbprint and len(c.thumbprint) == 40
             ]
             if candidates:
@@ -570,36 +504,6 @@ def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
 
 
 # -- receive connector and hybrid TlsCertificateName --------------------------------------
-
-
-def _same_name(first: TlsCertificateName | None, second: TlsCertificateName) -> bool:
-    """Whether two TlsCertificateName values name the same issuer and subject."""
-    return (
-        first is not None
-        and first.issuer is not None
-        and first.issuer == second.issuer
-        and first.subject == second.subject
-    )
-
-
-def _named(context: Context, name: TlsCertificateName) -> list[ExchangeCertificate]:
-    return [certificate for certificate in context.certificates if name.matches(certificate)]
-
-
-def _replacement(context: Context, name: TlsCertificateName) -> ExchangeCertificate | None:
-    """Return the certificate a stale name most likely meant: same subject, SMTP, latest."""
-    if name.subject is None:
-        return None
-    subject = name.subject.text.casefold().replace(" ", "")
-    same = [
-        c
-        for c in context.certificates
-        if c.subject is not None
-        and c.issuer is not None
-        and c.subject.casefold().replace(" ", "") == subject
-        and (c.services is None or Services.SMTP in c.services)
-    ]
-    return max(same, key=lambda c: (c.not_after is not None, c.not_after), default=None)
 
 
 def _render_name(certificate: ExchangeCertificate) -> str:
@@ -652,18 +556,18 @@ def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
         if name is None or name.issuer is None or name.subject is None:
             continue
         refs = [_hybrid_ref(hybrid, "the hybrid configuration names this certificate")]
-        in_store = _named(context, name) if context.certificates else None
+        in_store = certificates_named(context, name) if context.certificates else None
         named_by_connectors = [
             connector
             for connector in context.evidence.receive_connectors
             if connector.tls_certificate_name is not None
             and connector.tls_certificate_name.issuer is not None
-            and not _same_name(connector.tls_certificate_name, name)
+            and not same_name(connector.tls_certificate_name, name)
         ]
         target: str | None = None
         if in_store is not None and not in_store:
             problem = "names no certificate on the server"
-            replacement = _replacement(context, name)
+            replacement = replacement_for(context, name)
             if replacement is not None:
                 target = _render_name(replacement)
                 refs.append(
@@ -674,14 +578,15 @@ def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
                     )
                 )
         elif named_by_connectors and not any(
-            _same_name(connector.tls_certificate_name, name)
+            same_name(connector.tls_certificate_name, name)
             for connector in context.evidence.receive_connectors
         ):
             problem = "differs from the certificate the receive connectors present"
             connector = named_by_connectors[0]
             refs.append(_connector_ref(connector, "the receive connector presents this one"))
             if connector.tls_certificate_name is not None and (
-                not context.certificates or _named(context, connector.tls_certificate_name)
+                not context.certificates
+                or certificates_named(context, connector.tls_certificate_name)
             ):
                 target = connector.tls_certificate_name.render()
         else:

@@ -3,168 +3,51 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-from exchange_tls.certificates.models import Services
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
-from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
-from exchange_tls.diagnosis.rules._shared import (
-    TIMEOUT,
-    event_ref,
-    event_side,
-    schannel_claim,
-    schannel_failures,
-    to_exchange_online,
+from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
+from exchange_tls.diagnosis.facts.sessions import (
+    client_handshake_events,
+    modern_session,
+    replies_saying,
+    tls_explains,
 )
+from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.rules._shared import TIMEOUT, event_ref, schannel_claim
 from exchange_tls.errors import Severity
-from exchange_tls.events.models import EventRecord
-from exchange_tls.protocol_log.models import Event, ProtocolLogRow, SmtpSession
-from exchange_tls.queues.models import QueueRecord
+from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.remediation.commands import (
-    EnableExchangeCertificate,
-    EnsureRegistryKey,
-    GetExchangeCertificate,
-    GetItemProperty,
-    GetQueue,
-    GetReceiveConnector,
     GetSendConnector,
-    NewExchangeCertificate,
-    SetItemProperty,
     SetSendConnector,
     TestNetConnection,
 )
+from exchange_tls.remediation.plans.tls import (
+    connection_steps,
+    enable_tls12_steps,
+    inbound_tls_steps,
+    internal_certificate_steps,
+    lacks_smtp,
+    queues_drain,
+)
 from exchange_tls.remediation.steps import Purpose, RemediationStep
-from exchange_tls.tls_settings.models import Side
 
 __all__: list[str] = []
 
 TLS_VERSIONS = "https://learn.microsoft.com/exchange/troubleshoot/email-delivery/send-receive-emails-socketerror"
 TLS_BEST_PRACTICES = "https://learn.microsoft.com/exchange/exchange-tls-configuration"
 TLS_DEPRECATION = "https://learn.microsoft.com/exchange/troubleshoot/email-delivery/mail-flow-errors-tls-1-0-1-1-disablement"
-_SCHANNEL = (
-    "HKLM:\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL\\Protocols\\TLS 1.2\\"
-)
-_DOTNET = (
-    "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v4.0.30319",
-    "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v4.0.30319",
-    "HKLM:\\SOFTWARE\\Microsoft\\.NETFramework\\v2.0.50727",
-    "HKLM:\\SOFTWARE\\Wow6432Node\\Microsoft\\.NETFramework\\v2.0.50727",
-)
 SELECTION_DOCS = (
     "https://learn.microsoft.com/exchange/mail-flow/mail-routing/inbound-starttls-certificates"
 )
-_MODERN = ("TLS1_2", "TLS1_3")
 _LEGACY = ("TLS1_0", "TLS1_1", "SSL3", "SSL2")
-REBOOT_NOTE = (
-    "Restart the server afterwards: Schannel and .NET read these values when they start, "
-    "so nothing changes before the reboot."
-)
-
-
-def enable_tls12_steps() -> list[RemediationStep]:
-    """Enable TLS 1.2 for Schannel and .NET: create missing keys, set values, reboot, verify.
-
-    The values of "Exchange Server TLS configuration best practices": Schannel's TLS 1.2
-    Client and Server keys get Enabled 1 and DisabledByDefault 0; the .NET v4.0.30319 and
-    v2.0.50727 keys (and their Wow6432Node twins) get SystemDefaultTlsVersions 1 and
-    SchUseStrongCrypto 1.
-    """
-    values: list[tuple[str, tuple[tuple[str, int], ...]]] = [
-        (_SCHANNEL + side, (("Enabled", 1), ("DisabledByDefault", 0)))
-        for side in ("Client", "Server")
-    ]
-    values.extend(
-        (path, (("SystemDefaultTlsVersions", 1), ("SchUseStrongCrypto", 1))) for path in _DOTNET
-    )
-    steps: list[RemediationStep] = []
-    for path, pairs in values:
-        steps.append(RemediationStep(purpose=Purpose.FIX, command=EnsureRegistryKey(path=path)))
-        steps.extend(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetItemProperty(path=path, name=name, value=value),
-            )
-            for name, value in pairs
-        )
-    last = steps[-1]
-    steps[-1] = RemediationStep(purpose=last.purpose, command=last.command, note=REBOOT_NOTE)
-    steps.extend(
-        RemediationStep(
-            purpose=Purpose.VERIFY,
-            command=GetItemProperty(path=path, names=tuple(name for name, _ in pairs)),
-            note="After the reboot: the values as set above; the send protocol log should "
-            "show 'TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded'.",
-        )
-        for path, pairs in values
-    )
-    return steps
-
-
-def _queues_drain(when: str) -> RemediationStep:
-    """Verify: the queues in Retry drain."""
-    return RemediationStep(
-        purpose=Purpose.VERIFY,
-        command=GetQueue(filter="Status -eq 'Retry'"),
-        note=f"The queues in Retry should drain {when}.",
-    )
-
-
-def _modern_session(context: Context) -> SmtpSession | None:
-    """Return a session in which this server negotiated TLS 1.2 or later, if any."""
-    for session in reversed(context.sessions):
-        tls = session.tls
-        if tls is not None and tls.succeeded is True and (tls.protocol or "") in _MODERN:
-            return session
-    return None
 
 
 def _success_row(session: SmtpSession) -> EvidenceRef:
     row = next((r for r in session.rows if r.text.startswith("TLS protocol ")), session.rows[0])
     return row_ref(row, "this server negotiated TLS 1.2 or later here")
-
-
-def _remote_reply_rows(context: Context) -> list[tuple[str, ProtocolLogRow]]:
-    """Return the remote host's reply rows of every send session, case-folded, read once."""
-
-    def read() -> list[tuple[str, ProtocolLogRow]]:
-        # Plain text, no reply grammar: searching every reply of a day of logs through
-        # pyparsing cost seconds, and a phrase sits within one line.
-        return [
-            (" ".join(row.data.casefold().split()), row)
-            for session in context.send_sessions
-            for row in session.rows
-            if row.event is Event.RECEIVE and row.data[:3].isdigit()
-        ]
-
-    return context.memo("remote-reply-rows", read)
-
-
-def _matching(context: Context, needles: Iterable[str]) -> list[EvidenceRef]:
-    """Cite every reply, in the send logs and the queues' errors, that says one of the needles."""
-    wanted = [needle.casefold() for needle in needles]
-    found = [
-        row_ref(row, "the remote host replied")
-        for text, row in _remote_reply_rows(context)
-        if any(needle in text for needle in wanted)
-    ]
-    for queue in context.queues:
-        if queue.last_error is None or queue.last_error.reply is None:
-            continue
-        for reply in queue.last_error.reply.chain:
-            text = " ".join(reply.text.casefold().split())
-            if any(needle in text for needle in wanted):
-                found.append(queue_ref(queue, "the queue's last error"))
-    return found
-
-
-def _tls_explains(context: Context, queue: QueueRecord) -> SmtpSession | None:
-    """Return a failing TLS session behind the queue: its error is not the network's."""
-    for session in context.sessions_for_queue(queue):
-        if session.tls is not None and session.tls.succeeded is False:
-            return session
-    return None
 
 
 @rule(
@@ -244,10 +127,10 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
                 evidence.append(row_ref(row, f"the handshake failed with {tls.error}"))
             if session.remote_endpoint and session.remote_endpoint.host:
                 hosts.append(session.remote_endpoint.host)
-    evidence.extend(_matching(context, ["connection dropped due to socketerror"]))
+    evidence.extend(replies_saying(context, ["connection dropped due to socketerror"]))
     if not evidence:
         return
-    modern = _modern_session(context)
+    modern = modern_session(context)
     if modern is not None:
         yield report(
             summary=(
@@ -271,14 +154,14 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
                     )
                     for host in dict.fromkeys(hosts)
                 ),
-                _queues_drain("once the peer or the device in between is fixed"),
+                queues_drain("once the peer or the device in between is fixed"),
             ),
             # The connectors, not the hosts: a summary keeps a few sessions per cause, so
             # the hosts it names are examples, while the connectors are all there.
             subject=",".join(dict.fromkeys(connectors)) or "TLS 1.2",
         )
         return
-    schannel = _client_handshake_events(context, spans)
+    schannel = client_handshake_events(context, spans)
     confirmed = (
         f" Schannel logged {len(schannel)} failed client handshake"
         f"{'' if len(schannel) == 1 else 's'} on this server at the same time."
@@ -307,43 +190,6 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
         remediation=tuple(enable_tls12_steps()),
         subject="TLS 1.2",
     )
-
-
-#: How far from the failing sessions a Schannel event may lie and still speak for them.
-_NEAR = dt.timedelta(hours=1)
-
-
-def _client_handshake_events(
-    context: Context, spans: list[tuple[dt.datetime, dt.datetime]]
-) -> list[EventRecord]:
-    """Return the Schannel events of failed outbound handshakes near the failing sessions.
-
-    36874 (a client offered this server no cipher it has) and a 36871 for the server's
-    credential are inbound, so they do not speak for a send connector's failures.
-    """
-    if not spans:
-        return []
-    first = min(start for start, _ in spans) - _NEAR
-    last = max(end for _, end in spans) + _NEAR
-    return [
-        event
-        for event in schannel_failures(context)
-        if event.event_id != 36874
-        and event_side(event) is not Side.SERVER
-        and event.time is not None
-        and first <= event.time <= last
-    ]
-
-
-def _to_exchange_online(context: Context, session: SmtpSession) -> bool:
-    connector = context.connector_named(session.connector_id)
-    if connector is not None and to_exchange_online(connector):
-        return True
-    remote = session.tls.remote_certificate if session.tls else None
-    names = [remote.subject or "", *(remote.alternate_names or ())] if remote else []
-    if any("outlook.com" in name.casefold() for name in names):
-        return True
-    return any("outlook.com" in reply.text.casefold() for reply in session.replies[:1])
 
 
 @rule(
@@ -380,7 +226,7 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
         tls = session.tls
         if tls is None or tls.succeeded is not True or (tls.protocol or "") not in _LEGACY:
             continue
-        if _to_exchange_online(context, session):
+        if session_to_exchange_online(context, session):
             by_connector.setdefault(session.connector_id, []).append(session)
     for connector_id, sessions in sorted(by_connector.items()):
         last = sessions[-1]
@@ -426,7 +272,7 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
-    found = _matching(context, ["must issue a starttls command first"])
+    found = replies_saying(context, ["must issue a starttls command first"])
     if not found:
         return
     steps = [
@@ -437,7 +283,7 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         for connector in context.connectors
         if connector.ignore_starttls
     ]
-    steps.append(_queues_drain("once TLS works on the path"))
+    steps.append(queues_drain("once TLS works on the path"))
     yield report(
         summary="The remote host refused mail sent without STARTTLS.",
         evidence=tuple(dict.fromkeys(found)),
@@ -491,7 +337,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
         )
     evidence.extend(
         ref
-        for ref in _matching(
+        for ref in replies_saying(
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
@@ -514,7 +360,7 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
                 for connector in context.connectors
                 if connector.require_tls and connector.name
             ),
-            _queues_drain("once the remote host offers STARTTLS"),
+            queues_drain("once the remote host offers STARTTLS"),
         ),
         subject="STARTTLS",
     )
@@ -596,7 +442,7 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
                 hosts.append(session.remote_endpoint.host)
     for queue in context.queues:
         error = queue.last_error
-        if error is None or _tls_explains(context, queue) is not None:
+        if error is None or tls_explains(context, queue) is not None:
             continue
         text = " ".join((error.raw or "").casefold().split())
         certain = any(needle in text for needle in _NETWORK)
@@ -607,28 +453,8 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
                 hosts.append(queue.last_error.ip.host)
     if not evidence:
         return
-    steps = [
-        RemediationStep(
-            purpose=Purpose.CHECK,
-            command=TestNetConnection(computer_name=host),
-            note="TcpTestSucceeded should be True.",
-        )
-        for host in dict.fromkeys(hosts)
-    ]
-    if not proven:
-        steps.extend(
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=SetSendConnector(
-                    identity=connector.name or "", protocol_logging_level="Verbose"
-                ),
-                note="The send protocol log tells a refused connection from a TLS credential "
-                "failure (KB 4051498).",
-            )
-            for connector in context.connectors
-            if connector.logging_enabled is False and connector.name
-        )
-    steps.append(_queues_drain("once the path is open"))
+    unlogged = [] if proven else [c for c in context.connectors if c.logging_enabled is False]
+    steps = connection_steps(hosts, unlogged)
     yield report(
         summary="Connections to the remote host fail at the network level"
         + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else ".")
@@ -714,59 +540,13 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 None,
             )
             certificate = context.selected_certificate(receive) if receive else None
-        steps: list[RemediationStep] = [
-            RemediationStep(
-                purpose=Purpose.CHECK,
-                command=GetReceiveConnector(
-                    identity=connector_id, properties=("Identity", "Fqdn", "TlsCertificateName")
-                ),
-            )
-        ]
-        thumbprint = (certificate.thumbprint or "").upper() if certificate else ""
-        lacks_smtp = (
-            certificate is not None
-            and certificate.services is not None
-            and Services.SMTP not in certificate.services
+        steps = inbound_tls_steps(
+            connector_id, certificate, error, tls12_seen=modern_session(context) is not None
         )
-        if certificate is not None and len(thumbprint) == 40:
-            steps.append(
-                RemediationStep(
-                    purpose=Purpose.CHECK,
-                    command=GetExchangeCertificate(
-                        thumbprint=thumbprint,
-                        properties=(
-                            "Thumbprint",
-                            "Services",
-                            "HasPrivateKey",
-                            "Status",
-                            "NotAfter",
-                        ),
-                    ),
-                )
-            )
-            if error in ("UnknownCredentials", "NoCredentials") and lacks_smtp:
-                steps.append(
-                    RemediationStep(
-                        purpose=Purpose.FIX,
-                        command=EnableExchangeCertificate(thumbprint=thumbprint, services="SMTP"),
-                        note="Answer N to the prompt to overwrite the default SMTP certificate.",
-                    )
-                )
-        if error in ("SocketError", "AlgorithmMismatch") and _modern_session(context) is None:
-            steps.extend(enable_tls12_steps())
-        steps.append(
-            RemediationStep(
-                purpose=Purpose.VERIFY,
-                command=GetReceiveConnector(
-                    identity=connector_id, properties=("Identity", "TlsCertificateName")
-                ),
-                note="Then the receive protocol log should show 'TLS protocol "
-                "SP_PROT_TLS1_2_SERVER negotiation succeeded' for the same client.",
-            )
-        )
+        smtp_missing = lacks_smtp(certificate)
         cause = (
             "the certificate it presents is not enabled for SMTP"
-            if lacks_smtp and error in ("UnknownCredentials", "NoCredentials")
+            if smtp_missing and error in ("UnknownCredentials", "NoCredentials")
             else _RECEIVE_CAUSES.get(error or "", "the handshake failed")
         )
         if certificate is not None:
@@ -788,7 +568,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
                 )
             ),
             evidence=tuple(evidence),
-            confidence=Confidence.HIGH if lacks_smtp else Confidence.MEDIUM,
+            confidence=Confidence.HIGH if smtp_missing else Confidence.MEDIUM,
             remediation=tuple(steps),
             subject=connector_id,
         )
@@ -827,7 +607,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""
-    evidence = _matching(context, ["cannot load internal transport certificate"])
+    evidence = replies_saying(context, ["cannot load internal transport certificate"])
     for session in context.send_sessions:
         if session.auth_failure is not None:
             row = next(
@@ -844,24 +624,6 @@ def internal_transport_certificate_problem(context: Context, report: Report) -> 
         summary="The internal transport leg fails on Exchange authentication.",
         evidence=tuple(dict.fromkeys(evidence)),
         confidence=Confidence.MEDIUM,
-        remediation=(
-            RemediationStep(
-                purpose=Purpose.CHECK,
-                command=GetExchangeCertificate(
-                    properties=("Thumbprint", "Services", "Subject", "NotAfter", "Status")
-                ),
-            ),
-            RemediationStep(
-                purpose=Purpose.FIX,
-                command=NewExchangeCertificate(
-                    domain_names=(context.evidence.server_fqdn or "server.contoso.local",)
-                ),
-                note=(
-                    "Only when no valid self-signed certificate is enabled for SMTP; answer N "
-                    "to the overwrite prompt unless the old internal certificate is gone."
-                ),
-            ),
-            _queues_drain("once the servers authenticate each other"),
-        ),
+        remediation=internal_certificate_steps(context.evidence.server_fqdn),
         subject="internal transport",
     )
