@@ -66,7 +66,7 @@ UNKNOWN_SERVER = "Server not named in the evidence"
 
 def html_cell_lines(text: str) -> str:
     """Escape text of several lines for a ``<pre>`` block, keeping its newlines."""
-    return "\n".join(html_cell(line) for line in text.split("\n"))
+    return "\n".join(html_cell(line, limit=None) for line in text.split("\n"))
 
 
 def _evidence_table(finding: Finding) -> str:

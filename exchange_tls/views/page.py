@@ -130,7 +130,7 @@ rect.unknown { fill: #9e9e9e; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10.5pt; }
   button.copy, details > summary { display: none; }
-  details > * { display: block; }
+  details::details-content { content-visibility: visible; display: block; }
   pre, code { white-space: pre-wrap; overflow-wrap: anywhere; }
   div.scroll, div.timeline { overflow: visible; }
   svg.timeline { max-width: 100%; height: auto; }

@@ -18,11 +18,13 @@ from exchange_tls.views.records import plain
 __all__ = [
     "CLI_COLUMNS",
     "csv_table",
+    "LONGEST_CELL",
     "header",
     "html_cell",
     "html_table",
     "json_table",
     "pick",
+    "shorten",
     "table",
     "text_table",
 ]
@@ -122,9 +124,28 @@ def table(rows: Sequence[Mapping[str, object]], format: str) -> str:
     return text_table(rows)
 
 
-def html_cell(value: object) -> str:
-    """Escape a value for HTML, control characters shown as visible escapes."""
-    return html.escape(for_terminal(_cell(value)))
+#: The longest value a table cell shows; past it, how many characters were left out (the
+#: JSON has them all). A browser lays out a 50,000-character word slowly, and no one reads it.
+LONGEST_CELL = 600
+
+
+def shorten(text: str, limit: int | None = LONGEST_CELL) -> str:
+    """Cut text longer than ``limit``, saying how much was left out.
+
+    >>> shorten("a" * 30, 10)
+    'aaaaaaaaaa… (20 more characters)'
+    """
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def html_cell(value: object, *, limit: int | None = LONGEST_CELL) -> str:
+    """Escape a value for HTML, control characters shown as visible escapes, long ones cut.
+
+    ``limit=None`` keeps every character (a command meant for copying).
+    """
+    return html.escape(shorten(for_terminal(_cell(value)), limit))
 
 
 #: Headers people read, for the record columns whose names say it less well.
