@@ -290,7 +290,7 @@ def load_evidence(
     return evidence
 
 
-def _size_name(blob: _Blob) -> tuple[int, str]:
+def _size_name(blob: Blob) -> tuple[int, str]:
     return blob.size, blob.name
 
 

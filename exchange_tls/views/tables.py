@@ -17,8 +17,8 @@ from exchange_tls.views.records import plain
 
 __all__ = [
     "CLI_COLUMNS",
-    "csv_table",
     "LONGEST_CELL",
+    "csv_table",
     "header",
     "html_cell",
     "html_table",
