@@ -39,6 +39,7 @@ from exchange_tls.views import (
     table,
     text_report,
 )
+from exchange_tls.views.summaries import SHOWN_TOP
 from exchange_tls.views.text import MIN_WIDTH, WIDTH, more
 
 __all__ = ["build_parser", "collector_script", "main"]
@@ -229,10 +230,11 @@ def _summary(arguments: argparse.Namespace) -> int:
     counted = summary(evidence)
     with _output(arguments) as stream:
         if arguments.format == "json":
-            text = json.dumps(counted.to_dict(), indent=2, ensure_ascii=False)
+            text = json.dumps(counted.to_dict(arguments.top), indent=2, ensure_ascii=False)
             stream.write(for_json(text) + "\n")
         else:
-            stream.write(for_terminal(str(counted), newlines=True) + "\n")
+            top = SHOWN_TOP if arguments.top is None else arguments.top
+            stream.write(for_terminal(counted.text(top=top), newlines=True) + "\n")
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
@@ -454,7 +456,7 @@ def _jobs(text: str) -> int:
     except ValueError:
         jobs = 0
     if jobs < 1:
-        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
+        raise argparse.ArgumentTypeError(f"give a whole number of 1 or more, not {text!r}")
     return jobs
 
 
@@ -568,6 +570,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _evidence_options(summary_command)
     _format_option(summary_command, ("text", "json"))
+    summary_command.add_argument(
+        "--top",
+        type=_jobs,
+        metavar="N",
+        help=f"list the N rows with the most TLS failures of each breakdown, the rest added "
+        f"up in one row (hours: the latest N); default {SHOWN_TOP} in text, all in JSON",
+    )
     _filter_options(summary_command)
     summary_command.set_defaults(run=_summary)
 

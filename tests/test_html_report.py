@@ -376,7 +376,7 @@ def test_browser_no_page_is_wider_than_a_phone(page: Any, tmp_path: Path) -> Non
         "hostile": _report_file(tmp_path, "hostile", hostile_evidence(tmp_path)),
         "long": _report_file(tmp_path, "long", long_string_evidence(tmp_path)),
         "generated": _report_file(
-            tmp_path, "generated", generated_evidence(tmp_path, files=2, megabytes=2)
+            tmp_path, "generated", generated_evidence(tmp_path, files=2, megabytes=1)
         ),
     }
     page.set_viewport_size({"width": 390, "height": 844})
@@ -390,7 +390,7 @@ def test_browser_no_page_is_wider_than_a_phone(page: Any, tmp_path: Path) -> Non
 
 def test_browser_a_generated_folder_is_a_few_screens(page: Any, tmp_path: Path) -> None:
     """Thousands of sessions and hundreds of failures: at most 1 MB and 10 screens at 1280 px."""
-    evidence = generated_evidence(tmp_path, files=3, megabytes=3)
+    evidence = generated_evidence(tmp_path, files=2, megabytes=2)
     diagnosis = diagnose(evidence)
     assert sum(len(finding.evidence) for finding in diagnosis.findings) > 4 * SHOWN_EVIDENCE
     report = _report_file(tmp_path, "generated", evidence)

@@ -28,6 +28,7 @@ from exchange_tls.views import (
     Filters,
     filter_evidence,
     markdown_report,
+    outcomes,
     pick,
     record,
     record_html,
@@ -523,7 +524,7 @@ def test_progress_under_a_terminal_is_monotonic_and_ends_at_100(tmp_path: Path) 
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.generate(tmp_path / "logs", files=4, megabytes=6)
+    module.generate(tmp_path / "logs", files=2, megabytes=3)
     command = [sys.executable, "-m", "exchange_tls", "diagnose", str(tmp_path / "logs")]
     out = _run_in_pty(pty, [*command, "-o", str(tmp_path / "report.txt")])
     percents = [int(found) for found in re.findall(r"\]\s+(\d+)%", out)]
@@ -562,3 +563,37 @@ def _run_in_pty(pty: Any, command: list[str]) -> str:
     process.wait()
     os.close(controller)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_summary_top_lists_the_most_failures_and_adds_up_the_rest(
+    examples: Evidence, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`summary --top 1`: the connector with the most failures, then the rest in one row."""
+    assert main(["summary", "examples", "--date-order", "MDY", "--top", "1", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    counted = summary(examples)
+    [first, rest] = document["by_connector"]
+    assert first["tls_failed"] == max(count.tls_failed for count in counted.by_connector)
+    assert rest["connector"] == f"… and {len(counted.by_connector) - 1} more"
+    assert first["sessions"] + rest["sessions"] == counted.sessions
+
+
+def test_summary_of_summarised_evidence_counts_every_session(tmp_path: Path) -> None:
+    """Summarised logs (few sessions kept whole): the summary's totals are the coverage's."""
+    spec = importlib.util.spec_from_file_location("gen", ROOT / "benchmarks" / "generate_logs.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(tmp_path, files=1, megabytes=1)
+    evidence = load_evidence(tmp_path)
+    coverage = diagnose(evidence).coverage
+    assert len(evidence.sessions) < coverage.send_sessions  # summarised, not kept whole
+    counted = summary(evidence)
+    assert counted.sessions == coverage.send_sessions + coverage.receive_sessions
+    assert counted.tls_failed == coverage.tls_failed
+    assert sum(count.sessions for count in counted.by_connector) == counted.sessions
+    assert sum(count.tls_failed for count in counted.by_hour) == coverage.tls_failed
+    drawn = outcomes(evidence)
+    assert drawn.total() == counted.sessions
+    assert drawn.total("failed") == coverage.tls_failed
