@@ -17,12 +17,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-import attrs
-
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Coverage, Finding, RuleGap, Verdict
+from exchange_tls.diagnosis.model import Counts, Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
+from exchange_tls.kinds import ALL_KINDS
 from exchange_tls.protocol_log.models import Direction
 
 __all__ = [
@@ -34,20 +33,8 @@ __all__ = [
     "plural",
 ]
 
-#: The evidence kinds rules read, as a user collects them.
-KINDS = {
-    "send-log": "a send protocol log (TransportRoles\\Logs\\Hub\\ProtocolLog\\SmtpSend)",
-    "receive-log": (
-        "a receive protocol log (TransportRoles\\Logs\\FrontEnd\\ProtocolLog\\SmtpReceive)"
-    ),
-    "certificates": "Get-ExchangeCertificate | Format-List *",
-    "send-connectors": "Get-SendConnector | Format-List *",
-    "receive-connectors": "Get-ReceiveConnector | Format-List *",
-    "queues": "Get-Queue | Format-List *",
-    "events": "the MSExchangeTransport and Schannel events (Get-WinEvent)",
-    "tls-settings": "the SCHANNEL and .NET Framework registry keys (reg export)",
-    "hybrid-configuration": "Get-HybridConfiguration | Format-List *",
-}
+#: The evidence kinds rules read, as a user collects them (from the kinds table).
+KINDS = {kind.name: kind.description for kind in ALL_KINDS if kind.counted}
 
 
 def plural(count: int, noun: str) -> str:
@@ -60,24 +47,8 @@ def plural(count: int, noun: str) -> str:
 
 
 def available_kinds(evidence: Evidence) -> frozenset[str]:
-    """Return the evidence kinds present in ``evidence``."""
-    kinds = set()
-    for session in evidence.sessions:
-        kinds.add("receive-log" if session.direction is Direction.RECEIVE else "send-log")
-        if len(kinds) == 2:
-            break
-    for kind, items in (
-        ("certificates", evidence.certificates),
-        ("send-connectors", evidence.send_connectors),
-        ("receive-connectors", evidence.receive_connectors),
-        ("queues", evidence.queues),
-        ("events", evidence.events),
-        ("tls-settings", evidence.tls_settings),
-        ("hybrid-configuration", evidence.hybrid_configurations),
-    ):
-        if items:
-            kinds.add(kind)
-    return frozenset(kinds)
+    """Return the evidence kinds present in ``evidence`` (the table's counted kinds)."""
+    return frozenset(kind.name for kind in ALL_KINDS if kind.counted and kind.records(evidence))
 
 
 def _gaps(kinds: frozenset[str]) -> tuple[RuleGap, ...]:
@@ -105,16 +76,11 @@ def _left_out(problems: Iterable[Problem]) -> tuple[Problem, ...]:
 
 def measure(evidence: Evidence) -> Coverage:
     """Count what the evidence holds and list what was left out."""
-    send = receive = succeeded = failed = 0
+    succeeded = failed = 0
     summary = evidence.summary
     if summary is not None:
-        send, receive = summary.send_sessions, summary.receive_sessions
         succeeded, failed = summary.tls_succeeded, summary.tls_failed
     for session in () if summary is not None else evidence.sessions:
-        if session.direction is Direction.RECEIVE:
-            receive += 1
-        else:
-            send += 1
         if session.tls is not None and session.tls.succeeded is not None:
             if session.tls.succeeded:
                 succeeded += 1
@@ -125,18 +91,10 @@ def measure(evidence: Evidence) -> Coverage:
     return Coverage(
         files=len(evidence.files),
         files_by_kind=tuple(sorted(by_kind.items())),
-        send_sessions=send,
-        receive_sessions=receive,
+        counts=Counts((kind.name, kind.count(evidence)) for kind in ALL_KINDS if kind.counted),
         tls_succeeded=succeeded,
         tls_failed=failed,
-        certificates=len(evidence.certificates),
-        send_connectors=len(evidence.send_connectors),
-        receive_connectors=len(evidence.receive_connectors),
-        queues=len(evidence.queues),
         failing_queues=sum(queue.is_failing for queue in evidence.queues),
-        events=len(evidence.events),
-        tls_settings=len(evidence.tls_settings),
-        hybrid_configurations=len(evidence.hybrid_configurations),
         left_out=_left_out(problems),
         problems=problems,
         rules_not_run=_gaps(available_kinds(evidence)),
@@ -150,17 +108,19 @@ def _left_out_reason(coverage: Coverage) -> str:
 def add_coverage(coverages: Iterable[Coverage]) -> Coverage:
     """Return the coverage of several servers taken together."""
     parts = list(coverages)
-    counts = {
-        field.name: sum(getattr(part, field.name) for part in parts)
-        for field in attrs.fields(Coverage)
-        if field.type in (int, "int")
-    }
     by_kind: Counter[str] = Counter()
+    records: dict[str, int] = {}
     for part in parts:
         by_kind.update(dict(part.files_by_kind))
+        for kind, count in part.counts.items():
+            records[kind] = records.get(kind, 0) + count
     gaps = {gap.rule_id: gap for part in parts for gap in part.rules_not_run}
     return Coverage(
-        **counts,
+        files=sum(part.files for part in parts),
+        counts=records,
+        tls_succeeded=sum(part.tls_succeeded for part in parts),
+        tls_failed=sum(part.tls_failed for part in parts),
+        failing_queues=sum(part.failing_queues for part in parts),
         files_by_kind=tuple(sorted(by_kind.items())),
         left_out=tuple(problem for part in parts for problem in part.left_out),
         problems=tuple(problem for part in parts for problem in part.problems),

@@ -12,9 +12,10 @@ from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
 from exchange_tls.events.models import EventRecord
+from exchange_tls.kinds import ALL_KINDS
 from exchange_tls.manifest import CollectionManifest
 from exchange_tls.protocol_log.models import SmtpSession
-from exchange_tls.protocol_log.summary import SessionSummary
+from exchange_tls.protocol_log.summary import SessionSummary, merge_summaries
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.tls_settings.models import TlsSettings
 
@@ -92,11 +93,56 @@ class Evidence:
 
     @property
     def is_empty(self) -> bool:
-        """Whether there is nothing to diagnose."""
-        return not (
-            self.sessions
-            or self.certificates
-            or self.queues
-            or self.send_connectors
-            or self.receive_connectors
+        """Whether there is nothing to diagnose: no record of any counted kind.
+
+        >>> from exchange_tls.events.models import EventRecord
+        >>> Evidence(events=[EventRecord(provider="Schannel", event_id=36871)]).is_empty
+        False
+        """
+        return not any(kind.count(self) for kind in ALL_KINDS)
+
+    @classmethod
+    def merge(
+        cls, parts: Iterable[Evidence], *, server: str | None = None, scoped: bool = False
+    ) -> Evidence:
+        r"""Return the evidence of several parts as one, every kind of the table merged.
+
+        Records that are one object (the same thumbprint, queue identity, event …) are
+        merged as :meth:`exchange_tls.kinds.Kind.merge` says: a fact one part lacks is
+        taken from another, and where parts disagree the fact is left unknown and a
+        ``conflict`` problem says so. With ``scoped=True`` the parts are the evidence of
+        different servers: their records are kept side by side, not merged, and the parts
+        become the ``scopes`` that ``diagnose()`` judges one by one.
+
+        >>> from exchange_tls.queues.models import QueueRecord
+        >>> a = Evidence(queues=[QueueRecord(identity="EX01\\9", message_count=3)])
+        >>> b = Evidence(queues=[QueueRecord(identity="EX01\\9", status="Retry")])
+        >>> [queue] = Evidence.merge([a, b]).queues
+        >>> queue.message_count, queue.status
+        (3, 'Retry')
+        """
+        evidence = list(parts)
+        problems = [problem for part in evidence for problem in part.problems]
+        fields: dict[str, Any] = {}
+        for kind in ALL_KINDS:
+            if kind.field in fields:
+                continue  # kinds that share a field (the logs) merge it once
+            records = [record for part in evidence for record in kind.field_records(part)]
+            if scoped:
+                # One server's single record (its manifest) does not describe the others.
+                merged = [] if kind.single else records
+            else:
+                merged, found = kind.merge(records)
+                problems.extend(found)
+            fields[kind.field] = (merged[0] if merged else None) if kind.single else merged
+        return cls(
+            **fields,
+            problems=problems,
+            server_fqdn=None
+            if scoped
+            else next((part.server_fqdn for part in evidence if part.server_fqdn), None),
+            files=[file for part in evidence for file in part.files],
+            summary=None if scoped else merge_summaries(part.summary for part in evidence),
+            server=server,
+            scopes=evidence if scoped else (),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SCHEMA_VERSION",
     "Confidence",
+    "Counts",
     "Coverage",
     "Diagnosis",
     "EvidenceRef",
@@ -206,52 +208,162 @@ class RuleGap:
         return {"rule_id": self.rule_id, "missing": list(self.missing)}
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(init=False)
+class Counts(Mapping[str, int]):
+    """How many records of each evidence kind were read, by the kind's name.
+
+    Immutable and hashable; a kind that was not counted is absent (``get(kind, 0)``).
+
+    >>> counts = Counts({"certificates": 3, "send-log": 12})
+    >>> counts["certificates"], counts.get("queues", 0), sorted(counts)
+    (3, 0, ['certificates', 'send-log'])
+    """
+
+    _items: tuple[tuple[str, int], ...]
+
+    def __init__(self, counts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
+        """Keep the counts, in the order given."""
+        self.__attrs_init__(tuple(dict(counts).items()))
+
+    def __getitem__(self, kind: str) -> int:
+        for name, count in self._items:
+            if name == kind:
+                return count
+        raise KeyError(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+#: The coverage's counts by their names before :attr:`Coverage.counts` (JSON keys too).
+_NAMED_COUNTS = {
+    "send_sessions": "send-log",
+    "receive_sessions": "receive-log",
+    "certificates": "certificates",
+    "send_connectors": "send-connectors",
+    "receive_connectors": "receive-connectors",
+    "queues": "queues",
+    "events": "events",
+    "tls_settings": "tls-settings",
+    "hybrid_configurations": "hybrid-configuration",
+}
+
+
+@attrs.frozen(kw_only=True, init=False)
 class Coverage:
     """What the diagnosis read, what it left out, and which rules could not run.
 
+    :attr:`counts` holds how many records of each evidence kind were read (sessions for
+    the protocol logs), by the kind's name; ``certificates``, ``send_sessions`` and the
+    other counts by name read it, and may be given by name.
+
     >>> Coverage().read_nothing
     True
+    >>> coverage = Coverage(counts={"certificates": 3}, send_sessions=2)
+    >>> coverage.certificates, coverage.counts["send-log"], coverage.queues
+    (3, 2, 0)
     """
 
     #: Files read, and how many held each kind of evidence (``"unknown"``: left out).
     files: int = 0
     files_by_kind: tuple[tuple[str, int], ...] = ()
-    send_sessions: int = 0
-    receive_sessions: int = 0
+    #: Records read of each evidence kind, by name (:data:`exchange_tls.kinds.ALL_KINDS`).
+    counts: Counts = Counts()
     #: Sessions (either direction) whose TLS negotiation succeeded, and failed.
     tls_succeeded: int = 0
     tls_failed: int = 0
-    certificates: int = 0
-    send_connectors: int = 0
-    receive_connectors: int = 0
-    queues: int = 0
     #: Queues in Retry or Suspended, or with a LastError.
     failing_queues: int = 0
-    events: int = 0
-    #: Registry exports of TLS settings read.
-    tls_settings: int = 0
-    hybrid_configurations: int = 0
     #: Files left out of the diagnosis, each with why.
     left_out: tuple[Problem, ...] = ()
     #: Every warning and error met while reading (left-out files included).
     problems: tuple[Problem, ...] = ()
     rules_not_run: tuple[RuleGap, ...] = ()
 
+    def __init__(
+        self,
+        *,
+        files: int = 0,
+        files_by_kind: tuple[tuple[str, int], ...] = (),
+        counts: Mapping[str, int] = Counts(),
+        tls_succeeded: int = 0,
+        tls_failed: int = 0,
+        failing_queues: int = 0,
+        left_out: tuple[Problem, ...] = (),
+        problems: tuple[Problem, ...] = (),
+        rules_not_run: tuple[RuleGap, ...] = (),
+        **named: int,
+    ) -> None:
+        """Take the counts by kind, and any given by their names (``certificates=3``)."""
+        unknown = sorted(set(named) - set(_NAMED_COUNTS))
+        if unknown:
+            raise TypeError(f"Coverage() got an unexpected keyword argument {unknown[0]!r}")
+        by_kind = dict(counts)
+        by_kind.update((_NAMED_COUNTS[name], count) for name, count in named.items())
+        self.__attrs_init__(
+            files=files,
+            files_by_kind=files_by_kind,
+            counts=Counts(by_kind),
+            tls_succeeded=tls_succeeded,
+            tls_failed=tls_failed,
+            failing_queues=failing_queues,
+            left_out=left_out,
+            problems=problems,
+            rules_not_run=rules_not_run,
+        )
+
+    @property
+    def send_sessions(self) -> int:
+        """Send sessions read (``counts["send-log"]``)."""
+        return self.counts.get("send-log", 0)
+
+    @property
+    def receive_sessions(self) -> int:
+        """Receive sessions read (``counts["receive-log"]``)."""
+        return self.counts.get("receive-log", 0)
+
+    @property
+    def certificates(self) -> int:
+        """Certificates read (``counts["certificates"]``)."""
+        return self.counts.get("certificates", 0)
+
+    @property
+    def send_connectors(self) -> int:
+        """Send connectors read (``counts["send-connectors"]``)."""
+        return self.counts.get("send-connectors", 0)
+
+    @property
+    def receive_connectors(self) -> int:
+        """Receive connectors read (``counts["receive-connectors"]``)."""
+        return self.counts.get("receive-connectors", 0)
+
+    @property
+    def queues(self) -> int:
+        """Queues read (``counts["queues"]``)."""
+        return self.counts.get("queues", 0)
+
+    @property
+    def events(self) -> int:
+        """Event log entries read (``counts["events"]``)."""
+        return self.counts.get("events", 0)
+
+    @property
+    def tls_settings(self) -> int:
+        """Registry exports of TLS settings read (``counts["tls-settings"]``)."""
+        return self.counts.get("tls-settings", 0)
+
+    @property
+    def hybrid_configurations(self) -> int:
+        """Hybrid configurations read (``counts["hybrid-configuration"]``)."""
+        return self.counts.get("hybrid-configuration", 0)
+
     @property
     def read_nothing(self) -> bool:
-        """Whether no session, certificate, connector or queue was read."""
-        return not (
-            self.send_sessions
-            or self.receive_sessions
-            or self.certificates
-            or self.send_connectors
-            or self.receive_connectors
-            or self.queues
-            or self.events
-            or self.tls_settings
-            or self.hybrid_configurations
-        )
+        """Whether no record of any kind was read (no session, certificate, queue …)."""
+        return not any(self.counts.values())
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
@@ -270,6 +382,7 @@ class Coverage:
             "events": self.events,
             "tls_settings": self.tls_settings,
             "hybrid_configurations": self.hybrid_configurations,
+            "counts": dict(self.counts),
             "left_out": [_problem_dict(problem) for problem in self.left_out],
             "rules_not_run": [gap.to_dict() for gap in self.rules_not_run],
         }

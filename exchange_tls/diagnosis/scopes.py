@@ -5,27 +5,27 @@ one server says nothing of the same thumbprint on another, and "now" differs bet
 them. :func:`gather` turns groups of evidence (a folder each, as the loader finds them)
 into one scope per server:
 
-1. A group's server is learned from the evidence itself: the collector's manifest, the
-   server part of queue identities (``EX01\9``), receive connectors' server, a send
-   connector's single source transport server. When the group names none, or several,
-   the group's own name (its folder) stands for the server.
-2. Groups of the same server are one scope: their records are merged with
-   :func:`~exchange_tls.merging.merge_records`, so where they disagree the fact is left
-   unknown and a ``conflict`` is reported.
+1. A group's server is learned from the evidence itself, as each kind of the table
+   (:data:`exchange_tls.kinds.ALL_KINDS`) says its records name one: the collector's
+   manifest, the server part of queue identities (``EX01\9``), a send connector's
+   single source transport server, receive connectors' server. When the group names
+   none, or several, the group's own name (its folder) stands for the server.
+2. Groups of the same server are one scope: every kind's records are merged by
+   :meth:`Evidence.merge <exchange_tls.Evidence.merge>`, so where they disagree the fact
+   is left unknown and a ``conflict`` is reported.
 3. One scope is returned as plain evidence of that server; several, as evidence whose
    ``scopes`` hold each server's, which ``diagnose()`` judges one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import attrs
 
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.errors import Problem, Severity
-from exchange_tls.merging import merge_records
-from exchange_tls.protocol_log.summary import merge_summaries
+from exchange_tls.kinds import ALL_KINDS
 
 __all__ = ["gather", "named_servers"]
 
@@ -37,15 +37,7 @@ def named_servers(evidence: Evidence) -> tuple[str, ...]:
     >>> named_servers(Evidence(queues=[QueueRecord(identity="EX01\\9")]))
     ('ex01',)
     """
-    names: list[str | None] = []
-    manifest = getattr(evidence, "manifest", None)
-    names.append(getattr(manifest, "server", None))
-    names.extend(queue.server for queue in evidence.queues)
-    names.extend(connector.server for connector in evidence.receive_connectors)
-    for connector in evidence.send_connectors:
-        servers = connector.source_transport_servers or ()
-        if len(servers) == 1:
-            names.append(servers[0])
+    names = [name for kind in ALL_KINDS for name in kind.named_servers(evidence)]
     folded = (name.strip().casefold() for name in names if name and name.strip())
     return tuple(dict.fromkeys(folded))
 
@@ -58,41 +50,7 @@ def _upper(name: str) -> str:
 def _merge_group(server: str | None, parts: list[Evidence]) -> Evidence:
     if len(parts) == 1:
         return attrs.evolve(parts[0], server=server)
-    problems: list[Problem] = [problem for part in parts for problem in part.problems]
-    certificates, found = merge_records(
-        (c for part in parts for c in part.certificates),
-        lambda c: c.thumbprint,
-        kind="certificate",
-    )
-    problems += found
-    queues, found = merge_records(
-        (q for part in parts for q in part.queues), lambda q: q.identity, kind="queue"
-    )
-    problems += found
-    send, found = merge_records(
-        (c for part in parts for c in part.send_connectors),
-        lambda c: (c.name or "").casefold() or None,
-        kind="send connector",
-    )
-    problems += found
-    receive, found = merge_records(
-        (c for part in parts for c in part.receive_connectors),
-        lambda c: c.identity or c.name,
-        kind="receive connector",
-    )
-    problems += found
-    return Evidence(
-        sessions=[s for part in parts for s in part.sessions],
-        certificates=certificates,
-        queues=queues,
-        send_connectors=send,
-        receive_connectors=receive,
-        problems=problems,
-        server_fqdn=next((p.server_fqdn for p in parts if p.server_fqdn), None),
-        files=[f for part in parts for f in part.files],
-        summary=merge_summaries(part.summary for part in parts),
-        server=server,
-    )
+    return Evidence.merge(parts, server=server)
 
 
 def gather(groups: Mapping[str, Evidence]) -> Evidence:
@@ -128,18 +86,4 @@ def gather(groups: Mapping[str, Evidence]) -> Evidence:
     ]
     if len(scopes) == 1:
         return scopes[0]
-    return _fleet(scopes)
-
-
-def _fleet(scopes: Iterable[Evidence]) -> Evidence:
-    parts = list(scopes)
-    return Evidence(
-        sessions=[s for part in parts for s in part.sessions],
-        certificates=[c for part in parts for c in part.certificates],
-        queues=[q for part in parts for q in part.queues],
-        send_connectors=[c for part in parts for c in part.send_connectors],
-        receive_connectors=[c for part in parts for c in part.receive_connectors],
-        problems=[p for part in parts for p in part.problems],
-        files=[f for part in parts for f in part.files],
-        scopes=parts,
-    )
+    return Evidence.merge(scopes, scoped=True)

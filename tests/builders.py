@@ -1,0 +1,236 @@
+"""Shared builders for tests: protocol-log rows and sessions, certificates, connectors, queues.
+
+Each builder returns a small, valid object with the defaults a test usually wants, and
+takes keyword changes for what the test is about, so a test states only what matters to
+it. ``record_of_kind`` builds one record of any evidence kind of the kinds table, for
+tests that must cover every kind (a new kind adds its builder there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from exchange_tls import (
+    CertificateStatus,
+    ExchangeCertificate,
+    ReceiveConnector,
+    SendConnector,
+    Services,
+    assemble_sessions,
+    parse_protocol_log,
+    parse_queues,
+)
+from exchange_tls.connectors.hybrid import HybridConfiguration
+from exchange_tls.events.models import EventRecord
+from exchange_tls.manifest import CollectionManifest
+from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_settings.models import TlsSettings
+
+__all__ = [
+    "NOW",
+    "T1",
+    "T2",
+    "UTC",
+    "certificate",
+    "manifest",
+    "presented",
+    "queue",
+    "queues",
+    "receive_connector",
+    "receive_sessions",
+    "record_of_kind",
+    "send_connector",
+    "send_sessions",
+]
+
+UTC = dt.timezone.utc
+#: The time the builders' evidence describes.
+NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
+#: Two thumbprints of the published KB 4051498 example.
+T1 = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
+T2 = "A757A5B5395859FE5415EE33E0F5746199FEE979"
+
+_SUCCEEDED = (
+    '*,,"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption '
+    "algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with "
+    'strength 0 bits and key exchange algorithm CALG_ECDHE with strength 384 bits"'
+)
+
+
+# -- protocol logs ---------------------------------------------------------------------
+
+
+def send_sessions(
+    *rows: str, name: str = "SEND20240601-1.LOG", connector: str = "Out"
+) -> list[SmtpSession]:
+    """Return the sessions of send-log rows, written ``event,data,context``.
+
+    Rows are a second apart from ``NOW``; a row may start with ``SESSION|`` to name its
+    session (``0A`` otherwise).
+    """
+    lines = []
+    for number, row in enumerate(rows):
+        session, _, rest = row.partition("|") if "|" in row else ("0A", "", row)
+        lines.append(
+            f"{NOW:%Y-%m-%dT%H:%M}:{number:02d}.000Z,{connector},{session},{number},"
+            f"10.0.0.1:1000,192.0.2.25:25,{rest}"
+        )
+    return list(assemble_sessions(parse_protocol_log("\n".join(lines), source=name).rows))
+
+
+def receive_sessions(
+    *rows: str, connector: str = "EX01\\Default Frontend EX01", session: str = "0R"
+) -> list[SmtpSession]:
+    """Return the sessions of receive-log rows, written ``event,data,context``."""
+    lines = [
+        f"{NOW:%Y-%m-%dT%H:%M}:{number:02d}.000Z,{connector},{session},{number},"
+        f"10.0.0.1:25,203.0.113.9:5000,{row}"
+        for number, row in enumerate(rows)
+    ]
+    return list(
+        assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
+    )
+
+
+def presented(thumbprint: str = T1, error: str | None = None) -> list[str]:
+    """Return the rows of a send session presenting a certificate: failing with ``error``."""
+    outcome = f"*,,TLS negotiation failed with error {error}" if error else _SUCCEEDED
+    return [
+        ">,EHLO mail.contoso.com,",
+        "<,250-mx Hello,",
+        "<,250 STARTTLS,",
+        ">,STARTTLS,",
+        "<,220 2.0.0 SMTP server ready,",
+        "*,,Sending certificate",
+        "*,CN=mail.contoso.com,Certificate subject",
+        "*,CN=Contoso CA,Certificate issuer name",
+        f"*,{thumbprint},Certificate thumbprint",
+        outcome,
+        "-,,Local",
+    ]
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+def certificate(thumbprint: str = T1, **changes: Any) -> ExchangeCertificate:
+    """Return a healthy SMTP certificate for mail.contoso.com, with changes."""
+    values: dict[str, Any] = {
+        "thumbprint": thumbprint,
+        "services": Services.IIS | Services.SMTP,
+        "subject": "CN=mail.contoso.com",
+        "issuer": "CN=Contoso CA",
+        "certificate_domains": ("mail.contoso.com",),
+        "has_private_key": True,
+        "is_self_signed": False,
+        "status": CertificateStatus.VALID,
+        "not_before": dt.datetime(2024, 1, 1, tzinfo=UTC),
+        "not_after": dt.datetime(2025, 1, 1, tzinfo=UTC),
+    }
+    values.update(changes)
+    return ExchangeCertificate(**values)
+
+
+def send_connector(**changes: Any) -> SendConnector:
+    """Return a send connector 'Out' for mail.contoso.com that requires TLS, with changes."""
+    values: dict[str, Any] = {
+        "name": "Out",
+        "fqdn": "mail.contoso.com",
+        "require_tls": True,
+        "protocol_logging_level": "Verbose",
+    }
+    values.update(changes)
+    return SendConnector(**values)
+
+
+def receive_connector(**changes: Any) -> ReceiveConnector:
+    """Return the receive connector 'Default Frontend EX01', with changes."""
+    values: dict[str, Any] = {
+        "name": "Default Frontend EX01",
+        "identity": "EX01\\Default Frontend EX01",
+        "fqdn": "mail.contoso.com",
+        "server": "EX01",
+    }
+    values.update(changes)
+    return ReceiveConnector(**values)
+
+
+def queues(text: str) -> list[QueueRecord]:
+    """Return the queues of ``Get-Queue | Format-List`` text."""
+    return list(parse_queues(text))
+
+
+def queue(
+    last_error: str | None = None,
+    *,
+    identity: str = "EX01\\5",
+    next_hop: str = "mx.example.net",
+    status: str | None = None,
+) -> QueueRecord:
+    """Return a queue: in Retry with this LastError, or Ready without one."""
+    state = status or ("Retry" if last_error else "Ready")
+    lines = [f"Identity : {identity}", f"Status : {state}", f"NextHopDomain : {next_hop}"]
+    if last_error:
+        lines.append(f"LastError : {last_error}")
+    [record] = queues("\n".join(lines) + "\n")
+    return record
+
+
+def manifest(server: str = "EX01", **changes: Any) -> CollectionManifest:
+    """Return the collector's manifest of ``server``."""
+    values: dict[str, Any] = {
+        "server": server,
+        "fqdn": f"{server.lower()}.contoso.com",
+        "collected": NOW,
+        "days": 2,
+    }
+    values.update(changes)
+    return CollectionManifest(**values)
+
+
+# -- one record of any kind ----------------------------------------------------------------
+
+
+def _send_log(server: str, index: int) -> SmtpSession:
+    [session] = send_sessions(f"S{index}|" + presented()[0], f"S{index}|-,,Local")
+    return session
+
+
+def _receive_log(server: str, index: int) -> SmtpSession:
+    [session] = receive_sessions(
+        ">,220 ready,", "-,,Local", connector=f"{server}\\Default Frontend", session=f"R{index}"
+    )
+    return session
+
+
+#: One record of each kind of the kinds table, the ``index``-th of ``server``: records of
+#: different indexes or servers are different objects, and each names ``server`` where
+#: its kind names one. A new evidence kind adds its builder here.
+RECORDS: dict[str, Callable[[str, int], object]] = {
+    "send-log": _send_log,
+    "receive-log": _receive_log,
+    "manifest": lambda server, index: manifest(server),
+    "tls-settings": lambda server, index: TlsSettings(server=f"{server} export {index}"),
+    "events": lambda server, index: EventRecord(
+        log="System", provider="Schannel", event_id=36871, record_id=index, machine=server
+    ),
+    "hybrid-configuration": lambda server, index: HybridConfiguration(
+        name=f"{server} hybrid {index}"
+    ),
+    "certificates": lambda server, index: certificate(f"{server}{index:038X}"[-40:]),
+    "queues": lambda server, index: queue(identity=f"{server}\\{index}"),
+    "send-connectors": lambda server, index: send_connector(
+        name=f"{server} out {index}", source_transport_servers=(server,)
+    ),
+    "receive-connectors": lambda server, index: receive_connector(
+        name=f"Receive {index}", identity=f"{server}\\Receive {index}", server=server
+    ),
+}
+
+
+def record_of_kind(kind: str, server: str = "EX01", index: int = 0) -> object:
+    """Return the ``index``-th record of evidence kind ``kind`` for ``server``."""
+    return RECORDS[kind](server, index)
