@@ -112,11 +112,12 @@ class Summary:
 
 
 def _rows(name: str, counts: tuple[Count, ...], top: int | None) -> list[dict[str, object]]:
+    shown: tuple[Count, ...] = counts
+    rest: tuple[Count, ...] = ()
     if top is not None and name == "hour":
-        counts = counts[-top:] if len(counts) > top else counts  # the latest hours
-        shown, rest = counts, ()
-    else:
-        shown, rest = (counts, ()) if top is None else (counts[:top], counts[top:])
+        shown = counts[-top:]  # the latest hours
+    elif top is not None:
+        shown, rest = counts[:top], counts[top:]
     rows: list[dict[str, object]] = [
         {name: count.key, "sessions": count.sessions, "tls_failed": count.tls_failed}
         for count in shown
@@ -192,7 +193,7 @@ def _counts_of(counted: Counter[_Facts], column: int) -> tuple[Count, ...]:
     total: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for facts, sessions in counted.items():
-        name = facts[column] or NOT_KNOWN
+        name = str(facts[column] or NOT_KNOWN)
         total[name] += sessions
         if facts[5]:
             failed[name] += sessions
