@@ -3,8 +3,9 @@
 SECURITY.md promises these limits: one file (or archive member) read whole is at most
 :data:`MAX_TEXT_BYTES`; one zip archive inflates at most :data:`MAX_ARCHIVE_BYTES`, all
 members together; a member inflates at most :data:`MAX_INFLATE_RATIO` times its compressed
-size once past its first MiB. A limit hit raises :class:`TooLarge`, and the file is
-reported and left out, never half read in silence.
+size once past its first MiB; archives inside archives are opened
+:data:`MAX_ARCHIVE_DEPTH` deep, from the same budget. A limit hit raises
+:class:`TooLarge`, and the file is reported and left out, never half read in silence.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from exchange_tls.errors import Problem, Severity
 __all__ = [
     "ARCHIVE_ERRORS",
     "MAX_ARCHIVE_BYTES",
+    "MAX_ARCHIVE_DEPTH",
     "MAX_INFLATE_RATIO",
     "MAX_TEXT_BYTES",
     "Budget",
@@ -35,6 +37,9 @@ __all__ = [
 MAX_TEXT_BYTES = 64 * 1024 * 1024
 #: The most bytes inflated from one zip archive, all members together.
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+#: How deep archives inside archives are opened: an archive in an archive in an archive.
+#: Their members inflate from the outermost archive's :data:`MAX_ARCHIVE_BYTES`.
+MAX_ARCHIVE_DEPTH = 3
 #: The most a zip member may inflate per compressed byte, once past its first MiB; text
 #: evidence compresses 5 to 30 times.
 MAX_INFLATE_RATIO = 200

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -163,15 +164,56 @@ def _load(arguments: argparse.Namespace) -> Evidence:
     return filter_evidence(evidence, filters)
 
 
+class _CannotWrite(ExchangeTlsError):
+    """The ``--output`` file could not be written; the message names it and why."""
+
+
 @contextlib.contextmanager
 def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
-    """Yield where to write: the ``--output`` file, else standard output."""
+    """Yield where to write: the ``--output`` file, else standard output.
+
+    A file is written whole or not at all: to a temporary file in its folder, renamed
+    over it once complete, so that a failed write (a full disk, ``ulimit -f``) leaves the
+    old file as it was. A device or a pipe (``/dev/stdout``) is written in place.
+    """
     target = getattr(arguments, "output", None)
     if target is None or str(target) == STDIN:
         yield sys.stdout
         return
-    with open(target, "w", encoding="utf-8", newline="\n") as stream:
-        yield stream
+    # Through a symbolic link to the file it names, so that the link stays a link.
+    final = Path(os.path.realpath(target))
+    try:
+        existing: os.stat_result | None = final.stat()
+    except OSError:
+        existing = None
+    temporary: str | None = None
+    try:
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            with open(final, "w", encoding="utf-8", newline="\n") as stream:
+                yield stream
+            return
+        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
+        with open(handle, "w", encoding="utf-8", newline="\n") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~umask
+        os.chmod(temporary, mode)
+        os.replace(temporary, final)
+        temporary = None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if existing is None:
+            reason += "; nothing was written"
+        elif stat.S_ISREG(existing.st_mode):
+            reason += "; the old file is unchanged"
+        raise _CannotWrite(f"cannot write {target}: {reason}") from error
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
 
 
 # -- diagnose ------------------------------------------------------------------------------

@@ -145,7 +145,9 @@ class ParseError(ExchangeTlsError, ValueError):
         self.source = source
         self.line = line
         self.column = column
-        self.line_text = line_text
+        # A reader handed bytes must still give an error that prints.
+        shown: object = line_text
+        self.line_text = shown if shown is None or isinstance(shown, str) else repr(shown)
         self.span_start = span_start
         self.code = code
 

@@ -27,7 +27,7 @@ import io
 import itertools
 import os
 import re
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import ExitStack
@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.budgets import (
     ARCHIVE_ERRORS,
     MAX_ARCHIVE_BYTES,
@@ -60,7 +61,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
-from exchange_tls.walking import NOT_OPENED, Blob, walk
+from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
     "MAX_ARCHIVE_BYTES",
@@ -225,6 +226,8 @@ class _Read:
     records: tuple[object, ...] = ()
     log: LogSummary | None = None
     problems: tuple[Problem, ...] = ()
+    #: The file is a zip archive (inside an archive): its members are to be read.
+    archive: bool = False
 
 
 def load_evidence(
@@ -253,6 +256,19 @@ def load_evidence(
     Raises ``FileNotFoundError`` for a path that does not exist, and ``ValueError`` for a
     ``date_order`` other than MDY, DMY or YMD (in any case).
     """
+    check_arguments(
+        "load_evidence",
+        date_order=date_order,
+        tz=tz,
+        progress=progress,
+        server_fqdn=server_fqdn,
+        jobs=jobs,
+        executor=executor,
+        keep_sessions=keep_sessions,
+        engine=engine,
+    )
+    for path in paths:
+        check_arguments("load_evidence", paths=path)
     options = ReadOptions(date_order=normalise_date_order(date_order), tz=tz)
     reads: list[_Read] = []
     on_disk: list[tuple[str, Blob]] = []
@@ -266,10 +282,22 @@ def load_evidence(
         total = sum(blob.size for _, blob in walked)
         # Progress counts the bytes summarised, and says 100% only once all is gathered.
         tell = _Told(progress, total)
-        for root, blob in walked:
+        pending = deque(walked)
+        while pending:
+            root, blob = pending.popleft()
             read = _read_blob(root, blob, options, keep_sessions)
             if read is None:
                 on_disk.append((root, blob))
+            elif read.archive:
+                # An archive inside an archive: its members are read next, in its place.
+                collector = ProblemCollector()
+                members = open_archive(blob, collector, stack)
+                reads.extend(_walk_problem(root, problem) for problem in collector.problems)
+                pending.extendleft((root, member) for member in reversed(members))
+                grown = sum(member.size for member in members)
+                total += grown
+                tell.total += grown
+                tell.done(blob.size, blob.name)
             else:
                 reads.append(read)
                 tell.done(blob.size, blob.name)
@@ -326,6 +354,28 @@ def _walk_problem(root: str, problem: Problem) -> _Read:
     return _Read(root=root, file=file, problems=(problem,))
 
 
+# Archives of other formats, by how they begin (tar: "ustar" at offset 257).
+_OTHER_ARCHIVES = (
+    (b"\x1f\x8b", "a gzip"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip"),
+    (b"Rar!\x1a\x07", "a RAR"),
+    (b"\xfd7zXZ\x00", "an xz"),
+    (b"BZh", "a bzip2"),
+    (b"MSCF", "a cabinet (.cab)"),
+)
+
+
+def _other_archive(head: bytes) -> str | None:
+    """Name the archive format a file's first bytes show, other than zip; else None."""
+    if head[257:262] == b"ustar":
+        return "a tar"
+    for magic, name in _OTHER_ARCHIVES:
+        # "BZh" starts words too: a bzip2 stream has a block size digit next.
+        if head.startswith(magic) and (magic != b"BZh" or head[3:4].isdigit()):
+            return name
+    return None
+
+
 def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read | None:
     """Read one file; ``None`` for a log on disk, which is summarised with the others."""
     name = blob.name
@@ -342,6 +392,21 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
     try:
         with blob.open() as stream:
             head_bytes = stream.read(_HEAD_BYTES)
+        if head_bytes.startswith(ZIP_MAGIC):
+            # Never read as another kind: a stored zip shows its members' text.
+            return _Read(root=root, part=blob.part, archive=True)
+        other = _other_archive(head_bytes)
+        if other is not None:
+            problem = Problem(
+                message=f"not read: {other} archive; only zip archives are opened "
+                "(extract it, or zip it, and give that)",
+                source=name,
+                severity=Severity.WARNING,
+                code="unsupported-archive",
+            )
+            return _Read(
+                root=root, part=blob.part, file=_left_out(blob, problem), problems=(problem,)
+            )
         if head_bytes.startswith(EVTX_MAGIC):
             with blob.open() as stream:
                 result = read_events(
@@ -372,7 +437,10 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
             file = EvidenceFile(name=name, text="", kind="protocol-log", size=blob.size)
             log = LogSummary(builder=builder, problems=collector.problems)
             return _Read(root=root, part=blob.part, file=file, log=log, problems=log.problems)
-        data = read_limited(blob.open, MAX_TEXT_BYTES)
+        # A file shorter than its head was read whole already: one open, not two (a
+        # zip of 100,000 tiny members opened each twice).
+        whole = len(head_bytes) < _HEAD_BYTES
+        data = head_bytes if whole else read_limited(blob.open, MAX_TEXT_BYTES)
     except TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",

@@ -22,7 +22,9 @@ from typing import BinaryIO
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector
+from exchange_tls.moments import to_utc
 from exchange_tls.powershell.dates import from_iso
 from exchange_tls.results import ReadResult, read_text_file
 from exchange_tls.sources import SourceRef
@@ -70,9 +72,7 @@ def _time(text: object) -> dt.datetime | None:
         moment = from_iso(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+    return to_utc(moment)
 
 
 def parse_manifest(
@@ -93,6 +93,7 @@ def parse_manifest(
     >>> parse_manifest('{"Name": "x"}').items
     ()
     """
+    check_arguments("parse_manifest", text=text, source=source, errors=errors)
     collector = ProblemCollector(errors)
     # Text that is not JSON was read in no format; JSON that is not a manifest was.
     read_as: str | None = None
@@ -158,6 +159,7 @@ def read_manifest(
     file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
 ) -> ReadResult[CollectionManifest]:
     """Read a ``manifest.json`` file; see :func:`parse_manifest`."""
+    check_arguments("read_manifest", file=file, errors=errors)
     return read_text_file(
         file, lambda text, source: parse_manifest(text, source=source, errors=errors)
     )

@@ -19,6 +19,7 @@ import attrs
 import pyparsing as pp
 
 from exchange_tls._reply_grammar import find_last_endpoint, parse_reply_line, parse_wrapper
+from exchange_tls.arguments import check_arguments
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ParseError
 
@@ -329,4 +330,5 @@ def parse_smtp_reply(text: str, *, source: str = "<reply>") -> SmtpReply:
 
     Raises :class:`~exchange_tls.ParseError` when the text does not start with a code.
     """
+    check_arguments("parse_smtp_reply", text=text, source=source)
     return _build(normalize_quotes(text.replace("\r\n", "\n").replace("\r", "\n")), source, 0)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import attrs
 import pyparsing as pp
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.certificates._dn_grammar import Ava, parse_dn, parse_tls_name
 from exchange_tls.errors import ParseError, Problem, Severity
 
@@ -176,6 +177,7 @@ def parse_tls_certificate_name(
     pages take them for HTML tags), is too long, or names a malformed issuer or subject.
     :meth:`TlsCertificateName.as_written` keeps such a value, as the connector readers do.
     """
+    check_arguments("parse_tls_certificate_name", text=text, source=source)
     name, problems = _read(text, source)
     if problems:
         first = problems[0]

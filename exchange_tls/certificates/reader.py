@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from typing import BinaryIO, Literal, TypeVar
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.certificates.models import (
     ROOT_CA_NUMBERS,
     STATUS_NUMBERS,
@@ -183,6 +184,15 @@ def parse_certificates(
     >>> certificates.format, certificates.source
     ('table', '<certificates>')
     """
+    check_arguments(
+        "parse_certificates",
+        text=text,
+        source=source,
+        format=format,
+        date_order=date_order,
+        tz=tz,
+        errors=errors,
+    )
     return parse_records(
         text,
         _CertificateBinder,
@@ -204,6 +214,9 @@ def read_certificates(
     errors: ErrorMode = "collect",
 ) -> ReadResult[ExchangeCertificate]:
     """Read a file of ``Get-ExchangeCertificate`` output; see :func:`parse_certificates`."""
+    check_arguments(
+        "read_certificates", file=file, format=format, date_order=date_order, tz=tz, errors=errors
+    )
     return read_text_file(
         file,
         lambda text, source: parse_certificates(

@@ -14,6 +14,7 @@ from typing import BinaryIO, Literal
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.certificates.names import TlsCertificateName
 from exchange_tls.connectors.reader import ConnectorBinder
 from exchange_tls.errors import ErrorMode
@@ -122,6 +123,9 @@ def parse_hybrid_configuration(
     >>> hybrid.on_premises_smart_host, str(hybrid.tls_certificate_name.subject)
     ('mail.contoso.com', 'CN=mail.contoso.com')
     """
+    check_arguments(
+        "parse_hybrid_configuration", text=text, source=source, format=format, errors=errors
+    )
     return parse_records(text, _HybridBinder, source=source, format=format, errors=errors)
 
 
@@ -132,6 +136,7 @@ def read_hybrid_configuration(
     errors: ErrorMode = "collect",
 ) -> ReadResult[HybridConfiguration]:
     """Read a file of ``Get-HybridConfiguration`` output in any encoding."""
+    check_arguments("read_hybrid_configuration", file=file, format=format, errors=errors)
     return read_text_file(
         file,
         lambda text, source: parse_hybrid_configuration(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import BinaryIO, Literal, TypeVar
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.certificates.names import TlsCertificateName, parse_tls_certificate_name
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import ErrorMode, ParseError
@@ -133,6 +134,7 @@ def parse_send_connectors(
     >>> connector.require_tls, str(connector.tls_certificate_name.subject)
     (True, 'CN=mail.contoso.com')
     """
+    check_arguments("parse_send_connectors", text=text, source=source, format=format, errors=errors)
     return parse_records(text, _SendBinder, source=source, format=format, errors=errors)
 
 
@@ -144,6 +146,9 @@ def parse_receive_connectors(
     errors: ErrorMode = "collect",
 ) -> ReadResult[ReceiveConnector]:
     """Read ``Get-ReceiveConnector`` output: Format-List, CSV, JSON or CLIXML."""
+    check_arguments(
+        "parse_receive_connectors", text=text, source=source, format=format, errors=errors
+    )
     return parse_records(text, _ReceiveBinder, source=source, format=format, errors=errors)
 
 
@@ -154,6 +159,7 @@ def read_send_connectors(
     errors: ErrorMode = "collect",
 ) -> ReadResult[SendConnector]:
     """Read a file of ``Get-SendConnector`` output in any encoding."""
+    check_arguments("read_send_connectors", file=file, format=format, errors=errors)
     return read_text_file(
         file,
         lambda text, source: parse_send_connectors(
@@ -169,6 +175,7 @@ def read_receive_connectors(
     errors: ErrorMode = "collect",
 ) -> ReadResult[ReceiveConnector]:
     """Read a file of ``Get-ReceiveConnector`` output in any encoding."""
+    check_arguments("read_receive_connectors", file=file, format=format, errors=errors)
     return read_text_file(
         file,
         lambda text, source: parse_receive_connectors(

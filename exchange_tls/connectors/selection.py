@@ -35,6 +35,7 @@ from collections.abc import Iterable
 
 import attrs
 
+from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 
@@ -206,7 +207,15 @@ def select_certificate(
     >>> print(selection.reasons()[1].split(": ")[1])
     an exact name comes before a wildcard
     """
+    check_arguments("select_certificate", inventory=inventory, server_fqdn=server_fqdn, now=now)
+    takes = instance_of(
+        SendConnector, ReceiveConnector, description="a SendConnector or a ReceiveConnector"
+    )
+    check_argument("select_certificate", "connector", connector, takes)
     certificates = list(inventory)
+    for certificate in certificates:
+        takes = instance_of(ExchangeCertificate, description="an iterable of ExchangeCertificate")
+        check_argument("select_certificate", "inventory", certificate, takes)
     excluded = tuple(
         (certificate, "it is the Exchange Auth certificate, used for OAuth, never for SMTP TLS")
         for certificate in certificates

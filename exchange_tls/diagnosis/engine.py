@@ -36,6 +36,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
+from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
 from exchange_tls.diagnosis.cite import row_ref, shorten
@@ -259,6 +260,9 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
     Evidence of several servers (``Evidence.scopes``) is judged server by server, each
     at its own time, and the findings name their server.
     """
+    check_arguments("diagnose", now=now)
+    takes = instance_of(Evidence, description="an Evidence (from load_evidence)")
+    check_argument("diagnose", "evidence", evidence, takes)
     if not evidence.scopes:
         return _diagnose_scope(evidence, now)
     return _combine(tuple(_diagnose_scope(scope, now) for scope in evidence.scopes))

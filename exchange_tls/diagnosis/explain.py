@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.diagnosis.catalogue import CATALOGUE, Rule, Signature, lookup
 from exchange_tls.errors import ParseError
 from exchange_tls.queues.last_error import LastError, parse_last_error
@@ -139,6 +140,7 @@ def explain_error(text: str) -> ErrorExplanation:
     >>> [rule.rule_id for rule in explanation.candidates][:2]
     ['certificate-not-enabled-for-smtp', 'certificate-missing-private-key']
     """
+    check_arguments("explain_error", text=text)
     readings: list[str] = []
     try:
         error = parse_last_error(text)

@@ -26,9 +26,11 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.models import EventRecord, Level
 from exchange_tls.events.xml import RawEvent, looks_like_event_xml, read_event_xml
+from exchange_tls.moments import to_utc
 from exchange_tls.powershell.binding import RecordBinder, parse_records, split_lines
 from exchange_tls.powershell.dates import DateOrder, from_iso
 from exchange_tls.powershell.prompts import has_prompts, without_prompts
@@ -226,13 +228,14 @@ def _from_raw(raw: RawEvent, source: SourceRef, collector: ProblemCollector) -> 
     if stamp:
         parsed: dt.datetime | None
         try:
-            parsed = from_iso(stamp)
+            # None for a local time whose UTC moment lies outside the years 1 to 9999.
+            parsed = to_utc(from_iso(stamp))
         except ValueError:
             parsed = None
         if parsed is None:
             collector.report(
                 Problem(
-                    message=f"TimeCreated {stamp!r} is not an ISO 8601 time",
+                    message=f"TimeCreated {stamp!r} is not an ISO 8601 time in the years 1 to 9999",
                     source=source.source,
                     line=source.line,
                     severity=Severity.WARNING,
@@ -240,8 +243,7 @@ def _from_raw(raw: RawEvent, source: SourceRef, collector: ProblemCollector) -> 
                 )
             )
         else:
-            time = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-            time = time.astimezone(dt.timezone.utc)
+            time = parsed
     record = str(raw.get("System/EventRecordID") or "")
     data = raw["data"]
     return EventRecord(
@@ -396,6 +398,15 @@ def parse_events(
     >>> event.meaning.name
     'credential-creation-failed'
     """
+    check_arguments(
+        "parse_events",
+        text=text,
+        source=source,
+        format=format,
+        errors=errors,
+        date_order=date_order,
+        tz=tz,
+    )
     collector = ProblemCollector(errors)
     valid = ("auto", "list", "table", "csv", "json", "clixml", "xml", "viewer")
     if format not in valid:
@@ -485,6 +496,9 @@ def read_events(
     tz: dt.tzinfo = dt.timezone.utc,
 ) -> ReadResult[EventRecord]:
     """Read a file of events in any encoding; an ``.evtx`` file needs the ``evtx`` extra."""
+    check_arguments(
+        "read_events", file=file, format=format, errors=errors, date_order=date_order, tz=tz
+    )
     if isinstance(file, (str, os.PathLike)):
         name = str(file)
         data = Path(file).read_bytes()

@@ -20,6 +20,8 @@ from typing import Literal
 
 import attrs
 
+from exchange_tls.moments import to_utc
+
 __all__ = [
     "DateOrder",
     "DateReading",
@@ -257,19 +259,3 @@ def parse_serialized_datetime(text: str) -> dt.datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return to_utc(value)
-
-
-def to_utc(value: dt.datetime) -> dt.datetime | None:
-    """Convert an aware datetime to UTC; ``None`` when that leaves the years 1 to 9999.
-
-    ``0001-01-01T00:00:00+05:00`` is a valid local time whose UTC moment comes before
-    the first representable one, which :meth:`~datetime.datetime.astimezone` refuses
-    with ``OverflowError``.
-
-    >>> to_utc(dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))) is None
-    True
-    """
-    try:
-        return value.astimezone(dt.timezone.utc)
-    except OverflowError:
-        return None

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
 
+from exchange_tls.arguments import OPTIONAL_TEXT, check_argument, check_arguments, instance_of
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.protocol_log.files import direction_from_path, expand_paths
 from exchange_tls.protocol_log.models import (
@@ -760,6 +761,9 @@ def iter_protocol_rows(
     also carries ``problems``: the streaming form of :func:`read_protocol_log`, whose
     :class:`ProtocolLog` holds every row at once.
     """
+    check_arguments("iter_protocol_rows", errors=errors)
+    for path in paths:
+        check_arguments("iter_protocol_rows", paths=path)
     return ProtocolRowReader(paths, errors=errors)
 
 
@@ -817,6 +821,15 @@ def parse_protocol_log(
     >>> row.context
     'TLS negotiation failed with error UnknownCredentials'
     """
+    check_arguments("parse_protocol_log", text=text, pasted=pasted, errors=errors)
+    for parameter, label in (("source", source), ("name", _name), ("name", name)):
+        check_argument("parse_protocol_log", parameter, label, OPTIONAL_TEXT)
+    check_argument(
+        "parse_protocol_log",
+        "direction",
+        direction,
+        instance_of(Direction, description="a Direction or None", optional=True),
+    )
     label = _source_of(source, _name, name)
     collector = ProblemCollector(errors)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -846,6 +859,7 @@ def read_protocol_log(
     file: str | os.PathLike[str] | BinaryIO, *, errors: ErrorMode = "collect"
 ) -> ProtocolLog:
     """Read one protocol log file into memory; see :func:`iter_protocol_rows` to stream."""
+    check_arguments("read_protocol_log", file=file, errors=errors)
     return read_text_file(
         file, lambda text, source: parse_protocol_log(text, source=source, errors=errors)
     )

@@ -21,6 +21,8 @@ import operator
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
+from exchange_tls.arguments import check_argument, check_arguments, instance_of
+from exchange_tls.moments import shift
 from exchange_tls.protocol_log.facts import infer_direction, session_facts
 from exchange_tls.protocol_log.models import (
     Direction,
@@ -198,7 +200,7 @@ class SessionAssembler:
                 self._dropped[key] = self._dropped.get(key, 0) + len(rows) - self._max_rows
                 del rows[self._max_rows :]
         if self._latest is not None:
-            cutoff = self._latest - self._idle_timeout
+            cutoff = shift(self._latest, -self._idle_timeout)
             idle = [key for key, rows in self._open.items() if rows[-1].timestamp < cutoff]
             evicted.extend(self._finish(key) for key in idle)
         while len(self._open) > self._max_open:
@@ -248,6 +250,19 @@ def assemble_sessions(rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:
     >>> session.tls.error, session.complete
     ('UnknownCredentials', False)
     """
+    # Checked here, not in the generator, so that a wrong type fails at the call.
+    check_arguments("assemble_sessions", rows=rows)
+    return _assembled(rows)
+
+
+def _assembled(rows: Iterable[ProtocolLogRow]) -> Iterator[SmtpSession]:
     assembler = SessionAssembler()
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is not None:
+        # The first row only: a check per row would cost the hot path.
+        takes = instance_of(ProtocolLogRow, description="an iterable of ProtocolLogRow")
+        check_argument("assemble_sessions", "rows", first, takes)
+        yield from assembler.feed(first)
     yield from assembler.feed_all(rows)
     yield from assembler.close()

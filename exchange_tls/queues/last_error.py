@@ -17,6 +17,7 @@ import re
 
 import attrs
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ParseError, Problem, Severity
 from exchange_tls.powershell.dates import DateOrder, parse_culture_datetime
@@ -141,6 +142,9 @@ def parse_last_error(
     Raises :class:`~exchange_tls.ParseError` when the text holds neither a bracket
     list nor an SMTP reply.
     """
+    check_arguments(
+        "parse_last_error", text=text, date_order=date_order, tz=tz, source=source, line=line
+    )
     problems: list[Problem] = []
 
     def report(message: str, severity: Severity, code: str) -> None:

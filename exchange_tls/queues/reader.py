@@ -6,6 +6,7 @@ import datetime as dt
 import os
 from typing import BinaryIO, Literal
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, ParseError, Severity
 from exchange_tls.powershell.binding import RecordBinder, parse_records
 from exchange_tls.powershell.dates import DateOrder
@@ -134,6 +135,15 @@ def parse_queues(
     >>> [(str(q.status), q.message_count, q.last_error.reply.nested.code) for q in queues]
     [('Retry', 42, 421)]
     """
+    check_arguments(
+        "parse_queues",
+        text=text,
+        source=source,
+        format=format,
+        date_order=date_order,
+        tz=tz,
+        errors=errors,
+    )
     return parse_records(
         text,
         _QueueBinder,
@@ -155,6 +165,9 @@ def read_queues(
     errors: ErrorMode = "collect",
 ) -> ReadResult[QueueRecord]:
     """Read a file of ``Get-Queue`` output in any encoding; see :func:`parse_queues`."""
+    check_arguments(
+        "read_queues", file=file, format=format, date_order=date_order, tz=tz, errors=errors
+    )
     return read_text_file(
         file,
         lambda text, source: parse_queues(

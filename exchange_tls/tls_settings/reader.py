@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from typing import BinaryIO, Literal
 
+from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
 from exchange_tls.powershell.binding import split_lines
 from exchange_tls.powershell.prompts import has_prompts, without_prompts
@@ -202,6 +203,7 @@ def parse_tls_settings(
     >>> settings.protocol("TLS 1.2", Side.CLIENT).enabled_value.source.line
     6
     """
+    check_arguments("parse_tls_settings", text=text, source=source, format=format, errors=errors)
     if format == "reg" or (format == "auto" and looks_like_reg(text)):
         export = parse_reg(text, source=source, errors=errors)
         # A reg export of a key holds its whole subtree.
@@ -233,6 +235,7 @@ def read_tls_settings(
     errors: ErrorMode = "collect",
 ) -> ReadResult[TlsSettings]:
     """Read a file of TLS registry evidence in any encoding (``reg export`` is UTF-16)."""
+    check_arguments("read_tls_settings", file=file, format=format, errors=errors)
     return read_text_file(
         file,
         lambda text, source: parse_tls_settings(text, source=source, format=format, errors=errors),
