@@ -597,3 +597,18 @@ def test_summary_of_summarised_evidence_counts_every_session(tmp_path: Path) -> 
     drawn = outcomes(evidence)
     assert drawn.total() == counted.sessions
     assert drawn.total("failed") == coverage.tls_failed
+
+
+def test_the_notebook_extension_shows_single_records_as_html(kb: Evidence) -> None:
+    """`%load_ext exchange_tls.notebook`: a certificate, connector or queue displays as a table."""
+    interactive = pytest.importorskip("IPython.core.interactiveshell")
+    shell = interactive.InteractiveShell.instance()
+    try:
+        shell.run_line_magic("load_ext", "exchange_tls.notebook")
+        formatter = shell.display_formatter.formatters["text/html"]
+        for item in (kb.certificates[0], kb.send_connectors[0], kb.queues[0]):
+            shown = formatter(item)
+            assert shown is not None
+            assert shown.startswith('<table class="record">')
+    finally:
+        interactive.InteractiveShell.clear_instance()
