@@ -36,7 +36,7 @@ from exchange_tls.views.records import (
     server_of_session,
     session_record,
 )
-from exchange_tls.views.tables import html_cell, html_table
+from exchange_tls.views.tables import header, html_cell, html_table
 from exchange_tls.views.text import coverage_line, more, seen_line
 from exchange_tls.views.timeline import timeline_svg
 
@@ -204,7 +204,7 @@ def session_html(session: SmtpSession) -> str:
 
 def record_html(item: object) -> str:
     """Render one model (a certificate, a connector, a queue …) as a two-column table."""
-    rows = [{"property": name, "value": value} for name, value in record(item).items()]
+    rows = [{"property": header(name), "value": value} for name, value in record(item).items()]
     return html_table(rows, css_class="record")
 
 
