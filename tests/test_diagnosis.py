@@ -61,6 +61,7 @@ LISTED_RULES = {
     "exchange-online-connector-incomplete",
     "unexplained-tls-failure",
     "unexplained-queue-error",
+    "inbound-background",
 }
 
 
@@ -195,6 +196,23 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
         f"10.0.0.1:25,203.0.113.9:5000,{row}"
         for number, row in enumerate(rows)
     ]
+    return list(
+        assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
+    )
+
+
+def spread(remotes: list[str], ok: int) -> list:  # type: ignore[type-arg]
+    """Return receive sessions: one failing from each remote, then ``ok`` succeeding."""
+    lines = []
+    outcomes = [(remote, "IllegalMessage") for remote in remotes] + [("192.0.2.7", None)] * ok
+    for number, (remote, error) in enumerate(outcomes):
+        minute, second = divmod(number, 60)
+        for sequence, row in enumerate(presented(T1, error)):
+            lines.append(
+                f"2024-06-01T00:{minute:02d}:{second:02d}.{sequence:03d}Z,"
+                f"EX01\\Default Frontend EX01,R{number:04d},{sequence},10.0.0.1:25,"
+                f"{remote}:5000,{row}"
+            )
     return list(
         assemble_sessions(parse_protocol_log("\n".join(lines), source="RECV20240601-1.LOG").rows)
     )
@@ -392,6 +410,12 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
     "inbound-tls-failure": (
         Evidence(sessions=rlog(*presented(T1, "UnknownCredentials")), certificates=[cert()]),
         Evidence(sessions=rlog(*presented(T1, None)), certificates=[cert()]),
+    ),
+    # Scanners from twelve addresses at a tenth of the sessions are background; the same
+    # failures from Exchange Online's addresses are a problem.
+    "inbound-background": (
+        Evidence(sessions=spread([f"203.0.113.{n}" for n in range(12)], ok=100)),
+        Evidence(sessions=spread([f"40.107.1.{n}" for n in range(12)], ok=100)),
     ),
     "receive-connector-certificate-not-found": (
         Evidence(

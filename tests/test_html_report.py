@@ -23,6 +23,7 @@ import pytest
 from exchange_tls import Evidence, diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.views import group_by_server, timeline_svg
+from exchange_tls.views.headline import evidence_more
 from exchange_tls.views.html import SHOWN_EVIDENCE
 
 ROOT = Path(__file__).parent.parent
@@ -279,6 +280,7 @@ def test_browser_shows_hostile_evidence_as_text_and_runs_no_script(
     assert "<script>window.pwned=1</script>" in text
     assert 'onerror="window.pwned=2">\'' in text
     assert "\\x07\\x1b[2J\\u202e" in text
+    _open_every_details(page)
     page.locator("button.copy").first.click()  # our own script still runs
     page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
     assert page.locator("button.copy").first.get_attribute("data-copied") == "yes"
@@ -392,7 +394,8 @@ def test_browser_a_generated_folder_is_a_few_screens(page: Any, tmp_path: Path) 
     """Thousands of sessions and hundreds of failures: at most 1 MB and 10 screens at 1280 px."""
     evidence = generated_evidence(tmp_path, files=2, megabytes=2)
     diagnosis = diagnose(evidence)
-    assert sum(len(finding.evidence) for finding in diagnosis.findings) > 4 * SHOWN_EVIDENCE
+    cited = sum(len(f.evidence) + f.evidence_omitted for f in diagnosis.findings)
+    assert cited > 4 * SHOWN_EVIDENCE
     report = _report_file(tmp_path, "generated", evidence)
     assert report.stat().st_size <= 1_000_000
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -401,7 +404,7 @@ def test_browser_a_generated_folder_is_a_few_screens(page: Any, tmp_path: Path) 
     assert height <= 10 * 800
     _open_every_details(page)
     text = page.locator("body").inner_text()
-    assert f"… and {len(diagnosis.findings[0].evidence) - SHOWN_EVIDENCE} more" in text
+    assert evidence_more(diagnosis.findings[0], SHOWN_EVIDENCE) in text
     # The timeline's counts are the coverage's, every session counted once.
     table = page.locator("table.outcomes tfoot").inner_text().split()
     coverage = diagnosis.coverage

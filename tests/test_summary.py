@@ -137,7 +137,7 @@ def test_a_summary_keeps_few_sessions_and_counts_them_all(logs: list[Path]) -> N
     assert summary.send_sessions == len(full) == 300
     assert len(summary.sessions) < 60
     unusual_kept = sum(1 for s in summary.sessions if signature_of(s)[2] != "ok")
-    occurrences = sum(len(found) for _, found in summary.occurrences)
+    occurrences = sum(found.count for _, found in summary.occurrences)
     tallied = sum(tally.sessions for tally in summary.tallies)
     assert unusual_kept + occurrences + tallied == 300
 

@@ -19,8 +19,10 @@ from exchange_tls.diagnosis.coverage import KINDS
 from exchange_tls.diagnosis.model import Verdict, schema
 from exchange_tls.diagnosis.rules.unexplained import CATCH_ALL
 from exchange_tls.diagnosis.schannel import SCHANNEL_ERRORS, schannel_error
+from exchange_tls.diagnosis.weighing import BACKGROUND
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
+from exchange_tls.protocol_log.summary import telling_row
 from exchange_tls.queues.reader import parse_queues
 
 UTC = dt.timezone.utc
@@ -337,24 +339,37 @@ def test_many_failures_of_one_cause_are_one_finding_with_a_count_and_times() -> 
     [finding] = diagnose(Evidence(sessions=sessions)).findings
     assert finding.occurrences == 50
     assert (finding.first_seen, finding.last_seen) == (sessions[0].start, sessions[-1].end)
-    assert len([ref for ref in finding.evidence if "TLS negotiation failed" in ref.excerpt]) == 50
+    # Cited: the first, the three earliest after it and the last; the other 45 counted.
+    cited = [ref for ref in finding.evidence if "TLS negotiation failed" in ref.excerpt]
+    failures = [telling_row(session) for session in sessions]
+    assert {ref.source for ref in cited} == {
+        row.source for row in (*failures[:4], failures[-1]) if row is not None
+    }
+    assert finding.evidence_omitted == 45
 
 
 def test_the_text_report_caps_evidence_and_says_how_many_more(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The text report shows five evidence lines per finding and '… and N more'."""
+    """The text report shows five evidence lines per finding; the JSON counts the rest.
+
+    The finding itself is capped (the first, the last, a few exemplars): the 25 sessions it
+    does not list are counted in ``evidence_omitted``, in every format.
+    """
     (tmp_path / "SEND20240601-1.LOG").write_text(
         log_text(*(session_rows(n, "IllegalMessage") for n in range(30))), encoding="utf-8"
     )
     assert main(["diagnose", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert out.count("TLS negotiation failed with error IllegalMessage") == 5
-    assert "     … and 25 more (all of them in --format json)\n" in out
+    assert "     … and 25 more (counted, not listed)\n" in out
     assert (
         "Accounts for 30 failing sessions and queues, 2024-06-01 00:00 UTC to 2024-06-01 00:29 UTC"
         in " ".join(out.split())
     )
+    assert main(["diagnose", str(tmp_path), "--format", "json"]) == 1
+    [finding] = json.loads(capsys.readouterr().out)["findings"]
+    assert (len(finding["evidence"]), finding["evidence_omitted"]) == (5, 25)
 
 
 # -- warnings travel with the result ----------------------------------------------------------
@@ -403,9 +418,12 @@ def test_rules_that_could_not_run_are_listed_with_what_to_collect() -> None:
 
 
 def test_every_rule_but_the_catch_alls_declares_its_inputs() -> None:
-    """Every rule but the catch-alls declares the evidence kinds it reads, all known kinds."""
+    """Every rule but the catch-alls declares the evidence kinds it reads, all known kinds.
+
+    The background finding is made by the engine from other findings: it reads none.
+    """
     assert {rule.rule_id for rule in CATALOGUE if rule.inputs} == (
-        {rule.rule_id for rule in CATALOGUE} - set(CATCH_ALL)
+        {rule.rule_id for rule in CATALOGUE} - set(CATCH_ALL) - {BACKGROUND}
     )
     known = set(KINDS)
     assert all(group <= known for rule in CATALOGUE for group in rule.inputs)

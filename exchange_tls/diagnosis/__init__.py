@@ -17,6 +17,7 @@ from exchange_tls.diagnosis.model import (
     Verdict,
 )
 from exchange_tls.diagnosis.schannel import SCHANNEL_ERRORS, SchannelError, schannel_error
+from exchange_tls.diagnosis.weighing import Thresholds
 
 __all__ = [
     "CATALOGUE",
@@ -33,6 +34,7 @@ __all__ = [
     "Rule",
     "RuleGap",
     "SchannelError",
+    "Thresholds",
     "Verdict",
     "diagnose",
     "explain_error",

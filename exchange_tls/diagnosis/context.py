@@ -25,7 +25,7 @@ from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.connectors.selection import Selection, select_certificate
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.protocol_log.models import CertificateIdentity, Direction, SmtpSession
-from exchange_tls.protocol_log.summary import Occurrence, signature_of
+from exchange_tls.protocol_log.summary import Occurrences, signature_of
 from exchange_tls.queues.models import QueueRecord
 
 __all__ = ["Context", "Timeline"]
@@ -63,13 +63,12 @@ def _queue_hosts(queue: QueueRecord) -> set[str]:
 
 
 def _causes_by_host(
-    occurrences: tuple[tuple[tuple[str, ...], tuple[Occurrence, ...]], ...],
+    occurrences: tuple[tuple[tuple[str, ...], Occurrences], ...],
 ) -> dict[str, set[tuple[str, ...]]]:
     causes: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     for signature, found in occurrences:
-        for occurrence in found:
-            if occurrence.remote_host:
-                causes[occurrence.remote_host].add(signature)
+        for host, _ in found.hosts:
+            causes[host].add(signature)
     return causes
 
 
@@ -246,11 +245,9 @@ class Context:
             connector = last_success.connector_id.casefold()
             since = last_success.end
             failures += sum(
-                1
+                found.since(since)
                 for signature, found in summary.occurrences
                 if signature[1] == connector and signature[2] == "tls-failed"
-                for occurrence in found
-                if occurrence.start > since
             )
         changed = None
         if last_success is not None and first_failure is not None:

@@ -128,6 +128,28 @@ def add_coverage(coverages: Iterable[Coverage]) -> Coverage:
     )
 
 
+_HEADLINE = 280
+
+
+def headline(top: Finding) -> str:
+    """Name the top cause and its fix in one bounded sentence (the verdict's first reason).
+
+    The fix is the finding's first step that changes something, else its first check.
+    """
+    what = f"Top cause: {top.title.rstrip('.')}"
+    if top.subject:
+        what += f" ({top.subject})"
+    if top.impact is not None and top.impact.messages:
+        what += f", {plural(top.impact.messages, 'message')} waiting"
+    steps = sorted(top.remediation, key=lambda step: step.order)
+    step = next((s for s in steps if s.purpose.value == "fix"), steps[0] if steps else None)
+    if step is not None:
+        command = " ".join(step.command.render().split())
+        what += f". {'Fix' if step.purpose.value == 'fix' else 'First'}: {command}"
+    what += "."
+    return what if len(what) <= _HEADLINE else what[: _HEADLINE - 1] + "…"
+
+
 _COLLECT = (
     "Collect the evidence with the read-only collection script: write it with "
     "'exchange-tls collector -o Export-ExchangeTlsEvidence.ps1', run it on the server, and "
@@ -148,7 +170,10 @@ def judge(
     if serious:
         return (
             Verdict.PROBLEMS,
-            (f"{plural(len(serious), 'finding')} of severity error or warning.",),
+            (
+                headline(serious[0]),
+                f"{plural(len(serious), 'finding')} of severity error or warning.",
+            ),
             (),
         )
     kinds = available_kinds(evidence)

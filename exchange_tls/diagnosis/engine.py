@@ -39,7 +39,7 @@ import attrs
 from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
-from exchange_tls.diagnosis.cite import row_ref, shorten
+from exchange_tls.diagnosis.cite import shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import add_coverage, judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
@@ -48,12 +48,15 @@ from exchange_tls.diagnosis.rules.unexplained import (
     CATCH_ALL,
     failing_queues,
     failing_sessions,
+    folded_tls_failures,
     queue_errors,
     tls_failures,
 )
+from exchange_tls.diagnosis.weighing import Cause, Thresholds, Weigher
 from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.occurrences import EXEMPLARS_KEPT, Occurrences
 from exchange_tls.protocol_log.summary import (
-    Occurrence,
+    OTHER,
     SessionSummary,
     Signature,
     signature_of,
@@ -63,7 +66,16 @@ from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.steps import RemediationStep
 from exchange_tls.sources import SourceRef
 
-__all__ = ["diagnose", "latest_time"]
+__all__ = ["EVIDENCE_SHOWN", "SESSIONS_SHOWN", "diagnose", "latest_time"]
+
+#: Evidence a finding cites besides failing sessions (configuration, queues, events, the
+#: rows a rule quotes): at most this many, in the rule's order; the rest are counted in
+#: :attr:`~exchange_tls.diagnosis.model.Finding.evidence_omitted`.
+EVIDENCE_SHOWN = 12
+#: Failing sessions a finding cites: per signature the first, the last and the
+#: :data:`~exchange_tls.protocol_log.occurrences.EXEMPLARS_KEPT` earliest between, at
+#: most this many in all; the rest are counted, never listed.
+SESSIONS_SHOWN = 12
 
 
 def latest_time(evidence: Evidence) -> dt.datetime | None:
@@ -126,9 +138,12 @@ def _merge(group: Sequence[Finding]) -> Finding:
 
 
 def _tie_break(finding: Finding, place: dict[str, int]) -> tuple[object, ...]:
-    # The summary and the cited places break ties, so the order never depends on input order.
+    # Severity, then impact (messages waiting, then failing sessions); the summary and the
+    # cited places break ties, so the order never depends on input order.
     return (
         finding.sort_key[0],
+        -(finding.impact.messages if finding.impact is not None else 0),
+        -finding.occurrences if finding.impact is not None else 0,
         finding.sort_key[1],
         place.get(finding.rule_id, len(place)),
         finding.subject,
@@ -151,6 +166,11 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 _AGAIN = "another session with the same outcome"
+
+
+def _session_order(session: SmtpSession) -> tuple[dt.datetime, str, str, str]:
+    """Return the summary's total order of sessions (first and last of a signature by it)."""
+    return (session.start, session.connector_id, session.session_id, str(session.rows[0].source))
 
 
 class _Accounts:
@@ -184,60 +204,141 @@ class _Accounts:
         self._queue_at = {queue.source: queue for queue in queues if queue.source is not None}
         self.covered_sessions: set[int] = set()
         self.covered_queues: set[int] = set()
+        self._found: dict[Signature, Occurrences] | None = None
+        self.covered_signatures: set[Signature] = set()
 
-    def _occurrences(self, signatures: Iterable[Signature]) -> list[Occurrence]:
+    def _occurrences(self, signature: Signature) -> Occurrences:
         if self._summary is None:
-            return []
-        found = dict(self._summary.occurrences)
-        return [occurrence for signature in signatures for occurrence in found.get(signature, ())]
+            return Occurrences()
+        if self._found is None:
+            self._found = dict(self._summary.occurrences)
+        return self._found.get(signature, Occurrences())
 
-    def settle(self, finding: Finding) -> Finding:
-        """Count what the finding accounts for, remember it, and say so on the finding."""
+    def _cited(
+        self, signature: Signature, rule_refs: dict[SourceRef, EvidenceRef]
+    ) -> list[EvidenceRef]:
+        """Cite a signature's failing sessions: the first, the earliest few, the last.
+
+        The same whether the sessions were kept whole or counted in a summary: the first
+        and the last by the summary's order, between them the earliest by start and place.
+        A row the rule cited keeps the rule's claim.
+        """
+        whole = sorted(self._alike[signature], key=_session_order)
+        between: list[tuple[tuple[dt.datetime, str], SourceRef | None, str]] = [
+            ((o.start, str(o.source)), o.source, o.excerpt)
+            for o in self._occurrences(signature).exemplars
+        ]
+        for session in whole[1:-1]:
+            row = telling_row(session)
+            if row is not None:
+                between.append(((session.start, str(row.source)), row.source, row.text))
+        between.sort(key=lambda item: item[0])
+        chosen: list[tuple[SourceRef | None, str]] = []
+        for session in (whole[0],) if whole else ():
+            row = telling_row(session)
+            if row is not None:
+                chosen.append((row.source, row.text))
+        chosen += [(source, text) for _, source, text in between[:EXEMPLARS_KEPT]]
+        for session in whole[-1:] if len(whole) > 1 else ():
+            row = telling_row(session)
+            if row is not None:
+                chosen.append((row.source, row.text))
+        return [
+            rule_refs[source]
+            if source in rule_refs
+            else EvidenceRef(source=source, excerpt=shorten(text), claim=_AGAIN)
+            for source, text in chosen
+        ]
+
+    def settle(self, finding: Finding) -> tuple[Finding, Cause]:
+        """Count what the finding accounts for, remember it, and say so on the finding.
+
+        Its evidence is capped (:data:`EVIDENCE_SHOWN`, :data:`SESSIONS_SHOWN`): what is
+        not listed is counted in ``evidence_omitted``.
+        """
         sessions: dict[int, SmtpSession] = {}
         signatures: dict[Signature, None] = {}
         queues: dict[int, QueueRecord] = {}
+        rule_refs: dict[SourceRef, EvidenceRef] = {}
+        others: list[EvidenceRef] = []
         for ref in finding.evidence:
-            if ref.source is None:
-                continue
-            session = self._session_at.get(ref.source)
-            if session is not None and id(session) not in sessions:
-                signature = self._signatures[id(session)]
-                signatures[signature] = None
-                for alike in self._alike[signature]:
-                    sessions[id(alike)] = alike
-            queue = self._queue_at.get(ref.source)
+            session = self._session_at.get(ref.source) if ref.source is not None else None
+            if session is None:
+                others.append(ref)
+            else:
+                assert ref.source is not None  # noqa: S101 -- found by its source
+                rule_refs.setdefault(ref.source, ref)
+                if id(session) not in sessions:
+                    signature = self._signatures[id(session)]
+                    signatures[signature] = None
+                    for alike in self._alike[signature]:
+                        sessions[id(alike)] = alike
+            queue = self._queue_at.get(ref.source) if ref.source is not None else None
             if queue is not None:
                 queues[id(queue)] = queue
+        for signature in list(signatures):
+            if signature[2] == "connect-failed":
+                # The rarest unreachable hosts a summary folded share the cause of the others.
+                signatures.setdefault((*signature[:3], OTHER, OTHER), None)
         self.covered_sessions.update(sessions)
         self.covered_queues.update(queues)
-        occurrences = self._occurrences(signatures)
-        cited = {ref.source for ref in finding.evidence}
-        again = [
-            row_ref(row, _AGAIN)
-            for session in sessions.values()
-            for row in [telling_row(session)]
-            if row is not None and row.source not in cited
+        self.covered_signatures.update(signatures)
+        counted = [self._occurrences(signature) for signature in signatures]
+        cited = list(
+            dict.fromkeys(
+                ref for signature in signatures for ref in self._cited(signature, rule_refs)
+            )
+        )
+        others = list(dict.fromkeys(others))
+        failures = len(sessions) + sum(found.count for found in counted)
+        # The rule's order first (its own claims), then the sessions it did not cite.
+        shown_sessions = set(cited[:SESSIONS_SHOWN])
+        shown_others = set(others[:EVIDENCE_SHOWN])
+        shown = [
+            ref
+            for ref in dict.fromkeys(finding.evidence)
+            if ref in shown_sessions or ref in shown_others
         ]
-        again += [
-            EvidenceRef(source=occurrence.source, excerpt=shorten(occurrence.excerpt), claim=_AGAIN)
-            for occurrence in occurrences
-            if occurrence.source not in cited
-        ]
+        shown += [ref for ref in cited[:SESSIONS_SHOWN] if ref not in set(shown)]
         moments = [moment for s in sessions.values() for moment in (s.start, s.end)]
-        moments += [moment for o in occurrences for moment in (o.start, o.end)]
+        moments += [m for found in counted for m in (found.first, found.last) if m is not None]
         moments += [
             moment
             for queue in queues.values()
             for moment in (queue.first_retry_time, queue.last_retry_time)
             if moment is not None
         ]
-        return attrs.evolve(
+        settled = attrs.evolve(
             finding,
-            evidence=(*finding.evidence, *again),
-            occurrences=len(sessions) + len(occurrences) + len(queues),
+            evidence=tuple(shown),
+            evidence_omitted=max(0, len(others) - EVIDENCE_SHOWN)
+            + max(0, failures - min(len(cited), SESSIONS_SHOWN)),
+            occurrences=failures + len(queues),
             first_seen=min(moments, default=None),
             last_seen=max(moments, default=None),
         )
+        cause = Cause(
+            sessions=tuple(sessions.values()),
+            counted=tuple(
+                (signature, found)
+                for signature, found in zip(signatures, counted, strict=True)
+                if found.count
+            ),
+            queues=tuple(queues.values()),
+        )
+        return settled, cause
+
+    def folded(self) -> list[tuple[Signature, Occurrences]]:
+        """Return the failing TLS signatures a summary folded that no finding accounts for."""
+        if self._summary is None:
+            return []
+        return [
+            (signature, found)
+            for signature, found in self._summary.occurrences
+            if signature[2] == "tls-failed"
+            and signature[3] == OTHER
+            and signature not in self.covered_signatures
+        ]
 
     def unexplained(self) -> tuple[list[SmtpSession], list[QueueRecord]]:
         """Return the failing TLS sessions and queues no settled finding accounts for."""
@@ -247,7 +348,12 @@ class _Accounts:
         )
 
 
-def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis:
+def diagnose(
+    evidence: Evidence,
+    *,
+    now: dt.datetime | None = None,
+    thresholds: Thresholds | None = None,
+) -> Diagnosis:
     """Diagnose outbound TLS from the evidence; see the module's theory of operation.
 
     Too little evidence is never healthy:
@@ -258,17 +364,25 @@ def diagnose(evidence: Evidence, *, now: dt.datetime | None = None) -> Diagnosis
     ((), 'inconclusive')
 
     Evidence of several servers (``Evidence.scopes``) is judged server by server, each
-    at its own time, and the findings name their server.
+    at its own time, and the findings name their server. ``thresholds`` say when inbound
+    failures are background (:class:`~exchange_tls.diagnosis.weighing.Thresholds`; the
+    documented defaults when omitted).
     """
     check_arguments("diagnose", now=now)
     takes = instance_of(Evidence, description="an Evidence (from load_evidence)")
     check_argument("diagnose", "evidence", evidence, takes)
+    if thresholds is not None:
+        limited = instance_of(Thresholds, description="a Thresholds (or None)")
+        check_argument("diagnose", "thresholds", thresholds, limited)
+    limits = Thresholds() if thresholds is None else thresholds
     if not evidence.scopes:
-        return _diagnose_scope(evidence, now)
-    return _combine(tuple(_diagnose_scope(scope, now) for scope in evidence.scopes))
+        return _diagnose_scope(evidence, now, limits)
+    return _combine(tuple(_diagnose_scope(scope, now, limits) for scope in evidence.scopes))
 
 
-def _diagnose_scope(evidence: Evidence, now: dt.datetime | None) -> Diagnosis:
+def _diagnose_scope(
+    evidence: Evidence, now: dt.datetime | None, thresholds: Thresholds
+) -> Diagnosis:
     moment = now if now is not None else latest_time(evidence)
     context = Context(evidence, moment)
     found = [
@@ -278,12 +392,22 @@ def _diagnose_scope(evidence: Evidence, now: dt.datetime | None) -> Diagnosis:
         for finding in rule.check(context)
     ]
     accounts = _Accounts(context.sessions, failing_queues(context.queues), evidence.summary)
-    findings = [accounts.settle(finding) for finding in _one_per_cause(found)]
+    settled = [accounts.settle(finding) for finding in _one_per_cause(found)]
     sessions, queues = accounts.unexplained()
-    findings += [
+    settled += [
         accounts.settle(_renderable(finding))
-        for finding in (*tls_failures(sessions, evidence.summary), *queue_errors(queues))
+        for finding in tls_failures(sessions, evidence.summary, queues)
     ]
+    _, queues = accounts.unexplained()
+    settled += [accounts.settle(_renderable(finding)) for finding in queue_errors(queues)]
+    settled += [
+        (finding, Cause(counted=((signature, found),)))
+        for signature, found in accounts.folded()
+        for finding in folded_tls_failures(signature, found)
+    ]
+    weigher = Weigher(context, thresholds)
+    weighed = weigher.background([(weigher.weigh(f, cause), cause) for f, cause in settled])
+    findings = [finding for finding, _ in weighed]
     if evidence.server is not None:
         findings = [attrs.evolve(finding, server=evidence.server) for finding in findings]
     ordered = _ordered(findings)

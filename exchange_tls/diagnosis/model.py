@@ -139,6 +139,9 @@ class Finding:
     impact: Impact | None = None
     #: Which end must change: this server, the remote, or something between.
     side: FaultSide | None = None
+    #: Evidence the finding accounts for but does not list (failing sessions beyond the
+    #: first, the last and a few exemplars; configuration beyond a dozen items).
+    evidence_omitted: int = 0
 
     @property
     def rule(self) -> Rule | None:
@@ -188,6 +191,7 @@ class Finding:
             "began": _iso(self.began),
             "impact": None if self.impact is None else self.impact.to_dict(),
             "side": None if self.side is None else self.side.value,
+            "evidence_omitted": self.evidence_omitted,
         }
 
 

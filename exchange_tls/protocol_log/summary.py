@@ -13,19 +13,31 @@ which certificate and protocol. So each finished session is reduced at once:
   to cite.
 * An **unusual** session (TLS failed, no TLS, a failed connection or authentication, an
   error reply) has a signature: direction, connector, outcome, error and certificate
-  (for a failed connection, the remote host instead).
+  (for a failed connection, the remote host instead). The error's text is normalised
+  (:func:`~exchange_tls.protocol_log.signatures.normalise_signature_text`): host names,
+  times, addresses and ids in it are decoration, not causes.
   The first and the last session of each signature are kept whole; every other one
-  becomes an :class:`Occurrence` (where its failure line is, what it says, when, to which
-  remote host), which is enough to count and cite it. The remote host is not part of the
-  signature: a connector that fails with thousands of hosts is one cause, and memory
-  stays bounded by the number of causes, not of sessions.
+  is an :class:`Occurrence` (where its failure line is, what it says, when, to which
+  remote host), counted in the signature's :class:`Occurrences`: the count, the
+  earliest few to cite, the sessions by hour and by remote host, in memory bounded
+  whatever the number of sessions (:mod:`~exchange_tls.protocol_log.occurrences`). The
+  remote host is not part of the signature: a connector that fails with thousands of
+  hosts is one cause.
+* **Bounded by design.** A summary keeps at most twice :data:`SIGNATURES_KEPT`
+  signatures apart; past that, the rarest are folded into one ``(other)`` signature per
+  direction, connector and outcome, counted there (:attr:`SessionSummary.signatures_folded`
+  says how many were folded). Memory is bounded by that number, by the tallies (per
+  connector, certificate, protocol and hour) and by the fragments still open, not by the
+  failing sessions or the distinct texts of the evidence.
 * A session that began or ended outside the rows summarised (it spans rotated files) is a
   **fragment**: its rows are kept until the summaries of every file are merged, then it is
   assembled and reduced like any other.
 
-Everything kept is decided by totals and by minimum and maximum over a total order, so
-:meth:`SummaryBuilder.merge` is associative and commutative: files can be summarised in
-any order, in any process, and merged in any grouping, with the same result.
+Everything kept is decided by totals, by minimum and maximum over a total order and by
+samples of the smallest hashes, so :meth:`SummaryBuilder.merge` is associative and
+commutative: files can be summarised in any order, in any process, and merged in any
+grouping, with the same result (up to :data:`SIGNATURES_KEPT` signatures; past it,
+which rare signatures are folded can depend on the order, never the totals).
 """
 
 from __future__ import annotations
@@ -44,11 +56,15 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
     SmtpSession,
 )
+from exchange_tls.protocol_log.occurrences import Occurrence, Occurrences, Pile
 from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, sequence_order
-from exchange_tls.sources import SourceRef
+from exchange_tls.protocol_log.signatures import normalise_signature_text
 
 __all__ = [
+    "OTHER",
+    "SIGNATURES_KEPT",
     "Occurrence",
+    "Occurrences",
     "SessionSummary",
     "Signature",
     "SummaryBuilder",
@@ -66,16 +82,13 @@ _TallyKey = tuple[str, str, str, str, dt.datetime]
 _FragmentKey = tuple["Direction | None", str, str]
 
 
-@attrs.frozen(kw_only=True)
-class Occurrence:
-    """An unusual session that is counted and cited, but not kept whole."""
-
-    #: The row that shows what went wrong (the TLS failure, the failed connection).
-    source: SourceRef | None
-    excerpt: str
-    start: dt.datetime
-    end: dt.datetime
-    remote_host: str = ""
+#: How many signatures a summary keeps apart. Past twice this many, the rarest (fewest
+#: sessions) are folded into one "other" signature per direction, connector and outcome,
+#: so that memory is bounded by this number, not by the distinct texts of the evidence.
+#: A thousand causes is far more than any report can show; a real server has tens.
+SIGNATURES_KEPT = 1000
+#: The error (and certificate) of the signature that holds the rarest, folded together.
+OTHER = "(other)"
 
 
 @attrs.frozen(kw_only=True)
@@ -97,19 +110,24 @@ class SessionSummary:
     #: The sessions kept whole: every unusual signature's first and last, and the latest
     #: ordinary session per direction, connector, certificate, protocol and hour.
     sessions: tuple[SmtpSession, ...] = ()
-    #: The unusual sessions not kept whole, by signature.
-    occurrences: tuple[tuple[Signature, tuple[Occurrence, ...]], ...] = ()
+    #: The unusual sessions not kept whole, by signature, counted.
+    occurrences: tuple[tuple[Signature, Occurrences], ...] = ()
     tallies: tuple[Tally, ...] = ()
     #: Sessions seen in all, by direction (``"send"``, ``"receive"``).
     send_sessions: int = 0
     receive_sessions: int = 0
     tls_succeeded: int = 0
     tls_failed: int = 0
+    #: How many times a rare signature was folded into its "other" signature
+    #: (:data:`SIGNATURES_KEPT`); its sessions are counted there.
+    signatures_folded: int = 0
 
-    def occurrences_like(self, session: SmtpSession) -> tuple[Occurrence, ...]:
+    def occurrences_like(self, session: SmtpSession) -> Occurrences:
         """Return the occurrences of the signature of ``session``."""
         wanted = signature_of(session)
-        return next((found for signature, found in self.occurrences if signature == wanted), ())
+        return next(
+            (found for signature, found in self.occurrences if signature == wanted), Occurrences()
+        )
 
 
 def _direction(session: SmtpSession) -> str:
@@ -144,9 +162,11 @@ def signature_of(session: SmtpSession) -> Signature:
         winsock = session.connect_failure.winsock_error
         return (direction, connector, "connect-failed", str(winsock), _host(session))
     if session.auth_failure is not None:
-        return (direction, connector, "auth-failed", session.auth_failure, thumbprint)
+        failure = normalise_signature_text(session.auth_failure)
+        return (direction, connector, "auth-failed", failure, thumbprint)
     if tls is not None and tls.succeeded is False:
-        return (direction, connector, "tls-failed", tls.error or "", thumbprint)
+        error = normalise_signature_text(tls.error or "")
+        return (direction, connector, "tls-failed", error, thumbprint)
     reply = _error_reply(session)
     if reply is not None:
         return (direction, connector, "error-reply", reply, thumbprint)
@@ -217,7 +237,7 @@ class SummaryBuilder:
         # Kept sessions are stored with their place in the total order, computed once.
         self._first: dict[Signature, tuple[_Order, SmtpSession]] = {}
         self._last: dict[Signature, tuple[_Order, SmtpSession]] = {}
-        self._occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
+        self._occurrences: dict[Signature, Pile] = defaultdict(Pile)
         # A plain success kept as the latest of its tally is built only if it stays kept.
         self._latest_ok: dict[_TallyKey, tuple[_Order, SmtpSession | _Unbuilt]] = {}
         self._tallies: Counter[_TallyKey] = Counter()
@@ -226,6 +246,7 @@ class SummaryBuilder:
         self.receive_sessions = 0
         self.tls_succeeded = 0
         self.tls_failed = 0
+        self.signatures_folded = 0
 
     def add(self, session: SmtpSession) -> None:
         """Reduce one finished session."""
@@ -250,6 +271,8 @@ class SummaryBuilder:
             self._keep_latest(key, (_order(session), session))
             return
         self._keep_extremes(signature, (_order(session), session))
+        if len(self._first) > 2 * SIGNATURES_KEPT:
+            self._fold_rarest()
 
     def take(
         self, key: _FragmentKey, rows: list[ProtocolLogRow], *, ended: bool
@@ -325,7 +348,45 @@ class SummaryBuilder:
                     self.tls_succeeded += 1
                 else:
                     self.tls_failed += 1
-        self._occurrences[signature].extend(occurrences)
+        pile = self._occurrences[signature]
+        for occurrence in occurrences:
+            pile.add(occurrence)
+
+    def _fold_rarest(self) -> None:
+        """Fold the rarest signatures into their "other" signature (:data:`SIGNATURES_KEPT`).
+
+        A folded signature's kept sessions become occurrences of the "other" signature:
+        nothing is dropped, everything is counted. Which signatures are rarest can depend
+        on the order sessions came in; the totals never do.
+        """
+        signatures = {*self._first, *self._occurrences}
+        kept = sum(1 for signature in signatures if signature[3] != OTHER)
+        if kept <= SIGNATURES_KEPT:
+            return
+
+        def sessions(signature: Signature) -> int:
+            pile = self._occurrences.get(signature)
+            whole = (
+                0
+                if signature not in self._first
+                else 1 + (self._first[signature] is not self._last[signature])
+            )
+            return whole + (pile.count if pile is not None else 0)
+
+        rare = sorted(
+            (signature for signature in signatures if signature[3] != OTHER),
+            key=lambda signature: (sessions(signature), signature),
+        )[: kept - SIGNATURES_KEPT]
+        for signature in rare:
+            other = self._occurrences[(signature[0], signature[1], signature[2], OTHER, OTHER)]
+            pile = self._occurrences.pop(signature, None)
+            if pile is not None:
+                other.merge(pile)
+            first = self._first.pop(signature, None)
+            last = self._last.pop(signature, None)
+            for entry in {id(e): e for e in (first, last) if e is not None}.values():
+                other.add(_occurrence(entry[1]))
+        self.signatures_folded += len(rare)
 
     def _keep_latest(self, key: _TallyKey, entry: tuple[_Order, SmtpSession | _Unbuilt]) -> None:
         kept = self._latest_ok.get(key)
@@ -341,13 +402,13 @@ class SummaryBuilder:
         if entry[0] < first[0]:
             self._first[signature] = entry
             if first is not last:
-                self._occurrences[signature].append(_occurrence(first[1]))
+                self._occurrences[signature].add(_occurrence(first[1]))
         elif entry[0] > last[0]:
             self._last[signature] = entry
             if first is not last:
-                self._occurrences[signature].append(_occurrence(last[1]))
+                self._occurrences[signature].add(_occurrence(last[1]))
         else:
-            self._occurrences[signature].append(_occurrence(entry[1]))
+            self._occurrences[signature].add(_occurrence(entry[1]))
 
     def add_fragment(self, key: _FragmentKey, rows: Iterable[ProtocolLogRow]) -> None:
         """Keep the rows of a session that began or ended outside what was summarised."""
@@ -360,8 +421,8 @@ class SummaryBuilder:
             last = other._last[signature]
             if last is not first:
                 self._keep_extremes(signature, last)
-        for signature, occurrences in other._occurrences.items():
-            self._occurrences[signature].extend(occurrences)
+        for signature, pile in other._occurrences.items():
+            self._occurrences[signature].merge(pile)
         self._all.extend(other._all)
         self.truncated.extend(other.truncated)
         for tally, entry in other._latest_ok.items():
@@ -373,6 +434,9 @@ class SummaryBuilder:
         self.receive_sessions += other.receive_sessions
         self.tls_succeeded += other.tls_succeeded
         self.tls_failed += other.tls_failed
+        self.signatures_folded += other.signatures_folded
+        if len(self._first) > 2 * SIGNATURES_KEPT:
+            self._fold_rarest()
         return self
 
     def freeze(self) -> SessionSummary:
@@ -398,6 +462,7 @@ class SummaryBuilder:
             receive_sessions=self.receive_sessions,
             tls_succeeded=self.tls_succeeded,
             tls_failed=self.tls_failed,
+            signatures_folded=self.signatures_folded,
         )
 
 
@@ -438,13 +503,11 @@ def summarise_rows(
 
 
 def _frozen_occurrences(
-    occurrences: dict[Signature, list[Occurrence]],
-) -> tuple[tuple[Signature, tuple[Occurrence, ...]], ...]:
-    """Occurrences by signature, each in time order: the same whatever the merge order."""
+    occurrences: dict[Signature, Pile],
+) -> tuple[tuple[Signature, Occurrences], ...]:
+    """Occurrences by signature: the same whatever the merge order."""
     return tuple(
-        (signature, tuple(sorted(found, key=lambda o: (o.start, str(o.source)))))
-        for signature, found in sorted(occurrences.items())
-        if found
+        (signature, pile.freeze()) for signature, pile in sorted(occurrences.items()) if pile.count
     )
 
 
@@ -473,11 +536,11 @@ def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummar
     parts = [summary for summary in summaries if summary is not None]
     if len(parts) <= 1:
         return parts[0] if parts else None
-    occurrences: dict[Signature, list[Occurrence]] = defaultdict(list)
+    occurrences: dict[Signature, Pile] = defaultdict(Pile)
     tallies: Counter[_TallyKey] = Counter()
     for part in parts:
         for signature, found in part.occurrences:
-            occurrences[signature].extend(found)
+            occurrences[signature].merge(Pile.thaw(found))
         for tally in part.tallies:
             key = (
                 tally.direction,
@@ -495,4 +558,5 @@ def merge_summaries(summaries: Iterable[SessionSummary | None]) -> SessionSummar
         receive_sessions=sum(part.receive_sessions for part in parts),
         tls_succeeded=sum(part.tls_succeeded for part in parts),
         tls_failed=sum(part.tls_failed for part in parts),
+        signatures_folded=sum(part.signatures_folded for part in parts),
     )

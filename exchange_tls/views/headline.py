@@ -18,16 +18,19 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 
+from exchange_tls.diagnosis.coverage import headline as top_cause
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Finding
+from exchange_tls.diagnosis.model import Diagnosis, Finding
 from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 
 __all__ = [
+    "HEADLINE_SUBJECTS",
     "REBOOT_CMDLETS",
     "SIDE_TEXT",
     "affects_line",
+    "evidence_more",
     "finding_impact",
     "fix_step",
     "impact_line",
@@ -38,6 +41,7 @@ __all__ = [
     "seen_line",
     "side_line",
     "subject_rows",
+    "verdict_reasons",
 ]
 
 _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
@@ -45,11 +49,14 @@ _THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 #: Cmdlets that restart the machine: never a bare line in a block meant for pasting.
 REBOOT_CMDLETS = frozenset({"Restart-Computer"})
 
+#: Which end must change, said after "Must change:".
 SIDE_TEXT = {
-    FaultSide.LOCAL: "this Exchange server must change",
-    FaultSide.REMOTE: "the remote server must change",
-    FaultSide.BETWEEN: "something between the two (a firewall, a proxy, DNS) must change",
+    FaultSide.LOCAL: "this Exchange server",
+    FaultSide.REMOTE: "the remote server",
+    FaultSide.BETWEEN: "something between the two (a firewall, a proxy, DNS)",
 }
+#: Subjects a headline names; the finding's details list the rest of its table.
+HEADLINE_SUBJECTS = 3
 
 
 def moment(value: dt.datetime | None) -> str:
@@ -98,17 +105,20 @@ def _failures(count: int) -> str:
     return plural(count, "failure")
 
 
-def affects_line(subjects: Subjects | None, subject: str) -> str:
-    """Say what a finding affects: its subjects' table in a sentence, else its subject."""
+def affects_line(subjects: Subjects | None, subject: str, *, shown: int = HEADLINE_SUBJECTS) -> str:
+    """Say what a finding affects: its first subjects by failures and the rest counted."""
     if subjects is None or not subjects.top:
         # A bare thumbprint says little: name what it is.
         return f"certificate {subject}" if _THUMBPRINT.fullmatch(subject) else subject
     if subjects.distinct == 1:
         return f"{subjects.kind} {subjects.top[0].name}"
-    named = ", ".join(f"{item.name} ({_failures(item.count)})" for item in subjects.top)
+    named = ", ".join(f"{item.name} ({_failures(item.count)})" for item in subjects.top[:shown])
     text = f"{plural(subjects.distinct, subjects.kind)}: {named}"
-    if subjects.more:
-        text += f" and {subjects.more} more ({_failures(subjects.more_count)})"
+    hidden = subjects.top[shown:]
+    more = subjects.more + len(hidden)
+    if more:
+        failures = subjects.more_count + sum(item.count for item in hidden)
+        text += f" and {more} more ({_failures(failures)})"
     return text
 
 
@@ -186,3 +196,38 @@ def finding_impact(finding: Finding, evidence: Evidence | None) -> Impact | None
         queues=len(queues),
         oldest=min(oldest) if oldest else None,
     )
+
+
+def evidence_more(finding: Finding, shown: int) -> str:
+    """Say how much evidence a view did not list: beyond ``shown``, and what the rule counted.
+
+    >>> from exchange_tls.diagnosis.model import Confidence
+    >>> from exchange_tls.errors import Severity
+    >>> bare = Finding(rule_id="r", severity=Severity.ERROR, title="t", summary="s",
+    ...     evidence=(), confidence=Confidence.LOW, evidence_omitted=25)
+    >>> evidence_more(bare, 5)
+    '… and 25 more (counted, not listed)'
+    """
+    listed = max(len(finding.evidence) - shown, 0)
+    total = listed + finding.evidence_omitted
+    if not total:
+        return ""
+    if not listed:
+        where = "counted, not listed"
+    elif finding.evidence_omitted:
+        where = f"--format json lists {listed} of them"
+    else:
+        where = "all of them in --format json"
+    return f"… and {total} more ({where})"
+
+
+def verdict_reasons(diagnosis: Diagnosis) -> tuple[str, ...]:
+    """Return the verdict's reasons a report lists above its findings.
+
+    The reason that names the top cause and its fix restates the first finding's
+    headline, which follows at once: a report that shows the findings leaves it out.
+    """
+    if not diagnosis.findings:
+        return diagnosis.reasons
+    top = top_cause(diagnosis.findings[0])
+    return tuple(reason for reason in diagnosis.reasons if reason != top)

@@ -21,6 +21,7 @@ from exchange_tls.diagnosis.model import Diagnosis, Finding
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.views.headline import (
     affects_line,
+    evidence_more,
     finding_impact,
     fix_step,
     impact_line,
@@ -78,12 +79,9 @@ def _evidence_table(finding: Finding) -> str:
         "</tr>"
         for ref in finding.evidence[:SHOWN_EVIDENCE]
     )
-    rest = more(len(finding.evidence), SHOWN_EVIDENCE)
+    rest = evidence_more(finding, SHOWN_EVIDENCE)
     if rest:
-        rows += (
-            f'<tr class="more"><td colspan="3">{html_cell(rest)} '
-            "(all of them in --format json)</td></tr>"
-        )
+        rows += f'<tr class="more"><td colspan="3">{html_cell(rest)}</td></tr>'
     return (
         '<table class="evidence"><thead><tr><th>Where</th><th>What it shows</th>'
         f"<th>The line</th></tr></thead><tbody>{rows}</tbody></table>"
@@ -165,8 +163,9 @@ def finding_html(
             )
         detail += [f'<p class="note">{html_cell(note)}</p>' for note in notes]
     shown = min(len(finding.evidence), SHOWN_EVIDENCE)
+    total = len(finding.evidence) + finding.evidence_omitted
     parts.append(
-        f"<details><summary>Evidence ({shown} of {len(finding.evidence)} lines) and the whole "
+        f"<details><summary>Evidence ({shown} of {total} lines) and the whole "
         f"plan</summary>{''.join(detail)}</details>"
     )
     parts.append("</article>")

@@ -27,7 +27,7 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Diagnosis
 from exchange_tls.remediation.steps import Purpose
-from exchange_tls.views.headline import is_reboot, moment
+from exchange_tls.views.headline import is_reboot, moment, verdict_reasons
 from exchange_tls.views.html import (
     finding_html,
     group_by_server,
@@ -183,7 +183,7 @@ def plan_script(diagnosis: Diagnosis) -> str:
 
 def _verdict_section(diagnosis: Diagnosis) -> str:
     verdict = diagnosis.verdict.value
-    items = "".join(f"<li>{html_cell(reason)}</li>" for reason in diagnosis.reasons)
+    items = "".join(f"<li>{html_cell(reason)}</li>" for reason in verdict_reasons(diagnosis))
     items += "".join(f"<li>Next: {html_cell(advice)}</li>" for advice in diagnosis.advice)
     return (
         f'<section id="verdict" class="verdict verdict-{verdict}">'

@@ -138,64 +138,77 @@ def _remote_host(session: SmtpSession) -> str | None:
     return None if endpoint is None else endpoint.host
 
 
-#: What a summary knows of a group of sessions: server, connector, remote host, TLS error,
-#: hour, whether TLS failed.
-_Facts = tuple[str | None, str, str | None, str | None, str, bool]
+#: Sessions counted per value of one breakdown, and whether their TLS failed.
+_Column = Counter[tuple[str | None, bool]]
+#: The breakdowns, in the order of :class:`Summary`'s: server, connector, remote, error, hour.
+_BREAKDOWNS = 5
+#: Where sessions to remote hosts a summary did not keep by name are counted.
+OTHER_HOSTS = "(other hosts)"
 
 
 def _hour_text(moment: dt.datetime) -> str:
     return f"{moment.astimezone(dt.timezone.utc):%Y-%m-%d %H}:00"
 
 
-def _facts_of(session: SmtpSession) -> _Facts:
-    failed = tls_outcome(session) == "failed"
-    error = session.tls.error if session.tls else None
+def _facts_of(session: SmtpSession) -> tuple[str | None, ...]:
     return (
         server_of_session(session),
         session.connector_id,
         _remote_host(session),
-        error,
+        session.tls.error if session.tls else None,
         _hour_text(session.start),
-        failed,
     )
+
+
+def _add_session(columns: list[_Column], session: SmtpSession) -> None:
+    failed = tls_outcome(session) == "failed"
+    for column, value in zip(columns, _facts_of(session), strict=True):
+        column[value, failed] += 1
 
 
 def _server_of_connector(direction: str, connector: str) -> str | None:
     return connector.split("\\", 1)[0] if direction == "receive" and "\\" in connector else None
 
 
-def _tallied(summary: SessionSummary) -> Counter[_Facts]:
+def _tallied(summary: SessionSummary) -> list[_Column]:
     """Count every session a summary saw, kept whole, tallied or counted as an occurrence."""
-    counted: Counter[_Facts] = Counter()
+    columns: list[_Column] = [Counter() for _ in range(_BREAKDOWNS)]
     names: dict[str, str] = {}
     for session in summary.sessions:
         names.setdefault(session.connector_id.casefold(), session.connector_id)
         # Ordinary sessions kept whole are in the tallies too (when there are any).
         if signature_of(session)[2] != "ok" or not summary.tallies:
-            counted[_facts_of(session)] += 1
+            _add_session(columns, session)
+    server, connector, remote, error, hour = columns
     for tally in summary.tallies:
         names.setdefault(tally.connector_id.casefold(), tally.connector_id)
-        server = _server_of_connector(tally.direction, tally.connector_id)
-        facts = (server, tally.connector_id, None, None, _hour_text(tally.hour), False)
-        counted[facts] += tally.sessions
+        server[_server_of_connector(tally.direction, tally.connector_id), False] += tally.sessions
+        connector[tally.connector_id, False] += tally.sessions
+        remote[None, False] += tally.sessions
+        error[None, False] += tally.sessions
+        hour[_hour_text(tally.hour), False] += tally.sessions
     for (direction, folded, outcome, detail, _), found in summary.occurrences:
-        connector = names.get(folded, folded)
-        server = _server_of_connector(direction, connector)
+        name = names.get(folded, folded)
         failed = outcome == "tls-failed"
-        for occurrence in found:
-            error = detail if failed else None
-            hour = _hour_text(occurrence.start)
-            counted[server, connector, occurrence.remote_host or None, error, hour, failed] += 1
-    return counted
+        server[_server_of_connector(direction, name), failed] += found.count
+        connector[name, failed] += found.count
+        error[detail if failed else None, failed] += found.count
+        for host, sessions in found.hosts:
+            remote[host or None, failed] += sessions
+        if found.hosts_folded_sessions:
+            remote[OTHER_HOSTS, failed] += found.hosts_folded_sessions
+        for moment, sessions in found.hours:
+            hour[_hour_text(moment), failed] += sessions
+    return columns
 
 
-def _counts_of(counted: Counter[_Facts], column: int) -> tuple[Count, ...]:
+def _counts_of(column: _Column) -> tuple[Count, ...]:
     total: Counter[str] = Counter()
     failed: Counter[str] = Counter()
-    for facts, sessions in counted.items():
-        name = str(facts[column] or NOT_KNOWN)
+    for (value, tls_failed), sessions in column.items():
+        name = value or NOT_KNOWN
         total[name] += sessions
-        if facts[5]:
+        if tls_failed:
             failed[name] += sessions
     return tuple(
         Count(key=name, sessions=total[name], tls_failed=failed[name])
@@ -219,30 +232,32 @@ def summary(evidence: Evidence | Iterable[SmtpSession]) -> Summary:
     """
     if isinstance(evidence, Evidence) and evidence.summary is not None:
         summarised = evidence.summary
-        counted = _tallied(summarised)
+        columns = _tallied(summarised)
         tls_succeeded = summarised.tls_succeeded
         # A tally knows its hour, and keeps its latest session whole.
         starts = [session.start for session in summarised.sessions]
         starts += [tally.hour for tally in summarised.tallies]
-        starts += [
-            found.start for _, occurrences in summarised.occurrences for found in occurrences
-        ]
+        for _, found in summarised.occurrences:
+            starts += [moment for moment in (found.first, found.last) if moment is not None]
     else:
         sessions = list(evidence.sessions if isinstance(evidence, Evidence) else evidence)
-        counted = Counter(_facts_of(session) for session in sessions)
+        columns = [Counter() for _ in range(_BREAKDOWNS)]
+        for session in sessions:
+            _add_session(columns, session)
         tls_succeeded = sum(tls_outcome(session) == "ok" for session in sessions)
         starts = [session.start for session in sessions]
+    by_server, by_connector, by_remote, by_error, by_hour = map(_counts_of, columns)
     return Summary(
-        sessions=sum(counted.values()),
+        sessions=sum(count.sessions for count in by_connector),
         tls_succeeded=tls_succeeded,
-        tls_failed=sum(count for facts, count in counted.items() if facts[5]),
+        tls_failed=sum(count.tls_failed for count in by_connector),
         first=min(starts, default=None),
         last=max(starts, default=None),
-        by_server=_counts_of(counted, 0),
-        by_connector=_counts_of(counted, 1),
-        by_remote=_counts_of(counted, 2),
-        by_error=_counts_of(counted, 3),
-        by_hour=tuple(sorted(_counts_of(counted, 4), key=lambda count: count.key)),
+        by_server=by_server,
+        by_connector=by_connector,
+        by_remote=by_remote,
+        by_error=by_error,
+        by_hour=tuple(sorted(by_hour, key=lambda count: count.key)),
     )
 
 

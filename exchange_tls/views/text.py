@@ -19,7 +19,9 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Coverage, Diagnosis, Finding
 from exchange_tls.safe_text import code_fence, for_markdown, for_terminal
 from exchange_tls.views.headline import (
+    HEADLINE_SUBJECTS,
     affects_line,
+    evidence_more,
     finding_impact,
     fix_step,
     impact_line,
@@ -28,6 +30,7 @@ from exchange_tls.views.headline import (
     seen_line,
     side_line,
     subject_rows,
+    verdict_reasons,
 )
 
 __all__ = [
@@ -203,8 +206,7 @@ def _headline(
             lines += _wrap(for_terminal(value), width, f"{pad}{name}: ", pad + "  ")
     step = fix_step(finding)
     if step is not None:
-        lines.append(f"{pad}Fix (Exchange Management Shell):")
-        lines += wrap_command(for_terminal(step.command.render()), width, pad + "  ")
+        lines += wrap_command(for_terminal(step.command.render()), width, pad, "Fix: ")
     return lines
 
 
@@ -218,18 +220,17 @@ def _details(
 ) -> list[str]:
     """Return the lines that prove and complete a finding: summary, subjects, evidence, plan."""
     pad = " " * len(f"{number}. ")
-    lines = [f"{number}. {finding.rule_id} ({finding.confidence.value} confidence)"]
-    lines += _wrap(for_terminal(finding.summary), width, pad)
     seen = seen_line(finding)
-    if seen:
-        lines += _wrap(seen + ".", width, pad)
-    if finding.subjects is not None and finding.subjects.distinct > 1:
-        lines.append(f"{pad}By {finding.subjects.kind}:")
-        for row in subject_rows(finding.subjects):
-            name, count = (str(value) for value in row.values())
-            lines += _wrap(
-                for_terminal(f"{count:>7}  {name}"), width, pad + "  ", pad + "           "
-            )
+    head = f"{number}. {finding.rule_id} ({finding.confidence.value} confidence)"
+    lines = _wrap(f"{head}. {seen}." if seen else head, width, "", pad)
+    lines += _wrap(for_terminal(finding.summary), width, pad)
+    subjects = finding.subjects
+    if subjects is not None and subjects.distinct > len(subjects.top[:HEADLINE_SUBJECTS]):
+        listed = ", ".join(f"{item.name} ({item.count})" for item in subjects.top)
+        if subjects.more:
+            listed += f" and {subjects.more} more ({subjects.more_count})"
+        text = f"Failures by {subjects.kind}: {listed}"
+        lines += _wrap(for_terminal(text), width, pad, pad + "  ")
     lines.append(f"{pad}Evidence:")
     for ref in finding.evidence[:shown]:
         where = for_terminal(str(ref.source)) if ref.source else "(derived)"
@@ -237,10 +238,12 @@ def _details(
         lines += [
             style(line, "dim") for line in _wrap(for_terminal(ref.excerpt), width, pad + "    ")
         ]
-    if len(finding.evidence) > shown:
-        lines.append(f"{pad}  {more(len(finding.evidence), shown)} (all of them in --format json)")
+    rest = evidence_more(finding, shown)
+    if rest:
+        lines.append(f"{pad}  {rest}")
     if finding.remediation:
         lines.append(f"{pad}Plan:")
+        repeated = 0
         for step in finding.remediation:
             if is_reboot(step):
                 lines += _wrap(
@@ -251,11 +254,15 @@ def _details(
             lines += wrap_command(for_terminal(step.command.render()), width, pad + "  ", lead)
             if not step.note:
                 continue
-            # The same note under several findings is written once, then pointed to.
+            # The same note under several findings is written once.
             first = notes_shown.setdefault(step.note, number) if notes_shown is not None else number
-            short = len(pad) + 4 + len(step.note) <= width
-            note = step.note if first == number or short else f"(see the note in {first}. above)"
-            lines += [style(line, "dim") for line in _wrap(for_terminal(note), width, pad + "    ")]
+            if first != number:
+                repeated = first
+                continue
+            note = for_terminal(step.note)
+            lines += [style(line, "dim") for line in _wrap(note, width, pad + "    ")]
+        if repeated:
+            lines.append(style(f"{pad}  (The notes are those under {repeated}. above.)", "dim"))
     return lines
 
 
@@ -292,7 +299,7 @@ def text_report(
     style = _styler(colour)
     verdict = diagnosis.verdict.value
     lines = [style(f"Verdict: {verdict}", _VERDICT_COLOUR[verdict])]
-    for reason in diagnosis.reasons:
+    for reason in verdict_reasons(diagnosis):
         lines += _wrap(for_terminal(reason), width, "  ", "    ")
     for advice in diagnosis.advice:
         lines += _wrap(f"Next: {for_terminal(advice)}", width, "  ", "    ")
@@ -300,7 +307,7 @@ def text_report(
     for number, finding in enumerate(findings, start=1):
         lines += ["", *_headline(finding, number, width, style, evidence)]
     if findings:
-        lines += ["", "Details", "-------"]
+        lines += ["", "Details:"]
         notes_shown: dict[str, int] = {}
         for number, finding in enumerate(findings, start=1):
             lines += [*_details(finding, number, width, style, SHOWN_EVIDENCE, notes_shown), ""]
@@ -336,7 +343,7 @@ def _markdown_script(finding: Finding) -> list[str]:
 def markdown_report(diagnosis: Diagnosis, *, evidence: Evidence | None = None) -> str:
     """Write the verdict and each finding's headline, then details, as Markdown for a ticket."""
     lines = ["# exchange_tls diagnosis", "", f"**Verdict: {diagnosis.verdict.value}**", ""]
-    lines += [f"- {for_markdown(reason)}" for reason in diagnosis.reasons]
+    lines += [f"- {for_markdown(reason)}" for reason in verdict_reasons(diagnosis)]
     lines += [f"- Next: {for_markdown(advice)}" for advice in diagnosis.advice]
     lines.append("")
     for number, finding in enumerate(diagnosis.findings, start=1):
@@ -385,8 +392,9 @@ def markdown_report(diagnosis: Diagnosis, *, evidence: Evidence | None = None) -
             f"{for_markdown(ref.claim)}"
             for ref in finding.evidence[:SHOWN_EVIDENCE]
         ]
-        if len(finding.evidence) > SHOWN_EVIDENCE:
-            lines.append(f"- {more(len(finding.evidence), SHOWN_EVIDENCE)}")
+        rest = evidence_more(finding, SHOWN_EVIDENCE)
+        if rest:
+            lines.append(f"- {for_markdown(rest)}")
         lines += _markdown_script(finding)
         lines.append("")
     lines += ["---", "", for_markdown(coverage_line(diagnosis.coverage)), ""]

@@ -91,8 +91,8 @@ def _from_summary(summary: SessionSummary) -> Outcomes:
     for signature, found in summary.occurrences:
         _, connector, outcome, _, _ = signature
         names.setdefault(connector, connector)
-        for occurrence in found:
-            cells[connector, _hour(occurrence.start)][_outcome_of_signature(outcome)] += 1
+        for hour, sessions in found.hours:
+            cells[connector, _hour(hour)][_outcome_of_signature(outcome)] += sessions
     return Outcomes(cells=cells, names=names)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 # isort: off
 from exchange_tls.diagnosis.rules import credentials
 from exchange_tls.diagnosis.rules import (
+    background,
     certificates,
     connectors,
     server_settings,
@@ -21,6 +22,7 @@ from exchange_tls.diagnosis.rules import (
 # isort: on
 
 __all__ = [
+    "background",
     "certificates",
     "connectors",
     "credentials",

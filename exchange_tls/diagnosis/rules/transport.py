@@ -454,10 +454,17 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
     if not evidence:
         return
     unlogged = [] if proven else [c for c in context.connectors if c.logging_enabled is False]
-    steps = connection_steps(hosts, unlogged)
+    # One cause, however many hosts: a few representative checks, the hosts named in the
+    # finding's subjects table (the engine counts them all), the sentence bounded.
+    # By name: a summary keeps a few sessions per host, so counts here would not be theirs.
+    ranked = sorted(set(hosts))
+    steps = connection_steps(ranked[:_HOSTS_TESTED], unlogged)
+    named = ", ".join(ranked[:_HOSTS_NAMED])
+    if len(ranked) > _HOSTS_NAMED:
+        named += f" and {len(ranked) - _HOSTS_NAMED} more"
     yield report(
         summary="Connections to the remote host fail at the network level"
-        + (f" ({', '.join(dict.fromkeys(hosts))})." if hosts else ".")
+        + (f" ({named})." if ranked else ".")
         + (
             ""
             if proven
@@ -470,8 +477,13 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
         if proven
         else ("'421 4.2.1 Unable to connect' alone does not separate network from TLS",),
         remediation=tuple(steps),
-        subject=",".join(dict.fromkeys(hosts)) or "network",
+        subject=",".join(ranked) if len(ranked) <= _HOSTS_NAMED else f"{len(ranked)} remote hosts",
     )
+
+
+#: Remote hosts a connection failure names in its sentence, and tests with a command.
+_HOSTS_NAMED = 5
+_HOSTS_TESTED = 3
 
 
 _RECEIVE_CAUSES = {

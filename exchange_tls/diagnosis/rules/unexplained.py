@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
+import attrs
+
 from exchange_tls.diagnosis.catalogue import finding, lookup, rule
-from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref
+from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.schannel import schannel_error
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import Direction, SmtpSession
+from exchange_tls.protocol_log.occurrences import Occurrences
 from exchange_tls.protocol_log.summary import SessionSummary, signature_of
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import GetExchangeCertificate, GetQueue
@@ -28,6 +31,7 @@ __all__ = [
     "CATCH_ALL",
     "failing_queues",
     "failing_sessions",
+    "folded_tls_failures",
     "queue_errors",
     "tls_failures",
 ]
@@ -55,23 +59,51 @@ def _candidates(rule_ids: Iterable[str]) -> str:
     return " Causes that give this error: " + "; ".join(lines) + "." if lines else ""
 
 
+def _queue_hosts(queue: QueueRecord) -> set[str]:
+    error = queue.last_error
+    hosts: set[str] = set()
+    if error is not None:
+        if error.ip is not None and error.ip.host:
+            hosts.add(error.ip.host)
+        if error.reply is not None:
+            hosts.update(
+                reply.last_endpoint.host
+                for reply in error.reply.chain
+                if reply.last_endpoint is not None and reply.last_endpoint.host
+            )
+    return hosts
+
+
 def tls_failures(
-    sessions: Iterable[SmtpSession], summary: SessionSummary | None = None
+    sessions: Iterable[SmtpSession],
+    summary: SessionSummary | None = None,
+    queues: Iterable[QueueRecord] = (),
 ) -> Iterator[Finding]:
     """One finding per direction, connector and error, for the failing sessions given.
 
-    With a summary, each group also counts the occurrences of its sessions' signatures.
+    The error is the normalised one (the summary's signature): decoration in its text does
+    not split a cause. With a summary, each group also counts the occurrences of its
+    sessions' signatures. A failing queue whose last endpoint is a remote host of a send
+    group's sessions is cited too: its error is the TLS failure's (KB 4051498).
     """
     groups: dict[tuple[str, str, str], list[SmtpSession]] = defaultdict(list)
     for session in failing_sessions(sessions):
-        assert session.tls is not None  # noqa: S101 -- a failing TLS session
         direction = "receive" if session.direction is Direction.RECEIVE else "send"
-        groups[(direction, session.connector_id, session.tls.error or "")].append(session)
+        groups[(direction, session.connector_id, signature_of(session)[3])].append(session)
+    waiting = [queue for queue in queues if queue.is_failing]
     for (direction, connector_id, error), group in sorted(groups.items()):
         count = len(group)
+        hosts = {s.remote_endpoint.host for s in group if s.remote_endpoint is not None}
         if summary is not None:
             alike = {signature_of(session): session for session in group}
-            count += sum(len(summary.occurrences_like(session)) for session in alike.values())
+            for session in alike.values():
+                found = summary.occurrences_like(session)
+                count += found.count
+                hosts.update(host for host, _ in found.hosts)
+        hosts.discard("")
+        cited_queues = [
+            queue for queue in waiting if direction == "send" and _queue_hosts(queue) & hosts
+        ]
         known = schannel_error(error)
         evidence: list[EvidenceRef] = []
         for session in group:
@@ -90,6 +122,9 @@ def tls_failures(
             hedge = "" if known.sourced else " (the SSPI meaning; no Exchange case documents it)"
             meaning = f" {known.name} ({known.code or 'a socket error'}) usually means{hedge}: "
             meaning += known.meaning[0].lower() + known.meaning[1:]
+        evidence.extend(
+            queue_ref(queue, "the queue waits on the same remote host") for queue in cited_queues
+        )
         steps: tuple[RemediationStep, ...] = ()
         if direction == "send" or (known is not None and "Credentials" in known.name):
             steps = (
@@ -108,6 +143,11 @@ def tls_failures(
                 f"handshake with {error or 'an unnamed error'}, and no rule could tell why from "
                 f"this evidence.{meaning}"
                 + _candidates(known.rule_ids if known is not None else ())
+                + (
+                    f" {len(cited_queues)} queue(s) wait on the same remote host."
+                    if cited_queues
+                    else ""
+                )
             ),
             evidence=tuple(evidence),
             confidence=Confidence.LOW,
@@ -118,6 +158,42 @@ def tls_failures(
             remediation=steps,
             subject=f"{connector_id}: {error or 'unnamed error'}",
         )
+
+
+def folded_tls_failures(signature: tuple[str, ...], found: Occurrences) -> Iterator[Finding]:
+    """One finding for the rarest failing signatures a summary folded together.
+
+    A summary keeps a bounded number of signatures apart; the rarest of a direction,
+    connector and outcome are counted together, with a few exemplars to cite.
+    """
+    direction, connector_id = signature[0], signature[1]
+    where = "receive connector" if direction == "receive" else "send connector"
+    made = finding(
+        "unexplained-tls-failure",
+        summary=(
+            f"{found.count} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+            "handshake with errors too rare and too many to tell apart here (the summary "
+            "folded them together); no rule could tell why from this evidence."
+        ),
+        evidence=tuple(
+            EvidenceRef(
+                source=occurrence.source,
+                excerpt=shorten(occurrence.excerpt),
+                claim="the TLS handshake failed (one of the rarest errors)",
+            )
+            for occurrence in found.exemplars
+        ),
+        confidence=Confidence.LOW,
+        preconditions=("the summary folded the rarest failing signatures together",),
+        subject=f"{connector_id}: (other errors)",
+    )
+    yield attrs.evolve(
+        made,
+        occurrences=found.count,
+        first_seen=found.first,
+        last_seen=found.last,
+        evidence_omitted=found.count - len(found.exemplars),
+    )
 
 
 def _error_signature(queue: QueueRecord) -> str:

@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks: generators of realistic evidence (files only)."""
