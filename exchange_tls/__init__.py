@@ -86,6 +86,8 @@ from exchange_tls.remediation import Command, Purpose, RemediationStep
 from exchange_tls.results import ReadResult
 from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
 from exchange_tls.sources import SourceRef
+from exchange_tls.tls_reports import TlsReport, parse_tls_reports, read_tls_reports
+from exchange_tls.tls_results import TlsResultType
 from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
 
 __version__ = "0.1.0.dev0"
@@ -139,6 +141,8 @@ __all__ = [
     "SourceRef",
     "TlsCertificateName",
     "TlsHandshake",
+    "TlsReport",
+    "TlsResultType",
     "TlsSettings",
     "Verdict",
     "__version__",
@@ -158,6 +162,7 @@ __all__ = [
     "parse_send_connectors",
     "parse_smtp_reply",
     "parse_tls_certificate_name",
+    "parse_tls_reports",
     "parse_tls_settings",
     "read_certificates",
     "read_events",
@@ -167,6 +172,7 @@ __all__ = [
     "read_queues",
     "read_receive_connectors",
     "read_send_connectors",
+    "read_tls_reports",
     "read_tls_settings",
     "select_certificate",
 ]

@@ -73,7 +73,7 @@ _BY_NAME: dict[str, Takes] = {
     "pasted": (_instance(bool), "a bool"),
     "progress": (lambda value: value is None or callable(value), "a callable or None"),
     "server_fqdn": (_optional(str), "a str or None"),
-    "jobs": (_instance(int), "an int (1: in this process)"),
+    "jobs": (_optional(int), "an int or None (None: every core; 1: in this process)"),
     "executor": (
         lambda value: value is None or callable(getattr(value, "submit", None)),
         "a concurrent.futures.Executor or None",

@@ -28,6 +28,7 @@ from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
 from exchange_tls.pipeline import ENGINES
 from exchange_tls.powershell.dates import from_iso
+from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
     CLI_COLUMNS,
@@ -42,6 +43,7 @@ from exchange_tls.views import (
 )
 from exchange_tls.views.summaries import SHOWN_TOP
 from exchange_tls.views.text import MIN_WIDTH, WIDTH, more
+from exchange_tls.views.tls_reports import tls_report_summary
 
 __all__ = ["build_parser", "collector_script", "main"]
 
@@ -157,7 +159,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
             *paths,
             date_order=arguments.date_order,
             progress=_progress(sys.stderr, quiet=getattr(arguments, "quiet", False)),
-            jobs=getattr(arguments, "jobs", 1),
+            jobs=getattr(arguments, "jobs", None),
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
         )
@@ -292,13 +294,19 @@ def _diagnose(arguments: argparse.Namespace) -> int:
 def _summary(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     counted = summary(evidence)
+    reported = tls_report_summary(evidence.tls_reports) if evidence.tls_reports else None
     with _output(arguments) as stream:
         if arguments.format == "json":
-            text = json.dumps(counted.to_dict(arguments.top), indent=2, ensure_ascii=False)
+            document = counted.to_dict(arguments.top)
+            if reported is not None:
+                document["tls_reports"] = reported.to_dict()
+            text = json.dumps(document, indent=2, ensure_ascii=False)
             stream.write(for_json(text) + "\n")
         else:
             top = SHOWN_TOP if arguments.top is None else arguments.top
             stream.write(for_terminal(counted.text(top=top), newlines=True) + "\n")
+            if reported is not None:
+                stream.write("\n" + for_terminal(str(reported), newlines=True) + "\n")
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
@@ -536,10 +544,11 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         "--jobs",
         "-j",
         type=_jobs,
-        default=1,
+        default=None,
         metavar="N",
-        help="summarise protocol log files in N processes (default 1; the diagnosis is the "
-        "same whatever N)",
+        help="summarise protocol log files in N processes (default: every core this process "
+        "may use, for logs of 32 MiB or more; 1 reads them in this process; the diagnosis is "
+        "the same whatever N)",
     )
     command.add_argument(
         "--engine",
@@ -547,7 +556,8 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         default="auto",
         help="how protocol log files are read: columnar (the columnar extra, pyarrow) for "
         "each file it can read exactly, careful (the streaming reader) always, or auto: "
-        "columnar when installed (default; the diagnosis is the same)",
+        "columnar when installed, for logs of 16 MiB or more and files of 256 KiB or more "
+        "(default; the diagnosis is the same)",
     )
     command.add_argument(
         "--quiet",
@@ -704,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(rules_command, ("text", "csv", "json"))
     rules_command.set_defaults(run=_rules)
+    probe_command.add_parser(commands)
     return parser
 
 

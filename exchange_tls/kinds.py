@@ -40,11 +40,13 @@ from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.merging import merge_records
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.records import PSObject
+from exchange_tls.probe_results.saved import looks_like_probe_results, parse_probe_results
 from exchange_tls.protocol_log.models import Direction, SmtpSession
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
 from exchange_tls.protocol_log.summary import SessionSummary
 from exchange_tls.queues.reader import parse_queues
+from exchange_tls.tls_reports.reader import looks_like_tls_report, parse_tls_reports
 from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
 
 __all__ = ["ALL_KINDS", "KINDS", "LOG_KINDS", "Kind", "ReadOptions", "kind_named", "recognise"]
@@ -238,6 +240,24 @@ KINDS: tuple[Kind, ...] = (
         servers=lambda manifest: (manifest.server,),
         parse=_reader(parse_manifest),
         recognise_text=looks_like_manifest,
+    ),
+    Kind(
+        name="tls-reports",
+        field="tls_reports",
+        noun="TLS report",
+        description="SMTP TLS reports (RFC 8460), mailed to the rua address of _smtp._tls.<domain>",
+        parse=_reader(parse_tls_reports),
+        recognise_text=looks_like_tls_report,
+    ),
+    Kind(
+        name="probes",
+        field="probes",
+        noun="probe",
+        description="a saved probe of the remote host (exchange-tls probe HOST --format json "
+        "-o FILE)",
+        parse=_reader(parse_probe_results),
+        recognise_text=looks_like_probe_results,
+        key=lambda probe: (probe.host.casefold(), probe.port, probe.probed_at),
     ),
     Kind(
         name="tls-settings",

@@ -52,7 +52,7 @@ from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.reader import EVTX_MAGIC, read_events
 from exchange_tls.kinds import KINDS, ReadOptions, recognise
 from exchange_tls.merging import merge_records
-from exchange_tls.pipeline import Engine, LogSummary, map_logs
+from exchange_tls.pipeline import Engine, LogSummary, reduce_logs
 from exchange_tls.powershell.dates import DateOrder, normalise_date_order
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.protocol_log.pasted import repair_pasted
@@ -61,6 +61,7 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
+from exchange_tls.tls_reports.reader import GZIP_MAGIC, gunzip, gzip_holds_tls_report
 from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
@@ -236,7 +237,7 @@ def load_evidence(
     tz: dt.tzinfo = dt.timezone.utc,
     progress: Progress | None = None,
     server_fqdn: str | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     executor: Executor | None = None,
     keep_sessions: bool = False,
     engine: Engine = "auto",
@@ -247,8 +248,10 @@ def load_evidence(
     reported in ``Evidence.problems`` and listed in ``Evidence.files`` with the reason.
     Protocol logs are summarised as they stream: ``Evidence.sessions`` holds every unusual
     session and a few ordinary ones, ``Evidence.summary`` counts the rest; with
-    ``keep_sessions=True`` every session is kept whole. ``jobs`` summarises log files in a
-    pool of processes; ``executor`` on any :class:`concurrent.futures.Executor`.
+    ``keep_sessions=True`` every session is kept whole. ``jobs`` is how many processes
+    summarise log files: by default every core this process may use, for logs large
+    enough to gain from it (:func:`exchange_tls.pipeline.reduce_logs`); ``1``, this
+    process alone. ``executor`` runs them on any :class:`concurrent.futures.Executor`.
     ``engine`` chooses how log files on disk are read (``"auto"``, ``"careful"`` or
     ``"columnar"``, see :data:`exchange_tls.pipeline.Engine`); the evidence is the same.
     Evidence of several servers comes back with one scope per server (``Evidence.scopes``).
@@ -301,17 +304,23 @@ def load_evidence(
             else:
                 reads.append(read)
                 tell.done(blob.size, blob.name)
-    logs = map_logs(
+    # Logs on disk are summarised and merged as they complete, one summary per group
+    # (root and part), so that memory does not grow with the number of files.
+    groups: dict[tuple[str, str | None], int] = {}
+    reduced = reduce_logs(
         [blob.path for _, blob in on_disk if blob.path is not None],
+        groups=[groups.setdefault((root, blob.part), len(groups)) for root, blob in on_disk],
         jobs=jobs,
         executor=executor,
         keep_all=keep_sessions,
         engine=engine,
         on_done=None if progress is None else lambda i: tell.done(*_size_name(on_disk[i][1])),
     )
-    for (root, blob), log in zip(on_disk, logs, strict=True):
+    for (root, blob), problems in zip(on_disk, reduced.problems, strict=True):
         file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
-        reads.append(_Read(root=root, part=blob.part, file=file, log=log, problems=log.problems))
+        reads.append(_Read(root=root, part=blob.part, file=file, problems=problems))
+    for (root, part), group in groups.items():
+        reads.append(_Read(root=root, part=part, log=LogSummary(builder=reduced.builders[group])))
     evidence = gather(_groups(reads, server_fqdn, keep_sessions))
     if progress is not None:
         progress(total, total, "")
@@ -395,7 +404,9 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         if head_bytes.startswith(ZIP_MAGIC):
             # Never read as another kind: a stored zip shows its members' text.
             return _Read(root=root, part=blob.part, archive=True)
-        other = _other_archive(head_bytes)
+        # A gzip'ed TLS report (.json.gz, RFC 8460) is read; other gzip data is an archive.
+        report_gzip = head_bytes.startswith(GZIP_MAGIC) and gzip_holds_tls_report(head_bytes)
+        other = None if report_gzip else _other_archive(head_bytes)
         if other is not None:
             problem = Problem(
                 message=f"not read: {other} archive; only zip archives are opened "
@@ -441,6 +452,8 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         # zip of 100,000 tiny members opened each twice).
         whole = len(head_bytes) < _HEAD_BYTES
         data = head_bytes if whole else read_limited(blob.open, MAX_TEXT_BYTES)
+        if report_gzip:
+            data = gunzip(data, MAX_TEXT_BYTES)
     except TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",

@@ -25,8 +25,10 @@ from exchange_tls import (
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.events.models import EventRecord
 from exchange_tls.manifest import CollectionManifest
+from exchange_tls.probe_results import ProbeStage, SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_reports.models import TlsReport
 from exchange_tls.tls_settings.models import TlsSettings
 
 __all__ = [
@@ -227,6 +229,12 @@ RECORDS: dict[str, Callable[[str, int], object]] = {
     ),
     "receive-connectors": lambda server, index: receive_connector(
         name=f"Receive {index}", identity=f"{server}\\Receive {index}", server=server
+    ),
+    "tls-reports": lambda server, index: TlsReport(
+        organization_name=f"Sender of {server}", report_id=f"{server}-{index}"
+    ),
+    "probes": lambda server, index: SmtpProbe(
+        host=f"mx{index}.{server.lower()}.example", port=25, stage=ProbeStage.DONE
     ),
 }
 

@@ -24,6 +24,7 @@ KB = ROOT / "examples/kb4051498"
 HYBRID = ROOT / "examples/hybrid-certificate-mismatch"
 LOG = KB / "SEND2017100704-1.LOG"
 EVENTS = Path(__file__).parent / "data/events/get-winevent-schannel.json"
+TLS_REPORT = Path(__file__).parent / "data/tls-reports/parsedmarc_rfc8460.json"
 CONNECTOR = next(iter(parse_send_connectors((KB / "get-sendconnector-fl.txt").read_text())))
 
 #: A valid call of each public function: positional arguments, keyword arguments.
@@ -50,6 +51,7 @@ VALID: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "parse_send_connectors": (((KB / "get-sendconnector-fl.txt").read_text(),), {}),
     "parse_smtp_reply": (("250 2.0.0 OK",), {}),
     "parse_tls_certificate_name": (("<I>CN=CA<S>CN=mail.contoso.com",), {}),
+    "parse_tls_reports": ((TLS_REPORT.read_text(),), {}),
     "parse_tls_settings": (
         (read_source(ROOT / "examples/dotnet-tls-settings-missing/registry-dotnet.reg").text,),
         {},
@@ -62,6 +64,7 @@ VALID: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "read_queues": ((KB / "get-queue-fl.txt",), {}),
     "read_receive_connectors": ((HYBRID / "get-receiveconnector-fl.txt",), {}),
     "read_send_connectors": ((KB / "get-sendconnector-fl.txt",), {}),
+    "read_tls_reports": ((TLS_REPORT,), {}),
     "read_tls_settings": (
         (ROOT / "examples/dotnet-tls-settings-missing/registry-dotnet.reg",),
         {},
@@ -77,6 +80,7 @@ TAKES_NONE = {
     "progress",
     "server_fqdn",
     "executor",
+    "jobs",
     "now",
     "line",
     "direction",

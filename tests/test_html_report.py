@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,27 @@ def hostile_evidence(folder: Path) -> Evidence:
         "utf-8",
     )
     return load_evidence(folder)
+
+
+def load_generator() -> Any:
+    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    return module
 
 
 @pytest.fixture
@@ -362,11 +384,7 @@ def long_string_evidence(folder: Path) -> Evidence:
 
 def generated_evidence(folder: Path, *, files: int, megabytes: int) -> Evidence:
     """Generate the benchmarks' folder of send logs (seeded) and load it."""
-    spec = importlib.util.spec_from_file_location("gen", ROOT / "benchmarks" / "generate_logs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_generator()
     module.generate(folder / "generated", files=files, megabytes=megabytes)
     return load_evidence(folder / "generated")
 

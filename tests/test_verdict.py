@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -465,7 +466,7 @@ def test_a_zip_of_evidence_counts_its_members_as_files(tmp_path: Path) -> None:
 
 
 def test_a_generated_day_of_logs_is_one_screen(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The benchmark generator's logs give one finding per (rule, subject) and a short report."""
     import importlib.util
@@ -475,6 +476,8 @@ def test_a_generated_day_of_logs_is_one_screen(
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     module.generate(tmp_path, files=2, megabytes=1)
     evidence = load_evidence(tmp_path)

@@ -49,6 +49,27 @@ KB = "exchange_tls/bundled/kb4051498"
 UTC = dt.timezone.utc
 
 
+def load_generator() -> Any:
+    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    return module
+
+
 @pytest.fixture
 def kb(monkeypatch: pytest.MonkeyPatch) -> Evidence:
     """Return the KB 4051498 evidence, read from the repository's root by relative path."""
@@ -519,11 +540,7 @@ def test_single_records_have_an_html_display(kb: Evidence) -> None:
 def test_progress_under_a_terminal_is_monotonic_and_ends_at_100(tmp_path: Path) -> None:
     """Under a pseudo-terminal the bar only grows, and says 100% once, at the very end."""
     pty = pytest.importorskip("pty")
-    spec = importlib.util.spec_from_file_location("gen", ROOT / "benchmarks" / "generate_logs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_generator()
     module.generate(tmp_path / "logs", files=2, megabytes=3)
     command = [sys.executable, "-m", "exchange_tls", "diagnose", str(tmp_path / "logs")]
     out = _run_in_pty(pty, [*command, "-o", str(tmp_path / "report.txt")])
@@ -580,11 +597,7 @@ def test_summary_top_lists_the_most_failures_and_adds_up_the_rest(
 
 def test_summary_of_summarised_evidence_counts_every_session(tmp_path: Path) -> None:
     """Summarised logs (few sessions kept whole): the summary's totals are the coverage's."""
-    spec = importlib.util.spec_from_file_location("gen", ROOT / "benchmarks" / "generate_logs.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_generator()
     module.generate(tmp_path, files=1, megabytes=1)
     evidence = load_evidence(tmp_path)
     coverage = diagnose(evidence).coverage

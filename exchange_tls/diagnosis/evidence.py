@@ -14,9 +14,11 @@ from exchange_tls.errors import Problem
 from exchange_tls.events.models import EventRecord
 from exchange_tls.kinds import ALL_KINDS
 from exchange_tls.manifest import CollectionManifest
+from exchange_tls.probe_results.models import SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.summary import SessionSummary, merge_summaries
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_reports.models import TlsReport
 from exchange_tls.tls_settings.models import TlsSettings
 
 __all__ = ["Evidence", "LoadedFile"]
@@ -82,6 +84,10 @@ class Evidence:
     )
     #: The collector's manifest (server, time of collection), when one was read.
     manifest: CollectionManifest | None = None
+    #: SMTP TLS reports (RFC 8460): what other mail systems saw of this domain's TLS.
+    tls_reports: tuple[TlsReport, ...] = attrs.field(default=(), converter=_tuple)
+    #: Saved probes of remote hosts (``exchange-tls probe --format json``).
+    probes: tuple[SmtpProbe, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""

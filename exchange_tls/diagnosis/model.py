@@ -89,12 +89,15 @@ class EvidenceRef:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
-        return {
+        described = {
             "source": None if self.source is None else self.source.source,
             "line": None if self.source is None else self.source.line,
             "excerpt": self.excerpt,
             "claim": self.claim,
         }
+        if self.source is not None and self.source.pointer is not None:
+            described["pointer"] = self.source.pointer  # in a JSON document (RFC 6901)
+        return described
 
     def __str__(self) -> str:
         where = str(self.source) if self.source is not None else "(derived)"

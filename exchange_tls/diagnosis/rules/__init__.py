@@ -14,7 +14,10 @@ from exchange_tls.diagnosis.rules import (
     background,
     certificates,
     connectors,
+    probes,
     server_settings,
+    tls_report_delivery,
+    tls_reports,
     transport,
     unexplained,
 )
@@ -26,7 +29,10 @@ __all__ = [
     "certificates",
     "connectors",
     "credentials",
+    "probes",
     "server_settings",
+    "tls_report_delivery",
+    "tls_reports",
     "transport",
     "unexplained",
 ]

@@ -28,6 +28,7 @@ from exchange_tls.diagnosis.facts.presented import (
     presented_certificates,
     proven_by_log,
 )
+from exchange_tls.diagnosis.facts.reported import expired_when_reported
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION, TIMEOUT
 from exchange_tls.errors import Severity
@@ -115,7 +116,11 @@ def _subject(certificate: ExchangeCertificate) -> str:
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
+    # A TLS report that shows it expired says so with the senders' sessions: one finding.
+    reported = expired_when_reported(context)
     for certificate, reasons in presented_certificates(context):
+        if (certificate.thumbprint or "").upper() in reported:
+            continue
         expired_by_date = (
             context.now is not None
             and certificate.not_after is not None

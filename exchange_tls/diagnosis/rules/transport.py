@@ -9,6 +9,7 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
+from exchange_tls.diagnosis.facts.probes import explains_protocol_failure
 from exchange_tls.diagnosis.facts.sessions import (
     client_handshake_events,
     modern_session,
@@ -115,6 +116,8 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
     spans: list[tuple[dt.datetime, dt.datetime]] = []
     for session in context.send_sessions:
         tls = session.tls
+        if explains_protocol_failure(context, session):
+            continue  # a probe shows the remote accepts only old TLS: probe-remote-legacy-tls
         if (
             tls is not None
             and tls.succeeded is False
