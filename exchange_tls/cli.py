@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
-import shutil
 import stat
 import sys
 import tempfile
@@ -21,15 +19,24 @@ from typing import TextIO
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
 from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_error
-from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
-from exchange_tls.errors import ExchangeTlsError, Problem, Severity
-from exchange_tls.loading import Progress, load_evidence
+from exchange_tls.errors import ExchangeTlsError, Problem
+from exchange_tls.loading import load_evidence
 from exchange_tls.pipeline import ENGINES
-from exchange_tls.powershell.dates import from_iso
 from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
+from exchange_tls.terminal import (
+    collector_script,
+    columns,
+    date_order,
+    iso_time,
+    progress_bar,
+    report_problems,
+    terminal_width,
+    whole_number,
+    write_collector,
+)
 from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
@@ -42,10 +49,10 @@ from exchange_tls.views import (
     text_report,
 )
 from exchange_tls.views.summaries import SHOWN_TOP
-from exchange_tls.views.text import MIN_WIDTH, WIDTH, more
+from exchange_tls.views.text import explanation_text
 from exchange_tls.views.tls_reports import tls_report_summary
 
-__all__ = ["build_parser", "collector_script", "main"]
+__all__ = ["build_parser", "collector_script", "iso_time", "main"]
 
 # Exit statuses (documented in --help and the CLI page): a crash must never look like a
 # diagnosis, so an internal error has a status of its own.
@@ -63,11 +70,6 @@ _VERDICT_STATUS = {
     Verdict.PROBLEMS: EXIT_FINDINGS,
     Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
 }
-PROGRESS_THRESHOLD = 4 * 1024 * 1024
-#: Problems listed on standard error; the JSON and HTML reports carry them all.
-SHOWN_PROBLEMS = 20
-#: What the library's warnings ask of a caller ("pass date_order"), said to a command line.
-_DATE_ORDER_HINT = "give --date-order MDY, DMY or YMD"
 #: The path that means standard input.
 STDIN = "-"
 
@@ -80,41 +82,6 @@ def _bundled_path() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("exchange_tls").joinpath("bundled").joinpath(EXAMPLE)))
-
-
-def _progress(stream: TextIO, *, quiet: bool = False) -> Progress | None:
-    """Return a progress bar of the bytes summarised, on a terminal only, unless ``quiet``."""
-    if quiet or not stream.isatty():
-        return None
-    shown = [-1]
-
-    def report(done: int, total: int, name: str) -> None:
-        if total < PROGRESS_THRESHOLD:
-            return
-        percent = done * 100 // total
-        if percent <= shown[0]:
-            return
-        shown[0] = percent
-        width = 30
-        filled = width * done // total
-        megabytes = f"{done / 1e6:,.0f} of {total / 1e6:,.0f} MB"
-        stream.write(
-            f"\rSummarising [{'#' * filled}{'.' * (width - filled)}] {percent:3d}% {megabytes} "
-        )
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return report
-
-
-def _width(stream: TextIO, asked: int | None) -> int:
-    """Return the width to wrap text to: asked, else the terminal's, else 100 columns."""
-    if asked is not None:
-        return asked
-    if stream.isatty():
-        return shutil.get_terminal_size((WIDTH, 24)).columns
-    return WIDTH
 
 
 @contextlib.contextmanager
@@ -158,7 +125,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
         evidence = load_evidence(
             *paths,
             date_order=arguments.date_order,
-            progress=_progress(sys.stderr, quiet=getattr(arguments, "quiet", False)),
+            progress=progress_bar(sys.stderr, quiet=getattr(arguments, "quiet", False)),
             jobs=getattr(arguments, "jobs", None),
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
@@ -222,20 +189,7 @@ def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
 
 
 def _report_problems(problems: Sequence[Problem]) -> None:
-    """Write what could not be read with certainty to standard error."""
-    shown = [p for p in problems if p.severity is not Severity.INFO]
-    if not shown:
-        return
-    print(
-        f"{plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
-        file=sys.stderr,
-    )
-    for problem in shown[:SHOWN_PROBLEMS]:
-        line = str(problem).splitlines()[0].replace("pass date_order", _DATE_ORDER_HINT)
-        print(f"  {for_terminal(line)}", file=sys.stderr)
-    rest = more(len(shown), SHOWN_PROBLEMS)
-    if rest:
-        print(f"  {rest} (all of them in --format json or html)", file=sys.stderr)
+    report_problems(problems, sys.stderr)
 
 
 def _share(text: str) -> float:
@@ -280,7 +234,7 @@ def _diagnose(arguments: argparse.Namespace) -> int:
             stream.write(diagnosis.to_script())
         else:
             colour = _colour(stream, arguments.no_color)
-            width = _width(stream, arguments.width)
+            width = terminal_width(stream, arguments.width)
             # print(diagnosis) writes the same report: the findings' own weight, no more.
             stream.write(text_report(diagnosis, colour=colour, width=width))
             stream.write("\n")
@@ -358,63 +312,17 @@ def _explain(arguments: argparse.Namespace) -> int:
         with _output(arguments) as stream:
             stream.write(for_json(document) + "\n")
         return EXIT_HEALTHY
-    lines = ["Replies, outermost first:"]
-    for depth, reply in enumerate(explanation.replies):
-        code = f"{reply.code} {reply.enhanced or ''}".rstrip()
-        meaning = f"  ({reply.enhanced.description})" if reply.enhanced else ""
-        lines.append(f"  {'  ' * depth}{code} {for_terminal(reply.text)}{meaning}")
-    if explanation.readings:
-        lines.append("What it says:")
-        lines.extend(f"  {for_terminal(reading)}" for reading in explanation.readings)
-    if explanation.candidates:
-        lines.append("Causes that give this error, and the evidence that confirms each:")
-        for rule in explanation.candidates:
-            mode = f" ({rule.failure_mode})" if rule.failure_mode else ""
-            lines.append(f"  {rule.rule_id}{mode}: {rule.title}")
-            lines.extend(f"    needs: {need}" for need in rule.needs)
-        lines.append(
-            (
-                "The error alone cannot tell them apart"
-                if len(explanation.candidates) > 1
-                else "The error alone does not prove it"
-            )
-            + ": run 'exchange-tls diagnose' on the send protocol log with the "
-            "Get-ExchangeCertificate, Get-Queue and Get-SendConnector output."
-        )
-    else:
-        lines.append("No rule of the catalogue is known to give this error.")
     with _output(arguments) as stream:
-        stream.write("\n".join(lines) + "\n")
+        stream.write(explanation_text(explanation) + "\n")
     return EXIT_HEALTHY
 
 
-#: The collection script, shipped in the package so that a wheel carries it.
-COLLECTOR = "Export-ExchangeTlsEvidence.ps1"
-
-
-def collector_script() -> str:
-    """Return the read-only collection script, as shipped in the package."""
-    from importlib import resources
-
-    return (
-        resources.files("exchange_tls").joinpath("data").joinpath(COLLECTOR).read_text("utf-8-sig")
-    )
-
-
 def _collector(arguments: argparse.Namespace) -> int:
-    text = collector_script()
     target = arguments.output
     if target is None or str(target) == STDIN:
-        sys.stdout.write(text)
-        return EXIT_HEALTHY
-    # A BOM, so that Windows PowerShell 5.1 reads the script's non-ASCII text as UTF-8.
-    Path(target).write_text(text, encoding="utf-8-sig", newline="\r\n")
-    print(
-        f"Wrote {target}. Copy it to the Exchange server, run it in the Exchange Management "
-        f"Shell (.\\{COLLECTOR} -Days 1; it only reads), then run "
-        "'exchange-tls diagnose' on the zip it writes.",
-        file=sys.stderr,
-    )
+        sys.stdout.write(collector_script())
+    else:
+        print(write_collector(target), file=sys.stderr)
     return EXIT_HEALTHY
 
 
@@ -434,29 +342,6 @@ def _rules(arguments: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------------------------
-
-
-def iso_time(text: str) -> dt.datetime:
-    """Read a time given on the command line: ISO 8601, UTC unless it says otherwise.
-
-    >>> iso_time("2024-06-01T12:00:00Z").isoformat(), iso_time("2024-06-01").isoformat()
-    ('2024-06-01T12:00:00+00:00', '2024-06-01T00:00:00+00:00')
-    """
-    try:
-        value = from_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time in ISO 8601: give one such as 2024-06-01 or "
-            "2024-06-01T12:00:00Z (UTC unless an offset is given)"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _date_order(text: str) -> str:
-    order = text.upper()
-    if order not in ("MDY", "DMY", "YMD"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of MDY, DMY, YMD")
-    return order
 
 
 _FORMAT_HELP = {
@@ -510,28 +395,6 @@ def _format_option(command: argparse.ArgumentParser, choices: Sequence[str]) -> 
     )
 
 
-def _columns(text: str) -> int:
-    try:
-        columns = int(text)
-    except ValueError:
-        columns = 0
-    if columns < MIN_WIDTH:
-        raise argparse.ArgumentTypeError(
-            f"--width takes a whole number of {MIN_WIDTH} or more, not {text!r}"
-        )
-    return columns
-
-
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"give a whole number of 1 or more, not {text!r}")
-    return jobs
-
-
 def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
     command.add_argument(
         "paths",
@@ -543,7 +406,7 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
     command.add_argument(
         "--jobs",
         "-j",
-        type=_jobs,
+        type=whole_number,
         default=None,
         metavar="N",
         help="summarise protocol log files in N processes (default: every core this process "
@@ -567,7 +430,7 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
     )
     command.add_argument(
         "--date-order",
-        type=_date_order,
+        type=date_order,
         metavar="{MDY,DMY,YMD}",
         help="how to read dates written with numbers only in the evidence you give "
         "(Get-ExchangeCertificate and Get-Queue text, 03/04/2024): month-day-year, "
@@ -629,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose_command.add_argument(
         "--width",
-        type=_columns,
+        type=columns,
         metavar="COLUMNS",
         help="wrap the text report to COLUMNS (default: the terminal's width, else 100)",
     )
@@ -664,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format_option(summary_command, ("text", "json"))
     summary_command.add_argument(
         "--top",
-        type=_jobs,
+        type=whole_number,
         metavar="N",
         help=f"list the N rows with the most TLS failures of each breakdown, the rest added "
         f"up in one row (hours: the latest N); default {SHOWN_TOP} in text, all in JSON",

@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 
 from exchange_tls import Evidence, ReadResult, diagnose, load_evidence, parse_send_connectors
-from exchange_tls.cli import collector_script, main
+from exchange_tls.cli import main
 from exchange_tls.diagnosis.model import Confidence, Diagnosis, Finding, Verdict
 from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.errors import Severity
 from exchange_tls.remediation import EnableExchangeCertificate, RestartComputer, RetryQueue
 from exchange_tls.remediation.steps import Purpose, RemediationStep
+from exchange_tls.terminal import collector_script
 from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,

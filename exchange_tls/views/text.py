@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
+from exchange_tls.diagnosis.explain import ErrorExplanation
 from exchange_tls.diagnosis.model import Coverage, Diagnosis, Finding
 from exchange_tls.safe_text import code_fence, for_markdown, for_terminal
 from exchange_tls.views.headline import (
@@ -38,6 +39,7 @@ __all__ = [
     "SHOWN_EVIDENCE",
     "WIDTH",
     "coverage_line",
+    "explanation_text",
     "finding_text",
     "markdown_report",
     "more",
@@ -323,6 +325,39 @@ def text_report(
             width,
         )
     return "\n".join(lines) + "\n"
+
+
+# -- explain ---------------------------------------------------------------------------------
+
+
+def explanation_text(explanation: ErrorExplanation) -> str:
+    """Write what ``exchange-tls explain`` says of an error: its replies, readings, causes."""
+    lines = ["Replies, outermost first:"]
+    for depth, reply in enumerate(explanation.replies):
+        code = f"{reply.code} {reply.enhanced or ''}".rstrip()
+        meaning = f"  ({reply.enhanced.description})" if reply.enhanced else ""
+        lines.append(f"  {'  ' * depth}{code} {for_terminal(reply.text)}{meaning}")
+    if explanation.readings:
+        lines.append("What it says:")
+        lines.extend(f"  {for_terminal(reading)}" for reading in explanation.readings)
+    if explanation.candidates:
+        lines.append("Causes that give this error, and the evidence that confirms each:")
+        for rule in explanation.candidates:
+            mode = f" ({rule.failure_mode})" if rule.failure_mode else ""
+            lines.append(f"  {rule.rule_id}{mode}: {rule.title}")
+            lines.extend(f"    needs: {need}" for need in rule.needs)
+        lines.append(
+            (
+                "The error alone cannot tell them apart"
+                if len(explanation.candidates) > 1
+                else "The error alone does not prove it"
+            )
+            + ": run 'exchange-tls diagnose' on the send protocol log with the "
+            "Get-ExchangeCertificate, Get-Queue and Get-SendConnector output."
+        )
+    else:
+        lines.append("No rule of the catalogue is known to give this error.")
+    return "\n".join(lines)
 
 
 # -- Markdown ----------------------------------------------------------------------------------
