@@ -13,10 +13,10 @@ Exchange's do, so that no two failures read alike).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 HEADER = (
     "#Software: Microsoft Exchange Server\r\n"
@@ -48,8 +48,7 @@ CERTIFICATES = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Profile:
+class Profile(NamedTuple):
     """What the generated sessions look like."""
 
     failing: float = 0.05

@@ -12,6 +12,10 @@ import importlib
 import warnings
 from typing import Any
 
+# Importing the views installs how models print and show in notebooks
+# (exchange_tls.display): importing the package is enough for print(diagnosis).
+from exchange_tls import views  # noqa: F401 -- imported for its hooks
+from exchange_tls._version import __version__
 from exchange_tls.certificates import (
     CertificateStatus,
     DistinguishedName,
@@ -89,8 +93,6 @@ from exchange_tls.sources import SourceRef
 from exchange_tls.tls_reports import TlsReport, parse_tls_reports, read_tls_reports
 from exchange_tls.tls_results import TlsResultType
 from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
-
-__version__ = "0.1.0.dev0"
 
 # The API reference (docs/api.md) groups these names; a test holds the two together.
 __all__ = [

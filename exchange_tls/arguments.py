@@ -86,6 +86,22 @@ _BY_NAME: dict[str, Takes] = {
 }
 
 
+# The parse_* functions that have a read_* twin taking a binary file.
+_PARSERS_WITH_READERS = frozenset(
+    {
+        "parse_certificates",
+        "parse_events",
+        "parse_hybrid_configuration",
+        "parse_manifest",
+        "parse_protocol_log",
+        "parse_queues",
+        "parse_receive_connectors",
+        "parse_send_connectors",
+        "parse_tls_settings",
+    }
+)
+
+
 def _describe(value: object) -> str:
     return "None" if value is None else type(value).__name__
 
@@ -97,9 +113,9 @@ def check_argument(function: str, parameter: str, value: object, takes: Takes) -
         return
     message = f"{function}(): {parameter} takes {description}, not {_describe(value)}"
     if parameter == "text" and isinstance(value, (bytes, bytearray)):
-        reader = function.replace("parse_", "read_", 1)
         message += "; decode it"
-        if reader != function:
+        if function in _PARSERS_WITH_READERS:
+            reader = function.replace("parse_", "read_", 1)
             message += f", or read the bytes with {reader}(io.BytesIO(data))"
     elif parameter == "file" and isinstance(value, (bytes, bytearray)):
         message += "; wrap bytes in io.BytesIO"

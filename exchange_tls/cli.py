@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import json
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -21,8 +20,10 @@ from exchange_tls.bundled import EXAMPLE
 from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
+from exchange_tls.display import format_named, formats
 from exchange_tls.errors import ExchangeTlsError, Problem
 from exchange_tls.loading import load_evidence
+from exchange_tls.output_file import written_whole
 from exchange_tls.pipeline import ENGINES
 from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
@@ -41,12 +42,10 @@ from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
     filter_evidence,
-    markdown_report,
     pick,
     records,
     summary,
     table,
-    text_report,
 )
 from exchange_tls.views.summaries import SHOWN_TOP
 from exchange_tls.views.text import explanation_text
@@ -133,56 +132,15 @@ def _load(arguments: argparse.Namespace) -> Evidence:
     return filter_evidence(evidence, filters)
 
 
-class _CannotWrite(ExchangeTlsError):
-    """The ``--output`` file could not be written; the message names it and why."""
-
-
 @contextlib.contextmanager
 def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
-    """Yield where to write: the ``--output`` file, else standard output.
-
-    A file is written whole or not at all: to a temporary file in its folder, renamed
-    over it once complete, so that a failed write (a full disk, ``ulimit -f``) leaves the
-    old file as it was. A device or a pipe (``/dev/stdout``) is written in place.
-    """
+    """Yield where to write: the ``--output`` file (written whole or not at all), else stdout."""
     target = getattr(arguments, "output", None)
     if target is None or str(target) == STDIN:
         yield sys.stdout
         return
-    # Through a symbolic link to the file it names, so that the link stays a link.
-    final = Path(os.path.realpath(target))
-    try:
-        existing: os.stat_result | None = final.stat()
-    except OSError:
-        existing = None
-    temporary: str | None = None
-    try:
-        if existing is not None and not stat.S_ISREG(existing.st_mode):
-            with open(final, "w", encoding="utf-8", newline="\n") as stream:
-                yield stream
-            return
-        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-        with open(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, final)
-        temporary = None
-    except OSError as error:
-        reason = error.strerror or str(error)
-        if existing is None:
-            reason += "; nothing was written"
-        elif stat.S_ISREG(existing.st_mode):
-            reason += "; the old file is unchanged"
-        raise _CannotWrite(f"cannot write {target}: {reason}") from error
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    with written_whole(target) as stream:
+        yield stream
 
 
 # -- diagnose ------------------------------------------------------------------------------
@@ -224,20 +182,14 @@ def _diagnose(arguments: argparse.Namespace) -> int:
     )
     diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds)
     with _output(arguments) as stream:
-        if arguments.format == "json":
-            stream.write(for_json(diagnosis.to_json()) + "\n")
-        elif arguments.format == "markdown":
-            stream.write(markdown_report(diagnosis) + "\n")
-        elif arguments.format == "html":
-            stream.write(diagnosis.to_html(evidence))
-        elif arguments.format == "ps1":
-            stream.write(diagnosis.to_script())
-        else:
-            colour = _colour(stream, arguments.no_color)
-            width = terminal_width(stream, arguments.width)
-            # print(diagnosis) writes the same report: the findings' own weight, no more.
-            stream.write(text_report(diagnosis, colour=colour, width=width))
-            stream.write("\n")
+        # The views' registry of formats (exchange_tls.views.formats) renders each one.
+        document = format_named(arguments.format)
+        colour = document.name == "text" and _colour(stream, arguments.no_color)
+        # The text is wrapped to the terminal's width (else 100 columns, or --width).
+        extra = (
+            {"width": terminal_width(stream, arguments.width)} if document.name == "text" else {}
+        )
+        stream.write(document.render(diagnosis, evidence, colour=colour, **extra))
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
 
@@ -344,14 +296,10 @@ def _rules(arguments: argparse.Namespace) -> int:
 # -- parser ----------------------------------------------------------------------------------
 
 
+#: The help of each format: the diagnosis formats' from the views' registry, then tables'.
 _FORMAT_HELP = {
-    "text": "text for a terminal (default)",
-    "json": "json for other tools",
+    **{entry.name: entry.description for entry in formats()},
     "csv": "csv for a spreadsheet",
-    "markdown": "markdown for a ticket or a wiki",
-    "html": "html: one self-contained page to share (verdict, findings, evidence, "
-    "timeline, certificates; opens from disk with no network)",
-    "ps1": "ps1: the remediation script",
 }
 
 
@@ -483,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _evidence_options(diagnose_command, optional=True)
-    _format_option(diagnose_command, ("text", "json", "markdown", "html", "ps1"))
+    _format_option(diagnose_command, tuple(entry.name for entry in formats()))
     diagnose_command.add_argument(
         "--now", type=iso_time, metavar="TIME", help="judge validity at this time (ISO 8601)"
     )

@@ -36,6 +36,7 @@ from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.events.models import event_key
 from exchange_tls.events.reader import parse_events, recognises_events
+from exchange_tls.inventory.reader import inventory_key, looks_like_inventory, parse_inventory
 from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.merging import merge_records
 from exchange_tls.powershell.dates import DateOrder
@@ -139,7 +140,7 @@ class Kind:
         """
         items = list(records)
         if self.single:
-            later = [item for item in items[1:] if item != items[0]]
+            later = [item for item in items[1:] if _facts(item) != _facts(items[0])]
             if not later:
                 return items[:1], []
             return items[:1], [
@@ -159,6 +160,13 @@ class Kind:
         if self.servers is None:
             return []
         return [name for record in self.records(evidence) for name in self.servers(record)]
+
+
+def _facts(record: Any) -> Any:
+    """Return a record without where it came from: two files may state the same facts."""
+    if attrs.has(type(record)) and "source" in attrs.fields_dict(type(record)):
+        return attrs.evolve(record, source=None)
+    return record
 
 
 def _reader(parse: Callable[..., Any], *, dated: bool = False) -> Parse:
@@ -286,6 +294,16 @@ KINDS: tuple[Kind, ...] = (
         parse=_reader(parse_hybrid_configuration),
         recognise_records=looks_like_hybrid_configuration,
         key=hybrid_key,
+    ),
+    Kind(
+        name="inventory",
+        field="inventory",
+        noun="server inventory record",
+        description="Get-ExchangeServer | Format-List * and Get-CimInstance "
+        "Win32_OperatingSystem | Format-List Caption,Version,BuildNumber",
+        parse=_reader(parse_inventory),
+        recognise_records=looks_like_inventory,
+        key=inventory_key,
     ),
     Kind(
         name="certificates",

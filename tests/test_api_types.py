@@ -82,11 +82,11 @@ TAKES_NONE = {
     "executor",
     "jobs",
     "now",
+    "thresholds",
     "line",
     "direction",
     "name",
     "_name",
-    "thresholds",
 }
 TAKES_STR = {"text", "source", "format", "errors", "date_order", "engine", "file", "paths"}
 TAKES_STR |= {"server_fqdn", "name", "_name"}
@@ -180,3 +180,13 @@ def test_a_parse_error_given_bytes_as_its_line_still_prints() -> None:
     error = ParseError("bad", source="<x>", line=1, column=1, line_text=b"\xff<I>")  # type: ignore[arg-type]
     assert "bad" in str(error)
     assert "\\xff" in str(error)
+
+
+def test_the_hint_for_bytes_names_only_a_reader_that_exists() -> None:
+    """parse_queues points to read_queues; parse_tls_certificate_name to no reader."""
+    for name in ("parse_queues", "parse_tls_certificate_name", "parse_smtp_reply"):
+        with pytest.raises(TypeError) as caught:
+            getattr(exchange_tls, name)(b"x")
+        readers = [word for word in str(caught.value).split() if word.startswith("read_")]
+        for reader in readers:
+            assert hasattr(exchange_tls, reader.split("(")[0]), reader

@@ -326,12 +326,20 @@ def test_many_problems_say_how_many_more(
     assert "  … and 5 more (all of them in --format json or html)" in err
 
 
-def test_models_do_not_import_the_views() -> None:
-    """Importing the library loads no presentation code; the views load when first asked for."""
+def test_importing_the_library_installs_the_views_and_loads_no_edge() -> None:
+    """Importing exchange_tls installs the views' hooks; the command line and notebook stay out.
+
+    The models import no view (the import contracts in pyproject.toml check it): they ask
+    exchange_tls.display, where the views register when the package root imports them.
+    """
     code = (
         "import sys, exchange_tls; "
-        "assert not [m for m in sys.modules if m.startswith(('exchange_tls.views', "
-        "'exchange_tls.notebook', 'exchange_tls.cli'))], sorted(sys.modules)"
+        "assert not [m for m in sys.modules if m.startswith(('exchange_tls.notebook', "
+        "'exchange_tls.cli'))], sorted(sys.modules); "
+        "from exchange_tls import display; "
+        "assert [f.name for f in display.formats()] == "
+        "['text', 'json', 'markdown', 'html', 'ps1']; "
+        "assert str(exchange_tls.Diagnosis(findings=(), now=None)).startswith('Verdict')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 -- our own interpreter
 
@@ -613,16 +621,10 @@ def test_summary_of_summarised_evidence_counts_every_session(tmp_path: Path) -> 
     assert drawn.total("failed") == coverage.tls_failed
 
 
-def test_the_notebook_extension_shows_single_records_as_html(kb: Evidence) -> None:
-    """`%load_ext exchange_tls.notebook`: a certificate, connector or queue displays as a table."""
-    interactive = pytest.importorskip("IPython.core.interactiveshell")
-    shell = interactive.InteractiveShell.instance()
-    try:
-        shell.run_line_magic("load_ext", "exchange_tls.notebook")
-        formatter = shell.display_formatter.formatters["text/html"]
-        for item in (kb.certificates[0], kb.send_connectors[0], kb.queues[0]):
-            shown = formatter(item)
-            assert shown is not None
-            assert shown.startswith('<table class="record">')
-    finally:
-        interactive.InteractiveShell.clear_instance()
+def test_single_records_show_as_html_in_a_notebook(kb: Evidence) -> None:
+    """A certificate, a connector and a queue each show as a table of their properties."""
+    for item in (kb.certificates[0], kb.send_connectors[0], kb.queues[0]):
+        shown = item._repr_html_()
+        assert shown.startswith('<table class="record">')
+        assert "<th>Property</th>" in shown
+    assert "<td>Private key</td>" in kb.certificates[0]._repr_html_()

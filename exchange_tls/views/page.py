@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 
-from exchange_tls import __version__
+from exchange_tls._version import __version__
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Diagnosis

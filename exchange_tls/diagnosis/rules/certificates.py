@@ -31,7 +31,9 @@ from exchange_tls.diagnosis.facts.presented import (
 from exchange_tls.diagnosis.facts.reported import expired_when_reported
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION, TIMEOUT
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
+from exchange_tls.moments import shift
 from exchange_tls.remediation.plans.certificates import (
     renewal_steps,
     self_signed_steps,
@@ -113,6 +115,7 @@ def _subject(certificate: ExchangeCertificate) -> str:
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
@@ -165,15 +168,15 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     selection=_VALIDITY_SELECTION,
     contradiction="None: a certificate that works today still expires.",
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expiring_soon(context: Context, report: Report) -> Iterator[Finding]:
     """F6 ahead of time: NotAfter within 30 days."""
     if context.now is None:
         return
     for certificate, reasons in presented_certificates(context):
-        if (
-            certificate.not_after is None
-            or not context.now <= certificate.not_after < context.now + SOON
+        if certificate.not_after is None or not context.now <= certificate.not_after < shift(
+            context.now, SOON
         ):
             continue
         days = (certificate.not_after - context.now).days
@@ -253,6 +256,7 @@ _VALIDATION = Signature(
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]:
     """F11: Status Untrusted or Invalid."""
@@ -310,6 +314,7 @@ def certificate_revocation_check_failed(context: Context, report: Report) -> Ite
     selection="Judges the certificate the connector selects (Exchange's order).",
     contradiction="None beyond the selection: Exchange Online's rule does not depend on the log.",
     inputs=("certificates+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def self_signed_certificate_external(context: Context, report: Report) -> Iterator[Finding]:
     """F13: a self-signed certificate towards Exchange Online."""

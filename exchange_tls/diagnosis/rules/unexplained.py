@@ -91,9 +91,14 @@ def tls_failures(
         direction = "receive" if session.direction is Direction.RECEIVE else "send"
         groups[(direction, session.connector_id, signature_of(session)[3])].append(session)
     waiting = [queue for queue in queues if queue.is_failing]
-    for (direction, connector_id, error), group in sorted(groups.items()):
+    counted: dict[tuple[str, str, str], tuple[int, set[str]]] = {}
+    for key, group in groups.items():
         count = len(group)
-        hosts = {s.remote_endpoint.host for s in group if s.remote_endpoint is not None}
+        hosts = {
+            s.remote_endpoint.host
+            for s in group
+            if s.remote_endpoint is not None and s.remote_endpoint.host
+        }
         if summary is not None:
             alike = {signature_of(session): session for session in group}
             for session in alike.values():
@@ -101,6 +106,12 @@ def tls_failures(
                 count += found.count
                 hosts.update(host for host, _ in found.hosts)
         hosts.discard("")
+        counted[key] = (count, hosts)
+    yield from _rare_errors(groups, counted)
+    for (direction, connector_id, error), group in sorted(groups.items()):
+        if (direction, connector_id, error) not in _most_frequent(counted):
+            continue
+        count, hosts = counted[(direction, connector_id, error)]
         cited_queues = [
             queue for queue in waiting if direction == "send" and _queue_hosts(queue) & hosts
         ]
@@ -160,6 +171,64 @@ def tls_failures(
         )
 
 
+#: Errors of one connector reported each as a finding of its own: the most frequent.
+#: The rest are one finding, "other errors", with a table of them: 20,000 distinct error
+#: texts are not 20,000 findings.
+ERRORS_SHOWN = 8
+
+
+def _most_frequent(
+    counted: dict[tuple[str, str, str], tuple[int, set[str]]],
+) -> set[tuple[str, str, str]]:
+    """Return the groups reported alone: each connector's most frequent errors."""
+    by_connector: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for key in counted:
+        by_connector[key[:2]].append(key)
+    chosen: set[tuple[str, str, str]] = set()
+    for keys in by_connector.values():
+        keys.sort(key=lambda key: (-counted[key][0], key[2]))
+        chosen.update(keys[:ERRORS_SHOWN])
+    return chosen
+
+
+def _rare_errors(
+    groups: dict[tuple[str, str, str], list[SmtpSession]],
+    counted: dict[tuple[str, str, str], tuple[int, set[str]]],
+) -> Iterator[Finding]:
+    """One finding per connector for the errors beyond its :data:`ERRORS_SHOWN` most frequent."""
+    shown = _most_frequent(counted)
+    rest: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for key in sorted(counted):
+        if key not in shown:
+            rest[key[:2]].append(key)
+    for (direction, connector_id), keys in sorted(rest.items()):
+        keys.sort(key=lambda key: (-counted[key][0], key[2]))
+        total = sum(counted[key][0] for key in keys)
+        named = ", ".join(f"{key[2] or 'unnamed'} ({counted[key][0]})" for key in keys[:3])
+        where = "receive connector" if direction == "receive" else "send connector"
+        evidence = [
+            row_ref(row, "the TLS handshake failed with a rarer error")
+            for key in keys
+            for session in groups[key]
+            for row in [failure_row(session)]
+            if row is not None
+        ]
+        yield finding(
+            "unexplained-tls-failure",
+            summary=(
+                f"{total} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+                f"handshake with {len(keys)} other errors beyond its {ERRORS_SHOWN} most "
+                f"frequent (most: {named}), and no rule could tell why from this evidence."
+            ),
+            evidence=tuple(evidence),
+            confidence=Confidence.LOW,
+            preconditions=(
+                f"a connector's errors beyond its {ERRORS_SHOWN} most frequent are one finding",
+            ),
+            subject=f"{connector_id}: (other errors)",
+        )
+
+
 def folded_tls_failures(signature: tuple[str, ...], found: Occurrences) -> Iterator[Finding]:
     """One finding for the rarest failing signatures a summary folded together.
 
@@ -185,7 +254,7 @@ def folded_tls_failures(signature: tuple[str, ...], found: Occurrences) -> Itera
         ),
         confidence=Confidence.LOW,
         preconditions=("the summary folded the rarest failing signatures together",),
-        subject=f"{connector_id}: (other errors)",
+        subject=f"{connector_id}: (rarest errors, folded by the summary)",
     )
     yield attrs.evolve(
         made,
