@@ -104,7 +104,6 @@ class Evidence:
         """Whether there is nothing to diagnose: no record of any counted kind.
 
         >>> from exchange_tls.events.models import EventRecord
-        from exchange_tls.inventory.models import InventoryRecord
         >>> Evidence(events=[EventRecord(provider="Schannel", event_id=36871)]).is_empty
         False
         """
