@@ -477,5 +477,43 @@ CASES.update(
 )
 
 
+# -- Budgets that were unit-test assertions (issue 25): the tests compare growth only ------
+# A separate block so that it merges apart from the cases above.
+
+CASES.update(
+    {
+        "open bracket in a Format-List value": (
+            "Format-List",
+            lambda n: "Identity : EX01\\1\nLastError : [{LED=" + "a;" * (n // 2) + "\n",
+            _quiet(parse_queues),
+        ),
+        "one wide table row": (
+            "Format-Table",
+            lambda n: (
+                "Thumbprint Services Subject\n---------- -------- -------\nAB IP.WS.. CN="
+                + "x" * n
+                + "\n"
+            ),
+            _quiet(parse_certificates),
+        ),
+        "one long log row": (
+            "protocol log",
+            lambda n: HEADER + ROW.format(seq=1, data="x" * n, context="ok"),
+            _log,
+        ),
+        "dash runs under a short header": (
+            "Format-Table",
+            lambda n: "Thumbprint Services\n" + "- " * (n // 2) + "\n",
+            _quiet(parse_certificates),
+        ),
+        "quotes in a Format-List LastError": (
+            "Format-List",
+            lambda n: 'Identity : EX01\\1\nLastError : [{LED=451 4.4.0 "' + '"' * n,
+            _quiet(parse_queues),
+        ),
+    }
+)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,49 +1,59 @@
-"""Throughput and memory of the protocol-log reader, against csv.reader in the same run.
+"""Throughput and memory of summarising protocol logs, against csv.reader in the same run.
 
-Run: ``python benchmarks/bench_protocol_logs.py`` (generates 200 MB under a temporary
-folder unless ``--folder`` names one). Each measurement runs in a fresh subprocess, so
-peak RSS is that of the measurement alone. The figures that count are the ratios.
+Run: ``python benchmarks/bench_protocol_logs.py`` (see ``--help``). It prints the machine
+(cores this process may use, CPU, Python, pyarrow, the load average) and runs up to three
+sets of generated logs (``generate_logs.py``), each against ``csv.reader`` over the same
+files:
+
+* ``clean``: 5% TLS failures of one kind (``--megabytes`` in all, files of 10 MB);
+* ``unhealthy``: 20% failing in four ways, 50,000 remote hosts, banners with times;
+* ``small``: ``--small-files`` files of ``--small-kb`` KB (a fleet's many small logs).
+
+Each measurement runs in a fresh subprocess, so that its peak RSS is its own (a process
+pool's workers are reported apart), and records the load average before and after it.
+Every measure of a set must give the same diagnosis JSON, byte for byte: the script
+compares their SHA-256 and says so. The figures that count are the ratios within one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
+import os
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from generate_logs import generate
 
-if TYPE_CHECKING:
-    from exchange_tls.pipeline import Engine
 
-
-def _csv_baseline(files: list[Path]) -> int:
+def _csv_baseline(files: list[Path]) -> str:
     rows = 0
     for path in files:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             for _ in csv.reader(handle):
                 rows += 1
-    return rows
+    return f"{rows} rows"
 
 
-def _typed_rows(files: list[Path]) -> int:
+def _typed_rows(files: list[Path]) -> str:
     from exchange_tls import iter_protocol_rows
 
     rows = 0
     for _ in iter_protocol_rows(*files):
         rows += 1
-    return rows
+    return f"{rows} rows"
 
 
-def _sessions(files: list[Path]) -> int:
+def _sessions(files: list[Path]) -> str:
     from exchange_tls import assemble_sessions, iter_protocol_rows
 
     rows = 0
@@ -52,149 +62,285 @@ def _sessions(files: list[Path]) -> int:
         tls = session.tls
         if tls is not None and tls.local_certificate is not None:
             _ = (tls.succeeded, tls.error, tls.local_certificate.thumbprint)
-    return rows
+    return f"{rows} rows"
 
 
-def _diagnose(files: list[Path], jobs: int = 1, engine: Engine = "careful") -> int:
-    """Do what ``exchange-tls diagnose --jobs N`` does: load (summarising logs), diagnose."""
+def _diagnose(files: list[Path], **options: object) -> str:
+    """Do what ``exchange-tls diagnose`` does: load (summarising logs), diagnose; hash the JSON."""
     from exchange_tls import diagnose, load_evidence
 
-    evidence = load_evidence(*files, jobs=jobs, engine=engine)
-    diagnosis = diagnose(evidence)
-    assert diagnosis.coverage.send_sessions > 0
-    return -1  # rows are not counted here: the ratio is taken from the time
+    evidence = load_evidence(*files, **options)  # type: ignore[arg-type]
+    text = diagnose(evidence).to_json()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _diagnose_2(files: list[Path]) -> int:
-    return _diagnose(files, jobs=2)
+def _dask(files: list[Path], engine: str) -> str:
+    """Summarise on a Dask LocalCluster of two single-threaded worker processes.
+
+    The cluster's start (a few seconds) is not timed, as a cluster is started once for
+    many runs; it is printed apart.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    started = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.wait_for_workers(2)
+        setup = time.perf_counter() - started
+        started = time.perf_counter()
+        digest = _diagnose(files, engine=engine, executor=client.get_executor())
+        _TIMED["seconds"] = time.perf_counter() - started
+        _TIMED["setup"] = setup
+        return digest
 
 
-def _diagnose_columnar(files: list[Path]) -> int:
-    """Diagnose with the columnar fast path (the ``columnar`` extra), pyarrow's default threads."""
-    return _diagnose(files, engine="columnar")
+# A measure that times only part of its work says so here.
+_TIMED: dict[str, float] = {}
 
 
-def _diagnose_columnar_1(files: list[Path]) -> int:
-    """Diagnose with the columnar fast path, pyarrow limited to one thread."""
-    import pyarrow
-
-    pyarrow.set_cpu_count(1)
-    pyarrow.set_io_thread_count(1)
-    return _diagnose(files, engine="columnar")
-
-
-MEASURES = {
+MEASURES: dict[str, Callable[[list[Path]], str]] = {
     "csv": _csv_baseline,
     "rows": _typed_rows,
     "sessions": _sessions,
-    "diagnose": _diagnose,
-    "diagnose-j2": _diagnose_2,
-    "diagnose-columnar": _diagnose_columnar,
-    "diagnose-columnar-1t": _diagnose_columnar_1,
+    "careful-1": lambda files: _diagnose(files, engine="careful", jobs=1),
+    "columnar-1": lambda files: _diagnose(files, engine="columnar", jobs=1),
+    "careful-default": lambda files: _diagnose(files, engine="careful"),
+    "auto-default": lambda files: _diagnose(files),
+    "dask-2-careful": lambda files: _dask(files, "careful"),
+    "dask-2-columnar": lambda files: _dask(files, "columnar"),
 }
+DESCRIPTIONS = {
+    "csv": "csv.reader over every file (the baseline)",
+    "rows": "iter_protocol_rows: typed rows, nothing else",
+    "sessions": "assemble_sessions(iter_protocol_rows(...)), every session whole",
+    "careful-1": "diagnose, careful reader, one process (--engine careful --jobs 1)",
+    "columnar-1": "diagnose, columnar fast path, one process (--engine columnar --jobs 1)",
+    "careful-default": "diagnose, careful reader, default jobs (every core)",
+    "auto-default": "diagnose as `exchange-tls diagnose` runs: default engine and jobs",
+    "dask-2-careful": "diagnose on a Dask LocalCluster, 2 worker processes, careful",
+    "dask-2-columnar": "diagnose on a Dask LocalCluster, 2 worker processes, columnar",
+}
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next(line.split(":", 1)[1].strip() for line in info if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:
+        import pyarrow
+
+        arrow = f"pyarrow {pyarrow.__version__}"
+    except ImportError:
+        arrow = "no pyarrow"
+    return (
+        f"machine: {_cores()} cores usable ({os.cpu_count()} in all), {model}, "
+        f"Python {platform.python_version()}, {arrow}; load average {_load()}"
+    )
+
+
+def _own_peak_mib() -> float:
+    """Return this process's own peak RSS (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries the peak of the process that forked this one across
+    ``exec``, so every child would report at least its parent's size.
+    """
+    import resource
+
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(measure: str, files: list[str]) -> None:
     import resource
 
     paths = [Path(name) for name in files]
-    # Importing the package (about 0.2 s: cryptography, pyparsing, the rule catalogue) is
-    # a fixed cost, not throughput; the csv baseline does not pay one either.
-    started = time.perf_counter()
+    before = _load()
+    # Importing the package is a fixed cost, not throughput; csv.reader pays none either.
     if measure != "csv":
-        import exchange_tls  # noqa: F401 -- the import is what is timed here
-    imported = time.perf_counter() - started
+        import exchange_tls  # noqa: F401 -- imported before the clock starts
     started = time.perf_counter()
-    rows = MEASURES[measure](paths)
-    elapsed = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # A process pool's workers are children: their peak is reported apart.
-    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    digest = MEASURES[measure](paths)
+    elapsed = _TIMED.get("seconds", time.perf_counter() - started)
     print(
         json.dumps(
             {
-                "rows": rows,
+                "result": digest,
                 "seconds": elapsed,
-                "import": imported,
-                "peak_rss_mib": peak_kib / 1024,
-                "workers_peak_rss_mib": children_kib / 1024,
+                "peak_rss_mib": _own_peak_mib(),
+                # A process pool's workers are children: the largest one's peak.
+                "workers_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                / 1024,
+                "load": f"{before} -> {_load()}",
+                "setup": _TIMED.get("setup", 0.0),
             }
         )
     )
 
 
-def _run(measure: str, files: list[Path]) -> dict[str, float]:
+def _run(measure: str, files: list[Path]) -> dict[str, object]:
     """Run one measure in a fresh interpreter, so that its peak RSS is its own."""
-    output = subprocess.run(  # noqa: S603 -- our own interpreter and script
-        [sys.executable, __file__, "--child", measure, *map(str, files)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result: dict[str, float] = json.loads(output)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        listing.write("\n".join(map(str, files)))
+    try:
+        output = subprocess.run(  # noqa: S603 -- our own interpreter and script
+            [sys.executable, __file__, "--child", measure, "@" + listing.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(listing.name)
+    result: dict[str, object] = json.loads(output.splitlines()[-1])
     return result
 
 
-def main() -> None:
-    """Measure and print a table of rows/s, ratios and peak RSS."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--folder", type=Path)
-    parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--megabytes", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--child", nargs="+")
-    parser.add_argument(
-        "--measures",
-        default=",".join(MEASURES),
-        help="which measures to run, comma-separated (csv is always run: it is the baseline)",
+def _files(folder: Path, profile: str, files: int, megabytes: float) -> list[Path]:
+    found = sorted(folder.glob("SEND*.LOG"))
+    if len(found) == files:
+        return found
+    for stale in found:
+        stale.unlink()
+    return generate(folder, files, megabytes, profile=profile)
+
+
+def _scaled(folder: Path, files: list[Path], times: int) -> list[Path]:
+    """Hard links to ``files``, ``times`` over, under other names: a larger input, no disk."""
+    folder.mkdir(parents=True, exist_ok=True)
+    linked = []
+    for copy in range(times):
+        for index, path in enumerate(files):
+            target = folder / f"SEND20261102{index % 24:02d}-{copy * 1000 + index // 24 + 1}.LOG"
+            if not target.exists():
+                os.link(path, target)
+            linked.append(target)
+    return linked
+
+
+def _measure_set(name: str, files: list[Path], measures: list[str], repeat: int) -> None:
+    size = sum(path.stat().st_size for path in files) / 1e6
+    print(f"\n## {name}: {len(files):,} files, {size:,.0f} MB; load average {_load()}")
+    results: dict[str, dict[str, object]] = {}
+    # Rounds take each measure in turn, so that a slow spell of a shared machine falls
+    # on all of them rather than on one; each keeps its best round.
+    for _ in range(repeat):
+        for measure in ["csv", *(m for m in measures if m != "csv")]:
+            result = _run(measure, files)
+            best = results.get(measure)
+            if best is None or float(result["seconds"]) < float(best["seconds"]):  # type: ignore[arg-type]
+                results[measure] = result
+    baseline = float(results["csv"]["seconds"])  # type: ignore[arg-type]
+    print(
+        f"{'measure':<17} {'seconds':>8} {'ratio':>6} {'peak RSS':>10} {'workers':>10}  "
+        "load before -> after"
     )
+    for measure, result in results.items():
+        seconds = float(result["seconds"])  # type: ignore[arg-type]
+        print(
+            f"{measure:<17} {seconds:>8.2f} {baseline / seconds:>6.2f} "
+            f"{float(result['peak_rss_mib']):>6.1f} MiB "  # type: ignore[arg-type]
+            f"{float(result['workers_peak_rss_mib']):>6.1f} MiB  {result['load']}"  # type: ignore[arg-type]
+            + (f"  (+{result['setup']:.1f} s to start the cluster)" if result.get("setup") else "")
+        )
+    digests = {
+        str(result["result"])
+        for measure, result in results.items()
+        if measure not in ("csv", "rows", "sessions")
+    }
+    if digests:
+        same = "yes" if len(digests) == 1 else f"NO ({len(digests)} different)"
+        print(f"byte-identical diagnosis JSON across the measures: {same}")
+    if "careful-1" in results and "dask-2-careful" in results:
+        one = float(results["careful-1"]["seconds"])  # type: ignore[arg-type]
+        dask = float(results["dask-2-careful"]["seconds"])  # type: ignore[arg-type]
+        print(f"Dask, 2 workers, against one process (careful): {one / dask:.2f}x")
+    if "columnar-1" in results and "dask-2-columnar" in results:
+        one = float(results["columnar-1"]["seconds"])  # type: ignore[arg-type]
+        dask = float(results["dask-2-columnar"]["seconds"])  # type: ignore[arg-type]
+        print(f"Dask, 2 workers, against one process (columnar): {one / dask:.2f}x")
+
+
+def main() -> None:
+    """Generate (or reuse) the sets, measure and print a table for each."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--root", type=Path, help="folder for the generated sets (kept)")
+    parser.add_argument("--folder", type=Path, help="measure this folder's SEND*/RECV* logs only")
+    parser.add_argument("--sets", default="clean,unhealthy,small")
+    parser.add_argument("--megabytes", type=int, default=1000, help="size of clean, unhealthy")
+    parser.add_argument("--small-files", type=int, default=20_000)
+    parser.add_argument("--small-kb", type=float, default=40)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--measures", default="careful-1,columnar-1,careful-default,auto-default")
+    parser.add_argument("--dask", action="store_true", help="add the Dask measures to clean")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="also measure peak RSS on the clean set N times over"
+    )
+    parser.add_argument("--child", nargs="+")
     arguments = parser.parse_args()
     if arguments.child:
-        _child(arguments.child[0], arguments.child[1:])
+        measure, listing = arguments.child
+        files = Path(listing[1:]).read_text().splitlines()
+        _child(measure, files)
+        return
+    print(_machine())
+    measures = [m for m in arguments.measures.split(",") if m]
+    if arguments.folder:
+        files = sorted(
+            path
+            for path in arguments.folder.rglob("*")
+            if path.name[:4].upper() in ("SEND", "RECV")
+        )
+        _measure_set(str(arguments.folder), files, measures, arguments.repeat)
         return
     with tempfile.TemporaryDirectory() as scratch:
-        folder = arguments.folder or Path(scratch) / "SmtpSend"
-        files = sorted(folder.rglob("SEND*.LOG")) or generate(
-            folder, arguments.files, arguments.megabytes
-        )
-        size = sum(path.stat().st_size for path in files) / 1e6
-        print(f"{len(files)} files, {size:.0f} MB")
-        # Rounds take each measure in turn, so that a slow spell of a shared machine
-        # falls on all of them rather than on one; each keeps its best round.
-        chosen = ["csv", *(m for m in arguments.measures.split(",") if m and m != "csv")]
-        results: dict[str, dict[str, float]] = {}
-        for _ in range(arguments.repeat):
-            for measure in chosen:
-                result = _run(measure, files)
-                if measure not in results or result["seconds"] < results[measure]["seconds"]:
-                    results[measure] = result
-        rows = int(results["csv"]["rows"])
-        baseline = rows / results["csv"]["seconds"]
-        print(
-            f"{'measure':<21} {'seconds':>8} {'rows/s':>12} {'ratio':>7} {'peak RSS':>10} "
-            f"{'workers':>10} {'import':>8}"
-        )
-        for measure, result in results.items():
-            # Every measure reads the same files: a measure that does not count rows is
-            # credited with the baseline's.
-            rate = rows / result["seconds"]
-            print(
-                f"{measure:<21} {result['seconds']:>8.2f} {rate:>12,.0f} "
-                f"{rate / baseline:>7.2f} {result['peak_rss_mib']:>6.1f} MiB "
-                f"{result['workers_peak_rss_mib']:>6.1f} MiB {result['import']:>7.2f}s"
+        root = arguments.root or Path(scratch)
+        for name in arguments.sets.split(","):
+            if name == "small":
+                files = _files(
+                    root / "small" / "SmtpSend",
+                    "clean",
+                    arguments.small_files,
+                    arguments.small_kb / 1000,
+                )
+            else:
+                count = max(1, arguments.megabytes // 10)
+                files = _files(root / name / "SmtpSend", name, count, arguments.megabytes / count)
+            extra = (
+                ["dask-2-careful", "dask-2-columnar"] if arguments.dask and name == "clean" else []
             )
-        if "diagnose" in results and "diagnose-j2" in results:
-            speedup = results["diagnose"]["seconds"] / results["diagnose-j2"]["seconds"]
-            print(f"--jobs 2 against one process: {speedup:.2f}x")
-        if "sessions" in results:
-            small = files[:2]
-            memory = {
-                "2 files": _run("sessions", small)["peak_rss_mib"],
-                f"{len(files)} files": results["sessions"]["peak_rss_mib"],
-            }
-            print(
-                "peak RSS of sessions: " + ", ".join(f"{k} {v:.1f} MiB" for k, v in memory.items())
-            )
+            _measure_set(name, files, measures + extra, arguments.repeat)
+            if name == "clean" and arguments.scale > 1:
+                scaled = _scaled(root / "scaled" / "SmtpSend", files, arguments.scale)
+                _measure_set(
+                    f"clean x{arguments.scale} (hard links)",
+                    scaled,
+                    ["careful-1", "columnar-1"],
+                    1,
+                )
 
 
 if __name__ == "__main__":

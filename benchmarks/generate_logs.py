@@ -3,6 +3,11 @@
 Each file is what Exchange writes: a UTF-8 BOM, the five header directives, CRLF line
 ends, and rows of many interleaved sessions, with quoted fields (certificate DNs, the
 TLS success line), non-ASCII connector names and a share of TLS failures.
+
+Two profiles: ``clean`` (5% TLS failures of one kind, banners without times, remote hosts
+at random) and ``unhealthy`` (20% of sessions fail in four ways: two TLS errors, a failed
+connection and a 4xx reply; 50,000 remote hosts; banners that carry the time, as
+Exchange's do, so that no two failures read alike).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 import datetime as dt
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 HEADER = (
     "#Software: Microsoft Exchange Server\r\n"
@@ -42,17 +48,73 @@ CERTIFICATES = {
 }
 
 
-def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[dt.datetime, str]]:
+class Profile(NamedTuple):
+    """What the generated sessions look like."""
+
+    failing: float = 0.05
+    hosts: int | None = None  # None: remote addresses at random
+    banner_times: bool = False
+    kinds: tuple[str, ...] = ("tls",)
+
+
+PROFILES = {
+    "clean": Profile(),
+    "unhealthy": Profile(
+        failing=0.20,
+        hosts=50_000,
+        banner_times=True,
+        kinds=("tls", "tls-illegal", "connect", "reply"),
+    ),
+}
+_FAILURES = {
+    "tls": "TLS negotiation failed with error UnknownCredentials",
+    "tls-illegal": "TLS negotiation failed with error IllegalMessage",
+}
+
+
+def _remote(rng: random.Random, profile: Profile) -> str:
+    if profile.hosts is None:
+        return (
+            f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}."
+            f"{rng.randrange(256)}:25"
+        )
+    host = rng.randrange(profile.hosts)
+    return f"198.{18 + host // 65536}.{host // 256 % 256}.{host % 256}:25"
+
+
+def _session(
+    rng: random.Random, when: dt.datetime, session: int, profile: Profile = PROFILES["clean"]
+) -> list[tuple[dt.datetime, str]]:
     connector = rng.choice(CONNECTORS)
     local = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}:{rng.randrange(1024, 65535)}"
-    remote = (
-        f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}:25"
-    )
+    remote = _remote(rng, profile)
     session_id = f"{0x08D50D3D00000000 + session:016X}"
-    fails = rng.random() < 0.05
+    fails = rng.random() < profile.failing
+    kind = rng.choice(profile.kinds) if fails else ""
+    banner = f"220 mx{rng.randrange(100)}.example.net Microsoft ESMTP MAIL Service ready"
+    if profile.banner_times:
+        banner += f" at {when:%a, %d %b %Y %H:%M:%S} +0000"
+    if kind == "connect":
+        return _rows(
+            rng,
+            when,
+            connector,
+            session_id,
+            local,
+            remote,
+            [
+                ("*", "", "attempting to connect"),
+                (
+                    "*",
+                    "",
+                    "Failed to connect. Winsock error code: 10060, Win32 error code: 10060.",
+                ),
+                ("-", "", "Local"),
+            ],
+        )
     lines = [
         ("+", "", ""),
-        ("<", f"220 mx{rng.randrange(100)}.example.net Microsoft ESMTP MAIL Service ready", ""),
+        ("<", banner, ""),
         (">", "EHLO mail.contoso.com", ""),
         ("<", "250-mx.example.net Hello [203.0.113.7]", ""),
         ("<", "250-SIZE 157286400", ""),
@@ -68,10 +130,14 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
         ("*", CERTIFICATES[connector][1], "Certificate thumbprint"),
         ("*", "*.contoso.com;contoso.com", "Certificate alternate names"),
     ]
-    if fails:
+    if kind in _FAILURES:
+        lines += [("*", "", _FAILURES[kind]), ("-", "", "Local")]
+    elif kind == "reply":
         lines += [
-            ("*", "", "TLS negotiation failed with error UnknownCredentials"),
-            ("-", "", "Local"),
+            ("*", "", SUCCESS),
+            (">", "EHLO mail.contoso.com", ""),
+            ("<", "451 4.7.0 Temporary server error. Please try again later. PRX5", ""),
+            ("-", "", "Remote"),
         ]
     else:
         lines += [
@@ -98,6 +164,18 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
             ("<", "221 2.0.0 Service closing transmission channel", ""),
             ("-", "", "Local"),
         ]
+    return _rows(rng, when, connector, session_id, local, remote, lines)
+
+
+def _rows(
+    rng: random.Random,
+    when: dt.datetime,
+    connector: str,
+    session_id: str,
+    local: str,
+    remote: str,
+    lines: list[tuple[str, str, str]],
+) -> list[tuple[dt.datetime, str]]:
     rows = []
     moment = when
     for sequence, (event, data, context) in enumerate(lines):
@@ -115,16 +193,24 @@ def _session(rng: random.Random, when: dt.datetime, session: int) -> list[tuple[
     return rows
 
 
-def generate(folder: Path, files: int, megabytes: int, seed: int = 4051498) -> list[Path]:
+def generate(
+    folder: Path,
+    files: int,
+    megabytes: float,
+    seed: int = 4051498,
+    profile: str = "clean",
+) -> list[Path]:
     """Write ``files`` logs of about ``megabytes`` MB each into ``folder``; return them."""
+    shape = PROFILES[profile]
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     start = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
     session = 0
     paths = []
     for index in range(files):
-        path = folder / f"SEND20261101{index:02d}-1.LOG"
-        target = megabytes * 1_000_000
+        # Exchange's hourly names; more files than hours take instance numbers.
+        path = folder / f"SEND20261101{index % 24:02d}-{index // 24 + 1}.LOG"
+        target = int(megabytes * 1_000_000)
         written = 0
         with path.open("wb") as out:
             out.write(b"\xef\xbb\xbf")
@@ -133,7 +219,7 @@ def generate(folder: Path, files: int, megabytes: int, seed: int = 4051498) -> l
                 # Sessions interleave: several run at once and their rows are merged.
                 batch = []
                 for _ in range(8):
-                    batch.extend(_session(rng, start, session))
+                    batch.extend(_session(rng, start, session, shape))
                     session += 1
                     start += dt.timedelta(milliseconds=rng.randrange(5, 200))
                 batch.sort(key=lambda item: item[0])
@@ -153,9 +239,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
     parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--megabytes", type=int, default=10)
+    parser.add_argument("--megabytes", type=float, default=10)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="clean")
     arguments = parser.parse_args()
-    generate(arguments.folder, arguments.files, arguments.megabytes)
+    generate(arguments.folder, arguments.files, arguments.megabytes, profile=arguments.profile)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,10 @@ import importlib
 import warnings
 from typing import Any
 
+# Importing the views installs how models print and show in notebooks
+# (exchange_tls.display): importing the package is enough for print(diagnosis).
+from exchange_tls import views  # noqa: F401 -- imported for its hooks
+from exchange_tls._version import __version__
 from exchange_tls.certificates import (
     CertificateStatus,
     DistinguishedName,
@@ -86,9 +90,9 @@ from exchange_tls.remediation import Command, Purpose, RemediationStep
 from exchange_tls.results import ReadResult
 from exchange_tls.smtp import EnhancedStatusCode, SmtpReply, parse_smtp_reply
 from exchange_tls.sources import SourceRef
+from exchange_tls.tls_reports import TlsReport, parse_tls_reports, read_tls_reports
+from exchange_tls.tls_results import TlsResultType
 from exchange_tls.tls_settings import TlsSettings, parse_tls_settings, read_tls_settings
-
-__version__ = "0.1.0.dev0"
 
 # The API reference (docs/api.md) groups these names; a test holds the two together.
 __all__ = [
@@ -139,6 +143,8 @@ __all__ = [
     "SourceRef",
     "TlsCertificateName",
     "TlsHandshake",
+    "TlsReport",
+    "TlsResultType",
     "TlsSettings",
     "Verdict",
     "__version__",
@@ -158,6 +164,7 @@ __all__ = [
     "parse_send_connectors",
     "parse_smtp_reply",
     "parse_tls_certificate_name",
+    "parse_tls_reports",
     "parse_tls_settings",
     "read_certificates",
     "read_events",
@@ -167,6 +174,7 @@ __all__ = [
     "read_queues",
     "read_receive_connectors",
     "read_send_connectors",
+    "read_tls_reports",
     "read_tls_settings",
     "select_certificate",
 ]

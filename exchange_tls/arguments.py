@@ -73,7 +73,7 @@ _BY_NAME: dict[str, Takes] = {
     "pasted": (_instance(bool), "a bool"),
     "progress": (lambda value: value is None or callable(value), "a callable or None"),
     "server_fqdn": (_optional(str), "a str or None"),
-    "jobs": (_instance(int), "an int (1: in this process)"),
+    "jobs": (_optional(int), "an int or None (None: every core; 1: in this process)"),
     "executor": (
         lambda value: value is None or callable(getattr(value, "submit", None)),
         "a concurrent.futures.Executor or None",
@@ -84,6 +84,22 @@ _BY_NAME: dict[str, Takes] = {
     "rows": (_iterable, "an iterable of ProtocolLogRow"),
     "inventory": (_iterable, "an iterable of ExchangeCertificate"),
 }
+
+
+# The parse_* functions that have a read_* twin taking a binary file.
+_PARSERS_WITH_READERS = frozenset(
+    {
+        "parse_certificates",
+        "parse_events",
+        "parse_hybrid_configuration",
+        "parse_manifest",
+        "parse_protocol_log",
+        "parse_queues",
+        "parse_receive_connectors",
+        "parse_send_connectors",
+        "parse_tls_settings",
+    }
+)
 
 
 def _describe(value: object) -> str:
@@ -97,9 +113,9 @@ def check_argument(function: str, parameter: str, value: object, takes: Takes) -
         return
     message = f"{function}(): {parameter} takes {description}, not {_describe(value)}"
     if parameter == "text" and isinstance(value, (bytes, bytearray)):
-        reader = function.replace("parse_", "read_", 1)
         message += "; decode it"
-        if reader != function:
+        if function in _PARSERS_WITH_READERS:
+            reader = function.replace("parse_", "read_", 1)
             message += f", or read the bytes with {reader}(io.BytesIO(data))"
     elif parameter == "file" and isinstance(value, (bytes, bytearray)):
         message += "; wrap bytes in io.BytesIO"

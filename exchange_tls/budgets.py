@@ -45,6 +45,10 @@ MAX_ARCHIVE_DEPTH = 3
 MAX_INFLATE_RATIO = 200
 
 
+# The most inflated by one read of a member, between checks of the limits.
+_CHUNK = 1024 * 1024
+
+
 class TooLarge(Exception):
     """A limit of :data:`MAX_TEXT_BYTES`, :data:`MAX_ARCHIVE_BYTES` or the ratio was hit."""
 
@@ -97,7 +101,9 @@ class Limited(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         """Read into ``buffer``; raise :class:`TooLarge` at a limit."""
-        data = self._member.read(len(buffer))
+        # At most a chunk at a time, so that a limit is checked as the member inflates,
+        # not after one read of everything a large buffer asked for.
+        data = self._member.read(min(len(buffer), _CHUNK))
         self._read += len(data)
         self._budget.spend(len(data))
         ratio_floor = max(self._compressed_size, 1) * MAX_INFLATE_RATIO

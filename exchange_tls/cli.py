@@ -10,7 +10,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import stat
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,23 +23,25 @@ from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
+from exchange_tls.display import format_named, formats
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.loading import Progress, load_evidence
+from exchange_tls.output_file import written_whole
 from exchange_tls.pipeline import ENGINES
 from exchange_tls.powershell.dates import from_iso
+from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
     filter_evidence,
-    markdown_report,
     pick,
     records,
     summary,
     table,
-    text_report,
 )
 from exchange_tls.views.text import more
+from exchange_tls.views.tls_reports import tls_report_summary
 
 __all__ = ["build_parser", "main"]
 
@@ -135,63 +136,22 @@ def _load(arguments: argparse.Namespace) -> Evidence:
             *paths,
             date_order=arguments.date_order,
             progress=_progress(sys.stderr),
-            jobs=getattr(arguments, "jobs", 1),
+            jobs=getattr(arguments, "jobs", None),
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
         )
     return filter_evidence(evidence, filters)
 
 
-class _CannotWrite(ExchangeTlsError):
-    """The ``--output`` file could not be written; the message names it and why."""
-
-
 @contextlib.contextmanager
 def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
-    """Yield where to write: the ``--output`` file, else standard output.
-
-    A file is written whole or not at all: to a temporary file in its folder, renamed
-    over it once complete, so that a failed write (a full disk, ``ulimit -f``) leaves the
-    old file as it was. A device or a pipe (``/dev/stdout``) is written in place.
-    """
+    """Yield where to write: the ``--output`` file (written whole or not at all), else stdout."""
     target = getattr(arguments, "output", None)
     if target is None or str(target) == STDIN:
         yield sys.stdout
         return
-    # Through a symbolic link to the file it names, so that the link stays a link.
-    final = Path(os.path.realpath(target))
-    try:
-        existing: os.stat_result | None = final.stat()
-    except OSError:
-        existing = None
-    temporary: str | None = None
-    try:
-        if existing is not None and not stat.S_ISREG(existing.st_mode):
-            with open(final, "w", encoding="utf-8", newline="\n") as stream:
-                yield stream
-            return
-        handle, temporary = tempfile.mkstemp(prefix=f".{final.name}.", dir=final.parent)
-        with open(handle, "w", encoding="utf-8", newline="\n") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = stat.S_IMODE(existing.st_mode) if existing is not None else 0o666 & ~umask
-        os.chmod(temporary, mode)
-        os.replace(temporary, final)
-        temporary = None
-    except OSError as error:
-        reason = error.strerror or str(error)
-        if existing is None:
-            reason += "; nothing was written"
-        elif stat.S_ISREG(existing.st_mode):
-            reason += "; the old file is unchanged"
-        raise _CannotWrite(f"cannot write {target}: {reason}") from error
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+    with written_whole(target) as stream:
+        yield stream
 
 
 # -- diagnose ------------------------------------------------------------------------------
@@ -223,17 +183,10 @@ def _diagnose(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds_from(arguments))
     with _output(arguments) as stream:
-        if arguments.format == "json":
-            stream.write(for_json(diagnosis.to_json()) + "\n")
-        elif arguments.format == "markdown":
-            stream.write(markdown_report(diagnosis) + "\n")
-        elif arguments.format == "html":
-            stream.write(diagnosis.to_html(evidence))
-        elif arguments.format == "ps1":
-            stream.write(diagnosis.to_script())
-        else:
-            stream.write(text_report(diagnosis, colour=_colour(stream, arguments.no_color)))
-            stream.write("\n")
+        # The views' registry of formats (exchange_tls.views.formats) renders each one.
+        document = format_named(arguments.format)
+        colour = document.name == "text" and _colour(stream, arguments.no_color)
+        stream.write(document.render(diagnosis, evidence, colour=colour))
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
 
@@ -244,12 +197,18 @@ def _diagnose(arguments: argparse.Namespace) -> int:
 def _summary(arguments: argparse.Namespace) -> int:
     evidence = _load(arguments)
     counted = summary(evidence)
+    reported = tls_report_summary(evidence.tls_reports) if evidence.tls_reports else None
     with _output(arguments) as stream:
         if arguments.format == "json":
-            text = json.dumps(counted.to_dict(), indent=2, ensure_ascii=False)
+            document = counted.to_dict()
+            if reported is not None:
+                document["tls_reports"] = reported.to_dict()
+            text = json.dumps(document, indent=2, ensure_ascii=False)
             stream.write(for_json(text) + "\n")
         else:
             stream.write(for_terminal(str(counted), newlines=True) + "\n")
+            if reported is not None:
+                stream.write("\n" + for_terminal(str(reported), newlines=True) + "\n")
     _report_problems(evidence.problems)
     return EXIT_HEALTHY
 
@@ -372,14 +331,10 @@ def _date_order(text: str) -> str:
     return order
 
 
+#: The help of each format: the diagnosis formats' from the views' registry, then tables'.
 _FORMAT_HELP = {
-    "text": "text for a terminal (default)",
-    "json": "json for other tools",
+    **{entry.name: entry.description for entry in formats()},
     "csv": "csv for a spreadsheet",
-    "markdown": "markdown for a ticket or a wiki",
-    "html": "html: one self-contained page to share (verdict, findings, evidence, "
-    "timeline, certificates; opens from disk with no network)",
-    "ps1": "ps1: the remediation script",
 }
 
 
@@ -445,10 +400,11 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         "--jobs",
         "-j",
         type=_jobs,
-        default=1,
+        default=None,
         metavar="N",
-        help="summarise protocol log files in N processes (default 1; the diagnosis is the "
-        "same whatever N)",
+        help="summarise protocol log files in N processes (default: every core this process "
+        "may use, for logs of 32 MiB or more; 1 reads them in this process; the diagnosis is "
+        "the same whatever N)",
     )
     command.add_argument(
         "--engine",
@@ -456,7 +412,8 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         default="auto",
         help="how protocol log files are read: columnar (the columnar extra, pyarrow) for "
         "each file it can read exactly, careful (the streaming reader) always, or auto: "
-        "columnar when installed (default; the diagnosis is the same)",
+        "columnar when installed, for logs of 16 MiB or more and files of 256 KiB or more "
+        "(default; the diagnosis is the same)",
     )
     command.add_argument(
         "--date-order",
@@ -513,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _evidence_options(diagnose_command, optional=True)
-    _format_option(diagnose_command, ("text", "json", "markdown", "html", "ps1"))
+    _format_option(diagnose_command, tuple(entry.name for entry in formats()))
     diagnose_command.add_argument(
         "--now", type=iso_time, metavar="TIME", help="judge validity at this time (ISO 8601)"
     )
@@ -566,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(rules_command, ("text", "csv", "json"))
     rules_command.set_defaults(run=_rules)
+    probe_command.add_parser(commands)
     return parser
 
 

@@ -36,15 +36,18 @@ from exchange_tls.connectors.reader import parse_receive_connectors, parse_send_
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.events.models import event_key
 from exchange_tls.events.reader import parse_events, recognises_events
+from exchange_tls.inventory.reader import inventory_key, looks_like_inventory, parse_inventory
 from exchange_tls.manifest import looks_like_manifest, parse_manifest
 from exchange_tls.merging import merge_records
 from exchange_tls.powershell.dates import DateOrder
 from exchange_tls.powershell.records import PSObject
+from exchange_tls.probe_results.saved import looks_like_probe_results, parse_probe_results
 from exchange_tls.protocol_log.models import Direction, SmtpSession
 from exchange_tls.protocol_log.reader import parse_protocol_log
 from exchange_tls.protocol_log.sessions import assemble_sessions
 from exchange_tls.protocol_log.summary import SessionSummary
 from exchange_tls.queues.reader import parse_queues
+from exchange_tls.tls_reports.reader import looks_like_tls_report, parse_tls_reports
 from exchange_tls.tls_settings.reader import parse_tls_settings, recognises_tls_settings
 
 __all__ = ["ALL_KINDS", "KINDS", "LOG_KINDS", "Kind", "ReadOptions", "kind_named", "recognise"]
@@ -137,7 +140,7 @@ class Kind:
         """
         items = list(records)
         if self.single:
-            later = [item for item in items[1:] if item != items[0]]
+            later = [item for item in items[1:] if _facts(item) != _facts(items[0])]
             if not later:
                 return items[:1], []
             return items[:1], [
@@ -157,6 +160,13 @@ class Kind:
         if self.servers is None:
             return []
         return [name for record in self.records(evidence) for name in self.servers(record)]
+
+
+def _facts(record: Any) -> Any:
+    """Return a record without where it came from: two files may state the same facts."""
+    if attrs.has(type(record)) and "source" in attrs.fields_dict(type(record)):
+        return attrs.evolve(record, source=None)
+    return record
 
 
 def _reader(parse: Callable[..., Any], *, dated: bool = False) -> Parse:
@@ -240,6 +250,24 @@ KINDS: tuple[Kind, ...] = (
         recognise_text=looks_like_manifest,
     ),
     Kind(
+        name="tls-reports",
+        field="tls_reports",
+        noun="TLS report",
+        description="SMTP TLS reports (RFC 8460), mailed to the rua address of _smtp._tls.<domain>",
+        parse=_reader(parse_tls_reports),
+        recognise_text=looks_like_tls_report,
+    ),
+    Kind(
+        name="probes",
+        field="probes",
+        noun="probe",
+        description="a saved probe of the remote host (exchange-tls probe HOST --format json "
+        "-o FILE)",
+        parse=_reader(parse_probe_results),
+        recognise_text=looks_like_probe_results,
+        key=lambda probe: (probe.host.casefold(), probe.port, probe.probed_at),
+    ),
+    Kind(
         name="tls-settings",
         field="tls_settings",
         noun="registry export",
@@ -266,6 +294,16 @@ KINDS: tuple[Kind, ...] = (
         parse=_reader(parse_hybrid_configuration),
         recognise_records=looks_like_hybrid_configuration,
         key=hybrid_key,
+    ),
+    Kind(
+        name="inventory",
+        field="inventory",
+        noun="server inventory record",
+        description="Get-ExchangeServer | Format-List * and Get-CimInstance "
+        "Win32_OperatingSystem | Format-List Caption,Version,BuildNumber",
+        parse=_reader(parse_inventory),
+        recognise_records=looks_like_inventory,
+        key=inventory_key,
     ),
     Kind(
         name="certificates",

@@ -16,8 +16,8 @@ Theory of operation.
 4. **Groups and scopes.** The files of each path given are one group; a group that names
    several servers is split by its subfolders. Each group's server is learned from its
    evidence (:mod:`exchange_tls.diagnosis.scopes`), and groups of one server are one scope,
-   their records merged with conflicts reported
-   (:func:`~exchange_tls.merging.merge_records`).
+   their records merged with conflicts reported, as the files of one group are
+   (:meth:`Evidence.merge <exchange_tls.Evidence.merge>`).
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ from exchange_tls.diagnosis.scopes import gather, named_servers
 from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.reader import EVTX_MAGIC, read_events
 from exchange_tls.kinds import KINDS, ReadOptions, recognise
-from exchange_tls.merging import merge_records
-from exchange_tls.pipeline import Engine, LogSummary, map_logs
+from exchange_tls.pipeline import Engine, LogSummary, reduce_logs
 from exchange_tls.powershell.dates import DateOrder, normalise_date_order
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.protocol_log.pasted import repair_pasted
@@ -61,6 +60,8 @@ from exchange_tls.protocol_log.sessions import MAX_SESSION_ROWS
 from exchange_tls.protocol_log.summary import SummaryBuilder, summarise_rows
 from exchange_tls.queues.last_error import parse_last_error
 from exchange_tls.sources import decode_bytes
+from exchange_tls.tls_reports.reader import GZIP_MAGIC, gunzip, gzip_holds_tls_report
+from exchange_tls.translated_log import describe_translated_log
 from exchange_tls.walking import NOT_OPENED, ZIP_MAGIC, Blob, open_archive, walk
 
 __all__ = [
@@ -181,8 +182,15 @@ _ERROR_START = re.compile(
 )
 
 
+_REPLY_CODE = re.compile(r"(?<!\d)[2-5]\d\d(?!\d)")
+
+
 def _holds_queue_error(text: str) -> bool:
     """Whether the text is, or holds within prose, a queue error that explain decodes."""
+    if _REPLY_CODE.search(text) is None:
+        # Every reply has its code: without one, the parser (the cost of a tiny file
+        # nobody could place) has nothing to find.
+        return False
     candidates = [text] if len(text) < 4000 else []
     for match in itertools.islice(_ERROR_START.finditer(text), 5):
         end = text.find("\n", match.start())
@@ -205,6 +213,14 @@ def _unclassified(text: str, name: str, reason: str | None = None) -> Problem:
     if reason is not None:
         message = f"could not read this file ({reason}); it was left out"
     code = "unclassified"
+    translated = describe_translated_log(text) if reason is None else None
+    if translated is not None:
+        return Problem(
+            message=f"{translated}; it was left out",
+            source=name,
+            severity=Severity.WARNING,
+            code="translated-log",
+        )
     if reason is None and _holds_queue_error(text):
         message = (
             "holds a queue error without its queue (no Identity or NextHopDomain), so it "
@@ -235,7 +251,7 @@ def load_evidence(
     tz: dt.tzinfo = dt.timezone.utc,
     progress: Progress | None = None,
     server_fqdn: str | None = None,
-    jobs: int = 1,
+    jobs: int | None = None,
     executor: Executor | None = None,
     keep_sessions: bool = False,
     engine: Engine = "auto",
@@ -246,8 +262,10 @@ def load_evidence(
     reported in ``Evidence.problems`` and listed in ``Evidence.files`` with the reason.
     Protocol logs are summarised as they stream: ``Evidence.sessions`` holds every unusual
     session and a few ordinary ones, ``Evidence.summary`` counts the rest; with
-    ``keep_sessions=True`` every session is kept whole. ``jobs`` summarises log files in a
-    pool of processes; ``executor`` on any :class:`concurrent.futures.Executor`.
+    ``keep_sessions=True`` every session is kept whole. ``jobs`` is how many processes
+    summarise log files: by default every core this process may use, for logs large
+    enough to gain from it (:func:`exchange_tls.pipeline.reduce_logs`); ``1``, this
+    process alone. ``executor`` runs them on any :class:`concurrent.futures.Executor`.
     ``engine`` chooses how log files on disk are read (``"auto"``, ``"careful"`` or
     ``"columnar"``, see :data:`exchange_tls.pipeline.Engine`); the evidence is the same.
     Evidence of several servers comes back with one scope per server (``Evidence.scopes``).
@@ -298,16 +316,22 @@ def load_evidence(
                 total += sum(member.size for member in members)
             else:
                 reads.append(read)
-    logs = map_logs(
+    # Logs on disk are summarised and merged as they complete, one summary per group
+    # (root and part), so that memory does not grow with the number of files.
+    groups: dict[tuple[str, str | None], int] = {}
+    reduced = reduce_logs(
         [blob.path for _, blob in on_disk if blob.path is not None],
+        groups=[groups.setdefault((root, blob.part), len(groups)) for root, blob in on_disk],
         jobs=jobs,
         executor=executor,
         keep_all=keep_sessions,
         engine=engine,
     )
-    for (root, blob), log in zip(on_disk, logs, strict=True):
+    for (root, blob), problems in zip(on_disk, reduced.problems, strict=True):
         file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
-        reads.append(_Read(root=root, part=blob.part, file=file, log=log, problems=log.problems))
+        reads.append(_Read(root=root, part=blob.part, file=file, problems=problems))
+    for (root, part), group in groups.items():
+        reads.append(_Read(root=root, part=part, log=LogSummary(builder=reduced.builders[group])))
     if progress is not None:
         progress(total, total, "")
     return gather(_groups(reads, server_fqdn, keep_sessions))
@@ -374,7 +398,9 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         if head_bytes.startswith(ZIP_MAGIC):
             # Never read as another kind: a stored zip shows its members' text.
             return _Read(root=root, part=blob.part, archive=True)
-        other = _other_archive(head_bytes)
+        # A gzip'ed TLS report (.json.gz, RFC 8460) is read; other gzip data is an archive.
+        report_gzip = head_bytes.startswith(GZIP_MAGIC) and gzip_holds_tls_report(head_bytes)
+        other = None if report_gzip else _other_archive(head_bytes)
         if other is not None:
             problem = Problem(
                 message=f"not read: {other} archive; only zip archives are opened "
@@ -420,6 +446,8 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         # zip of 100,000 tiny members opened each twice).
         whole = len(head_bytes) < _HEAD_BYTES
         data = head_bytes if whole else read_limited(blob.open, MAX_TEXT_BYTES)
+        if report_gzip:
+            data = gunzip(data, MAX_TEXT_BYTES)
     except TooLarge as error:
         problem = Problem(
             message=f"not read: {error} (the limits are in SECURITY.md)",
@@ -453,6 +481,12 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
         collector.extend(list(found))
     except ParseError as error:
         collector.report(error.to_problem())
+    refusal = next((p.message for p in collector.problems if p.code in _REFUSALS), None)
+    if not parsed and refusal is not None:
+        # Refused whole (unsafe XML, too deep): left out, with the reason, in the coverage.
+        problem = _unclassified(decoded.text, name, refusal)
+        collector.report(problem)
+        file = attrs.evolve(_left_out(blob, problem), size=len(data))
     return _Read(
         root=root, part=blob.part, file=file, records=tuple(parsed), problems=collector.problems
     )
@@ -484,44 +518,32 @@ def _groups(reads: list[_Read], server_fqdn: str | None, keep: bool) -> dict[str
     return groups
 
 
+def _part(read: _Read) -> Evidence:
+    """Return one file's records as evidence of its kind, with the file's problems."""
+    kind = next(
+        (kind for kind in KINDS if read.file is not None and read.file.kind == kind.name), None
+    )
+    if kind is None:
+        return Evidence(problems=read.problems)
+    records = (read.records[0] if read.records else None) if kind.single else read.records
+    fields: dict[str, Any] = {kind.field: records}
+    return Evidence(**fields, problems=read.problems)
+
+
 def _evidence(reads: list[_Read], server_fqdn: str | None, keep: bool) -> Evidence:
-    """Return the evidence of some files: records merged per kind, logs summarised."""
-    problems = [problem for read in reads for problem in read.problems]
-    fields: dict[str, Any] = {}
-    for kind in KINDS:
-        items = [
-            record
-            for read in reads
-            if read.file is not None and read.file.kind == kind.name
-            for record in read.records
-        ]
-        if kind.key is not None:
-            items, conflicts = merge_records(items, kind.key, kind=kind.name)  # type: ignore[type-var] # records of a kind are attrs instances
-            problems.extend(conflicts)
-        fields[kind.field] = items
-    manifests = fields.pop("manifest")
-    if len(manifests) > 1:
-        problems.append(
-            Problem(
-                message="a second collector manifest; the first one is used",
-                source=str(getattr(manifests[1], "source", None) or "<manifest>"),
-                severity=Severity.WARNING,
-                code="second-manifest",
-            )
-        )
-    manifest = manifests[0] if manifests else None
+    """Return the evidence of some files: merged kind by kind (Evidence.merge), logs summarised."""
+    merged = Evidence.merge(_part(read) for read in reads)
+    manifest = merged.manifest
     builder = SummaryBuilder(keep_all=keep)
     for read in reads:
         if read.log is not None:
             builder.merge(read.log.builder)
     summary = builder.freeze()
-    problems.extend(_truncated(builder.truncated))
-    return Evidence(
-        **fields,
+    return attrs.evolve(
+        merged,
         sessions=summary.sessions,
         summary=None if keep else summary,
-        manifest=manifest,
-        problems=problems,
+        problems=(*merged.problems, *_truncated(builder.truncated)),
         server_fqdn=server_fqdn or (manifest.fqdn if manifest is not None else None),
         files=[
             LoadedFile(

@@ -12,31 +12,54 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from typing import Literal
 
 import attrs
 
-from exchange_tls.errors import Problem, Severity
+from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.reader import iter_protocol_rows, parse_protocol_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, summarise_rows
 
 __all__ = [
+    "COLUMNAR_MIN_BYTES",
+    "COLUMNAR_MIN_FILE_BYTES",
     "ENGINES",
+    "PARALLEL_MIN_BYTES",
     "Engine",
     "LogSummary",
+    "ReducedLogs",
+    "WorkerDied",
+    "available_cores",
     "map_logs",
+    "reduce_logs",
     "summarise_log",
     "summarise_logs",
     "summarise_text",
 ]
 
+#: With ``engine="auto"``, logs smaller than this in all are read by the careful reader:
+#: importing pyarrow and numpy costs more time (about 0.3 s) and memory (about 60 MiB)
+#: than the columnar path saves on them.
+COLUMNAR_MIN_BYTES = 16 * 1024 * 1024
+#: With ``engine="auto"``, a file smaller than this is read by the careful reader even
+#: among large logs: the columnar path's fixed cost per file is more than it saves.
+COLUMNAR_MIN_FILE_BYTES = 256 * 1024
+
 #: How a log file is read: ``"careful"``, the streaming reader, always;
 #: ``"columnar"``, the columnar fast path of the ``columnar`` extra for each file it can
 #: read exactly, the careful reader for the rest; ``"auto"``, columnar when the extra is
-#: installed, else careful.
+#: installed and the logs are large enough to gain from it (:data:`COLUMNAR_MIN_BYTES` in
+#: all, :data:`COLUMNAR_MIN_FILE_BYTES` a file), else careful.
 Engine = Literal["auto", "careful", "columnar"]
 ENGINES: tuple[Engine, ...] = ("auto", "careful", "columnar")
 
@@ -57,7 +80,18 @@ def summarise_log(
     A file that cannot be read to its end keeps the rows read before, and says so.
     ``engine`` chooses the reader (see :data:`Engine`); both give the same summary.
     ``keep_all`` summaries are always read carefully, since every row becomes a session.
+    With ``"auto"``, a file smaller than :data:`COLUMNAR_MIN_BYTES` is read carefully too.
     """
+    if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_BYTES:
+        engine = "careful"
+    return _summarise_one(path, keep_all=keep_all, engine=engine)
+
+
+def _summarise_one(path: str | os.PathLike[str], *, keep_all: bool, engine: Engine) -> LogSummary:
+    # "auto" here means the logs in all are large enough for pyarrow; a small file still
+    # costs the columnar path more (a few milliseconds a file) than it saves.
+    if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_FILE_BYTES:
+        engine = "careful"
     if _use_columnar(engine) and not keep_all:
         builder = summarise_clean_log(path)
         if builder is not None:
@@ -102,29 +136,366 @@ def summarise_text(
     return LogSummary(builder=builder, problems=log.problems)
 
 
-def _merge(parts: Iterable[LogSummary]) -> tuple[SessionSummary, tuple[Problem, ...]]:
+class WorkerDied(ExchangeTlsError):
+    """A worker process died (killed, or out of memory) while it summarised log files.
+
+    The files it was reading are named; rerunning with ``jobs=1`` reads them in this
+    process, where an error is reported as a problem of its file.
+    """
+
+    def __init__(self, reading: Sequence[str]) -> None:
+        #: The files being read when it died, one of which killed it (or was being read
+        #: when something else did).
+        self.reading = tuple(reading)
+        named = " or ".join(self.reading[:3]) or "protocol logs"
+        more = f" (or {len(self.reading) - 3} more)" if len(self.reading) > 3 else ""
+        super().__init__(
+            f"a worker process died twice (killed, or out of memory) while reading {named}"
+            f"{more}; rerun with --jobs 1 to read in this process"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class ReducedLogs:
+    """Protocol log files summarised and merged as they completed: one builder per group.
+
+    ``builders`` maps each group given to :func:`reduce_logs` to the merge of its files'
+    summaries; ``problems`` holds each file's problems, in the order of the paths.
+    """
+
+    builders: dict[int, SummaryBuilder] = attrs.field(eq=False)
+    problems: tuple[tuple[Problem, ...], ...] = ()
+
+
+def available_cores() -> int:
+    """Return the number of cores this process may run on (its affinity), at least 1."""
+    count = getattr(os, "process_cpu_count", None)  # Python 3.13 and later
+    if count is not None:
+        return max(1, int(count() or 1))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
+#: With ``jobs=None``, inputs smaller than this are read in this process: starting a
+#: pool of processes costs more than it gains on them.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+# A batch's files are summarised and merged by one worker, so that one merged summary,
+# not one per file, is pickled back. Batches are cut by size alone, never by the number
+# of workers, and merged in their order: the summaries then merge in the same grouping
+# and order whatever runs them, so that a summary that is not quite associative (one
+# that folds its rarest causes) still gives the same JSON for every job count.
+_BATCH_BYTES = 16 * 1024 * 1024
+_BATCH_FILES = 2000
+# Batches in flight per worker: each finished one is merged, and another sent, at once,
+# so that the parent holds a bounded number of summaries whatever the number of files.
+_IN_FLIGHT_PER_WORKER = 2
+#: A test-only hook: a worker process that is about to read a file with this name
+#: kills itself, as the kernel's out-of-memory killer would. With
+#: ``EXCHANGE_TLS_TEST_KILL_ONCE`` naming a marker file, only the first such worker does.
+_KILL_HOOK = "EXCHANGE_TLS_TEST_KILL_WORKER"
+_KILL_ONCE = "EXCHANGE_TLS_TEST_KILL_ONCE"
+
+
+@attrs.frozen
+class _Batch:
+    """Files for one worker: (place in the paths, group, path) each."""
+
+    items: tuple[tuple[int, int, str], ...]
+    keep_all: bool
+    engine: Engine
+
+
+@attrs.frozen
+class _BatchResult:
+    builders: dict[int, SummaryBuilder] = attrs.field(eq=False)
+    problems: tuple[tuple[int, tuple[Problem, ...]], ...]
+
+
+def _summarise_batch(batch: _Batch) -> _BatchResult:
+    """Summarise a batch's files and merge them per group, in the worker."""
+    builders: dict[int, SummaryBuilder] = {}
+    problems: list[tuple[int, tuple[Problem, ...]]] = []
+    hook = os.environ.get(_KILL_HOOK)
+    for index, group, path in batch.items:
+        if hook and os.path.basename(path) == hook:
+            _kill_this_worker()
+        log = _summarise_one(path, keep_all=batch.keep_all, engine=batch.engine)
+        kept = builders.get(group)
+        if kept is None:
+            builders[group] = log.builder
+        else:
+            kept.merge(log.builder)
+        if log.problems:
+            problems.append((index, log.problems))
+    return _BatchResult(builders=builders, problems=tuple(problems))
+
+
+def _kill_this_worker() -> None:
+    """Die (the test hook) as a killed worker does, never in the main process."""
+    import multiprocessing
+    import signal
+
+    if multiprocessing.parent_process() is None:
+        return
+    marker = os.environ.get(_KILL_ONCE)
+    if marker:
+        try:
+            with open(marker, "x"):
+                pass
+        except FileExistsError:
+            return
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _batches(
+    items: list[tuple[int, int, str]], sizes: list[int]
+) -> list[list[tuple[int, int, str]]]:
+    """Cut the files, in order, into batches of about :data:`_BATCH_BYTES` each."""
+    batches: list[list[tuple[int, int, str]]] = []
+    current: list[tuple[int, int, str]] = []
+    held = 0
+    for item, size in zip(items, sizes, strict=True):
+        current.append(item)
+        held += size
+        if held >= _BATCH_BYTES or len(current) >= _BATCH_FILES:
+            batches.append(current)
+            current, held = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def reduce_logs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    groups: Sequence[int] | None = None,
+    jobs: int | None = None,
+    executor: Executor | None = None,
+    keep_all: bool = False,
+    engine: Engine = "auto",
+) -> ReducedLogs:
+    """Summarise log files and merge the summaries as they complete, per group.
+
+    ``groups`` gives each path's group (all in group 0 by default); the files of a group
+    merge into one builder. Nothing holds every file's summary: memory stays flat in the
+    number of files. ``jobs`` is the number of processes: ``None`` (the default) uses
+    every core this process may run on (:func:`available_cores`) when the files are
+    large enough to gain from it (:data:`PARALLEL_MIN_BYTES`), and ``1`` reads them
+    here. ``executor`` runs batches of files on any :class:`concurrent.futures.Executor`
+    (a Dask client's works): each batch is summarised and merged where it runs, and only
+    its merged summary travels. The result does not depend on ``jobs`` or the executor.
+
+    Raises :class:`WorkerDied` when a worker process dies twice on the same files.
+    """
+    names = [os.fspath(path) for path in paths]
+    group_of = [0] * len(names) if groups is None else list(groups)
+    if len(group_of) != len(names):
+        raise ValueError("groups must give one group per path")
+    if jobs is not None and (isinstance(jobs, bool) or jobs < 1):
+        raise ValueError(f"jobs must be a whole number of 1 or more, or None, not {jobs!r}")
+    # An unknown engine, or a missing extra, is said here, once.
+    _use_columnar(engine)
+    if engine == "auto" and sum(_size(name) for name in names) < COLUMNAR_MIN_BYTES:
+        engine = "careful"
+    items = [
+        (index, group, name)
+        for index, (group, name) in enumerate(zip(group_of, names, strict=True))
+    ]
+    problems: list[tuple[Problem, ...]] = [()] * len(names)
+    builders: dict[int, SummaryBuilder] = {}
+
+    def fold(result: _BatchResult) -> None:
+        _merge_into(builders, result.builders)
+        for index, found in result.problems:
+            problems[index] = found
+
+    workers = _workers(jobs, executor, names)
+    sizes = [_size(name) for name in names]
+    batches = [_Batch(tuple(batch), keep_all, engine) for batch in _batches(items, sizes)]
+    if workers <= 1:
+        for batch in batches:
+            fold(_summarise_batch(batch))
+    else:
+        _run_batches(batches, workers, executor, _InOrder(fold))
+    return ReducedLogs(builders=builders, problems=tuple(problems))
+
+
+def _merge_into(builders: dict[int, SummaryBuilder], more: dict[int, SummaryBuilder]) -> None:
+    """Merge ``more`` into ``builders``, group by group (the one merge order everywhere)."""
+    for group, builder in more.items():
+        kept = builders.get(group)
+        if kept is None:
+            builders[group] = builder
+        else:
+            kept.merge(builder)
+
+
+class _InOrder:
+    """Fold batch results in batch order, holding those that finish early until then."""
+
+    def __init__(self, fold: Callable[[_BatchResult], None]) -> None:
+        self._fold = fold
+        self._next = 0
+        self.held: dict[int, _BatchResult] = {}
+
+    def __call__(self, number: int, result: _BatchResult) -> None:
+        self.held[number] = result
+        while self._next in self.held:
+            self._fold(self.held.pop(self._next))
+            self._next += 1
+
+
+def _workers(jobs: int | None, executor: Executor | None, names: list[str]) -> int:
+    """How many processes to use: 1 means here, in this process."""
+    if executor is not None:
+        return max(jobs or 2, 2)
+    if len(names) < 2:
+        return 1
+    if jobs is None:
+        cores = available_cores()
+        if cores < 2 or sum(_size(name) for name in names) < PARALLEL_MIN_BYTES:
+            return 1
+        return min(cores, len(names))
+    return min(jobs, len(names))
+
+
+def _run_batches(
+    batches: list[_Batch],
+    workers: int,
+    executor: Executor | None,
+    deliver: _InOrder,
+) -> None:
+    """Run the batches, a bounded number at a time; deliver each result with its number."""
+    numbered = list(enumerate(batches))
+    if executor is not None:
+        unfinished = _drive(executor, numbered, workers, deliver)
+        if unfinished:
+            raise WorkerDied(_reading(unfinished))
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        unfinished = _drive(pool, numbered, workers, deliver)
+    if not unfinished:
+        return
+    unfinished.sort(key=lambda numbered: numbered[0])
+    # A worker died (killed, out of memory): the pool is broken. The files not yet
+    # merged are read once more, in a fresh pool, one by one, so that a second death
+    # names the file or two being read; each batch is put together again in its order.
+    parts: dict[int, list[_BatchResult | None]] = {
+        number: [None] * len(batch.items) for number, batch in unfinished
+    }
+    retry = [
+        (number * _RETRY_SPACING + position, _Batch((item,), batch.keep_all, batch.engine))
+        for number, batch in unfinished
+        for position, item in enumerate(batch.items)
+    ]
+
+    def collect(key: int, result: _BatchResult) -> None:
+        number, position = divmod(key, _RETRY_SPACING)
+        found = parts[number]
+        found[position] = result
+        if all(part is not None for part in found):
+            merged: dict[int, SummaryBuilder] = {}
+            problems: list[tuple[int, tuple[Problem, ...]]] = []
+            for part in found:
+                assert part is not None  # noqa: S101 -- all() above
+                _merge_into(merged, part.builders)
+                problems.extend(part.problems)
+            deliver(number, _BatchResult(builders=merged, problems=tuple(problems)))
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        unfinished = _drive(pool, retry, workers, collect, in_flight=1)
+        reading = [name for _, batch in unfinished[:workers] for _, _, name in batch.items]
+    if unfinished:
+        raise WorkerDied(reading)
+
+
+# Retried files are numbered batch * spacing + place in the batch.
+_RETRY_SPACING = 1 << 32
+
+
+def _reading(batches: list[tuple[int, _Batch]]) -> list[str]:
+    return [name for _, batch in batches for _, _, name in batch.items]
+
+
+def _drive(
+    executor: Executor,
+    batches: list[tuple[int, _Batch]],
+    workers: int,
+    deliver: Callable[[int, _BatchResult], None],
+    *,
+    in_flight: int = _IN_FLIGHT_PER_WORKER,
+) -> list[tuple[int, _Batch]]:
+    """Submit numbered batches and deliver their results; return those not finished.
+
+    At most ``workers * in_flight`` batches are running or held unmerged at once. On a
+    broken executor, the batches in flight come first in what is returned: one of them
+    was being read when the worker died.
+    """
+    waiting = list(reversed(batches))
+    running: dict[Future[_BatchResult], tuple[int, _Batch]] = {}
+    limit = workers * in_flight
+    held = getattr(deliver, "held", {})
+    broken = False
+    while (waiting and not broken) or running:
+        while waiting and not broken and len(running) + len(held) < limit:
+            numbered = waiting.pop()
+            try:
+                future = executor.submit(_summarise_batch, numbered[1])
+            except BrokenExecutor:
+                waiting.append(numbered)
+                broken = True
+                break
+            running[future] = numbered
+        if not running:
+            break
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            try:
+                result = future.result()
+            except BrokenExecutor:
+                broken = True
+                continue
+            number, _ = running.pop(future)
+            deliver(number, result)
+        if broken:
+            # Batches that finished before the break are kept; the others are returned.
+            wait(running)
+            for future in [future for future in running if future.exception() is None]:
+                number, _ = running.pop(future)
+                deliver(number, future.result())
+            break
+    return [*running.values(), *reversed(waiting)]
+
+
+def _merge(log: ReducedLogs) -> tuple[SessionSummary, tuple[Problem, ...]]:
     builder = SummaryBuilder()
-    problems: list[Problem] = []
-    for part in parts:
-        builder.merge(part.builder)
-        problems.extend(part.problems)
-    return builder.freeze(), tuple(problems)
+    for part in log.builders.values():
+        builder.merge(part)
+    return builder.freeze(), tuple(problem for found in log.problems for problem in found)
 
 
 def summarise_logs(
     paths: Sequence[str | os.PathLike[str]],
     *,
-    jobs: int = 1,
+    jobs: int | None = None,
     executor: Executor | None = None,
     engine: Engine = "auto",
 ) -> tuple[SessionSummary, tuple[Problem, ...]]:
-    """Summarise protocol log files and merge the summaries.
+    """Summarise protocol log files and merge the summaries (see :func:`reduce_logs`).
 
-    ``executor`` runs :func:`summarise_log` on each file (a Dask client's executor works);
-    otherwise ``jobs`` > 1 uses a process pool of that size, and 1 runs here. Problems come
-    back in the order of ``paths``, whatever the order the files were finished in.
+    Problems come back in the order of ``paths``, whatever the order the files were
+    finished in.
     """
-    return _merge(map_logs(paths, jobs=jobs, executor=executor, engine=engine))
+    return _merge(reduce_logs(paths, jobs=jobs, executor=executor, engine=engine))
 
 
 def map_logs(
@@ -135,9 +506,12 @@ def map_logs(
     keep_all: bool = False,
     engine: Engine = "auto",
 ) -> list[LogSummary]:
-    """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``."""
+    """Summarise each file, in ``paths`` order, here, in a process pool or on ``executor``.
+
+    This returns every file's summary, so its memory grows with the number of files:
+    :func:`reduce_logs` merges them as they complete instead.
+    """
     names = [os.fspath(path) for path in paths]
-    # An unknown engine, or a missing extra, is said here, once.
     _use_columnar(engine)
     summarise = functools.partial(summarise_log, keep_all=keep_all, engine=engine)
     if executor is not None:

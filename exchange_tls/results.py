@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, TypeVar, overload
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.errors import Problem
 from exchange_tls.sources import read_source
 
@@ -83,24 +84,14 @@ class ReadResult(Sequence[T]):
         return self.items.count(value)
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import list_html
-
-        return list_html(self.items)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.records import records
-        from exchange_tls.views.tables import text_table
-
-        try:
-            return text_table(records(self.items))
-        except TypeError:  # not models of this package: the items print as a tuple
-            return str(self.items)
+        return display.text(self, default=lambda result: str(result.items))
 
     def to_dataframe(self) -> Any:
         """Return the models as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.views.frames import to_dataframe
-
-        return to_dataframe(self.items)
+        return display.frame(self.items)
 
 
 def read_text_file(file: str | os.PathLike[str] | BinaryIO, parse: Callable[[str, str], R]) -> R:

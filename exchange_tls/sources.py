@@ -50,9 +50,12 @@ class SourceRef:
     source: str
     #: 1-based line, or ``None`` for the source as a whole.
     line: int | None = None
+    #: Where in a JSON document (an RFC 6901 pointer such as ``/policies/0``), if it is one.
+    pointer: str | None = attrs.field(default=None, kw_only=True)
 
     def __str__(self) -> str:
-        return self.source if self.line is None else f"{self.source}:{self.line}"
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return where if self.pointer is None else f"{where}#{self.pointer}"
 
 
 @attrs.frozen

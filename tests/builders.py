@@ -10,31 +10,44 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import attrs
 
 from exchange_tls import (
     CertificateStatus,
+    Evidence,
     ExchangeCertificate,
     ReceiveConnector,
     SendConnector,
     Services,
     assemble_sessions,
+    load_evidence,
     parse_protocol_log,
     parse_queues,
 )
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.events.models import EventRecord
+from exchange_tls.inventory.models import ExchangeServerInfo
 from exchange_tls.manifest import CollectionManifest
+from exchange_tls.probe_results import ProbeStage, SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_reports.models import TlsReport
 from exchange_tls.tls_settings.models import TlsSettings
 
 __all__ = [
+    "EXAMPLES",
     "NOW",
+    "RECEIVE_HEADER",
+    "SEND_HEADER",
     "T1",
     "T2",
     "UTC",
     "certificate",
+    "example",
+    "log_text",
     "manifest",
     "presented",
     "queue",
@@ -44,6 +57,8 @@ __all__ = [
     "record_of_kind",
     "send_connector",
     "send_sessions",
+    "session_rows",
+    "sessions_of",
 ]
 
 UTC = dt.timezone.utc
@@ -53,6 +68,16 @@ NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
 T1 = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
 T2 = "A757A5B5395859FE5415EE33E0F5746199FEE979"
 
+#: The example folders (each with its EXPECTED rules) and the bundled KB 4051498 example.
+EXAMPLES = Path(__file__).parents[1] / "examples"
+SEND_HEADER = (
+    "#Software: Microsoft Exchange Server\n#Version: 15.0.0.0\n"
+    "#Log-type: SMTP Send Protocol Log\n#Date: 2024-06-01T00:00:00.000Z\n"
+    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+    "remote-endpoint,event,data,context\n"
+)
+RECEIVE_HEADER = SEND_HEADER.replace("Send Protocol", "Receive Protocol")
+
 _SUCCEEDED = (
     '*,,"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption '
     "algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with "
@@ -61,6 +86,48 @@ _SUCCEEDED = (
 
 
 # -- protocol logs ---------------------------------------------------------------------
+
+
+def session_rows(
+    number: int, error: str | None, *, thumbprint: str = "A" * 40, receive: bool = False
+) -> list[str]:
+    """Return the CSV rows of one whole session that presents a certificate.
+
+    The session fails with ``error`` or, without one, negotiates TLS 1.2; ``number``
+    gives its minute of the day and its session id.
+    """
+    outcome = f"*,,TLS negotiation failed with error {error}" if error else _SUCCEEDED
+    if receive:
+        events = ["<,EHLO partner.example", ">,250-STARTTLS", "<,STARTTLS", ">,220 2.0.0 Ready"]
+    else:
+        events = [">,EHLO mail.contoso.com", "<,250 STARTTLS", ">,STARTTLS", "<,220 2.0.0 Ready"]
+    body = [
+        "+,,",
+        *(f"{event}," for event in events),
+        "*,,Sending certificate",
+        "*,CN=mail.contoso.com,Certificate subject",
+        "*,CN=Contoso CA,Certificate issuer name",
+        f"*,{thumbprint},Certificate thumbprint",
+        outcome,
+        "-,,Local",
+    ]
+    connector = "Default Frontend EX01" if receive else "Out"
+    return [
+        f"2024-06-01T{number // 60:02d}:{number % 60:02d}:{index:02d}.000Z,{connector},"
+        f"{0x08DC000000000000 + number:016X},{index},10.0.0.1:2525,192.0.2.25:25,{row}"
+        for index, row in enumerate(body)
+    ]
+
+
+def log_text(*sessions: list[str], receive: bool = False) -> str:
+    """Return a protocol log, header included, holding these sessions' rows."""
+    rows = [row for session in sessions for row in session]
+    return (RECEIVE_HEADER if receive else SEND_HEADER) + "\n".join(rows) + "\n"
+
+
+def sessions_of(text: str, name: str = "SEND20240601-1.LOG") -> list[SmtpSession]:
+    """Return the assembled sessions of a protocol log's text."""
+    return list(assemble_sessions(parse_protocol_log(text, source=name).rows))
 
 
 def send_sessions(
@@ -158,9 +225,9 @@ def receive_connector(**changes: Any) -> ReceiveConnector:
     return ReceiveConnector(**values)
 
 
-def queues(text: str) -> list[QueueRecord]:
+def queues(text: str, source: str = "<queues>") -> list[QueueRecord]:
     """Return the queues of ``Get-Queue | Format-List`` text."""
-    return list(parse_queues(text))
+    return list(parse_queues(text, source=source))
 
 
 def queue(
@@ -189,6 +256,12 @@ def manifest(server: str = "EX01", **changes: Any) -> CollectionManifest:
     }
     values.update(changes)
     return CollectionManifest(**values)
+
+
+def example(name: str, server: str | None = None) -> Evidence:
+    """Return the evidence of an example folder (dates month first), as ``server``'s if given."""
+    evidence = load_evidence(EXAMPLES / name, date_order="MDY")
+    return evidence if server is None else attrs.evolve(evidence, server=server)
 
 
 # -- one record of any kind ----------------------------------------------------------------
@@ -220,6 +293,7 @@ RECORDS: dict[str, Callable[[str, int], object]] = {
     "hybrid-configuration": lambda server, index: HybridConfiguration(
         name=f"{server} hybrid {index}"
     ),
+    "inventory": lambda server, index: ExchangeServerInfo(name=f"{server} {index}"),
     "certificates": lambda server, index: certificate(f"{server}{index:038X}"[-40:]),
     "queues": lambda server, index: queue(identity=f"{server}\\{index}"),
     "send-connectors": lambda server, index: send_connector(
@@ -227,6 +301,12 @@ RECORDS: dict[str, Callable[[str, int], object]] = {
     ),
     "receive-connectors": lambda server, index: receive_connector(
         name=f"Receive {index}", identity=f"{server}\\Receive {index}", server=server
+    ),
+    "tls-reports": lambda server, index: TlsReport(
+        organization_name=f"Sender of {server}", report_id=f"{server}-{index}"
+    ),
+    "probes": lambda server, index: SmtpProbe(
+        host=f"mx{index}.{server.lower()}.example", port=25, stage=ProbeStage.DONE
     ),
 }
 

@@ -1,4 +1,4 @@
-"""Shared fixtures and the hypothesis profiles."""
+"""Shared fixtures and the hypothesis profiles; the objects come from tests/builders.py."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from exchange_tls import Evidence, ExchangeCertificate, SendConnector
+from tests import builders
 
 # "ci" is thorough and reproducible: CI must not fail on an example that a later run
 # cannot find again. "dev" is quick for the edit-test loop.
@@ -28,3 +31,21 @@ DATA = Path(__file__).parent / "data"
 def data_dir() -> Path:
     """Return the folder of test data files."""
     return DATA
+
+
+@pytest.fixture
+def kb_evidence() -> Evidence:
+    """Return the evidence of the KB 4051498 example folder (examples/kb4051498)."""
+    return builders.example("kb4051498")
+
+
+@pytest.fixture
+def fit_certificate() -> ExchangeCertificate:
+    """Return a healthy SMTP certificate for mail.contoso.com (tests/builders.py)."""
+    return builders.certificate()
+
+
+@pytest.fixture
+def tls_connector() -> SendConnector:
+    """Return the send connector 'Out' for mail.contoso.com that requires TLS."""
+    return builders.send_connector()

@@ -24,6 +24,7 @@ KB = ROOT / "examples/kb4051498"
 HYBRID = ROOT / "examples/hybrid-certificate-mismatch"
 LOG = KB / "SEND2017100704-1.LOG"
 EVENTS = Path(__file__).parent / "data/events/get-winevent-schannel.json"
+TLS_REPORT = Path(__file__).parent / "data/tls-reports/parsedmarc_rfc8460.json"
 CONNECTOR = next(iter(parse_send_connectors((KB / "get-sendconnector-fl.txt").read_text())))
 
 #: A valid call of each public function: positional arguments, keyword arguments.
@@ -50,6 +51,7 @@ VALID: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "parse_send_connectors": (((KB / "get-sendconnector-fl.txt").read_text(),), {}),
     "parse_smtp_reply": (("250 2.0.0 OK",), {}),
     "parse_tls_certificate_name": (("<I>CN=CA<S>CN=mail.contoso.com",), {}),
+    "parse_tls_reports": ((TLS_REPORT.read_text(),), {}),
     "parse_tls_settings": (
         (read_source(ROOT / "examples/dotnet-tls-settings-missing/registry-dotnet.reg").text,),
         {},
@@ -62,6 +64,7 @@ VALID: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
     "read_queues": ((KB / "get-queue-fl.txt",), {}),
     "read_receive_connectors": ((HYBRID / "get-receiveconnector-fl.txt",), {}),
     "read_send_connectors": ((KB / "get-sendconnector-fl.txt",), {}),
+    "read_tls_reports": ((TLS_REPORT,), {}),
     "read_tls_settings": (
         (ROOT / "examples/dotnet-tls-settings-missing/registry-dotnet.reg",),
         {},
@@ -77,6 +80,7 @@ TAKES_NONE = {
     "progress",
     "server_fqdn",
     "executor",
+    "jobs",
     "now",
     "thresholds",
     "line",
@@ -176,3 +180,13 @@ def test_a_parse_error_given_bytes_as_its_line_still_prints() -> None:
     error = ParseError("bad", source="<x>", line=1, column=1, line_text=b"\xff<I>")  # type: ignore[arg-type]
     assert "bad" in str(error)
     assert "\\xff" in str(error)
+
+
+def test_the_hint_for_bytes_names_only_a_reader_that_exists() -> None:
+    """parse_queues points to read_queues; parse_tls_certificate_name to no reader."""
+    for name in ("parse_queues", "parse_tls_certificate_name", "parse_smtp_reply"):
+        with pytest.raises(TypeError) as caught:
+            getattr(exchange_tls, name)(b"x")
+        readers = [word for word in str(caught.value).split() if word.startswith("read_")]
+        for reader in readers:
+            assert hasattr(exchange_tls, reader.split("(")[0]), reader

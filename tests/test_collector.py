@@ -32,6 +32,9 @@ ALLOWED = {
     "Out-Null",
     "Export-Evidence",
     "Get-HybridConfiguration",
+    "Get-ExchangeServer",
+    "Get-CimInstance",
+    "Select-Object",
     "Get-WinEvent",
     # reg.exe is used only as "reg.exe export" into the script's folder (tested below).
     "reg.exe",
@@ -157,6 +160,8 @@ def test_collector_gathers_the_server_evidence() -> None:
     text = SCRIPT.read_text(encoding="utf-8")
     for needle in (
         "Get-HybridConfiguration",
+        "Get-ExchangeServer -Identity $env:COMPUTERNAME",
+        "Win32_OperatingSystem",
         "'MSExchangeTransport', 'MSExchangeFrontEndTransport'",
         "ProviderName = 'Schannel'",
         "StartTime",

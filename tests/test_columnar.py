@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from exchange_tls import diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.pipeline import map_logs, summarise_log
-from exchange_tls.protocol_log import columnar
+from exchange_tls.protocol_log import columnar, columnar_counts
 from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder
 
@@ -450,3 +450,95 @@ def test_load_evidence_takes_the_engine() -> None:
         for engine in ("careful", "columnar")
     ]
     assert diagnoses[0] == diagnoses[1]
+
+
+def _line(moment: dt.datetime, connector: str, session: str, number: int, *rest: str) -> str:
+    fields = (connector, session, str(number), "10.0.0.1:25", "203.0.113.9:25", *rest)
+    stamp = f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.000Z"  # %Y gives "1" for year 1
+    return stamp + "," + ",".join(_quote(field) for field in fields)
+
+
+def test_a_tally_key_too_large_for_64_bits_counts_each_success_apart(tmp_path: Path) -> None:
+    """Tallies of 4,097 connectors, 8,191 thumbprints and protocols and 7,600 years keep apart.
+
+    The key of a tally (connector, thumbprint, protocol, hour) was the product of their
+    counts, which wraps past 64 bits: here connector 0 and connector 4,096 had one key,
+    and both successes were counted under one of them.
+    """
+    early = dt.datetime(1, 1, 1, 10, tzinfo=dt.timezone.utc)
+    late = early + dt.timedelta(hours=2**26 - 1)  # the hour range is 2**26
+    thumbprints = [f"{index:040X}" for index in range(8191)]
+    protocols = [_SUCCESS.replace("SP_PROT_TLS1_2_CLIENT", f"P{index}") for index in range(8191)]
+    lines: list[str] = []
+
+    def plain(moment: dt.datetime, connector: str, session: str) -> None:
+        rows = [
+            ("+", "", ""),
+            ("*", "", "Sending certificate"),
+            ("*", thumbprints[-1], "Certificate thumbprint"),
+            ("*", "", protocols[-1]),
+            ("-", "", "Local"),
+        ]
+        lines.extend(_line(moment, connector, session, at, *row) for at, row in enumerate(rows))
+
+    # Connector 0 (first seen) and thumbprints 0-8,189 in one unusual session.
+    filler = [("+", "", ""), *(("*", value, "Certificate thumbprint") for value in thumbprints)]
+    lines += [_line(early, "C0", "F0", at, *row) for at, row in enumerate(filler[:-1])]
+    lines.append(_line(early, "C0", "F0", len(filler) - 1, "-", "", "Local"))
+    # Protocols 0-8,189 in another; connectors 1-4,095 in sessions of one row.
+    lines += [_line(early, "C0", "F1", at, ">", "", text) for at, text in enumerate(protocols[:-1])]
+    lines.append(_line(early, "C0", "F1", len(protocols), "-", "", "Local"))
+    lines += [_line(early, f"C{at}", "F2", 0, "-", "", "Local") for at in range(1, 4096)]
+    plain(early, "C0", "A")
+    plain(early, "C4096", "B")
+    plain(late, "C1", "C")
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    builder = _same(path)
+    assert builder is not None
+    tallies = builder.freeze().tallies
+    assert sorted(tally.connector_id for tally in tallies) == ["C0", "C1", "C4096"]
+
+
+def test_failures_whose_banners_carry_the_time_share_one_shape(tmp_path: Path) -> None:
+    """Banners with times, and replies that differ only past their code, make no new shapes.
+
+    Sessions that differ where the reading looks (STARTTLS offered or not, an error
+    reply's code) still get their own signature, as on the careful path.
+    """
+    lines = []
+    for offset in range(40):
+        moment = _START + dt.timedelta(seconds=offset)
+        offer = "250-STARTTLS" if offset % 3 else "250-8BITMIME"
+        failure = (
+            [("*", "", "TLS negotiation failed with error UnknownCredentials")]
+            if offset % 2
+            else [("<", f"451 4.7.0 Temporary server error {offset}", "")]
+        )
+        rows = [
+            ("+", "", ""),
+            (
+                "<",
+                f"220 mx{offset % 7}.example.net ready at Sun, 01 Nov 2026 10:00:{offset:02d}",
+                "",
+            ),
+            (">", "EHLO mail.contoso.com", ""),
+            ("<", offer, ""),
+            ("<", f"250 SIZE {offset}", ""),
+            (">", "STARTTLS", ""),
+            ("<", "220 2.0.0 SMTP server ready", ""),
+            *failure,
+            ("-", "", "Local"),
+        ]
+        for number, (event, data, context) in enumerate(rows):
+            fields = ("Outbound", f"08DC42C8FF2{offset:05X}", str(number), "10.0.0.1:25")
+            fields += (_REMOTES[offset % len(_REMOTES)], event, data, context)
+            moment += dt.timedelta(milliseconds=7)
+            lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    columnar_counts._SHAPES.clear()
+    builder = _same(path)
+    assert builder is not None
+    # Two failures, STARTTLS offered or not: four shapes at most, not forty.
+    assert len(columnar_counts._SHAPES) <= 4

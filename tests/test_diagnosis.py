@@ -485,9 +485,21 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
 
 def test_every_listed_rule_is_in_the_catalogue_with_scenarios() -> None:
     """The catalogue has every listed rule id, and each has a scenario pair here."""
-    # Server-settings rules have their scenario pairs in tests/test_server_settings.py.
+    # Server-settings rules have their scenario pairs in tests/test_server_settings.py, the
+    # TLS report rules theirs in tests/test_tls_report_rules.py, the probe rules theirs in
+    # tests/probe/test_probe_diagnosis.py, the conversation's, the receive side's and the
+    # internal transport's theirs in tests/test_conversation.py.
+    elsewhere = (
+        ".server_settings",
+        ".tls_reports",
+        ".tls_report_delivery",
+        ".probes",
+        ".conversation",
+        ".receive",
+        ".internal_transport",
+    )
     server_settings = {
-        rule.rule_id for rule in CATALOGUE if rule.check.__module__.endswith(".server_settings")
+        rule.rule_id for rule in CATALOGUE if rule.check.__module__.endswith(elsewhere)
     }
     assert {rule.rule_id for rule in CATALOGUE} - server_settings == LISTED_RULES
     assert set(SCENARIOS) == LISTED_RULES

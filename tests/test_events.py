@@ -96,16 +96,18 @@ def test_an_ambiguous_local_date_is_reported_not_guessed() -> None:
 
 
 def test_get_eventlog_csv_takes_the_id_from_instance_id_qualifiers() -> None:
-    """Get-EventLog | Export-Csv: EventID and InstanceId's low 16 bits agree; 12023 has no meaning."""
+    """Get-EventLog | Export-Csv: EventID and InstanceId's low 16 bits agree; 12023 is known."""
     result = read_events(EVENTS / "get-eventlog-application-transport.csv", date_order="MDY")
-    known, unknown = result
+    known, internal = result
     assert (known.provider, known.event_id, known.level) == (
         "MSExchangeFrontEndTransport",
         12014,
         Level.ERROR,
     )
     assert known.meaning is not None
-    assert (unknown.event_id, unknown.meaning) == (12023, None)
+    assert internal.event_id == 12023
+    assert internal.meaning is not None
+    assert internal.meaning.name == "CannotLoadInternalTransportCertificateFallbackServerFQDN"
     assert known.data is None  # "System.String[]" is a type name, not data
 
 
@@ -442,3 +444,28 @@ def test_wevtutil_output_pasted_after_its_prompt_reads_as_xml() -> None:
     assert result.format == "xml"
     assert [event.event_id for event in result] == [36871]
     assert [(p.code, p.line) for p in result.problems] == [("prompt-line", 1)]
+
+
+@pytest.mark.parametrize("event_id", [12013, 12023, 12024, 4999])
+def test_the_internal_transport_certificate_text_is_known_under_any_id(event_id: int) -> None:
+    """Public reports quote 12013's text under neighbouring ids: the text is read too."""
+    from exchange_tls.events.models import INTERNAL_TRANSPORT_EVENTS, EventRecord
+
+    event = EventRecord(
+        provider="MSExchangeTransport",
+        event_id=event_id,
+        message="Microsoft Exchange could not load the certificate with thumbprint of "
+        "0123456789ABCDEF0123456789ABCDEF01234567 from the personal store on the local "
+        "computer. This certificate was configured for authentication with other Exchange "
+        "servers. Mail flow to other Exchange servers could be affected by this error.",
+    )
+    assert event.meaning is not None
+    assert event.meaning.event_id in INTERNAL_TRANSPORT_EVENTS
+
+
+def test_a_text_without_the_phrase_keeps_an_unknown_id_unknown() -> None:
+    """A near miss: another transport message under an unknown id means nothing."""
+    from exchange_tls.events.models import EventRecord
+
+    event = EventRecord(provider="MSExchangeTransport", event_id=4999, message="Queue ok.")
+    assert event.meaning is None

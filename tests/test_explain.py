@@ -92,7 +92,14 @@ def test_real_queue_errors_give_their_causes(
         (
             '451 4.4.0 Primary target IP address responded with: "451 5.7.3 Must issue a '
             'STARTTLS command first."',
-            ["remote-requires-starttls", "tls-protocol-mismatch"],
+            # Deceptive (Microsoft): TLS was attempted and failed, usually over the
+            # certificate; the causes of a failed attempt come first.
+            [
+                "certificate-not-enabled-for-smtp",
+                "certificate-missing-private-key",
+                "tls-protocol-mismatch",
+                "remote-requires-starttls",
+            ],
         ),
         (
             "451 5.7.3 Cannot load Internal Transport Certificate. Exchange Server "
@@ -186,12 +193,16 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
         (
             "450 4.7.320 Certificate validation failed [Message=SubjectMismatch]",
             "SubjectMismatch",
-            ["inbound-tls-failure"],
+            ["exchange-online-rejects-receive-certificate", "inbound-tls-failure"],
         ),
         (
             "550 5.7.64 TenantAttribution; Relay Access Denied",
             "TenantAttribution",
-            ["self-signed-certificate-external", "exchange-online-connector-incomplete"],
+            [
+                "tenant-attribution-refused",
+                "self-signed-certificate-external",
+                "exchange-online-connector-incomplete",
+            ],
         ),
         (
             '451 4.4.0 Primary target IP address responded with: "421 4.4.2 Connection '
@@ -230,9 +241,13 @@ def test_cli_refuses_prose_with_one_line(capsys: pytest.CaptureFixture[str]) -> 
         (
             "450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 STARTTLS is "
             "required to send mail]",
-            "4.4.317",
+            "KB 2989382",
+            # Exchange Online's connection to this organisation: the on-premises receive
+            # side, never a send connector's rule.
             [
-                "remote-starttls-unavailable",
+                "receive-connector-certificate-not-found",
+                "exchange-online-rejects-receive-certificate",
+                "starttls-certificate-missing-event",
                 "inbound-tls-failure",
                 "no-certificate-for-connector-fqdn",
             ],
@@ -254,3 +269,121 @@ def test_an_unknown_code_falls_back_on_its_class() -> None:
         "certificate-expired",
         "certificate-untrusted",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reading", "first_cause", "side"),
+    [
+        # KB 4051498's own wording, with the article's period.
+        (
+            "TLS negotiation failed with error UnknownCredentials.",
+            "UnknownCredentials (0x8009030D)",
+            "certificate-not-enabled-for-smtp",
+            "local",
+        ),
+        (
+            "TLS negotiation failed with error NoCredentials;",
+            "NoCredentials (0x8009030E)",
+            "certificate-missing-private-key",
+            "local",
+        ),
+        (
+            "SMTPSEND.SuspiciousRemoteServerError",
+            "disconnected abruptly",
+            "tls-protocol-mismatch",
+            None,
+        ),
+        (
+            "The client and server cannot communicate, because they do not possess a common "
+            "algorithm",
+            "AlgorithmMismatch (0x80090331)",
+            "tls-protocol-mismatch",
+            None,
+        ),
+        (
+            "The credentials supplied to the package were not recognized",
+            "UnknownCredentials",
+            "certificate-not-enabled-for-smtp",
+            "local",
+        ),
+        (
+            "451 4.4.0 SMTPSEND.SuspiciousRemoteServerError; remote server disconnected "
+            "abruptly; retry will be delayed",
+            "SuspiciousRemoteServerError",
+            "tls-protocol-mismatch",
+            None,
+        ),
+        (
+            "451 5.7.3 Must issue a STARTTLS command first",
+            "deceptive",
+            "certificate-not-enabled-for-smtp",
+            None,
+        ),
+        (
+            "450 4.4.317 Cannot connect to remote server [Message=451 5.7.3 STARTTLS is "
+            "required to send mail] [LastAttemptedServerName=mail.contoso.com]",
+            "KB 2989382",
+            "receive-connector-certificate-not-found",
+            "local",
+        ),
+    ],
+)
+def test_text_beyond_replies_is_read_and_names_the_side(
+    text: str, reading: str, first_cause: str, side: str | None
+) -> None:
+    """Log lines with punctuation, status words, Schannel's messages: read, with the side."""
+    explanation = explain_error(text)
+    assert any(reading in line for line in explanation.readings), explanation.readings
+    assert explanation.candidates[0].rule_id == first_cause
+    assert explanation.to_dict()["side"] == side
+
+
+@pytest.mark.parametrize(
+    ("code", "result"),
+    [
+        ("4.7.321", "starttls-not-supported"),
+        ("4.7.322", "certificate-expired"),
+        ("4.7.323", "tlsa-invalid"),
+        ("4.7.324", "dnssec-invalid"),
+        ("4.7.325", "certificate-host-mismatch"),
+        ("5.7.321", "starttls-not-supported"),
+        ("5.7.322", "certificate-expired"),
+        ("5.7.323", "tlsa-invalid"),
+        ("5.7.324", "dnssec-invalid"),
+        ("5.7.325", "certificate-host-mismatch"),
+    ],
+)
+def test_every_exchange_online_tls_code_is_read(code: str, result: str) -> None:
+    """4.7.321-325 and 5.7.321-325 are read with their RFC 8460 result type."""
+    explanation = explain_error(f"{'451' if code[0] == '4' else '550'} {code} TLS failure")
+    assert any(f"{code} ({result}" in line for line in explanation.readings)
+    assert explanation.candidates[0].rule_id == "inbound-tls-failure"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("451 4.4.8 MX hosts failed MTA-STS validation", "MTA-STS"),
+        ("550 5.4.8 MX hosts failed MTA-STS validation", "permanent"),
+        ("451 4.7.320 Certificate validation failed [Message=SubjectMismatch]", "SubjectMismatch"),
+    ],
+)
+def test_mta_sts_and_validation_codes_are_read(text: str, words: str) -> None:
+    """MTA-STS 4.4.8 / 5.4.8 and 4.7.320 have readings."""
+    assert any(words in line for line in explain_error(text).readings)
+
+
+def test_a_status_word_no_table_holds_is_still_read() -> None:
+    """An unknown SMTPSEND word is said to be one, not refused."""
+    explanation = explain_error("SMTPSEND.SomethingNew")
+    assert "smtpsend.somethingnew" in explanation.readings[0]
+    assert explanation.candidates == ()
+
+
+def test_the_attr36_article_wording_is_read() -> None:
+    """Microsoft's ATTR36 article (KB 4019940) quotes the NDR without 'TenantAttribution'."""
+    explanation = explain_error(
+        "550 5.7.64 Relay Access Denied ATTR36. For more details please refer to: "
+        "https://support.microsoft.com/kb/3169958"
+    )
+    assert explanation.candidates[0].rule_id == "tenant-attribution-refused"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange_tls import Evidence, diagnose, load_evidence
+from exchange_tls import Evidence, ExchangeCertificate, SendConnector, diagnose, load_evidence
 from exchange_tls.diagnosis.coverage import KINDS as DESCRIPTIONS
 from exchange_tls.diagnosis.coverage import available_kinds, measure
 from exchange_tls.diagnosis.scopes import gather, named_servers
@@ -187,3 +187,42 @@ def test_two_servers_keep_their_own(
     for kind in ALL_KINDS:
         if not kind.single:
             assert len(kind.records(fleet)) == len(first[1][kind.name]) + len(second[1][kind.name])
+
+
+def test_merging_evidence_with_itself_keeps_each_object_once(kb_evidence: Evidence) -> None:
+    """Records that are one object (by the kind's key) merge into one, without conflict."""
+    merged = Evidence.merge([kb_evidence, kb_evidence])
+    for kind in ALL_KINDS:
+        if kind.key is not None:
+            assert kind.records(merged) == kind.records(kb_evidence), kind.name
+    assert merged.problems == kb_evidence.problems * 2
+    assert len(merged.sessions) == 2 * len(kb_evidence.sessions)
+
+
+def test_a_healthy_connector_and_certificate_merge_from_two_folders(
+    fit_certificate: ExchangeCertificate, tls_connector: SendConnector
+) -> None:
+    """Configuration split over two folders of one server is judged as one: healthy."""
+    groups = {
+        "a": Evidence(certificates=[fit_certificate], manifest=manifest()),
+        "b": Evidence(send_connectors=[tls_connector], manifest=manifest()),
+    }
+    together = gather(groups)
+    assert (len(together.certificates), len(together.send_connectors)) == (1, 1)
+    assert diagnose(together).healthy
+
+
+def test_a_second_manifest_that_differs_is_reported_once_the_first_is_used(
+    tmp_path: Path,
+) -> None:
+    """A folder with two manifests: the first is used; a different second one is a warning."""
+    (tmp_path / "manifest.json").write_text(MANIFEST, encoding="utf-8")
+    (tmp_path / "manifest2.json").write_text(MANIFEST, encoding="utf-8")
+    same = load_evidence(tmp_path)
+    assert not [p for p in same.problems if p.code == "second-manifest"]
+    (tmp_path / "manifest2.json").write_text(MANIFEST.replace("EX01", "EX02"), "utf-8")
+    evidence = load_evidence(tmp_path)
+    [problem] = [p for p in evidence.problems if p.code == "second-manifest"]
+    assert problem.message == "a second collector manifest; the first one is used"
+    assert evidence.manifest is not None
+    assert evidence.manifest.server == "EX01"

@@ -25,7 +25,6 @@ from exchange_tls.diagnosis.model import (
     Finding,
     Severity,
 )
-from exchange_tls.diagnosis.script import render_script
 from exchange_tls.remediation import (
     Command,
     EnableExchangeCertificate,
@@ -49,6 +48,7 @@ from exchange_tls.remediation import (
 )
 from exchange_tls.remediation.quoting import quote
 from exchange_tls.sources import SourceRef
+from exchange_tls.views.script import render_script
 
 tree_sitter = pytest.importorskip("tree_sitter")
 tree_sitter_powershell = pytest.importorskip("tree_sitter_powershell")

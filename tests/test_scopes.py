@@ -10,14 +10,7 @@ import jsonschema
 
 from exchange_tls import Evidence, diagnose, load_evidence
 from exchange_tls.diagnosis.model import Verdict, schema
-
-EXAMPLES = Path(__file__).parents[1] / "examples"
-
-
-def example(name: str, server: str) -> Evidence:
-    """Return an example folder's evidence as the evidence of ``server``."""
-    evidence = load_evidence(EXAMPLES / name, date_order="MDY")
-    return attrs.evolve(evidence, server=server)
+from tests.builders import EXAMPLES, example
 
 
 def test_each_server_gets_exactly_the_findings_it_gets_alone() -> None:
@@ -56,10 +49,7 @@ def test_examples_that_name_one_server_are_one_scope_with_their_contradictions()
     """Folders that all name EX01 are one scope; where they disagree, the fact is unknown."""
     from exchange_tls.diagnosis.scopes import gather
 
-    groups = {
-        name: load_evidence(EXAMPLES / name, date_order="MDY")
-        for name in ("kb4051498", "missing-private-key", "healthy")
-    }
+    groups = {name: example(name) for name in ("kb4051498", "missing-private-key", "healthy")}
     evidence = gather(groups)
     assert evidence.server == "EX01"
     assert not evidence.scopes
@@ -81,8 +71,8 @@ def test_folders_that_name_different_servers_are_scopes_of_their_own() -> None:
     """Two folders naming EX01 and EX02 are two scopes, each diagnosed as it is alone."""
     from exchange_tls.diagnosis.scopes import gather
 
-    first = load_evidence(EXAMPLES / "kb4051498", date_order="MDY")
-    second = load_evidence(EXAMPLES / "missing-private-key", date_order="MDY")
+    first = example("kb4051498")
+    second = example("missing-private-key")
     renamed = attrs.evolve(
         second, queues=[attrs.evolve(q, identity="EX02\\3") for q in second.queues]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
 import attrs
 import pytest
@@ -21,29 +22,15 @@ from exchange_tls import (
     parse_tls_certificate_name,
 )
 from exchange_tls.connectors.selection import select_certificate
+from tests.builders import NOW, UTC, certificate
 
-UTC = dt.timezone.utc
-NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
 A = "A" * 40
 B = "B" * 40
 
 
-def base(thumbprint: str = A, **changes: object) -> ExchangeCertificate:
-    """Return a fit certificate for mail.contoso.com (key, valid, CA-issued, SMTP)."""
-    values: dict[str, object] = {
-        "thumbprint": thumbprint,
-        "subject": "CN=mail.contoso.com",
-        "issuer": "CN=Contoso CA",
-        "certificate_domains": ("mail.contoso.com",),
-        "services": Services.SMTP,
-        "has_private_key": True,
-        "is_self_signed": False,
-        "status": CertificateStatus.VALID,
-        "not_before": dt.datetime(2024, 1, 1, tzinfo=UTC),
-        "not_after": dt.datetime(2025, 1, 1, tzinfo=UTC),
-    }
-    values.update(changes)
-    return ExchangeCertificate(**values)  # type: ignore[arg-type]
+def base(thumbprint: str = A, **changes: Any) -> ExchangeCertificate:
+    """Return a fit certificate for mail.contoso.com (key, valid, CA-issued, SMTP only)."""
+    return certificate(thumbprint, **{"services": Services.SMTP, **changes})
 
 
 # Each row: the criterion, the changes that make certificate B worse than A in it alone,
@@ -268,3 +255,82 @@ def test_the_choice_is_fit_and_independent_of_order(
         assert not (selection.chosen.not_after is not None and selection.chosen.not_after < NOW)
     expected_reasons = len(selection.candidates) + len(selection.excluded)
     assert len(selection.reasons()) == (expected_reasons if selection.candidates else 1)
+
+
+# -- the receive side, as "Selection of inbound STARTTLS certificates" documents it ------
+
+
+def frontend(**changes: object) -> ReceiveConnector:
+    """Return a Frontend receive connector on ex01.contoso.local with TLS enabled."""
+    values: dict[str, object] = {
+        "name": "Default Frontend EX01",
+        "fqdn": "ex01.contoso.local",
+        "auth_mechanism": "Tls, Integrated, BasicAuth, BasicAuthRequireTLS, ExchangeServer",
+    }
+    values.update(changes)
+    return ReceiveConnector(**values)  # type: ignore[arg-type]
+
+
+SELF_SIGNED = base(
+    B,
+    subject="CN=EX01",
+    issuer="CN=EX01",
+    certificate_domains=("EX01", "ex01.contoso.local"),
+    is_self_signed=True,
+)
+
+
+def test_inbound_without_tls_in_auth_mechanism_offers_no_starttls() -> None:
+    """AuthMechanism without TLS: no STARTTLS advertised, no certificate loaded."""
+    selection = select_certificate(frontend(auth_mechanism="Integrated"), [SELF_SIGNED], now=NOW)
+    assert selection.offers_starttls is False
+    assert selection.presented is None
+    assert "AuthMechanism lacks TLS" in selection.reasons()[0]
+
+
+def test_inbound_fqdn_matching_only_the_self_signed_certificate_presents_it() -> None:
+    """The connector's FQDN is the server's: only the self-signed certificate carries it."""
+    selection = select_certificate(frontend(), [base(), SELF_SIGNED], now=NOW)
+    assert selection.presented is SELF_SIGNED
+    assert selection.offers_starttls is True
+    assert "the self-signed one is used" in selection.reasons()[0]
+
+
+def test_inbound_fqdn_of_the_ca_certificate_presents_it() -> None:
+    """A near miss: the FQDN is mail.contoso.com, the CA-issued certificate is presented."""
+    selection = select_certificate(frontend(fqdn="mail.contoso.com"), [base(), SELF_SIGNED])
+    assert selection.presented is not None
+    assert selection.presented.thumbprint == A
+
+
+def test_inbound_no_certificate_for_the_name_means_no_starttls_and_12014() -> None:
+    """No candidate: STARTTLS is not advertised and event 12014 is logged."""
+    selection = select_certificate(frontend(fqdn="smtp.fabrikam.com"), [base()], now=NOW)
+    assert selection.offers_starttls is False
+    assert any("event 12014" in reason for reason in selection.reasons())
+
+
+def test_inbound_expired_only_candidate_is_still_presented_with_12016() -> None:
+    """Documented: an expired certificate is still presented, STARTTLS still advertised."""
+    expired = base(not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    selection = select_certificate(frontend(fqdn="mail.contoso.com"), [expired], now=NOW)
+    assert selection.presented is expired
+    assert selection.offers_starttls is True
+    assert "event 12016" in selection.reasons()[0]
+
+
+def test_send_side_expired_only_candidate_is_not_presented() -> None:
+    """A near miss for the rule above: a send connector by FQDN presents nothing then."""
+    expired = base(not_after=dt.datetime(2024, 5, 1, tzinfo=UTC))
+    selection = select_certificate(
+        SendConnector(name="Out", fqdn="mail.contoso.com"), [expired], now=NOW
+    )
+    assert selection.presented is None
+    assert selection.offers_starttls is None
+
+
+def test_inbound_auth_mechanism_as_a_number_is_not_guessed() -> None:
+    """A JSON export writes the flags as a number: not read, so not judged."""
+    selection = select_certificate(frontend(auth_mechanism="3"), [SELF_SIGNED], now=NOW)
+    assert selection.tls_not_enabled is None
+    assert selection.presented is SELF_SIGNED

@@ -194,7 +194,13 @@ def test_a_dask_cluster_gives_the_same_diagnosis(logs: list[Path]) -> None:
     distributed = pytest.importorskip(
         "dask.distributed", reason="the 'dask' extra is not installed"
     )
+    import dask
+
+    # Worker processes import the package and its dependencies; on a busy 2-core machine
+    # that outlasts Dask's default 30 s connect timeout, a failure of the machine, not of
+    # the code under test.
     with (
+        dask.config.set({"distributed.comm.timeouts.connect": "180s"}),
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exchange_tls import Evidence, diagnose, load_evidence
+from exchange_tls import Evidence, Services, diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.diagnosis import CATALOGUE
 from exchange_tls.diagnosis.coverage import KINDS
@@ -20,72 +21,30 @@ from exchange_tls.diagnosis.model import Verdict, schema
 from exchange_tls.diagnosis.rules.unexplained import CATCH_ALL
 from exchange_tls.diagnosis.schannel import SCHANNEL_ERRORS, schannel_error
 from exchange_tls.diagnosis.weighing import BACKGROUND
-from exchange_tls.protocol_log.reader import parse_protocol_log
-from exchange_tls.protocol_log.sessions import assemble_sessions
 from exchange_tls.protocol_log.summary import telling_row
-from exchange_tls.queues.reader import parse_queues
+from exchange_tls.queues.models import QueueRecord
+from tests.builders import (
+    UTC,
+    certificate,
+    log_text,
+    queues,
+    send_connector,
+    session_rows,
+    sessions_of,
+)
 
-UTC = dt.timezone.utc
 NOW = dt.datetime(2024, 6, 2, tzinfo=UTC)
-SEND_HEADER = (
-    "#Software: Microsoft Exchange Server\n#Version: 15.0.0.0\n"
-    "#Log-type: SMTP Send Protocol Log\n#Date: 2024-06-01T00:00:00.000Z\n"
-    "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
-    "remote-endpoint,event,data,context\n"
-)
-RECEIVE_HEADER = SEND_HEADER.replace("Send Protocol", "Receive Protocol")
-SUCCESS = (
-    '"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk encryption algorithm '
-    "CALG_AES_256 with strength 256 bits, MAC hash algorithm CALG_SHA_384 with strength 0 bits "
-    'and key exchange algorithm CALG_ECDHE with strength 384 bits"'
-)
 THUMBPRINTS = ("A" * 40, "B" * 40)
 
 
-def session_rows(
-    number: int, error: str | None, *, thumbprint: str = THUMBPRINTS[0], receive: bool = False
-) -> list[str]:
-    """Return the rows of one session that presents a certificate and fails or succeeds."""
-    outcome = f"*,,TLS negotiation failed with error {error}" if error else f"*,,{SUCCESS}"
-    if receive:
-        events = ["<,EHLO partner.example", ">,250-STARTTLS", "<,STARTTLS", ">,220 2.0.0 Ready"]
-    else:
-        events = [">,EHLO mail.contoso.com", "<,250 STARTTLS", ">,STARTTLS", "<,220 2.0.0 Ready"]
-    body = [
-        "+,,",
-        *(f"{event}," for event in events),
-        "*,,Sending certificate",
-        "*,CN=mail.contoso.com,Certificate subject",
-        "*,CN=Contoso CA,Certificate issuer name",
-        f"*,{thumbprint},Certificate thumbprint",
-        outcome,
-        "-,,Local",
-    ]
-    connector = "Default Frontend EX01" if receive else "Out"
-    return [
-        f"2024-06-01T{number // 60:02d}:{number % 60:02d}:{index:02d}.000Z,{connector},"
-        f"{0x08DC000000000000 + number:016X},{index},10.0.0.1:2525,192.0.2.25:25,{row}"
-        for index, row in enumerate(body)
-    ]
-
-
-def log_text(*sessions: list[str], receive: bool = False) -> str:
-    """Return a protocol log holding these sessions' rows."""
-    rows = [row for session in sessions for row in session]
-    return (RECEIVE_HEADER if receive else SEND_HEADER) + "\n".join(rows) + "\n"
-
-
-def sessions_of(text: str, name: str = "SEND20240601-1.LOG") -> list:  # type: ignore[type-arg]
-    """Return the assembled sessions of a protocol log's text."""
-    return list(assemble_sessions(parse_protocol_log(text, source=name).rows))
-
-
-def retry_queue(last_error: str | None, identity: str = "EX01\\7", status: str = "Retry") -> list:  # type: ignore[type-arg]
-    """Return one queue with this status and LastError."""
+def retry_queue(
+    last_error: str | None, identity: str = "EX01\\7", status: str = "Retry"
+) -> list[QueueRecord]:
+    """Return one queue with this status and LastError, as read from get-queue.txt."""
     text = f"Identity : {identity}\nStatus : {status}\nNextHopDomain : fabrikam.example\n"
     if last_error is not None:
         text += f"LastError : {last_error}\n"
-    return list(parse_queues(text, source="get-queue.txt"))
+    return queues(text, source="get-queue.txt")
 
 
 def cited_sources(diagnosis) -> set:  # type: ignore[no-untyped-def]
@@ -143,24 +102,11 @@ def test_a_healthy_server_is_healthy_with_exit_0(
 
 def test_connectors_and_certificates_alone_can_be_healthy() -> None:
     """Configuration the rules could check end to end, with nothing failing, is positive evidence."""
-    from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate, Services
-    from exchange_tls.connectors.models import SendConnector
-
-    certificate = ExchangeCertificate(
-        thumbprint=THUMBPRINTS[0],
-        services=Services.SMTP,
-        subject="CN=mail.contoso.com",
-        issuer="CN=Contoso CA",
-        certificate_domains=("mail.contoso.com",),
-        has_private_key=True,
-        is_self_signed=False,
-        status=CertificateStatus.VALID,
-        not_before=dt.datetime(2024, 1, 1, tzinfo=UTC),
-        not_after=dt.datetime(2025, 1, 1, tzinfo=UTC),
+    evidence = Evidence(
+        certificates=[certificate(THUMBPRINTS[0], services=Services.SMTP)],
+        send_connectors=[send_connector(require_tls=None)],
     )
-    connector = SendConnector(name="Out", fqdn="mail.contoso.com", protocol_logging_level="Verbose")
-    diagnosis = diagnose(Evidence(certificates=[certificate], send_connectors=[connector]), now=NOW)
-    assert diagnosis.verdict is Verdict.HEALTHY
+    assert diagnose(evidence, now=NOW).verdict is Verdict.HEALTHY
 
 
 def test_a_receive_log_of_successes_alone_is_inconclusive() -> None:
@@ -461,7 +407,7 @@ def test_a_zip_of_evidence_counts_its_members_as_files(tmp_path: Path) -> None:
 
 
 def test_a_generated_day_of_logs_is_one_screen(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The benchmark generator's logs give one finding per (rule, subject) and a short report."""
     import importlib.util
@@ -471,6 +417,8 @@ def test_a_generated_day_of_logs_is_one_screen(
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    monkeypatch.setitem(sys.modules, spec.name, module)
     spec.loader.exec_module(module)
     module.generate(tmp_path, files=2, megabytes=1)
     evidence = load_evidence(tmp_path)

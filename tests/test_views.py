@@ -287,11 +287,19 @@ def test_many_problems_say_how_many_more(
     assert "  … and 5 more (all of them in --format json or html)" in err
 
 
-def test_models_do_not_import_the_views() -> None:
-    """Importing the library loads no presentation code; the views load when first asked for."""
+def test_importing_the_library_installs_the_views_and_loads_no_edge() -> None:
+    """Importing exchange_tls installs the views' hooks; the command line and notebook stay out.
+
+    The models import no view (the import contracts in pyproject.toml check it): they ask
+    exchange_tls.display, where the views register when the package root imports them.
+    """
     code = (
         "import sys, exchange_tls; "
-        "assert not [m for m in sys.modules if m.startswith(('exchange_tls.views', "
-        "'exchange_tls.notebook', 'exchange_tls.cli'))], sorted(sys.modules)"
+        "assert not [m for m in sys.modules if m.startswith(('exchange_tls.notebook', "
+        "'exchange_tls.cli'))], sorted(sys.modules); "
+        "from exchange_tls import display; "
+        "assert [f.name for f in display.formats()] == "
+        "['text', 'json', 'markdown', 'html', 'ps1']; "
+        "assert str(exchange_tls.Diagnosis(findings=(), now=None)).startswith('Verdict')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 -- our own interpreter

@@ -5,7 +5,8 @@
 .DESCRIPTION
     Run it in the Exchange Management Shell on the server whose outbound mail fails.
     It exports Get-ExchangeCertificate, Get-SendConnector, Get-ReceiveConnector,
-    Get-Queue and, when the organisation is hybrid, Get-HybridConfiguration (as
+    Get-Queue, Get-ExchangeServer and the Windows version (Win32_OperatingSystem) and,
+    when the organisation is hybrid, Get-HybridConfiguration (as
     Export-Clixml and as ConvertTo-Json); the last days of MSExchangeTransport and
     MSExchangeFrontEndTransport events (Application log) and Schannel events (System
     log); the SCHANNEL and .NET Framework registry keys (reg export); and copies the
@@ -75,6 +76,11 @@ try {
     Export-Evidence -Name 'get-queue' -Source 'Get-Queue' -Collect { Get-Queue -Server $env:COMPUTERNAME }
     if (Get-Command -Name Get-HybridConfiguration -ErrorAction SilentlyContinue) {
         Export-Evidence -Name 'get-hybridconfiguration' -Source 'Get-HybridConfiguration' -Collect { Get-HybridConfiguration }
+    }
+    # The build and the Windows version: the rules whose truth depends on them read them.
+    Export-Evidence -Name 'get-exchangeserver' -Source 'Get-ExchangeServer' -Collect { Get-ExchangeServer -Identity $env:COMPUTERNAME }
+    Export-Evidence -Name 'get-operatingsystem' -Source 'Get-CimInstance Win32_OperatingSystem' -Collect {
+        Get-CimInstance -ClassName Win32_OperatingSystem | Select-Object -Property @('CSName', 'Caption', 'Version', 'BuildNumber')
     }
 
     # Get-WinEvent reports "no events were found" as an error; none found is an answer.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import os
+import re
 from collections.abc import Mapping
 from typing import BinaryIO, Literal, TypeVar
 
@@ -30,6 +31,7 @@ from exchange_tls.results import ReadResult, read_text_file
 __all__ = ["parse_certificates", "read_certificates"]
 
 E = TypeVar("E", bound=enum.Enum)
+_THUMBPRINT = re.compile(r"[0-9A-Fa-f]{40}")
 _CERTIFICATE_PROPERTIES = ("Thumbprint", "RawData", "Subject", "Services", "CertificateDomains")
 _DATE_PROPERTIES = ("NotAfter", "NotBefore")
 
@@ -125,6 +127,15 @@ class _CertificateBinder(RecordBinder[ExchangeCertificate]):
                 f"Thumbprint {thumbprint} is not the SHA-1 of RawData ({facts.thumbprint})",
                 record.source.line,
                 "thumbprint-mismatch",
+            )
+        if thumbprint and not _THUMBPRINT.fullmatch(thumbprint):
+            # Kept as written: it still tells the certificates of a paste apart, but no
+            # command can name it and it matches no log.
+            self.report(
+                f"Thumbprint {thumbprint!r} is not 40 hexadecimal digits (masked or cut in "
+                "the paste?); kept as written, and no command can name it",
+                record.source.line,
+                "damaged-thumbprint",
             )
         domains = as_texts(record.value_of("CertificateDomains"))
         if domains is None and facts is not None:

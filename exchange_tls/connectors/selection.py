@@ -26,6 +26,15 @@ order is written for the receive side).
 that names its certificate in ``TlsCertificateName`` still presents the named one (KB
 4495258: a keyless certificate there fails with NoCredentials): that is
 :attr:`Selection.presented`.
+
+The receive side, as "Selection of inbound STARTTLS certificates" (Microsoft Learn)
+documents it: a receive connector whose ``AuthMechanism`` lacks ``TLS`` does not advertise
+STARTTLS and loads no certificate; when no certificate carries ``TlsCertificateName`` (or
+the FQDN, or the server's name), STARTTLS is not advertised and event 12014 is logged;
+when the only candidates have expired, the first is still presented, STARTTLS still
+advertised, and event 12016 logged. A certificate without SMTP in Services is still chosen
+("TLS communication will fail at later stage"), so Services is no flaw here.
+:attr:`Selection.offers_starttls` says whether the connector advertises STARTTLS.
 """
 
 from __future__ import annotations
@@ -99,6 +108,13 @@ class Candidate:
         """Whether nothing keeps Exchange from using it."""
         return not self.flaws
 
+    @property
+    def expired_only(self) -> bool:
+        """Whether its only flaws are its dates (the receive side still presents it)."""
+        return bool(self.flaws) and all(
+            flaw.startswith(("it expired", "its Status is DateInvalid")) for flaw in self.flaws
+        )
+
 
 @attrs.frozen(kw_only=True)
 class Selection:
@@ -112,6 +128,10 @@ class Selection:
     candidates: tuple[Candidate, ...]
     #: Certificates left out whatever their name, with the reason (the Auth certificate).
     excluded: tuple[tuple[ExchangeCertificate, str], ...] = ()
+    #: ``send`` or ``receive``: the receive side's documented rules differ (see the module).
+    direction: str = "send"
+    #: A receive connector whose AuthMechanism lacks TLS (``None``: not known, or a send one).
+    tls_not_enabled: bool | None = None
 
     @property
     def chosen(self) -> ExchangeCertificate | None:
@@ -120,12 +140,29 @@ class Selection:
 
     @property
     def presented(self) -> ExchangeCertificate | None:
-        """The chosen certificate; by TlsCertificateName, the named one even if unfit."""
+        """The chosen certificate; else the named one (send) or an expired one (receive)."""
+        if self.tls_not_enabled:
+            return None
         if self.chosen is not None:
             return self.chosen
+        if self.direction == "receive":
+            # Documented: an expired certificate is still presented (event 12016).
+            return next(
+                (c.certificate for c in self.candidates if c.expired_only),
+                None,
+            )
         if self.by_name and self.candidates:
             return self.candidates[0].certificate
         return None
+
+    @property
+    def offers_starttls(self) -> bool | None:
+        """Whether a receive connector advertises STARTTLS; ``None`` for a send connector."""
+        if self.direction != "receive":
+            return None
+        if self.tls_not_enabled:
+            return False
+        return self.presented is not None
 
     @property
     def fit(self) -> tuple[ExchangeCertificate, ...]:
@@ -134,16 +171,34 @@ class Selection:
 
     def reasons(self) -> tuple[str, ...]:
         """Say why the chosen certificate is chosen and why each other one is not."""
+        if self.tls_not_enabled:
+            return (
+                "the receive connector's AuthMechanism lacks TLS: Exchange does not advertise "
+                "STARTTLS on it and loads no certificate",
+            )
         if self.lookup is None:
             return ("the connector has no FQDN and the server's name is not known",)
         excluded = [f"not {_label(cert)}: {why}" for cert, why in self.excluded]
         if not self.candidates:
-            return (f"no certificate in the store carries {self.lookup}", *excluded)
-        chosen = self.chosen
+            lines = [f"no certificate in the store carries {self.lookup}"]
+            if self.direction == "receive":
+                lines.append("Exchange does not advertise STARTTLS here and logs event 12014")
+            return (*lines, *excluded)
+        chosen = self.presented
         lines = []
         for candidate in self.candidates:
             label = _label(candidate.certificate)
-            if candidate.certificate is chosen:
+            if candidate.certificate is chosen and not candidate.fit:
+                lines.append(
+                    f"Exchange would still present {label}, {', '.join(candidate.flaws)}: "
+                    "STARTTLS stays advertised and event 12016 is logged"
+                )
+            elif candidate.certificate is chosen and candidate.certificate.is_self_signed:
+                lines.append(
+                    f"Exchange would present {label}: it carries {self.lookup}, and no valid "
+                    "certificate from a CA does, so the self-signed one is used"
+                )
+            elif candidate.certificate is chosen:
                 lines.append(f"Exchange would present {label}: it carries {self.lookup}")
             elif candidate.flaws:
                 lines.append(f"not {label}: {', '.join(candidate.flaws)}")
@@ -251,9 +306,25 @@ def select_certificate(
     candidates.sort(key=lambda c: (c.certificate.thumbprint or "", c.certificate.subject or ""))
     candidates.sort(key=lambda c: _order(c)[3:], reverse=True)
     candidates.sort(key=lambda c: _order(c)[:3])
+    receive = isinstance(connector, ReceiveConnector)
+    not_enabled = _tls_not_enabled(connector) if isinstance(connector, ReceiveConnector) else None
     return Selection(
-        lookup=lookup, by_name=by_name, candidates=tuple(candidates), excluded=excluded
+        lookup=lookup,
+        by_name=by_name,
+        candidates=tuple(candidates),
+        excluded=excluded,
+        direction="receive" if receive else "send",
+        tls_not_enabled=not_enabled,
     )
+
+
+def _tls_not_enabled(connector: ReceiveConnector) -> bool | None:
+    """Whether AuthMechanism is known and lacks TLS (``Tls, Integrated`` has it)."""
+    if connector.auth_mechanism is None or connector.auth_mechanism.strip().isdigit():
+        # A number is the flags value of a JSON export: not read here, so not known.
+        return None
+    mechanisms = {part.strip().casefold() for part in connector.auth_mechanism.split(",")}
+    return "tls" not in mechanisms
 
 
 def candidate_certificates(

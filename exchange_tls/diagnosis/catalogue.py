@@ -33,6 +33,7 @@ import attrs
 
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.steps import RemediationStep
 
@@ -93,6 +94,9 @@ class Rule:
     #: any one group suffices, a group being kinds joined by ``+``
     #: (``("send-log", "send-connectors+certificates")``). Empty: any evidence.
     inputs: tuple[frozenset[str], ...] = attrs.field(default=(), converter=_groups)
+    #: Which end must change when the rule fires, when the rule alone tells (a finding
+    #: may name another: :class:`Report` takes ``side``).
+    side: FaultSide | None = None
     #: The check: reads the context, yields findings.
     check: Check = attrs.field(repr=False)
 
@@ -118,8 +122,9 @@ class Report:
         remediation: tuple[RemediationStep, ...] = (),
         severity: Severity | None = None,
         because: str | None = None,
+        side: FaultSide | None = None,
     ) -> Finding:
-        """Build a finding of the bound rule."""
+        """Build a finding of the bound rule; ``side`` defaults to the rule's."""
         entry = self.rule
         chosen = entry.severity if severity is None else severity
         if chosen is not entry.severity:
@@ -139,6 +144,7 @@ class Report:
             failure_mode=entry.failure_mode,
             references=entry.references,
             subject=subject,
+            side=entry.side if side is None else side,
         )
 
 
@@ -199,6 +205,7 @@ def rule(
     selection: str = "",
     contradiction: str = "",
     inputs: tuple[str, ...] = (),
+    side: FaultSide | None = None,
 ) -> Callable[[BoundCheck | Check], BoundCheck | Check]:
     """Register a check as a rule of the catalogue; the check gets a bound :class:`Report`."""
 
@@ -232,6 +239,7 @@ def rule(
             selection=selection,
             contradiction=contradiction,
             inputs=inputs,
+            side=side,
             check=check,
         )
         holder.append(Report(entry))
@@ -260,6 +268,7 @@ def finding(
     subject: str = "",
     severity: Severity | None = None,
     because: str | None = None,
+    side: FaultSide | None = None,
 ) -> Finding:
     """Build a finding of a registered rule by its id (the form before :class:`Report`).
 
@@ -275,4 +284,5 @@ def finding(
         subject=subject,
         severity=severity,
         because=because,
+        side=side,
     )

@@ -6,7 +6,10 @@ Theory of operation. A verdict is earned, never assumed:
   every TLS failure and every failing queue lands here, even when no rule knows its cause.
 * ``healthy``: nothing failing, **and** positive evidence that the outbound path works:
   a send session whose TLS negotiation succeeded, or send connectors together with the
-  certificate list (configuration the rules could check end to end).
+  certificate list (configuration the rules could check end to end). A session is judged
+  to its end: while any send session ended in a refusal (a 4xx or 5xx reply and no
+  message accepted, TLS negotiated or not), the verdict is never healthy, even if no rule
+  names the cause.
 * ``inconclusive``: everything else. Nothing read, only inputs that say nothing about
   outbound TLS (a receive log alone, a lone certificate list, queues that are fine), or
   evidence that could not be read. The diagnosis then says what to collect.
@@ -22,7 +25,8 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Counts, Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.kinds import ALL_KINDS
-from exchange_tls.protocol_log.models import Direction
+from exchange_tls.protocol_log.models import Direction, SmtpSession
+from exchange_tls.protocol_log.outcome import mail_accepted, refusal, refusal_code
 
 __all__ = [
     "KINDS",
@@ -161,6 +165,12 @@ _EXPLAIN = (
 )
 
 
+def _first_refusal(sessions: list[SmtpSession]) -> str:
+    """Return the text of the first refusal of the first session given."""
+    row = refusal(sessions[0].rows, sessions[0].direction)
+    return row.data if row is not None else ""
+
+
 def judge(
     evidence: Evidence, findings: tuple[Finding, ...], coverage: Coverage
 ) -> tuple[Verdict, tuple[str, ...], tuple[str, ...]]:
@@ -176,6 +186,25 @@ def judge(
             (),
         )
     kinds = available_kinds(evidence)
+    refused = [
+        session
+        for session in evidence.sessions
+        if session.direction is not Direction.RECEIVE
+        and refusal(session.rows, session.direction) is not None
+        and not mail_accepted(session.rows, session.direction)
+    ]
+    if refused:
+        # A session is judged to its end: a refused send session is never health, even
+        # when TLS was negotiated and no rule could name the cause (DESIGN §19).
+        return (
+            Verdict.INCONCLUSIVE,
+            (
+                f"{plural(len(refused), 'send session')} ended in a refusal (first: "
+                f"{refusal_code(_first_refusal(refused))}), and no finding of severity error "
+                "or warning explains it: the mail was not accepted, so this is not health.",
+            ),
+            (_EXPLAIN,),
+        )
     send_success = any(
         session.direction is not Direction.RECEIVE
         and session.tls is not None

@@ -377,7 +377,12 @@ def diagnose(
     limits = Thresholds() if thresholds is None else thresholds
     if not evidence.scopes:
         return _diagnose_scope(evidence, now, limits)
-    return _combine(tuple(_diagnose_scope(scope, now, limits) for scope in evidence.scopes))
+    # A probe is of a remote host, not of a server: every server's sessions may join it.
+    probes = tuple(
+        dict.fromkeys((*evidence.probes, *(p for s in evidence.scopes for p in s.probes)))
+    )
+    scopes = (attrs.evolve(scope, probes=probes) for scope in evidence.scopes)
+    return _combine(tuple(_diagnose_scope(scope, now, limits) for scope in scopes))
 
 
 def _diagnose_scope(

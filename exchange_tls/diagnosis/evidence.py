@@ -7,16 +7,20 @@ from typing import Any
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.errors import Problem
 from exchange_tls.events.models import EventRecord
+from exchange_tls.inventory.models import InventoryRecord
 from exchange_tls.kinds import ALL_KINDS
 from exchange_tls.manifest import CollectionManifest
+from exchange_tls.probe_results.models import SmtpProbe
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.protocol_log.summary import SessionSummary, merge_summaries
 from exchange_tls.queues.models import QueueRecord
+from exchange_tls.tls_reports.models import TlsReport
 from exchange_tls.tls_settings.models import TlsSettings
 
 __all__ = ["Evidence", "LoadedFile"]
@@ -80,16 +84,20 @@ class Evidence:
     hybrid_configurations: tuple[HybridConfiguration, ...] = attrs.field(
         default=(), converter=_tuple
     )
+    #: The server inventory: the Exchange build (Get-ExchangeServer) and the Windows version.
+    inventory: tuple[InventoryRecord, ...] = attrs.field(default=(), converter=_tuple)
     #: The collector's manifest (server, time of collection), when one was read.
     manifest: CollectionManifest | None = None
+    #: SMTP TLS reports (RFC 8460): what other mail systems saw of this domain's TLS.
+    tls_reports: tuple[TlsReport, ...] = attrs.field(default=(), converter=_tuple)
+    #: Saved probes of remote hosts (``exchange-tls probe --format json``).
+    probes: tuple[SmtpProbe, ...] = attrs.field(default=(), converter=_tuple)
 
     def to_dataframe(self, kind: str = "sessions") -> Any:
         """Return the sessions, certificates or queues as a pandas DataFrame."""
-        from exchange_tls.views.frames import to_dataframe
-
         if kind not in ("sessions", "certificates", "queues"):
             raise ValueError("kind must be 'sessions', 'certificates' or 'queues'")
-        return to_dataframe(getattr(self, kind))
+        return display.frame(getattr(self, kind))
 
     @property
     def is_empty(self) -> bool:

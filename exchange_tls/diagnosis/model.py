@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.errors import Problem, Severity
 from exchange_tls.remediation.steps import RemediationStep
@@ -89,12 +90,15 @@ class EvidenceRef:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
-        return {
+        described = {
             "source": None if self.source is None else self.source.source,
             "line": None if self.source is None else self.source.line,
             "excerpt": self.excerpt,
             "claim": self.claim,
         }
+        if self.source is not None and self.source.pointer is not None:
+            described["pointer"] = self.source.pointer  # in a JSON document (RFC 6901)
+        return described
 
     def __str__(self) -> str:
         where = str(self.source) if self.source is not None else "(derived)"
@@ -159,14 +163,10 @@ class Finding:
         return (_SEVERITY_RANK[self.severity], _CONFIDENCE_RANK[self.confidence])
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import finding_html
-
-        return finding_html(self)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.text import finding_text
-
-        return finding_text(self)
+        return display.text(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready description."""
@@ -212,7 +212,11 @@ class RuleGap:
         return {"rule_id": self.rule_id, "missing": list(self.missing)}
 
 
-@attrs.frozen(init=False)
+def _pairs(counts: Mapping[str, int] | Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    return tuple(dict(counts).items())
+
+
+@attrs.frozen
 class Counts(Mapping[str, int]):
     """How many records of each evidence kind were read, by the kind's name.
 
@@ -223,11 +227,7 @@ class Counts(Mapping[str, int]):
     (3, 0, ['certificates', 'send-log'])
     """
 
-    _items: tuple[tuple[str, int], ...]
-
-    def __init__(self, counts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
-        """Keep the counts, in the order given."""
-        self.__attrs_init__(tuple(dict(counts).items()))
+    _items: tuple[tuple[str, int], ...] = attrs.field(default=(), converter=_pairs)
 
     def __getitem__(self, kind: str) -> int:
         for name, count in self._items:
@@ -307,7 +307,8 @@ class Coverage:
             raise TypeError(f"Coverage() got an unexpected keyword argument {unknown[0]!r}")
         by_kind = dict(counts)
         by_kind.update((_NAMED_COUNTS[name], count) for name, count in named.items())
-        self.__attrs_init__(
+        # attrs writes __attrs_init__ for a class with its own __init__; pyright cannot see it.
+        self.__attrs_init__(  # pyright: ignore[reportAttributeAccessIssue]
             files=files,
             files_by_kind=files_by_kind,
             counts=Counts(by_kind),
@@ -463,14 +464,19 @@ class Diagnosis:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import diagnosis_html
-
-        return diagnosis_html(self)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.text import text_report
+        return display.text(self)
 
-        return text_report(self)
+    def render(self, format: str = "text", evidence: Evidence | None = None) -> str:
+        """Return the diagnosis as a document in ``format``, as ``--format`` writes it.
+
+        The formats are the views' (:func:`exchange_tls.display.formats`): ``text``,
+        ``json``, ``markdown``, ``html`` (given the evidence, the page also draws the
+        timeline and the certificates) and ``ps1``.
+        """
+        return display.format_named(format).render(self, evidence)
 
     def to_html(self, evidence: Evidence | None = None) -> str:
         """Return the report as one self-contained HTML page (no network, no CDN).
@@ -478,18 +484,12 @@ class Diagnosis:
         Given the evidence it was made from, the page also draws the timeline of TLS
         outcomes and lists the certificates, marking the one Exchange selects.
         """
-        from exchange_tls.views.html import report
-
-        return report(self, evidence)
+        return self.render("html", evidence)
 
     def to_dataframe(self) -> Any:
         """Return the findings as a pandas DataFrame (needs the ``pandas`` extra)."""
-        from exchange_tls.views.frames import to_dataframe
-
-        return to_dataframe(self.findings)
+        return display.frame(self.findings)
 
     def to_script(self) -> str:
         """Return a commented PowerShell script: check, fix and verify sections."""
-        from exchange_tls.diagnosis.script import render_script
-
-        return render_script(self)
+        return self.render("ps1")

@@ -15,6 +15,9 @@ into one scope per server:
    is left unknown and a ``conflict`` is reported.
 3. One scope is returned as plain evidence of that server; several, as evidence whose
    ``scopes`` hold each server's, which ``diagnose()`` judges one by one.
+4. SMTP TLS reports are the domain's, not one server's: a group that holds reports and
+   nothing else (a folder of them given beside the servers' folders) joins every scope,
+   and each server's rules judge the MX hosts that are that server.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def _merge_group(server: str | None, parts: list[Evidence]) -> Evidence:
     return Evidence.merge(parts, server=server)
 
 
+def _reports_only(evidence: Evidence) -> bool:
+    """Whether the evidence is TLS reports and nothing else (files and problems aside)."""
+    return bool(evidence.tls_reports) and not any(
+        kind.field_records(evidence) for kind in ALL_KINDS if kind.field != "tls_reports"
+    )
+
+
 def gather(groups: Mapping[str, Evidence]) -> Evidence:
     r"""Return the evidence of each server, from evidence grouped by where it was found.
 
@@ -78,6 +88,16 @@ def gather(groups: Mapping[str, Evidence]) -> Evidence:
             )
             evidence = attrs.evolve(evidence, problems=(note, *evidence.problems))
         by_server.setdefault(server or name, (server, []))[1].append(evidence)
+    reports = [
+        key
+        for key, (server, parts) in by_server.items()
+        if server is None and all(_reports_only(part) for part in parts)
+    ]
+    if len(reports) < len(by_server):
+        for key in reports:
+            _, parts = by_server.pop(key)
+            for _, others in by_server.values():
+                others.extend(parts)
     # A group that names no server is known by its folder, but only to tell it from others.
     several = len(by_server) > 1
     scopes = [

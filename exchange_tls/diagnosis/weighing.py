@@ -173,10 +173,13 @@ class Weigher:
             key = _key(session)
             if summary is None or signature_of(session)[2] != "ok":
                 self.totals[key] += 1
-            if session.start < self.first_session.get(key, session.start + dt.timedelta(1)):
+            # Compared, not offset: "start + 1 day" overflows for a session in 9999.
+            first = self.first_session.get(key)
+            if first is None or session.start < first:
                 self.first_session[key] = session.start
             ok = signature_of(session)[2] == "ok"
-            if ok and session.end > self.last_success.get(key, session.end - dt.timedelta(1)):
+            last = self.last_success.get(key)
+            if ok and (last is None or session.end > last):
                 self.last_success[key] = session.end
         if summary is not None:
             for tally in summary.tallies:

@@ -11,6 +11,7 @@ import attrs
 from exchange_tls.sources import SourceRef
 
 __all__ = [
+    "INTERNAL_TRANSPORT_EVENTS",
     "EventMeaning",
     "EventRecord",
     "Family",
@@ -19,6 +20,7 @@ __all__ = [
     "event_key",
     "family_of",
     "meaning_of",
+    "meaning_of_text",
 ]
 
 
@@ -46,6 +48,9 @@ class EventMeaning:
 
 _TECHNET = "https://technet.microsoft.com/library/{}(v=exchg.141)"
 _EXPTA = "https://blog.expta.com/2010/09/how-to-fix-msexchangetransport-event-id.html"
+# Exchange's event constants (TransportEventLogConstants): the id is the low 16 bits of
+# the code, 2147757815 -> 12023; no Microsoft page documents 12020, 12022 or 12023.
+_TRANSPORT_CONSTANTS = "domain.md section 6.1 (TransportEventLogConstants, decompiled)"
 # A published case that shows 36871 and 36874 with the TLS settings behind them.
 _SCHANNEL_CASE = "https://en.ittrip.xyz/windows-server/fix-schannel-errors"
 # Microsoft's table of the TLS alert numbers that 36887 and 36888 name.
@@ -114,6 +119,29 @@ _MEANINGS: tuple[EventMeaning, ...] = (
     ),
     EventMeaning(
         family=Family.TRANSPORT,
+        event_id=12020,
+        name="RemoteSTARTTLSCertificateExpired",
+        gist="a remote server's STARTTLS certificate has expired",
+        reference=_TRANSPORT_CONSTANTS,
+    ),
+    EventMeaning(
+        family=Family.TRANSPORT,
+        event_id=12022,
+        name="InternalTransportCertificateCorruptedInAD",
+        gist="the internal transport certificate published in Active Directory is corrupt",
+        reference=_TRANSPORT_CONSTANTS,
+    ),
+    EventMeaning(
+        family=Family.TRANSPORT,
+        event_id=12023,
+        name="CannotLoadInternalTransportCertificateFallbackServerFQDN",
+        gist="the certificate configured for authentication with other Exchange servers (the "
+        "internal transport certificate) cannot be loaded from the personal store; a "
+        "certificate with the server's FQDN is used meanwhile",
+        reference=_TRANSPORT_CONSTANTS,
+    ),
+    EventMeaning(
+        family=Family.TRANSPORT,
         event_id=12024,
         name="CannotLoadInternalTransportCertificateFallbackEphemeralCertificate",
         gist="the internal transport certificate cannot be loaded; an ephemeral self-signed "
@@ -151,6 +179,18 @@ _MEANINGS: tuple[EventMeaning, ...] = (
     ),
 )
 _BY_KEY = {(meaning.family, meaning.event_id): meaning for meaning in _MEANINGS}
+
+#: Texts that name an event whatever id a report gives it: public reports quote the
+#: internal transport certificate's text (Microsoft's, for 12013) under neighbouring ids.
+#: The most specific fragment first.
+_BY_TEXT: tuple[tuple[str, int], ...] = (
+    ("an ephemeral, self-signed certificate with thumbprint", 12024),
+    ("configured for authentication with other exchange servers", 12013),
+    ("internal transport certificate that is used for smtp authentication", 12012),
+    ("an internal transport certificate expired", 12015),
+)
+#: The internal transport certificate's events, whose fixes are the same.
+INTERNAL_TRANSPORT_EVENTS = frozenset({12012, 12013, 12015, 12017, 12022, 12023, 12024})
 
 # TLS alert descriptions (RFC 5246 section 7.2 and RFC 8446 section 6), as Schannel
 # events 36887 and 36888 give them by number.
@@ -214,13 +254,35 @@ def meaning_of(provider: str | None, event_id: int | None) -> EventMeaning | Non
     >>> from exchange_tls.events import meaning_of
     >>> meaning_of("MSExchangeTransport", 12014).name
     'CannotLoadSTARTTLSCertificateFromStore'
-    >>> meaning_of("MSExchangeTransport", 12023) is None
+    >>> meaning_of("MSExchangeTransport", 12023).name
+    'CannotLoadInternalTransportCertificateFallbackServerFQDN'
+    >>> meaning_of("MSExchangeTransport", 12099) is None
     True
     """
     family = family_of(provider)
     if family is None or event_id is None:
         return None
     return _BY_KEY.get((family, event_id))
+
+
+def meaning_of_text(provider: str | None, message: str | None) -> EventMeaning | None:
+    """Return what a transport event's message says it is, whatever its id.
+
+    >>> meaning_of_text(
+    ...     "MSExchangeFrontEndTransport",
+    ...     "Microsoft Exchange could not load the certificate with thumbprint of AB from the "
+    ...     "personal store on the local computer. This certificate was configured for "
+    ...     "authentication with other Exchange servers.",
+    ... ).event_id
+    12013
+    """
+    if family_of(provider) is not Family.TRANSPORT or not message:
+        return None
+    folded = " ".join(message.casefold().split())
+    for fragment, event_id in _BY_TEXT:
+        if fragment in folded:
+            return _BY_KEY[(Family.TRANSPORT, event_id)]
+    return None
 
 
 class Level(enum.Enum):
@@ -256,8 +318,9 @@ class EventRecord:
 
     @property
     def meaning(self) -> EventMeaning | None:
-        """What this event means, or ``None`` when its id is not one this library knows."""
-        return meaning_of(self.provider, self.event_id)
+        """What this event means, by its id, else by its text; ``None`` when neither is known."""
+        by_id = meaning_of(self.provider, self.event_id)
+        return by_id if by_id is not None else meaning_of_text(self.provider, self.message)
 
     def datum(self, name: str) -> str | None:
         """Return the data field called ``name`` (case-insensitive), or ``None``."""

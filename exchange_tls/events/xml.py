@@ -8,6 +8,7 @@ to the line where its ``<Event>`` starts.
 
 from __future__ import annotations
 
+import re
 import xml.sax
 import xml.sax.handler
 from typing import Any
@@ -31,8 +32,14 @@ RawEvent = dict[str, Any]
 
 def looks_like_event_xml(text: str) -> bool:
     """Whether ``text`` is event XML (an ``<Event>`` in the event schema's namespace)."""
-    head = strip_declaration(text.lstrip()[:2000]).lstrip()
+    head = _PROLOGUE.sub("", strip_declaration(text.lstrip()[:2000]))
     return head.startswith(("<Event", "<Events")) and _EVENT_NAMESPACE in head
+
+
+# What may come between the declaration and the first element: comments, and a document
+# type declaration, which the reader refuses as unsafe (it is recognised here so that the
+# refusal, not "could not tell what this file holds", is what the user reads).
+_PROLOGUE = re.compile(r"^(?:\s|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[[^\]]*\])?\s*>)*", re.DOTALL)
 
 
 class _Handler(xml.sax.handler.ContentHandler):

@@ -65,6 +65,51 @@ def _record(mapping: dict[str, object], source: str, line: int) -> PSObject:
     return PSObject(properties, SourceRef(source, line))
 
 
+def _shown(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _report_duplicates(
+    text: str,
+    duplicates: list[tuple[str, object, object]],
+    source: str,
+    first_line: int,
+    collector: ProblemCollector,
+) -> None:
+    """Report each key an object held twice, at the line of its last (the read) value."""
+    listed = duplicates[:_LISTED_PROBLEMS]
+    # Objects end in text order, so each key is looked for after the one before.
+    position = 0
+    for key, first, last in listed:
+        pattern = re.compile(re.escape(json.dumps(key)) + r"\s*:")
+        found = [match.start() for match in pattern.finditer(text, position)]
+        at = found[1] if len(found) > 1 else (found[0] if found else None)
+        line = None if at is None else first_line + text.count("\n", 0, at)
+        if found:
+            position = found[0] + 1
+        collector.report(
+            Problem(
+                message=f"the key {key!r} appears twice in one object: {_shown(first)}, "
+                f"then {_shown(last)}; the last one is read",
+                source=source,
+                line=line,
+                severity=Severity.WARNING,
+                code="json-duplicate-key",
+            )
+        )
+    if len(duplicates) > len(listed):
+        collector.report(
+            Problem(
+                message=f"{len(duplicates) - len(listed):,} more keys appear twice in one "
+                "object; the last value of each is read",
+                source=source,
+                severity=Severity.WARNING,
+                code="json-duplicate-key",
+            )
+        )
+
+
 def _skip(text: str, position: int) -> int:
     while position < len(text) and text[position] in _WHITESPACE:
         position += 1
@@ -83,7 +128,21 @@ def read_json(
             return digits
         return int(digits)
 
-    decoder = json.JSONDecoder(parse_int=parse_int)
+    # Keys an object holds twice: json keeps the last value in silence, and a user who
+    # merged two exports by hand must hear which value was read.
+    duplicates: list[tuple[str, object, object]] = []
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        mapping = dict(items)
+        if len(mapping) != len(items):
+            seen: dict[str, object] = {}
+            for key, value in items:
+                if key in seen:
+                    duplicates.append((key, seen[key], value))
+                seen[key] = value
+        return mapping
+
+    decoder = json.JSONDecoder(parse_int=parse_int, object_pairs_hook=pairs)
     items: list[tuple[object, int]] = []
     dropped = 0
     try:
@@ -142,6 +201,7 @@ def read_json(
                 code="json-array-limit",
             )
         )
+    _report_duplicates(text, duplicates, source, first_line, collector)
     if long_numbers:
         collector.report(
             Problem(

@@ -24,6 +24,8 @@ from exchange_tls.sources import SourceRef
 __all__ = ["read_format_list"]
 
 _PROPERTY = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*:(?:[ \t](?P<value>.*)|[ \t]*$)")
+# A name that kept a colon of its own in a retyped paste: "Status:       : Retry".
+_DOUBLED_COLON = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*:[ \t]+:(?:[ \t]|$)")
 
 
 def _balance(text: str) -> int:
@@ -85,7 +87,22 @@ def read_format_list(
             if name.casefold() in seen:
                 finish()
             seen.add(name.casefold())
-            current.append(_Value(name, (match.group("value") or "").strip(), number))
+            value = (match.group("value") or "").strip()
+            if _DOUBLED_COLON.match(line):
+                value = value[1:].strip()
+                collector.report(
+                    Problem(
+                        message=f"read {name!r} whose name kept a colon of its own "
+                        f"({name}:  :) as {name} :",
+                        source=source,
+                        line=number,
+                        column=len(name) + 1,
+                        line_text=line,
+                        severity=Severity.WARNING,
+                        code="damaged-name",
+                    )
+                )
+            current.append(_Value(name, value, number))
         elif current:
             current[-1].add(stripped)
         else:

@@ -60,12 +60,33 @@ def find_table_header(lines: list[str], start: int = 0) -> int | None:
     return None
 
 
-def _cells(line: str, columns: list[tuple[str, int]]) -> list[str]:
+_GAP = re.compile(r"[ \t]{2,}")
+
+
+def _cut_inside_a_word(line: str, columns: list[tuple[str, int]]) -> bool:
+    """Whether a column start falls inside a word of the row (the row does not line up)."""
+    return any(
+        0 < start < len(line) and not line[start - 1].isspace() and not line[start].isspace()
+        for _, start in columns[1:]
+    )
+
+
+def _cells(line: str, columns: list[tuple[str, int]]) -> tuple[list[str], bool]:
+    """Cut a row at the columns' starts; also say whether it was cut at its gaps instead.
+
+    A row that does not line up with its header (a thumbprint shortened by masking,
+    ``8490765C4C47D81***E2F46B…``) is cut at its runs of two or more blanks, when that
+    gives one cell per column.
+    """
+    if _cut_inside_a_word(line, columns):
+        parts = _GAP.split(line.strip(), maxsplit=len(columns) - 1)
+        if len(parts) == len(columns):
+            return parts, True
     cells = []
     for index, (_, start) in enumerate(columns):
         end = columns[index + 1][1] if index + 1 < len(columns) else len(line)
         cells.append(line[start:end].strip())
-    return cells
+    return cells, False
 
 
 def read_format_table(
@@ -114,7 +135,20 @@ def read_format_table(
                     code="outside-columns",
                 )
             )
-        cells = _cells(line, columns)
+        cells, realigned = _cells(line, columns)
+        if realigned:
+            collector.report(
+                Problem(
+                    message="read a row that does not line up with its header by the "
+                    "blanks between its cells (a value shortened or lengthened in the paste)",
+                    source=source,
+                    line=number,
+                    column=1,
+                    line_text=line,
+                    severity=Severity.INFO,
+                    code="row-realigned",
+                )
+            )
         names = [name for name, _ in columns]
         if records and not cells[0] and records[-1][0] == names:
             previous = records[-1][1]

@@ -23,6 +23,7 @@ from exchange_tls.powershell.format_json import read_json
 from exchange_tls.powershell.format_list import read_format_list
 from exchange_tls.powershell.format_table import find_table_header, read_format_table
 from exchange_tls.powershell.pasted import strip_common_prefix
+from exchange_tls.powershell.prompts import has_prompts, without_prompts
 from exchange_tls.powershell.records import PSObject
 
 __all__ = ["FORMATS", "Format", "detect_format", "read_records"]
@@ -55,6 +56,31 @@ def _dashless_table(lines: list[str]) -> list[str] | None:
         return None
     dashes = re.sub(r"\S", "-", lines[first])
     return [*lines[: first + 1], dashes, *lines[first + 2 :]]
+
+
+_COLUMN_GAP = re.compile(r"\S[ \t]{2,}\S")
+
+
+def _dashless_table_after_list(lines: list[str]) -> int | None:
+    """Find a table without its dash line pasted after Format-List output; its header's index.
+
+    Its header is a line of property names with a column gap (two blanks or more), followed
+    by a blank line and a row that has a column gap too: a wrapped value of Format-List
+    is a run of words, not columns.
+    """
+    first_list = next((index for index, line in enumerate(lines) if _LIST_LINE.match(line)), None)
+    if first_list is None:
+        return None
+    for index in range(first_list + 1, len(lines) - 2):
+        line = lines[index]
+        if _LIST_LINE.match(line) or not _HEADER_WORDS.match(line):
+            continue
+        if not _COLUMN_GAP.search(line.strip()) or lines[index + 1].strip():
+            continue
+        row = next((later for later in lines[index + 2 :] if later.strip()), None)
+        if row is not None and _COLUMN_GAP.search(row.strip()) and not _LIST_LINE.match(row):
+            return index
+    return None
 
 
 def detect_format(lines: list[str]) -> Format | None:
@@ -99,6 +125,9 @@ def read_records(
         raise ValueError(f"format must be one of {', '.join(FORMATS)} or 'auto', not {format!r}")
     if format != "clixml" and format != "json":
         lines = strip_common_prefix(lines, source=source, collector=collector)
+        if has_prompts(lines[:50]):
+            # A forum paste with its "[PS] C:\Windows\system32>Get-…" line.
+            lines = without_prompts(lines, source, collector)
     chosen = detect_format(lines) if format == "auto" else format
     if chosen is None and format == "auto":
         repaired = _dashless_table(lines)
@@ -126,6 +155,26 @@ def read_records(
             line_text=lines[first] if lines else "",
         )
     table_at = find_table_header(lines) if chosen in ("list", "table") else None
+    if table_at is None and chosen == "list":
+        dashless = _dashless_table_after_list(lines)
+        if dashless is not None:
+            # Put the dash line in the blank line's place, so that line numbers hold.
+            lines = [
+                *lines[: dashless + 1],
+                re.sub(r"\S", "-", lines[dashless]),
+                *lines[dashless + 2 :],
+            ]
+            collector.report(
+                Problem(
+                    message="read a table without its dash line after the Format-List "
+                    "output: each column starts where its name starts in the header",
+                    source=source,
+                    line=dashless + 1,
+                    severity=Severity.INFO,
+                    code="table-without-dashes",
+                )
+            )
+            table_at = dashless
     if table_at is not None and any(_LIST_LINE.match(line) for line in lines[:table_at]):
         # Format-List output and a table pasted together: each part in its own format.
         records = read_format_list(lines[:table_at], source=source, collector=collector)

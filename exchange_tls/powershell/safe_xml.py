@@ -30,6 +30,9 @@ MAX_ATTRIBUTE_CHARS = 65_536
 # "<" or ">", which keeps the search linear.
 _LONG_TAG = re.compile(f"<[^<>]{{{MAX_ATTRIBUTE_CHARS + 4096}}}")
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# PowerShell writes no document type declaration, and one can define entities: refused
+# before parsing, whatever it holds (defusedxml refuses entities, not the DTD itself).
+_DOCTYPE = re.compile(r"<!DOCTYPE", re.IGNORECASE)
 
 
 class XmlTooDeep(Exception):
@@ -71,6 +74,18 @@ def parse_xml(
     element, on the first line, for XML of several top elements.
     """
     body = strip_declaration(text)
+    doctype = _DOCTYPE.search(body)
+    if doctype is not None:
+        collector.report(
+            Problem(
+                message="refused unsafe XML: a document type declaration (<!DOCTYPE>), which "
+                "can define entities; PowerShell never writes one",
+                source=source,
+                line=first_line + body.count("\n", 0, doctype.start()),
+                code="xml-unsafe",
+            )
+        )
+        return
     long_tag = _LONG_TAG.search(body)
     if long_tag is not None:
         collector.report(

@@ -26,6 +26,7 @@ parsed with a grammar.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import itertools
 import operator
 import re
@@ -40,9 +41,22 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
     TlsHandshake,
 )
+from exchange_tls.protocol_log.outcome import refusal_code
 from exchange_tls.sources import SourceRef
 
-__all__ = ["SessionFacts", "infer_direction", "plain_success", "session_facts"]
+__all__ = [
+    "InformationKind",
+    "SessionFacts",
+    "classify_information",
+    "fact_text",
+    "infer_direction",
+    "is_certificate_context",
+    "is_error_reply",
+    "is_thumbprint_context",
+    "normalise_thumbprint",
+    "plain_success",
+    "session_facts",
+]
 
 _TLS_FAILED = "TLS negotiation failed with error "
 _TLS_SUCCEEDED = re.compile(
@@ -519,6 +533,94 @@ _PLAIN_BREAKERS = (
 )
 
 
+class InformationKind(enum.IntEnum):
+    """What an information line's text (its context, else its data) is to :func:`plain_success`.
+
+    The careful reader and the columnar one (:mod:`~exchange_tls.protocol_log.columnar`)
+    both classify through :func:`classify_information`, so that they cannot drift.
+    """
+
+    OTHER = 0  #: says nothing plain_success weighs
+    SENDING = 1  #: ``Sending certificate``: the usual certificate block begins
+    TLS_SUCCEEDED = 2  #: a TLS success line read in full
+    TLS_UNREAD = 3  #: begins ``TLS protocol`` but is not a success line read in full
+    BREAKER = 4  #: a failure, or another certificate label: no plain success
+
+
+def classify_information(text: str) -> tuple[InformationKind, str | None]:
+    """Classify an information line's text; for a TLS success, return its protocol too.
+
+    >>> classify_information("Sending certificate")
+    (<InformationKind.SENDING: 1>, None)
+    >>> classify_information("TLS negotiation failed with error UnknownCredentials")
+    (<InformationKind.BREAKER: 4>, None)
+    """
+    if text == _SENDING:
+        return InformationKind.SENDING, None
+    if text.startswith("TLS protocol "):
+        success = _TLS_SUCCEEDED.match(text)
+        if success is None:
+            return InformationKind.TLS_UNREAD, None
+        raw = success.group("protocol")
+        version = _PROTOCOL.match(raw)
+        return InformationKind.TLS_SUCCEEDED, version.group("version") if version else raw
+    if text.startswith(_PLAIN_BREAKERS):
+        return InformationKind.BREAKER, None
+    return InformationKind.OTHER, None
+
+
+def is_certificate_context(context: str) -> bool:
+    """Whether an information row's context names a field of a certificate block."""
+    return context.startswith(_CERTIFICATE)
+
+
+def is_thumbprint_context(context: str) -> bool:
+    """Whether an information row's context is the thumbprint of a certificate block."""
+    return context == _THUMBPRINT_CONTEXT
+
+
+def normalise_thumbprint(text: str | None) -> str | None:
+    """Upper-case a real thumbprint; keep a masked one (``xxxx``) as written."""
+    return _thumbprint(text)
+
+
+def is_error_reply(data: str) -> bool:
+    """Whether a reply's data is a 4xx or 5xx reply (which fails a plain success)."""
+    return data[:1] in ("4", "5") and data[1:3].isdigit()
+
+
+_TELLING_PREFIXES = ("TLS negotiation failed", "Failed to connect", "Outbound Auth")
+
+
+def fact_text(data: str) -> str:
+    """Return what a session's reading uses of a command's or a reply's data.
+
+    :func:`session_facts` reads a command or a reply in full only when it mentions
+    STARTTLS or is an EHLO (or HELO); otherwise, and so do :func:`plain_success`, the
+    signature and the telling row of a summary, only its first four characters (a
+    reply's code and the character after it: an error reply, the end of an EHLO reply),
+    and of an error reply its enhanced code too (the summary's ``_error_reply``).
+    Sessions whose rows give the same ``fact_text`` (information rows compared whole)
+    have the same facts, signature and telling row: the columnar reader builds one of
+    them for all (unusual sessions whose banners carry the time, say). Keep this in step
+    with :func:`_on_command`, :func:`_on_reply`, :func:`_offer_refused` and the summary's
+    ``_error_reply`` and ``telling_row``.
+
+    >>> fact_text("220 mx1.example.net Microsoft ESMTP MAIL Service ready at Sun, 01 Nov 2026")
+    '220 '
+    >>> fact_text("250-STARTTLS")
+    '250-STARTTLS'
+    """
+    if "STARTTLS" in data.upper() or data[:4].upper() in ("EHLO", "HELO"):
+        return data
+    if data.startswith(_TELLING_PREFIXES):
+        return data
+    if data[:1] in ("4", "5") and data[1:3].isdigit():
+        # A refusal's signature carries its enhanced code (550 5.7.64 is not 550 5.1.1).
+        return data[:4] + refusal_code(data)[4:]
+    return data[:4]
+
+
 def plain_success(
     rows: Sequence[ProtocolLogRow], direction: Direction
 ) -> tuple[str | None, str | None] | None:
@@ -542,25 +644,22 @@ def plain_success(
         event = row.event
         if event is information:
             data, context = row.data, row.context
-            if context.startswith(_CERTIFICATE):
+            if is_certificate_context(context):
                 if not in_block:
                     return None
-                if context == _THUMBPRINT_CONTEXT:
+                if is_thumbprint_context(context):
                     thumbprint = _thumbprint(data)
                 continue
             in_block = False
-            text = context or data
-            if text == _SENDING:
+            kind, named = classify_information(context or data)
+            if kind is InformationKind.SENDING:
                 blocks += 1
                 in_block = True
-            elif text.startswith("TLS protocol "):
-                success = _TLS_SUCCEEDED.match(text)
-                if success is None or protocol is not None:
+            elif kind is InformationKind.TLS_SUCCEEDED:
+                if protocol is not None:
                     return None
-                raw = success.group("protocol")
-                version = _PROTOCOL.match(raw)
-                protocol = version.group("version") if version else raw
-            elif text.startswith(_PLAIN_BREAKERS):
+                protocol = named
+            elif kind is not InformationKind.OTHER:
                 return None
             continue
         in_block = False
@@ -568,10 +667,8 @@ def plain_success(
             started = True
         # Not elif: a session's row 0 can be an error reply (an excerpt that lost its
         # connect row), and that is no plain success.
-        if event is reply_event:
-            data = row.data
-            if data[:1] in ("4", "5") and data[1:3].isdigit():
-                return None
+        if event is reply_event and is_error_reply(row.data):
+            return None
     if not started or protocol is None or blocks > 1:
         return None
     return thumbprint, protocol

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.endpoints import Endpoint
 from exchange_tls.errors import ParseError
 from exchange_tls.results import ReadResult
@@ -330,12 +331,7 @@ class ProtocolLog(ReadResult[ProtocolLogRow]):
         return self.source or "<log>"
 
     def __str__(self) -> str:
-        from exchange_tls.views.text import more
-
-        shown = "\n".join(row.to_line() for row in self.items[:20])
-        rest = more(len(self.items), 20)
-        label = self.source or "<log>"
-        return f"{label}: {len(self.items)} rows\n{shown}" + (f"\n{rest}" if rest else "")
+        return display.text(self)
 
     @property
     def header(self) -> ProtocolLogHeader | None:
@@ -470,18 +466,10 @@ class SmtpSession:
         return tuple(dict.fromkeys(row.source.source for row in self.rows))
 
     def _repr_html_(self) -> str:
-        from exchange_tls.views.html import session_html
-
-        return session_html(self)
+        return display.html(self)
 
     def __str__(self) -> str:
-        from exchange_tls.views.records import session_record
-        from exchange_tls.views.tables import text_table
-
-        rows = [{"line": str(row.source), "row": row.to_line()} for row in self.rows]
-        facts = session_record(self)
-        head = ", ".join(f"{key}={value}" for key, value in facts.items() if value is not None)
-        return f"{head}\n{text_table(rows)}"
+        return display.text(self)
 
     @functools.cached_property
     def replies(self) -> tuple[SmtpReply, ...]:

@@ -57,6 +57,7 @@ from exchange_tls.protocol_log.models import (
     SmtpSession,
 )
 from exchange_tls.protocol_log.occurrences import Occurrence, Occurrences, Pile
+from exchange_tls.protocol_log.outcome import refusal, refusal_code
 from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, sequence_order
 from exchange_tls.protocol_log.signatures import normalise_signature_text
 
@@ -135,14 +136,12 @@ def _direction(session: SmtpSession) -> str:
 
 
 def _error_reply(session: SmtpSession) -> str | None:
-    """Return the first reply of 400 or more the remote side gave, cheaply (no grammar)."""
-    replies = Event.SEND if session.direction is Direction.RECEIVE else Event.RECEIVE
-    for row in session.rows:
-        if row.event is replies:
-            data = row.data
-            if data[:1] in ("4", "5") and data[1:3].isdigit():
-                return data[:3]
-    return None
+    """Return the first refusal's codes (``550 5.7.64``), cheaply (no grammar).
+
+    The enhanced code is part of the signature: 5.7.64 and 5.1.1 are different causes.
+    """
+    row = refusal(session.rows, session.direction)
+    return None if row is None else refusal_code(row.data)
 
 
 def _host(session: SmtpSession) -> str:

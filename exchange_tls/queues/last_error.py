@@ -76,18 +76,34 @@ class LastError:
 
 # The list with angle brackets, as some pastes and retyped posts show it:
 # "[<LED=451 4.4.395 …>;<MSG=>;<FQDN=…>;<IP=>;<LRT=…>]", with or without the outer [ ].
-_ANGLE_FORM = re.compile(r"^\[?\s*<\s*(?:LRT|LED|FQDN|IP|MSG)\s*=", re.IGNORECASE)
+# Retyped or machine-read pastes also damage the keys: "<LRI-2019/11/4 13:31:03>" (LRT,
+# its T read as I), "<led-451 4.4.0 …>", "<FQDN-host>": any case, "-" for "=".
+_ANGLE_FORM = re.compile(r"^\[?\s*<\s*(?:LRT|LRI|LED|FQDN|IP|MSG)\s*[=-]", re.IGNORECASE)
 _ANGLE_BOUNDARY = re.compile(r">\s*;\s*<")
+_ANGLE_KEY = re.compile(r"^\s*(?P<key>LRT|LRI|LED|FQDN|IP|MSG)\s*(?P<sign>[=-])", re.IGNORECASE)
 
 
-def _from_angle_form(body: str) -> str:
-    """Rewrite the angle-bracket list in the usual ``[{KEY=…};{KEY=…}]`` form."""
+def _from_angle_form(body: str) -> tuple[str, bool]:
+    """Rewrite the angle-bracket list in the usual ``[{KEY=…};{KEY=…}]`` form.
+
+    Also return whether a key was damaged (``LRI``, ``-`` for ``=``, lower case) and
+    repaired.
+    """
     inner = body.strip()
     if inner.startswith("[") and inner.endswith("]"):
         inner = inner[1:-1].strip()
     inner = inner.removeprefix("<")
     inner = inner.removesuffix(">")
-    return "[{" + "};{".join(_ANGLE_BOUNDARY.split(inner)) + "}]"
+    items = []
+    repaired = False
+    for item in _ANGLE_BOUNDARY.split(inner):
+        match = _ANGLE_KEY.match(item)
+        if match is not None:
+            key = match.group("key").upper().replace("LRI", "LRT")
+            repaired |= f"{key}=" != f"{match.group('key')}{match.group('sign')}"
+            item = f"{key}={item[match.end() :]}"
+        items.append(item)
+    return "[{" + "};{".join(items) + "}]", repaired
 
 
 def _unwrap(text: str) -> str:
@@ -161,12 +177,19 @@ def parse_last_error(
     unwrapped = _unwrap(text)
     body = unwrapped
     if _ANGLE_FORM.match(body):
-        body = _from_angle_form(body)
+        body, repaired = _from_angle_form(body)
         report(
             "read the <KEY=…> form of the LastError list as [{KEY=…}]",
             Severity.INFO,
             "angle-bracket-form",
         )
+        if repaired:
+            report(
+                "read damaged keys of the LastError list (such as <LRI-…> and <led-…>) "
+                "as LRT=, LED=, FQDN=, IP=",
+                Severity.WARNING,
+                "damaged-keys",
+            )
     if body.startswith("{[") and body.endswith("]}"):
         body = body[1:-1]
     if not body.startswith("[{"):

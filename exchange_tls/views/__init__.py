@@ -18,6 +18,7 @@ Outbound to Office 365  failed  UnknownCredentials
 
 from __future__ import annotations
 
+from exchange_tls.views import formats, hooks
 from exchange_tls.views.frames import to_dataframe
 from exchange_tls.views.html import (
     diagnosis_html,
@@ -29,6 +30,7 @@ from exchange_tls.views.html import (
     timeline_svg,
 )
 from exchange_tls.views.records import Record, record, records
+from exchange_tls.views.script import render_script
 from exchange_tls.views.summaries import Count, Filters, Summary, filter_evidence, summary
 from exchange_tls.views.tables import (
     CLI_COLUMNS,
@@ -40,6 +42,9 @@ from exchange_tls.views.tables import (
     text_table,
 )
 from exchange_tls.views.text import coverage_line, finding_text, markdown_report, text_report
+
+# Install how the models print and show in notebooks (see exchange_tls.display).
+hooks.install()
 
 __all__ = [
     "CLI_COLUMNS",
@@ -53,7 +58,9 @@ __all__ = [
     "filter_evidence",
     "finding_html",
     "finding_text",
+    "formats",
     "group_by_server",
+    "hooks",
     "html_table",
     "json_table",
     "list_html",
@@ -61,6 +68,7 @@ __all__ = [
     "pick",
     "record",
     "records",
+    "render_script",
     "report",
     "session_html",
     "summary",

@@ -20,7 +20,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from exchange_tls import __version__
+from exchange_tls._version import __version__
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence

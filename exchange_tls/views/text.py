@@ -76,6 +76,7 @@ def coverage_line(coverage: Coverage) -> str:
             (coverage.send_connectors, "send connector"),
             (coverage.receive_connectors, "receive connector"),
             (coverage.queues, "queue"),
+            (coverage.counts.get("tls-reports", 0), "TLS report"),
         )
         if count
     ]

@@ -10,6 +10,7 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.schannel_events import event_side, schannel_failures
 from exchange_tls.diagnosis.model import EvidenceRef
 from exchange_tls.events.models import EventRecord
+from exchange_tls.moments import shift
 from exchange_tls.protocol_log.models import Event, ProtocolLogRow, SmtpSession
 from exchange_tls.queues.models import QueueRecord
 from exchange_tls.tls_settings.models import Side
@@ -30,12 +31,16 @@ _NEAR = dt.timedelta(hours=1)
 
 
 def modern_session(context: Context) -> SmtpSession | None:
-    """Return a session in which this server negotiated TLS 1.2 or later, if any."""
-    for session in reversed(context.sessions):
-        tls = session.tls
-        if tls is not None and tls.succeeded is True and (tls.protocol or "") in MODERN:
-            return session
-    return None
+    """Return the last session in which this server negotiated TLS 1.2 or later, if any."""
+
+    def find() -> SmtpSession | None:
+        for session in reversed(context.sessions):
+            tls = session.tls
+            if tls is not None and tls.succeeded is True and (tls.protocol or "") in MODERN:
+                return session
+        return None
+
+    return context.memo("modern-session", find)
 
 
 def remote_reply_rows(context: Context) -> list[tuple[str, ProtocolLogRow]]:
@@ -90,8 +95,8 @@ def client_handshake_events(
     """
     if not spans:
         return []
-    first = min(start for start, _ in spans) - _NEAR
-    last = max(end for _, end in spans) + _NEAR
+    first = shift(min(start for start, _ in spans), -_NEAR)
+    last = shift(max(end for _, end in spans), _NEAR)
     return [
         event
         for event in schannel_failures(context)

@@ -28,9 +28,12 @@ from exchange_tls.diagnosis.facts.presented import (
     presented_certificates,
     proven_by_log,
 )
+from exchange_tls.diagnosis.facts.reported import expired_when_reported
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION, TIMEOUT
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
+from exchange_tls.moments import shift
 from exchange_tls.remediation.plans.certificates import (
     renewal_steps,
     self_signed_steps,
@@ -112,10 +115,15 @@ def _subject(certificate: ExchangeCertificate) -> str:
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     """F6: a presented certificate past NotAfter."""
+    # A TLS report that shows it expired says so with the senders' sessions: one finding.
+    reported = expired_when_reported(context)
     for certificate, reasons in presented_certificates(context):
+        if (certificate.thumbprint or "").upper() in reported:
+            continue
         expired_by_date = (
             context.now is not None
             and certificate.not_after is not None
@@ -160,15 +168,15 @@ def certificate_expired(context: Context, report: Report) -> Iterator[Finding]:
     selection=_VALIDITY_SELECTION,
     contradiction="None: a certificate that works today still expires.",
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_expiring_soon(context: Context, report: Report) -> Iterator[Finding]:
     """F6 ahead of time: NotAfter within 30 days."""
     if context.now is None:
         return
     for certificate, reasons in presented_certificates(context):
-        if (
-            certificate.not_after is None
-            or not context.now <= certificate.not_after < context.now + SOON
+        if certificate.not_after is None or not context.now <= certificate.not_after < shift(
+            context.now, SOON
         ):
             continue
         days = (certificate.not_after - context.now).days
@@ -248,6 +256,7 @@ _VALIDATION = Signature(
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]:
     """F11: Status Untrusted or Invalid."""
@@ -305,6 +314,7 @@ def certificate_revocation_check_failed(context: Context, report: Report) -> Ite
     selection="Judges the certificate the connector selects (Exchange's order).",
     contradiction="None beyond the selection: Exchange Online's rule does not depend on the log.",
     inputs=("certificates+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def self_signed_certificate_external(context: Context, report: Report) -> Iterator[Finding]:
     """F13: a self-signed certificate towards Exchange Online."""

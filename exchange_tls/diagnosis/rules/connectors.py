@@ -8,10 +8,12 @@ from exchange_tls.connectors.models import SendConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import connector_ref, queue_ref
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.facts.conversation import receive_connectors_failing_exchange_online
 from exchange_tls.diagnosis.facts.exchange_online import EXO_SUFFIX, to_exchange_online
 from exchange_tls.diagnosis.facts.store import fit_for_smtp
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TENANT_ATTRIBUTION
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.remediation.commands import (
     GetExchangeCertificate,
@@ -88,6 +90,7 @@ def _queue_texts(context: Context, connector: SendConnector, needle: str) -> lis
         "certificates+send-connectors",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """F4: TlsCertificateName names no certificate of the inventory."""
@@ -192,6 +195,7 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
     selection=_NAME_SELECTION,
     contradiction="None: a malformed value matches nothing whatever the log says.",
     inputs=("send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[Finding]:
     """F5: a malformed TlsCertificateName."""
@@ -259,14 +263,17 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
     selection="Looks the name up in the store as for send connectors.",
     contradiction="None: configuration only.",
     inputs=("certificates+receive-connectors",),
+    side=FaultSide.LOCAL,
 )
 def receive_connector_certificate_not_found(context: Context, report: Report) -> Iterator[Finding]:
     """Report a receive connector's stale TlsCertificateName."""
     if not context.certificates:
         return
+    # Exchange Online's sessions that show the effect: its receive-side rule reports both.
+    failing = receive_connectors_failing_exchange_online(context)
     for connector in context.receive_connectors:
         name = connector.tls_certificate_name
-        if name is None or name.issuer is None:
+        if name is None or name.issuer is None or (connector.name or "").casefold() in failing:
             continue
         if any(name.matches(certificate) for certificate in context.certificates):
             continue
@@ -348,6 +355,7 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
     selection="The connector's configuration only.",
     contradiction="None: configuration only.",
     inputs=("send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def exchange_online_connector_incomplete(context: Context, report: Report) -> Iterator[Finding]:
     """HealthChecker's ExoConnectorCheck: name the certificate, mark the connector."""
@@ -439,6 +447,7 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
     selection="Uses Exchange's selection by FQDN; fires only when it finds no fit certificate.",
     contradiction="None: configuration only.",
     inputs=("certificates+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Iterator[Finding]:
     """F7: TLS matters for the connector, and no certificate fits its FQDN."""
@@ -529,6 +538,7 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
         "send-connectors",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def tls_domain_validation_misconfigured(context: Context, report: Report) -> Iterator[Finding]:
     """F15: DomainValidation without TlsDomain, or TlsDomain without it."""

@@ -27,8 +27,10 @@ from exchange_tls.diagnosis.facts.store import (
 )
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import event_ref, schannel_claim
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.events.models import EventRecord, Family
+from exchange_tls.inventory.support import tls13_support
 from exchange_tls.protocol_log.models import Direction
 from exchange_tls.remediation.commands import (
     EnableExchangeCertificate,
@@ -137,6 +139,7 @@ def _tls12_off(setting: ProtocolSetting) -> bool:
     contradiction="None: the registry decides what Schannel offers; Schannel events and "
     "dropped handshakes are cited as corroboration.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     """TLS 1.2 not offered on a side, from the registry, with Schannel events as corroboration."""
@@ -202,12 +205,15 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
 
 @rule(
     rule_id="tls13-enabled-in-registry",
-    title="TLS 1.3 is turned on, which Exchange Server does not support",
+    title="TLS 1.3 is turned on where Exchange Server does not support it",
     severity=Severity.ERROR,
     failure_mode=None,
     meaning="The SCHANNEL key of TLS 1.3 sets Enabled to 1 for a side. Microsoft's "
-    "HealthChecker reports this as an error: TLS 1.3 is not supported by Exchange Server and "
-    "is known to cause issues when enabled.",
+    "HealthChecker accepts TLS 1.3 only on Exchange Server 2019 CU15 or Exchange Server SE on "
+    "Windows Server 2022 or later, and reports it as an error elsewhere (known to cause "
+    "issues). The rule reads the server inventory (Get-ExchangeServer, Win32_OperatingSystem) "
+    "and says so when it is missing; on a build and Windows HealthChecker accepts, it is "
+    "silent.",
     needs=("a reg export or Get-ItemProperty of the SCHANNEL Protocols\\TLS 1.3 keys",),
     remedy="Set Enabled=0 and DisabledByDefault=1 under the TLS 1.3 Client and Server keys, "
     "then restart the server.",
@@ -230,13 +236,18 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
     ]
     if not on:
         return
+    # Whether TLS 1.3 is supported depends on the build and Windows: the inventory tells.
+    support = tls13_support(context.evidence.inventory)
+    if support.supported:
+        return
+    sides = " and ".join(setting.side.value.lower() for setting in on)
+    if support.supported is False:
+        advice = f"; {support.reason} Turn it off and restart."
+    else:
+        advice = f"; turn it off and restart unless the server qualifies. {support.reason}"
     yield finding(
         "tls13-enabled-in-registry",
-        summary=(
-            "TLS 1.3 is enabled for the "
-            + " and ".join(setting.side.value.lower() for setting in on)
-            + " side; Exchange Server does not support it: turn it off and restart."
-        ),
+        summary=f"TLS 1.3 is enabled for the {sides} side" + advice,
         evidence=tuple(
             _value_ref(
                 setting.enabled_value,
@@ -254,6 +265,7 @@ def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
             ]
         ),
         subject="TLS 1.3",
+        side=FaultSide.LOCAL,
     )
 
 
@@ -281,6 +293,7 @@ def _values(setting: ProtocolSetting) -> tuple[bool | None, bool | None]:
     selection="Server-wide: each TLS version whose Client and Server keys are both in the export.",
     contradiction="None: configuration only.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def tls_client_server_mismatch(context: Context) -> Iterator[Finding]:
     """Find TLS versions whose Client and Server values differ."""
@@ -358,6 +371,7 @@ def _dotnet_label(setting: DotNetSetting) -> str:
     "the export.",
     contradiction="None: configuration only.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
     """SystemDefaultTlsVersions / SchUseStrongCrypto not 1 under a covered .NET key."""
@@ -437,6 +451,7 @@ def _12014_details(event: EventRecord) -> tuple[str | None, str | None]:
     selection="The connector or FQDN the event names.",
     contradiction="None: the event is Exchange's own record of the failure.",
     inputs=("events",),
+    side=FaultSide.LOCAL,
 )
 def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
     """Event 12014, one finding per FQDN and connector it names."""
@@ -548,6 +563,7 @@ def _hybrid_ref(hybrid: HybridConfiguration, claim: str) -> EvidenceRef:
         "certificates+hybrid-configuration",
         "hybrid-configuration+receive-connectors",
     ),
+    side=FaultSide.LOCAL,
 )
 def hybrid_certificate_mismatch(context: Context) -> Iterator[Finding]:
     """Find a hybrid TlsCertificateName not in the store, or not the connectors'."""

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
+from exchange_tls.diagnosis.facts.conversation import remote_fault_replies, sessions_without_offer
 from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
+from exchange_tls.diagnosis.facts.probes import explains_protocol_failure
 from exchange_tls.diagnosis.facts.sessions import (
     client_handshake_events,
     modern_session,
@@ -17,6 +19,7 @@ from exchange_tls.diagnosis.facts.sessions import (
 )
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT, event_ref, schannel_claim
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.remediation.commands import (
@@ -115,6 +118,8 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
     spans: list[tuple[dt.datetime, dt.datetime]] = []
     for session in context.send_sessions:
         tls = session.tls
+        if explains_protocol_failure(context, session):
+            continue  # a probe shows the remote accepts only old TLS: probe-remote-legacy-tls
         if (
             tls is not None
             and tls.succeeded is False
@@ -218,6 +223,7 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
     selection="Sessions whose connector, remote certificate or banner is Exchange Online's.",
     contradiction="None: the session itself shows the version.",
     inputs=("send-log",),
+    side=FaultSide.LOCAL,
 )
 def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[Finding]:
     """TLS 1.0/1.1 sessions to Exchange Online, which now refuses them."""
@@ -269,10 +275,11 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
         "send-log",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
     """F9: the peer demands STARTTLS."""
-    found = replies_saying(context, ["must issue a starttls command first"])
+    found = remote_fault_replies(context, ["must issue a starttls command first"])
     if not found:
         return
     steps = [
@@ -319,6 +326,7 @@ def remote_requires_starttls(context: Context, report: Report) -> Iterator[Findi
         "send-connectors+send-log",
         "queues",
     ),
+    side=FaultSide.REMOTE,
 )
 def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Finding]:
     """F10: TLS required, not offered."""
@@ -332,12 +340,11 @@ def remote_starttls_unavailable(context: Context, report: Report) -> Iterator[Fi
                 excerpt=f"session {session.session_id} to {session.remote_endpoint}",
                 claim="the remote host's EHLO reply did not offer STARTTLS",
             )
-            for session in context.sessions_of(connector)
-            if session.tls is not None and session.tls.starttls_offered is False
+            # Not where the remote offered STARTTLS or a firewall masked it.
+            for session in sessions_without_offer(context, connector)
         )
     evidence.extend(
-        ref
-        for ref in replies_saying(
+        remote_fault_replies(
             context,
             ["starttls is required to send mail", "temporarily disallowed this secure domain"],
         )
@@ -527,6 +534,7 @@ _RECEIVE_CAUSES = {
     "connector's selected certificate.",
     contradiction="None: the session shows the failure.",
     inputs=("receive-log",),
+    side=FaultSide.LOCAL,
 )
 def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
     """Report receive sessions failing STARTTLS: the inbound side."""
@@ -616,6 +624,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
         "send-log",
         "queues",
     ),
+    side=FaultSide.LOCAL,
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:
     """F16: the internal leg fails on certificates or Exchange authentication."""

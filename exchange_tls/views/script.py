@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from exchange_tls import __version__
+from exchange_tls._version import __version__
 from exchange_tls.remediation.steps import Purpose
 
 if TYPE_CHECKING:
