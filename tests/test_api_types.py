@@ -87,7 +87,6 @@ TAKES_NONE = {
     "direction",
     "name",
     "_name",
-    "thresholds",
 }
 TAKES_STR = {"text", "source", "format", "errors", "date_order", "engine", "file", "paths"}
 TAKES_STR |= {"server_fqdn", "name", "_name"}
