@@ -17,7 +17,8 @@ from typing import TextIO
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
-from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_error
+from exchange_tls.cli_thresholds import add_threshold_options, thresholds_from
+from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.display import format_named, formats
@@ -150,24 +151,6 @@ def _report_problems(problems: Sequence[Problem]) -> None:
     report_problems(problems, sys.stderr)
 
 
-def _share(text: str) -> float:
-    """Read a share from 0 to 1 (``0.25``) or a percentage (``25%``)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a share: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a share is from 0 to 1 (or 0% to 100%): {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    """Read a count of one or more."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a count of 1 or more: {text!r}")
-    return int(text)
-
-
 def _diagnose(arguments: argparse.Namespace) -> int:
     if not arguments.paths:
         arguments.paths = [str(_bundled_path())]
@@ -176,11 +159,7 @@ def _diagnose(arguments: argparse.Namespace) -> int:
             where = arguments.paths[0]
             print(f"No path given: diagnosing the bundled KB 4051498 example ({where}).\n")
     evidence = _load(arguments)
-    thresholds = Thresholds(
-        background_share=arguments.background_share,
-        background_remotes=arguments.background_remotes,
-    )
-    diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds)
+    diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds_from(arguments))
     with _output(arguments) as stream:
         # The views' registry of formats (exchange_tls.views.formats) renders each one.
         document = format_named(arguments.format)
@@ -444,24 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COLUMNS",
         help="wrap the text report to COLUMNS (default: the terminal's width, else 100)",
     )
-    defaults = Thresholds()
-    diagnose_command.add_argument(
-        "--background-share",
-        type=_share,
-        default=defaults.background_share,
-        metavar="SHARE",
-        help="inbound failures at most this share of a receive connector's sessions, from "
-        "many remote hosts and no known partner, are background (info); 0 reports them as "
-        f"problems (default {defaults.background_share})",
-    )
-    diagnose_command.add_argument(
-        "--background-remotes",
-        type=_count,
-        default=defaults.background_remotes,
-        metavar="N",
-        help="background comes from at least this many distinct remote hosts "
-        f"(default {defaults.background_remotes})",
-    )
+    add_threshold_options(diagnose_command)
     _filter_options(diagnose_command)
     diagnose_command.set_defaults(run=_diagnose)
 

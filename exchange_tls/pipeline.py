@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
@@ -182,16 +182,15 @@ def available_cores() -> int:
 #: pool of processes costs more than it gains on them.
 PARALLEL_MIN_BYTES = 32 * 1024 * 1024
 # A batch's files are summarised and merged by one worker, so that one merged summary,
-# not one per file, is pickled back. Batches are cut so that each worker gets several
-# (for balance) and none holds more than this many bytes of logs (for progress).
-_BATCH_MAX_BYTES = 256 * 1024 * 1024
-_BATCHES_PER_WORKER = 4
+# not one per file, is pickled back. Batches are cut by size alone, never by the number
+# of workers, and merged in their order: the summaries then merge in the same grouping
+# and order whatever runs them, so that a summary that is not quite associative (one
+# that folds its rarest causes) still gives the same JSON for every job count.
+_BATCH_BYTES = 16 * 1024 * 1024
+_BATCH_FILES = 2000
 # Batches in flight per worker: each finished one is merged, and another sent, at once,
 # so that the parent holds a bounded number of summaries whatever the number of files.
 _IN_FLIGHT_PER_WORKER = 2
-# After a worker died, the unfinished files are sent again one by one, one a worker at a
-# time, so that a second death names the file or two being read.
-_RETRY_BATCH_FILES = 1
 #: A test-only hook: a worker process that is about to read a file with this name
 #: kills itself, as the kernel's out-of-memory killer would. With
 #: ``EXCHANGE_TLS_TEST_KILL_ONCE`` naming a marker file, only the first such worker does.
@@ -254,22 +253,16 @@ def _kill_this_worker() -> None:
 
 
 def _batches(
-    items: list[tuple[int, int, str]],
-    sizes: list[int],
-    workers: int,
-    *,
-    max_files: int | None = None,
+    items: list[tuple[int, int, str]], sizes: list[int]
 ) -> list[list[tuple[int, int, str]]]:
-    """Cut the files, in order, into batches of about equal bytes."""
-    total = sum(sizes)
-    target = min(_BATCH_MAX_BYTES, max(1, total // (workers * _BATCHES_PER_WORKER)))
+    """Cut the files, in order, into batches of about :data:`_BATCH_BYTES` each."""
     batches: list[list[tuple[int, int, str]]] = []
     current: list[tuple[int, int, str]] = []
     held = 0
     for item, size in zip(items, sizes, strict=True):
         current.append(item)
         held += size
-        if held >= target or (max_files is not None and len(current) >= max_files):
+        if held >= _BATCH_BYTES or len(current) >= _BATCH_FILES:
             batches.append(current)
             current, held = [], 0
     if current:
@@ -328,12 +321,7 @@ def reduce_logs(
     builders: dict[int, SummaryBuilder] = {}
 
     def fold(result: _BatchResult) -> None:
-        for group, builder in result.builders.items():
-            kept = builders.get(group)
-            if kept is None:
-                builders[group] = builder
-            else:
-                kept.merge(builder)
+        _merge_into(builders, result.builders)
         for index, found in result.problems:
             problems[index] = found
         if on_done is not None:
@@ -341,16 +329,39 @@ def reduce_logs(
                 on_done(index)
 
     workers = _workers(jobs, executor, names)
+    sizes = [_size(name) for name in names]
+    batches = [_Batch(tuple(batch), keep_all, engine) for batch in _batches(items, sizes)]
     if workers <= 1:
-        for item in items:
-            fold(_summarise_batch(_Batch((item,), keep_all, engine)))
+        for batch in batches:
+            fold(_summarise_batch(batch))
     else:
-        sizes = [_size(name) for name in names]
-        batches = [
-            _Batch(tuple(batch), keep_all, engine) for batch in _batches(items, sizes, workers)
-        ]
-        _run_batches(batches, workers, executor, fold)
+        _run_batches(batches, workers, executor, _InOrder(fold))
     return ReducedLogs(builders=builders, problems=tuple(problems))
+
+
+def _merge_into(builders: dict[int, SummaryBuilder], more: dict[int, SummaryBuilder]) -> None:
+    """Merge ``more`` into ``builders``, group by group (the one merge order everywhere)."""
+    for group, builder in more.items():
+        kept = builders.get(group)
+        if kept is None:
+            builders[group] = builder
+        else:
+            kept.merge(builder)
+
+
+class _InOrder:
+    """Fold batch results in batch order, holding those that finish early until then."""
+
+    def __init__(self, fold: Callable[[_BatchResult], None]) -> None:
+        self._fold = fold
+        self._next = 0
+        self.held: dict[int, _BatchResult] = {}
+
+    def __call__(self, number: int, result: _BatchResult) -> None:
+        self.held[number] = result
+        while self._next in self.held:
+            self._fold(self.held.pop(self._next))
+            self._next += 1
 
 
 def _workers(jobs: int | None, executor: Executor | None, names: list[str]) -> int:
@@ -371,69 +382,89 @@ def _run_batches(
     batches: list[_Batch],
     workers: int,
     executor: Executor | None,
-    fold: Callable[[_BatchResult], None],
+    deliver: _InOrder,
 ) -> None:
-    """Run the batches, a bounded number at a time, folding each result as it completes."""
+    """Run the batches, a bounded number at a time; deliver each result with its number."""
+    numbered = list(enumerate(batches))
     if executor is not None:
-        unfinished = _drive(executor, batches, workers, fold)
+        unfinished = _drive(executor, numbered, workers, deliver)
         if unfinished:
             raise WorkerDied(_reading(unfinished))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        unfinished = _drive(pool, batches, workers, fold)
+        unfinished = _drive(pool, numbered, workers, deliver)
     if not unfinished:
         return
+    unfinished.sort(key=lambda numbered: numbered[0])
     # A worker died (killed, out of memory): the pool is broken. The files not yet
-    # merged are read once more, in a fresh pool, in small batches.
+    # merged are read once more, in a fresh pool, one by one, so that a second death
+    # names the file or two being read; each batch is put together again in its order.
+    parts: dict[int, list[_BatchResult | None]] = {
+        number: [None] * len(batch.items) for number, batch in unfinished
+    }
     retry = [
-        _Batch(tuple(part), batch.keep_all, batch.engine)
-        for batch in unfinished
-        for part in _chunks(batch.items, _RETRY_BATCH_FILES)
+        (number * _RETRY_SPACING + position, _Batch((item,), batch.keep_all, batch.engine))
+        for number, batch in unfinished
+        for position, item in enumerate(batch.items)
     ]
+
+    def collect(key: int, result: _BatchResult) -> None:
+        number, position = divmod(key, _RETRY_SPACING)
+        found = parts[number]
+        found[position] = result
+        if all(part is not None for part in found):
+            merged: dict[int, SummaryBuilder] = {}
+            problems: list[tuple[int, tuple[Problem, ...]]] = []
+            for part in found:
+                assert part is not None  # noqa: S101 -- all() above
+                _merge_into(merged, part.builders)
+                problems.extend(part.problems)
+            deliver(number, _BatchResult(builders=merged, problems=tuple(problems)))
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        unfinished = _drive(pool, retry, workers, fold, in_flight=1)
-        reading = [name for batch in unfinished[:workers] for _, _, name in batch.items]
+        unfinished = _drive(pool, retry, workers, collect, in_flight=1)
+        reading = [name for _, batch in unfinished[:workers] for _, _, name in batch.items]
     if unfinished:
         raise WorkerDied(reading)
 
 
-def _chunks(
-    items: tuple[tuple[int, int, str], ...], size: int
-) -> Iterator[tuple[tuple[int, int, str], ...]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+# Retried files are numbered batch * spacing + place in the batch.
+_RETRY_SPACING = 1 << 32
 
 
-def _reading(batches: list[_Batch]) -> list[str]:
-    return [name for batch in batches for _, _, name in batch.items]
+def _reading(batches: list[tuple[int, _Batch]]) -> list[str]:
+    return [name for _, batch in batches for _, _, name in batch.items]
 
 
 def _drive(
     executor: Executor,
-    batches: list[_Batch],
+    batches: list[tuple[int, _Batch]],
     workers: int,
-    fold: Callable[[_BatchResult], None],
+    deliver: Callable[[int, _BatchResult], None],
     *,
     in_flight: int = _IN_FLIGHT_PER_WORKER,
-) -> list[_Batch]:
-    """Submit and fold batches; on a broken executor, return those in flight, then the rest.
+) -> list[tuple[int, _Batch]]:
+    """Submit numbered batches and deliver their results; return those not finished.
 
-    The batches in flight come first: one of them was being read when the worker died.
+    At most ``workers * in_flight`` batches are running or held unmerged at once. On a
+    broken executor, the batches in flight come first in what is returned: one of them
+    was being read when the worker died.
     """
     waiting = list(reversed(batches))
-    running: dict[Future[_BatchResult], _Batch] = {}
+    running: dict[Future[_BatchResult], tuple[int, _Batch]] = {}
     limit = workers * in_flight
+    held = getattr(deliver, "held", {})
     broken = False
     while (waiting and not broken) or running:
-        while waiting and not broken and len(running) < limit:
-            batch = waiting.pop()
+        while waiting and not broken and len(running) + len(held) < limit:
+            numbered = waiting.pop()
             try:
-                future = executor.submit(_summarise_batch, batch)
+                future = executor.submit(_summarise_batch, numbered[1])
             except BrokenExecutor:
-                waiting.append(batch)
+                waiting.append(numbered)
                 broken = True
                 break
-            running[future] = batch
+            running[future] = numbered
         if not running:
             break
         done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -443,14 +474,14 @@ def _drive(
             except BrokenExecutor:
                 broken = True
                 continue
-            del running[future]
-            fold(result)
+            number, _ = running.pop(future)
+            deliver(number, result)
         if broken:
             # Batches that finished before the break are kept; the others are returned.
             wait(running)
             for future in [future for future in running if future.exception() is None]:
-                fold(future.result())
-                del running[future]
+                number, _ = running.pop(future)
+                deliver(number, future.result())
             break
     return [*running.values(), *reversed(waiting)]
 

@@ -23,6 +23,7 @@ from exchange_tls.pipeline import (
     summarise_logs,
 )
 from exchange_tls.protocol_log import reader as reader_module
+from exchange_tls.protocol_log import summary as summary_module
 from exchange_tls.protocol_log.summary import SummaryBuilder
 
 HEADER = (
@@ -115,8 +116,11 @@ def test_a_batch_merges_its_files_where_it_runs(logs: list[Path]) -> None:
     assert reduced.builders[0].freeze() == merged.freeze()
 
 
-def test_the_parent_holds_a_bounded_number_of_summaries(logs: list[Path]) -> None:
+def test_the_parent_holds_a_bounded_number_of_summaries(
+    logs: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Batches are sent as earlier ones are merged: never all of them in flight at once."""
+    monkeypatch.setattr(pipeline, "_BATCH_BYTES", 1)  # one file a batch
     in_flight: list[int] = []
     running: set[Future[Any]] = set()
 
@@ -129,9 +133,36 @@ def test_the_parent_holds_a_bounded_number_of_summaries(logs: list[Path]) -> Non
             return future
 
     with Watching(max_workers=1) as pool:
-        reduce_logs(logs, executor=pool, jobs=2)
-    assert len(in_flight) == 8  # two workers, four batches each
-    assert max(in_flight) <= 4  # two batches a worker in flight
+        reduced = reduce_logs(logs, executor=pool, jobs=2)
+    assert len(in_flight) == len(logs)
+    assert max(in_flight) <= 4  # two batches a worker, running or waiting to be merged
+    assert reduced.builders[0].freeze() == reduce_logs(logs, jobs=1).builders[0].freeze()
+
+
+def test_summaries_that_fold_rare_causes_give_the_same_json_for_every_job_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches cut by size alone, merged in order: the same JSON even when causes fold."""
+    monkeypatch.setattr(summary_module, "SIGNATURES_KEPT", 2)
+    monkeypatch.setattr(pipeline, "_BATCH_BYTES", 3000)
+    folder = tmp_path / "SmtpSend"
+    folder.mkdir()
+    rng = random.Random(25)  # noqa: S311 -- reproducible test data
+    rows: list[str] = []
+    for number in range(300):
+        rows += _session(number, rng.random() < 0.6, f"C{rng.randrange(40)}", rng.randrange(9))
+    rows.sort()
+    size = -(-len(rows) // 12)
+    for index in range(12):
+        path = folder / f"SEND20240601{index:02d}-1.LOG"
+        path.write_text(HEADER + "\r\n".join(rows[index * size : (index + 1) * size]) + "\r\n")
+    summary, _ = summarise_logs(sorted(folder.iterdir()), jobs=1, engine="careful")
+    assert summary.signatures_folded > 0
+    expected = _json(folder, jobs=1, engine="careful")
+    assert _json(folder, jobs=2, engine="careful") == expected
+    assert _json(folder, jobs=3, engine="careful") == expected
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert _json(folder, executor=pool, engine="careful") == expected
 
 
 def test_groups_merge_apart(logs: list[Path]) -> None:

@@ -41,6 +41,7 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
     TlsHandshake,
 )
+from exchange_tls.protocol_log.outcome import refusal_code
 from exchange_tls.sources import SourceRef
 
 __all__ = [
@@ -597,7 +598,8 @@ def fact_text(data: str) -> str:
     :func:`session_facts` reads a command or a reply in full only when it mentions
     STARTTLS or is an EHLO (or HELO); otherwise, and so do :func:`plain_success`, the
     signature and the telling row of a summary, only its first four characters (a
-    reply's code and the character after it: an error reply, the end of an EHLO reply).
+    reply's code and the character after it: an error reply, the end of an EHLO reply),
+    and of an error reply its enhanced code too (the summary's ``_error_reply``).
     Sessions whose rows give the same ``fact_text`` (information rows compared whole)
     have the same facts, signature and telling row: the columnar reader builds one of
     them for all (unusual sessions whose banners carry the time, say). Keep this in step
@@ -613,6 +615,9 @@ def fact_text(data: str) -> str:
         return data
     if data.startswith(_TELLING_PREFIXES):
         return data
+    if data[:1] in ("4", "5") and data[1:3].isdigit():
+        # A refusal's signature carries its enhanced code (550 5.7.64 is not 550 5.1.1).
+        return data[:4] + refusal_code(data)[4:]
     return data[:4]
 
 

@@ -39,9 +39,9 @@ __all__ = ["EXEMPLARS_KEPT", "HOSTS_KEPT", "STARTS_KEPT", "Occurrence", "Occurre
 #: Occurrences kept whole per signature, to cite: the earliest, after the first session.
 EXEMPLARS_KEPT = 3
 #: Remote hosts counted by name per signature; past it, a sample of this many (see above).
-HOSTS_KEPT = 2000
+HOSTS_KEPT = 500
 #: Occurrences whose start is kept exactly, per signature (past it, starts by the hour).
-STARTS_KEPT = 10_000
+STARTS_KEPT = 2000
 
 _HASH_RANGE = 2**32
 _ORDER = operator.attrgetter("order")

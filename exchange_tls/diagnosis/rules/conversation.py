@@ -313,11 +313,20 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
                 row_ref(refused, f"then {who} refused"),
             ),
             confidence=Confidence.HIGH,
-            severity=None if security else Severity.INFO,
+            # Not a security refusal: information for a send session (the verdict still
+            # cannot be healthy), a warning for Exchange Online's or a partner's mail
+            # refused here, which no judge of send sessions would see.
+            severity=None
+            if security
+            else (Severity.WARNING if direction == "receive" else Severity.INFO),
             because=None
             if security
-            else "not a security refusal (X.7.x): the recipient, the message or the remote's "
-            "load; the verdict still cannot be healthy while mail is refused",
+            else "not a security refusal (X.7.x): the recipient, the message or the load"
+            + (
+                "; mail from Exchange Online or a known partner was refused"
+                if direction == "receive"
+                else "; the verdict still cannot be healthy while mail is refused"
+            ),
             subject=f"{connector_id}: {code}",
         )
 
