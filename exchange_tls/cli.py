@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import sys
@@ -18,18 +17,28 @@ from typing import TextIO
 
 from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
-from exchange_tls.diagnosis import CATALOGUE, Thresholds, diagnose, explain_error
-from exchange_tls.diagnosis.coverage import plural
+from exchange_tls.cli_thresholds import add_threshold_options, thresholds_from
+from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Verdict
 from exchange_tls.display import format_named, formats
-from exchange_tls.errors import ExchangeTlsError, Problem, Severity
-from exchange_tls.loading import Progress, load_evidence
+from exchange_tls.errors import ExchangeTlsError, Problem
+from exchange_tls.loading import load_evidence
 from exchange_tls.output_file import written_whole
 from exchange_tls.pipeline import ENGINES
-from exchange_tls.powershell.dates import from_iso
 from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
+from exchange_tls.terminal import (
+    collector_script,
+    columns,
+    date_order,
+    iso_time,
+    progress_bar,
+    report_problems,
+    terminal_width,
+    whole_number,
+    write_collector,
+)
 from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
@@ -39,10 +48,11 @@ from exchange_tls.views import (
     summary,
     table,
 )
-from exchange_tls.views.text import more
+from exchange_tls.views.summaries import SHOWN_TOP
+from exchange_tls.views.text import explanation_text
 from exchange_tls.views.tls_reports import tls_report_summary
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "collector_script", "iso_time", "main"]
 
 # Exit statuses (documented in --help and the CLI page): a crash must never look like a
 # diagnosis, so an internal error has a status of its own.
@@ -60,9 +70,6 @@ _VERDICT_STATUS = {
     Verdict.PROBLEMS: EXIT_FINDINGS,
     Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
 }
-PROGRESS_THRESHOLD = 4 * 1024 * 1024
-#: Problems listed on standard error; the JSON and HTML reports carry them all.
-SHOWN_PROBLEMS = 20
 #: The path that means standard input.
 STDIN = "-"
 
@@ -75,22 +82,6 @@ def _bundled_path() -> Path:
     from importlib import resources
 
     return Path(str(resources.files("exchange_tls").joinpath("bundled").joinpath(EXAMPLE)))
-
-
-def _progress(stream: TextIO) -> Progress:
-    def report(done: int, total: int, name: str) -> None:
-        if total < PROGRESS_THRESHOLD or not stream.isatty():
-            return
-        width = 30
-        filled = int(width * done / total) if total else width
-        stream.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done * 100 // max(total, 1):3d}% "
-        )
-        if done >= total:
-            stream.write("\n")
-        stream.flush()
-
-    return report
 
 
 @contextlib.contextmanager
@@ -134,7 +125,7 @@ def _load(arguments: argparse.Namespace) -> Evidence:
         evidence = load_evidence(
             *paths,
             date_order=arguments.date_order,
-            progress=_progress(sys.stderr),
+            progress=progress_bar(sys.stderr, quiet=getattr(arguments, "quiet", False)),
             jobs=getattr(arguments, "jobs", None),
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
@@ -157,37 +148,7 @@ def _output(arguments: argparse.Namespace) -> Iterator[TextIO]:
 
 
 def _report_problems(problems: Sequence[Problem]) -> None:
-    """Write what could not be read with certainty to standard error."""
-    shown = [p for p in problems if p.severity is not Severity.INFO]
-    if not shown:
-        return
-    print(
-        f"{plural(len(shown), 'thing')} in the evidence could not be read with certainty:",
-        file=sys.stderr,
-    )
-    for problem in shown[:SHOWN_PROBLEMS]:
-        print(f"  {for_terminal(str(problem).splitlines()[0])}", file=sys.stderr)
-    rest = more(len(shown), SHOWN_PROBLEMS)
-    if rest:
-        print(f"  {rest} (all of them in --format json or html)", file=sys.stderr)
-
-
-def _share(text: str) -> float:
-    """Read a share from 0 to 1 (``0.25``) or a percentage (``25%``)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a share: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"a share is from 0 to 1 (or 0% to 100%): {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    """Read a count of one or more."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a count of 1 or more: {text!r}")
-    return int(text)
+    report_problems(problems, sys.stderr)
 
 
 def _diagnose(arguments: argparse.Namespace) -> int:
@@ -198,16 +159,16 @@ def _diagnose(arguments: argparse.Namespace) -> int:
             where = arguments.paths[0]
             print(f"No path given: diagnosing the bundled KB 4051498 example ({where}).\n")
     evidence = _load(arguments)
-    thresholds = Thresholds(
-        background_share=arguments.background_share,
-        background_remotes=arguments.background_remotes,
-    )
-    diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds)
+    diagnosis = diagnose(evidence, now=arguments.now, thresholds=thresholds_from(arguments))
     with _output(arguments) as stream:
         # The views' registry of formats (exchange_tls.views.formats) renders each one.
         document = format_named(arguments.format)
         colour = document.name == "text" and _colour(stream, arguments.no_color)
-        stream.write(document.render(diagnosis, evidence, colour=colour))
+        # The text is wrapped to the terminal's width (else 100 columns, or --width).
+        extra = (
+            {"width": terminal_width(stream, arguments.width)} if document.name == "text" else {}
+        )
+        stream.write(document.render(diagnosis, evidence, colour=colour, **extra))
     _report_problems(evidence.problems)
     return _VERDICT_STATUS[diagnosis.verdict]
 
@@ -221,13 +182,14 @@ def _summary(arguments: argparse.Namespace) -> int:
     reported = tls_report_summary(evidence.tls_reports) if evidence.tls_reports else None
     with _output(arguments) as stream:
         if arguments.format == "json":
-            document = counted.to_dict()
+            document = counted.to_dict(arguments.top)
             if reported is not None:
                 document["tls_reports"] = reported.to_dict()
             text = json.dumps(document, indent=2, ensure_ascii=False)
             stream.write(for_json(text) + "\n")
         else:
-            stream.write(for_terminal(str(counted), newlines=True) + "\n")
+            top = SHOWN_TOP if arguments.top is None else arguments.top
+            stream.write(for_terminal(counted.text(top=top), newlines=True) + "\n")
             if reported is not None:
                 stream.write("\n" + for_terminal(str(reported), newlines=True) + "\n")
     _report_problems(evidence.problems)
@@ -281,33 +243,17 @@ def _explain(arguments: argparse.Namespace) -> int:
         with _output(arguments) as stream:
             stream.write(for_json(document) + "\n")
         return EXIT_HEALTHY
-    lines = ["Replies, outermost first:"]
-    for depth, reply in enumerate(explanation.replies):
-        code = f"{reply.code} {reply.enhanced or ''}".rstrip()
-        meaning = f"  ({reply.enhanced.description})" if reply.enhanced else ""
-        lines.append(f"  {'  ' * depth}{code} {for_terminal(reply.text)}{meaning}")
-    if explanation.readings:
-        lines.append("What it says:")
-        lines.extend(f"  {for_terminal(reading)}" for reading in explanation.readings)
-    if explanation.candidates:
-        lines.append("Causes that give this error, and the evidence that confirms each:")
-        for rule in explanation.candidates:
-            mode = f" ({rule.failure_mode})" if rule.failure_mode else ""
-            lines.append(f"  {rule.rule_id}{mode}: {rule.title}")
-            lines.extend(f"    needs: {need}" for need in rule.needs)
-        lines.append(
-            (
-                "The error alone cannot tell them apart"
-                if len(explanation.candidates) > 1
-                else "The error alone does not prove it"
-            )
-            + ": run 'exchange-tls diagnose' on the send protocol log with the "
-            "Get-ExchangeCertificate, Get-Queue and Get-SendConnector output."
-        )
-    else:
-        lines.append("No rule of the catalogue is known to give this error.")
     with _output(arguments) as stream:
-        stream.write("\n".join(lines) + "\n")
+        stream.write(explanation_text(explanation) + "\n")
+    return EXIT_HEALTHY
+
+
+def _collector(arguments: argparse.Namespace) -> int:
+    target = arguments.output
+    if target is None or str(target) == STDIN:
+        sys.stdout.write(collector_script())
+    else:
+        print(write_collector(target), file=sys.stderr)
     return EXIT_HEALTHY
 
 
@@ -327,29 +273,6 @@ def _rules(arguments: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------------------------
-
-
-def iso_time(text: str) -> dt.datetime:
-    """Read a time given on the command line: ISO 8601, UTC unless it says otherwise.
-
-    >>> iso_time("2024-06-01T12:00:00Z").isoformat(), iso_time("2024-06-01").isoformat()
-    ('2024-06-01T12:00:00+00:00', '2024-06-01T00:00:00+00:00')
-    """
-    try:
-        value = from_iso(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a time in ISO 8601: give one such as 2024-06-01 or "
-            "2024-06-01T12:00:00Z (UTC unless an offset is given)"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _date_order(text: str) -> str:
-    order = text.upper()
-    if order not in ("MDY", "DMY", "YMD"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not one of MDY, DMY, YMD")
-    return order
 
 
 #: The help of each format: the diagnosis formats' from the views' registry, then tables'.
@@ -399,16 +322,6 @@ def _format_option(command: argparse.ArgumentParser, choices: Sequence[str]) -> 
     )
 
 
-def _jobs(text: str) -> int:
-    try:
-        jobs = int(text)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of 1 or more, not {text!r}")
-    return jobs
-
-
 def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = False) -> None:
     command.add_argument(
         "paths",
@@ -420,7 +333,7 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
     command.add_argument(
         "--jobs",
         "-j",
-        type=_jobs,
+        type=whole_number,
         default=None,
         metavar="N",
         help="summarise protocol log files in N processes (default: every core this process "
@@ -437,8 +350,14 @@ def _evidence_options(command: argparse.ArgumentParser, *, optional: bool = Fals
         "(default; the diagnosis is the same)",
     )
     command.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress bar (it shows only on a terminal, for more than 4 MB of evidence)",
+    )
+    command.add_argument(
         "--date-order",
-        type=_date_order,
+        type=date_order,
         metavar="{MDY,DMY,YMD}",
         help="how to read dates written with numbers only in the evidence you give "
         "(Get-ExchangeCertificate and Get-Queue text, 03/04/2024): month-day-year, "
@@ -498,24 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose_command.add_argument(
         "--no-color", action="store_true", help="never colour the text report"
     )
-    defaults = Thresholds()
     diagnose_command.add_argument(
-        "--background-share",
-        type=_share,
-        default=defaults.background_share,
-        metavar="SHARE",
-        help="inbound failures at most this share of a receive connector's sessions, from "
-        "many remote hosts and no known partner, are background (info); 0 reports them as "
-        f"problems (default {defaults.background_share})",
+        "--width",
+        type=columns,
+        metavar="COLUMNS",
+        help="wrap the text report to COLUMNS (default: the terminal's width, else 100)",
     )
-    diagnose_command.add_argument(
-        "--background-remotes",
-        type=_count,
-        default=defaults.background_remotes,
-        metavar="N",
-        help="background comes from at least this many distinct remote hosts "
-        f"(default {defaults.background_remotes})",
-    )
+    add_threshold_options(diagnose_command)
     _filter_options(diagnose_command)
     diagnose_command.set_defaults(run=_diagnose)
 
@@ -527,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _evidence_options(summary_command)
     _format_option(summary_command, ("text", "json"))
+    summary_command.add_argument(
+        "--top",
+        type=whole_number,
+        metavar="N",
+        help=f"list the N rows with the most TLS failures of each breakdown, the rest added "
+        f"up in one row (hours: the latest N); default {SHOWN_TOP} in text, all in JSON",
+    )
     _filter_options(summary_command)
     summary_command.set_defaults(run=_summary)
 
@@ -556,6 +471,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(explain_command, ("text", "json"))
     explain_command.set_defaults(run=_explain)
+    collector_command = commands.add_parser(
+        "collector",
+        help="write the read-only PowerShell script that collects the evidence",
+        description="Write the collection script (Export-ExchangeTlsEvidence.ps1): run it in "
+        "the Exchange Management Shell on the server; it only reads, and writes one zip "
+        "to give to 'exchange-tls diagnose'.",
+    )
+    collector_command.add_argument(
+        "--output", "-o", metavar="FILE", help="write the script to FILE (default: standard output)"
+    )
+    collector_command.set_defaults(run=_collector)
     rules_command = commands.add_parser(
         "rules", help="list the rule catalogue", description="List the rule catalogue."
     )

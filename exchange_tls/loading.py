@@ -79,7 +79,8 @@ __all__ = [
 #: (``"certificates"`` …), ``"skipped"`` (documentation or a script) or ``"unknown"``.
 Kind = str
 
-#: ``progress(done_bytes, total_bytes, name)``, called before each file is read.
+#: ``progress(done_bytes, total_bytes, name)``, called as each file is summarised; the
+#: bytes done grow and reach the total only once, when loading ends.
 Progress = Callable[[int, int, str], None]
 
 # How many lines with text may come before a log's first row (a prompt, a banner).
@@ -297,13 +298,11 @@ def load_evidence(
             walked.extend((root, blob) for blob in walk([item], collector, stack))
             reads.extend(_walk_problem(root, problem) for problem in collector.problems)
         total = sum(blob.size for _, blob in walked)
-        done = 0
+        # Progress counts the bytes summarised, and says 100% only once all is gathered.
+        tell = _Told(progress, total)
         pending = deque(walked)
         while pending:
             root, blob = pending.popleft()
-            if progress is not None:
-                progress(done, total, blob.name)
-            done += blob.size
             read = _read_blob(root, blob, options, keep_sessions)
             if read is None:
                 on_disk.append((root, blob))
@@ -313,9 +312,13 @@ def load_evidence(
                 members = open_archive(blob, collector, stack)
                 reads.extend(_walk_problem(root, problem) for problem in collector.problems)
                 pending.extendleft((root, member) for member in reversed(members))
-                total += sum(member.size for member in members)
+                grown = sum(member.size for member in members)
+                total += grown
+                tell.total += grown
+                tell.done(blob.size, blob.name)
             else:
                 reads.append(read)
+                tell.done(blob.size, blob.name)
     # Logs on disk are summarised and merged as they complete, one summary per group
     # (root and part), so that memory does not grow with the number of files.
     groups: dict[tuple[str, str | None], int] = {}
@@ -326,15 +329,33 @@ def load_evidence(
         executor=executor,
         keep_all=keep_sessions,
         engine=engine,
+        on_done=None if progress is None else lambda i: tell.done(*_size_name(on_disk[i][1])),
     )
     for (root, blob), problems in zip(on_disk, reduced.problems, strict=True):
         file = EvidenceFile(name=blob.name, text="", kind="protocol-log", size=blob.size)
         reads.append(_Read(root=root, part=blob.part, file=file, problems=problems))
     for (root, part), group in groups.items():
         reads.append(_Read(root=root, part=part, log=LogSummary(builder=reduced.builders[group])))
+    evidence = gather(_groups(reads, server_fqdn, keep_sessions))
     if progress is not None:
         progress(total, total, "")
-    return gather(_groups(reads, server_fqdn, keep_sessions))
+    return evidence
+
+
+def _size_name(blob: Blob) -> tuple[int, str]:
+    return blob.size, blob.name
+
+
+class _Told:
+    """Add up the bytes summarised for a progress callback, short of the total until the end."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.bytes = progress, total, 0
+
+    def done(self, size: int, name: str) -> None:
+        self.bytes += size
+        if self.progress is not None:
+            self.progress(min(self.bytes, max(self.total - 1, 0)), self.total, name)
 
 
 def _root(path: Path) -> str:

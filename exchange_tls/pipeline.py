@@ -211,6 +211,8 @@ class _Batch:
 class _BatchResult:
     builders: dict[int, SummaryBuilder] = attrs.field(eq=False)
     problems: tuple[tuple[int, tuple[Problem, ...]], ...]
+    #: The places in the paths of the files summarised (for progress).
+    indexes: tuple[int, ...] = ()
 
 
 def _summarise_batch(batch: _Batch) -> _BatchResult:
@@ -229,7 +231,8 @@ def _summarise_batch(batch: _Batch) -> _BatchResult:
             kept.merge(log.builder)
         if log.problems:
             problems.append((index, log.problems))
-    return _BatchResult(builders=builders, problems=tuple(problems))
+    indexes = tuple(index for index, _, _ in batch.items)
+    return _BatchResult(builders=builders, problems=tuple(problems), indexes=indexes)
 
 
 def _kill_this_worker() -> None:
@@ -282,6 +285,7 @@ def reduce_logs(
     executor: Executor | None = None,
     keep_all: bool = False,
     engine: Engine = "auto",
+    on_done: Callable[[int], None] | None = None,
 ) -> ReducedLogs:
     """Summarise log files and merge the summaries as they complete, per group.
 
@@ -293,6 +297,9 @@ def reduce_logs(
     here. ``executor`` runs batches of files on any :class:`concurrent.futures.Executor`
     (a Dask client's works): each batch is summarised and merged where it runs, and only
     its merged summary travels. The result does not depend on ``jobs`` or the executor.
+
+    ``on_done(i)`` is called as the file ``paths[i]`` is summarised and merged, in any
+    order (for progress).
 
     Raises :class:`WorkerDied` when a worker process dies twice on the same files.
     """
@@ -317,6 +324,9 @@ def reduce_logs(
         _merge_into(builders, result.builders)
         for index, found in result.problems:
             problems[index] = found
+        if on_done is not None:
+            for index in result.indexes:
+                on_done(index)
 
     workers = _workers(jobs, executor, names)
     sizes = [_size(name) for name in names]

@@ -18,7 +18,11 @@ __all__ = ["code_fence", "for_json", "for_markdown", "for_terminal"]
 _REORDERING = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
 _UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f{_REORDERING}]")
 _UNSAFE_IN_JSON = re.compile(f"[{_REORDERING}]")
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# What Markdown reads as markup anywhere in a line (emphasis, code, links, tables,
+# strikethrough), and what it reads as markup only at the start of one (headings, lists,
+# quotes): dots and dashes inside a sentence are left alone.
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+_MARKDOWN_START = re.compile(r"^(\s*(?:\d+)?)([#+\-=.)])")
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -49,13 +53,16 @@ def for_markdown(text: str) -> str:
     r"""Return ``text`` as inert Markdown: one line, markup escaped, HTML as entities.
 
     >>> for_markdown("<script>alert(1)</script> *bold* `code`")
-    '&lt;script&gt;alert\\(1\\)&lt;/script&gt; \\*bold\\* \\`code\\`'
+    '&lt;script&gt;alert(1)&lt;/script&gt; \\*bold\\* \\`code\\`'
+    >>> for_markdown("- not a list, 1.5 s, a.b-c"), for_markdown("2. nor this")
+    ('\\- not a list, 1.5 s, a.b-c', '2\\. nor this')
     >>> for_markdown("line\n```\nfence")
     'line \\`\\`\\` fence'
     """
     text = for_terminal(" ".join(text.split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", text)
+    return _MARKDOWN_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def code_fence(content: str) -> str:

@@ -35,8 +35,9 @@ def test_diagnose_without_a_path_runs_the_bundled_example(
     status, out, _ = run(capsys, "diagnose")
     assert status == 1
     assert out.startswith("No path given: diagnosing the bundled KB 4051498 example")
-    assert "ERROR certificate-not-enabled-for-smtp" in out
-    assert f"[fix] Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in out
+    assert "ERROR: The certificate the connector presents is not enabled for SMTP" in out
+    assert "certificate-not-enabled-for-smtp (high confidence)" in out
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T}' `\n       -Services 'SMTP'" in out
     assert "\033[" not in out  # not a terminal: no colour
 
 
@@ -66,7 +67,7 @@ def test_markdown_and_ps1_formats(capsys: pytest.CaptureFixture[str]) -> None:
     _, markdown, _ = run(
         capsys, "diagnose", str(BUNDLED), "--format", "markdown", "--date-order", "MDY"
     )
-    assert "## ERROR: The certificate the connector presents is not enabled for SMTP" in markdown
+    assert "## 1. ERROR: The certificate the connector presents is not enabled for SMTP" in markdown
     assert "```powershell" in markdown
     _, script, _ = run(capsys, "diagnose", str(BUNDLED), "--format", "ps1")
     assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP' -WhatIf" in script
@@ -308,7 +309,7 @@ def test_text_report_is_coloured_on_a_terminal(
         return terminal.getvalue()
 
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert "\033[31;1mERROR certificate-not-enabled-for-smtp" in report()
+    assert "\033[31;1m1. ERROR: \033[0mThe certificate" in report()
     assert "\033[" not in report("--no-color")
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\033[" not in report()

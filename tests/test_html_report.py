@@ -9,10 +9,12 @@ Playwright is not installed; ``.ci/run`` installs both. Screenshots go to the fo
 from __future__ import annotations
 
 import html
+import importlib.util
 import json
 import os
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ import pytest
 from exchange_tls import Evidence, diagnose, load_evidence
 from exchange_tls.cli import main
 from exchange_tls.views import group_by_server, timeline_svg
+from exchange_tls.views.headline import evidence_more
+from exchange_tls.views.html import SHOWN_EVIDENCE
 
 ROOT = Path(__file__).parent.parent
 BUNDLED = ROOT / "exchange_tls" / "bundled" / "kb4051498"
@@ -75,6 +79,27 @@ def hostile_evidence(folder: Path) -> Evidence:
     return load_evidence(folder)
 
 
+def load_generator() -> Any:
+    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    return module
+
+
 @pytest.fixture
 def kb_evidence() -> Evidence:
     """Return the bundled KB 4051498 evidence."""
@@ -103,7 +128,8 @@ def test_report_holds_verdict_finding_evidence_and_fix(kb_evidence: Evidence) ->
     assert "SEND2017100704-1.LOG:27" in page
     assert "TLS negotiation failed with error UnknownCredentials" in page
     assert f"Enable-ExchangeCertificate -Thumbprint &#x27;{T}&#x27;" in page
-    assert page.count('class="copy"') == 2  # the finding's steps and the whole script
+    # The fix, the finding's whole plan, and the page's whole script.
+    assert page.count('class="copy"') == 3
 
 
 def test_certificate_exchange_selects_is_marked(kb_evidence: Evidence) -> None:
@@ -167,9 +193,10 @@ def test_json_and_html_carry_the_same_findings(tmp_path: Path) -> None:
         rules = re.findall(r'<article class="finding" id="finding-\d+" data-rule="([^"]+)"', page)
         assert sorted(rules) == sorted(f["rule_id"] for f in document["findings"]), example
         evidence_rows = page.count("<tr><td><code>")
-        assert evidence_rows == sum(len(f["evidence"]) for f in document["findings"]), example
+        shown = [min(len(f["evidence"]), SHOWN_EVIDENCE) for f in document["findings"]]
+        assert evidence_rows == sum(shown), example
         for finding in document["findings"]:
-            for ref in finding["evidence"]:
+            for ref in finding["evidence"][:SHOWN_EVIDENCE]:
                 assert html.escape(ref["excerpt"]) in page
 
 
@@ -243,12 +270,13 @@ def test_browser_shows_the_kb4051498_report_and_copies_the_fix(
     page.goto(report.as_uri())
     assert page.locator("#verdict .verdict-value").inner_text() == "problems"
     finding = page.locator('article[data-rule="certificate-not-enabled-for-smtp"]')
-    assert "not enabled for SMTP" in finding.locator("h4").inner_text()
+    assert "not enabled for SMTP" in finding.locator("h3").inner_text()
+    finding.locator("details > summary").click()
     assert "TLS negotiation failed with error UnknownCredentials" in finding.inner_text()
     assert "SEND2017100704-1.LOG:27" in finding.inner_text()
     script = page.locator("#script-1").inner_text()
     assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in script
-    button = finding.locator("button.copy")
+    button = finding.locator("button.copy").first
     button.click()
     page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
     assert button.get_attribute("data-copied") == "yes"
@@ -274,7 +302,157 @@ def test_browser_shows_hostile_evidence_as_text_and_runs_no_script(
     assert "<script>window.pwned=1</script>" in text
     assert 'onerror="window.pwned=2">\'' in text
     assert "\\x07\\x1b[2J\\u202e" in text
+    _open_every_details(page)
     page.locator("button.copy").first.click()  # our own script still runs
     page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
     assert page.locator("button.copy").first.get_attribute("data-copied") == "yes"
     page.screenshot(path=str(artifacts(tmp_path) / "hostile-report.png"), full_page=True)
+
+
+def _report_file(tmp_path: Path, name: str, evidence: Evidence) -> Path:
+    path = tmp_path / f"{name}.html"
+    path.write_text(diagnose(evidence).to_html(evidence), "utf-8")
+    return path
+
+
+def _open_every_details(page: Any) -> None:
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+
+
+def _bottom(locator: Any) -> float:
+    box = locator.bounding_box()
+    assert box is not None
+    return float(box["y"] + box["height"])
+
+
+def test_browser_first_screen_has_the_answer(page: Any, tmp_path: Path) -> None:
+    """At 1280x800 the first screen shows verdict, title, connector, impact and the fix to copy."""
+    report = tmp_path / "kb4051498.html"
+    assert main(["diagnose", str(BUNDLED), "--date-order", "MDY", "-f", "html", "-o", str(report)])
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(report.as_uri())
+    finding = page.locator('article[data-rule="certificate-not-enabled-for-smtp"]')
+    fix = finding.locator("#fix-1")
+    button = finding.locator('button.copy[data-target="fix-1"]')
+    shown = {
+        "verdict": page.locator("#verdict"),
+        "title": finding.locator("h3"),
+        "connector": finding.locator("p", has_text="Outbound to Office 365").first,
+        "impact": finding.locator("dd", has_text="42 messages"),
+        "fix": fix,
+        "copy": button,
+    }
+    for what, locator in shown.items():
+        assert locator.is_visible(), what
+        assert _bottom(locator) <= 800, what
+    assert "Verdict: problems" in shown["verdict"].inner_text()
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in fix.inner_text()
+    button.click()
+    page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
+    assert button.get_attribute("data-copied") == "yes"
+    page.screenshot(path=str(artifacts(tmp_path) / "kb4051498-first-screen.png"))
+
+
+def long_string_evidence(folder: Path) -> Evidence:
+    """Write a send log whose connector, certificate and error carry 50,000 unbroken characters."""
+    folder = folder / "long"
+    folder.mkdir()
+    long = "A" * 50_000
+    body = [
+        "+,,",
+        ">,EHLO mail.contoso.com,",
+        "<,250 STARTTLS,",
+        ">,STARTTLS,",
+        "<,220 2.0.0 Ready,",
+        "*,,Sending certificate",
+        f"*,CN={long},Certificate subject",
+        f"*,{'C' * 40},Certificate thumbprint",
+        f"*,,TLS negotiation failed with error {long}",
+        "-,,Local",
+    ]
+    rows = [
+        f"2024-06-01T10:00:{index:02d}.000Z,Out{long},08DC000000000001,{index},"
+        f"10.0.0.1:2525,192.0.2.25:25,{row}"
+        for index, row in enumerate(body)
+    ]
+    (folder / "SEND2024060110-1.LOG").write_text(HEADER + "\n".join(rows) + "\n", "utf-8")
+    (folder / "get-exchangecertificate-fl.txt").write_text(
+        f"Thumbprint : {'C' * 40}\nServices : IIS\nSubject : CN={long}\n", "utf-8"
+    )
+    return load_evidence(folder)
+
+
+def generated_evidence(folder: Path, *, files: int, megabytes: int) -> Evidence:
+    """Generate the benchmarks' folder of send logs (seeded) and load it."""
+    module = load_generator()
+    module.generate(folder / "generated", files=files, megabytes=megabytes)
+    return load_evidence(folder / "generated")
+
+
+def test_browser_no_page_is_wider_than_a_phone(page: Any, tmp_path: Path) -> None:
+    """At 390 px no report scrolls sideways, every fold open, even with 50,000-character words."""
+    reports = {
+        "kb4051498": _report_file(tmp_path, "kb", load_evidence(BUNDLED, date_order="MDY")),
+        "hostile": _report_file(tmp_path, "hostile", hostile_evidence(tmp_path)),
+        "long": _report_file(tmp_path, "long", long_string_evidence(tmp_path)),
+        "generated": _report_file(
+            tmp_path, "generated", generated_evidence(tmp_path, files=2, megabytes=1)
+        ),
+    }
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name, report in reports.items():
+        page.goto(report.as_uri())
+        _open_every_details(page)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, name
+        page.screenshot(path=str(artifacts(tmp_path) / f"{name}-390.png"), full_page=True)
+
+
+def test_browser_a_generated_folder_is_a_few_screens(page: Any, tmp_path: Path) -> None:
+    """Thousands of sessions and hundreds of failures: at most 1 MB and 10 screens at 1280 px."""
+    evidence = generated_evidence(tmp_path, files=2, megabytes=2)
+    diagnosis = diagnose(evidence)
+    cited = sum(len(f.evidence) + f.evidence_omitted for f in diagnosis.findings)
+    assert cited > 4 * SHOWN_EVIDENCE
+    report = _report_file(tmp_path, "generated", evidence)
+    assert report.stat().st_size <= 1_000_000
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(report.as_uri())
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 10 * 800
+    _open_every_details(page)
+    text = page.locator("body").inner_text()
+    assert evidence_more(diagnosis.findings[0], SHOWN_EVIDENCE) in text
+    # The timeline's counts are the coverage's, every session counted once.
+    table = page.locator("table.outcomes tfoot").inner_text().split()
+    coverage = diagnosis.coverage
+    assert table[1:4] == [
+        str(coverage.send_sessions + coverage.receive_sessions),
+        str(coverage.tls_succeeded),
+        str(coverage.tls_failed),
+    ]
+    page.screenshot(path=str(artifacts(tmp_path) / "generated-1280.png"), full_page=True)
+
+
+def test_browser_prints_without_cutting_pages(page: Any, tmp_path: Path) -> None:
+    """Printed (Chromium's PDF), nothing is wider than the paper, and every fold is printed."""
+    evidence = load_evidence(BUNDLED, date_order="MDY")
+    report = _report_file(tmp_path, "kb", evidence)
+    page.goto(report.as_uri())
+    page.emulate_media(media="print")
+    # A4 at 96 dpi, less Chromium's default margins: about 718 CSS pixels of line.
+    page.set_viewport_size({"width": 718, "height": 1000})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 718
+    assert page.locator("#coverage details table").first.is_visible()
+    assert page.locator("button.copy").first.is_hidden()
+    pdf = tmp_path / "kb4051498.pdf"
+    page.pdf(path=str(pdf), format="A4")
+    document = pdf.read_bytes()
+    assert document.startswith(b"%PDF")
+    assert (
+        document.count(b"/Type /Page\n")
+        + document.count(b"/Type /Page>")
+        + len(re.findall(rb"/Type\s*/Page[^s]", document))
+        >= 1
+    )
+    (artifacts(tmp_path) / "kb4051498.pdf").write_bytes(document)

@@ -445,13 +445,15 @@ def _script_commands(script: str) -> list[list[Parsed]]:
 
 
 def _expected_script_commands(diagnosis: Diagnosis) -> list[list[Parsed]]:
-    return [
-        read_pipeline(step.command.render(what_if=purpose == "fix"))
+    """Each step's command once (two findings may share one), a reboot never a command."""
+    rendered = [
+        step.command.render(what_if=purpose == "fix")
         for finding in diagnosis.findings
         for purpose in ("check", "fix", "verify")
         for step in finding.remediation
-        if step.purpose.value == purpose
+        if step.purpose.value == purpose and step.command.cmdlet != "Restart-Computer"
     ]
+    return [read_pipeline(command) for command in dict.fromkeys(rendered)]
 
 
 @settings(max_examples=200)

@@ -308,7 +308,11 @@ def test_the_text_report_caps_evidence_and_says_how_many_more(
     assert main(["diagnose", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert out.count("TLS negotiation failed with error IllegalMessage") == 5
-    assert "Seen: 30 failures, 2024-06-01 00:00 to 2024-06-01 00:29 UTC" in out
+    assert "     … and 25 more (counted, not listed)\n" in out
+    assert (
+        "Accounts for 30 failing sessions and queues, 2024-06-01 00:00 UTC to 2024-06-01 00:29 UTC"
+        in " ".join(out.split())
+    )
     assert main(["diagnose", str(tmp_path), "--format", "json"]) == 1
     [finding] = json.loads(capsys.readouterr().out)["findings"]
     assert (len(finding["evidence"]), finding["evidence_omitted"]) == (5, 25)

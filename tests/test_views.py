@@ -3,33 +3,72 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import importlib.util
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from exchange_tls import Evidence, ReadResult, diagnose, load_evidence, parse_send_connectors
 from exchange_tls.cli import main
+from exchange_tls.diagnosis.model import Confidence, Diagnosis, Finding, Verdict
+from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
+from exchange_tls.errors import Severity
+from exchange_tls.remediation import EnableExchangeCertificate, RestartComputer, RetryQueue
+from exchange_tls.remediation.steps import Purpose, RemediationStep
+from exchange_tls.terminal import collector_script
 from exchange_tls.views import (
     CLI_COLUMNS,
     Filters,
     filter_evidence,
+    markdown_report,
+    outcomes,
     pick,
     record,
+    record_html,
     records,
+    report,
     summary,
+    text_report,
     text_table,
+    to_dataframe,
 )
+from exchange_tls.views.page import plan_script
+from exchange_tls.views.text import wrap_command
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "data" / "golden"
 #: Relative to ROOT, so that the golden files name the same paths on every machine.
 KB = "exchange_tls/bundled/kb4051498"
 UTC = dt.timezone.utc
+
+
+def load_generator() -> Any:
+    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    return module
 
 
 @pytest.fixture
@@ -135,7 +174,7 @@ def test_cli_tables_use_the_record_columns(
 def test_str_of_models_is_readable(kb: Evidence) -> None:
     """A finding, a session and a result list print as text, not as an attrs repr."""
     finding = diagnose(kb).findings[0]
-    assert str(finding).startswith("ERROR certificate-not-enabled-for-smtp: ")
+    assert str(finding).startswith("1. ERROR: The certificate the connector presents")
     assert "tls_error=UnknownCredentials" in str(kb.sessions[0])
     assert "Finding(" not in str(diagnose(kb))
 
@@ -303,3 +342,289 @@ def test_importing_the_library_installs_the_views_and_loads_no_edge() -> None:
         "assert str(exchange_tls.Diagnosis(findings=(), now=None)).startswith('Verdict')"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # noqa: S603 -- our own interpreter
+
+
+# -- the answer first, text that fits, copy-safe fixes -----------------------------------------
+
+T = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
+
+
+def _weighed_finding(**changes: object) -> Finding:
+    """Return a finding with every weight field set, as the cause rules fill them."""
+    fields: dict[str, object] = {
+        "rule_id": "certificate-not-enabled-for-smtp",
+        "severity": Severity.ERROR,
+        "title": "The certificate the connector presents is not enabled for SMTP",
+        "summary": "Send connector 'Outbound' presents a certificate not enabled for SMTP.",
+        "evidence": (),
+        "confidence": Confidence.HIGH,
+        "subject": T,
+        "occurrences": 3,
+        "subjects": Subjects.fold(
+            "send connector", {f"connector {n}": 20 - n for n in range(14)}, shown=10
+        ),
+        "share": Share(failing=40, total=42),
+        "began": dt.datetime(2024, 6, 1, 9, 5, tzinfo=UTC),
+        "impact": Impact(messages=42, queues=2, oldest=dt.datetime(2024, 6, 1, 9, tzinfo=UTC)),
+        "side": FaultSide.LOCAL,
+        "remediation": (
+            RemediationStep(
+                purpose=Purpose.FIX,
+                command=EnableExchangeCertificate(thumbprint=T, services="SMTP"),
+            ),
+            RemediationStep(purpose=Purpose.FIX, command=RestartComputer(), note="Schannel."),
+        ),
+    }
+    fields.update(changes)
+    return Finding(**fields)  # type: ignore[arg-type]
+
+
+def test_every_format_opens_with_the_verdict_then_title_impact_and_fix() -> None:
+    """Text, Markdown and HTML: verdict, then title, subjects, impact, side, fix; details after."""
+    diagnosis = Diagnosis(findings=(_weighed_finding(),), now=None, verdict=Verdict.PROBLEMS)
+    expected = [
+        "Verdict: problems",
+        "The certificate the connector presents is not enabled for SMTP",
+        "14 send connectors: connector 0 (20 failures)",
+        "and 11 more (132 failures)",
+        "42 messages waiting in 2 queues, the oldest since 2024-06-01 09:00 UTC",
+        "40 of 42 sessions failed (95%)",
+        "failing since 2024-06-01 09:05 UTC",
+        "this Exchange server",
+        "Enable-ExchangeCertificate -Thumbprint",
+    ]
+    page = html.unescape(re.sub(r"<[^>]+>", " ", report(diagnosis)))
+    for text in (
+        " ".join(text_report(diagnosis).split()),
+        " ".join(markdown_report(diagnosis).replace("\\", "").split()),
+        " ".join(page.split()),
+    ):
+        places = [text.find(part) for part in expected]
+        assert -1 not in places, [p for p, at in zip(expected, places, strict=True) if at < 0]
+        assert places == sorted(places)
+        assert places[-1] < text.find("high confidence")
+
+
+def test_text_report_of_the_kb_example_fits_and_says_the_fix_first(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Cause and fix command within the first 12 lines; no line longer than the width asked."""
+    for width in (60, 80, 100):
+        main(["diagnose", KB, "--date-order", "MDY", "--width", str(width)])
+        lines = capsys.readouterr().out.splitlines()
+        assert max(map(len, lines)) <= width
+        head = " ".join(" ".join(lines[:12]).split()).replace(" ` ", " ")
+        assert "not enabled for SMTP" in head
+        assert "Enable-ExchangeCertificate" in head
+        assert f"-Thumbprint '{T}'" in head
+
+
+def test_text_report_is_100_columns_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --width and without a terminal, lines wrap at 100 columns."""
+    main(["diagnose", KB, "--date-order", "MDY"])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(map(len, lines)) == 100
+
+
+def test_wrapped_commands_still_paste_as_one_command() -> None:
+    """A command broken over lines ends each with a backtick and keeps quoted values whole."""
+    command = "Get-Queue -Filter 'Status -eq ''Retry''' | Format-List 'Identity','Status'"
+    lines = wrap_command(command, 44, "  ")
+    assert len(lines) > 1
+    assert all(line.endswith(" `") for line in lines[:-1])
+    rejoined = " ".join(line.removesuffix(" `").strip() for line in lines)
+    assert rejoined.replace(", ", ",") == command
+    assert max(map(len, lines)) <= 44
+
+
+def test_counts_say_what_they_count() -> None:
+    """A finding's count of sessions and queues is not called "failures"."""
+    text = text_report(
+        Diagnosis(findings=(_weighed_finding(),), now=None, verdict=Verdict.PROBLEMS)
+    )
+    assert "Accounts for 3 failing sessions and queues" in text
+    assert "Seen:" not in text
+
+
+def test_a_reboot_is_a_note_never_a_line_to_paste() -> None:
+    """Restart-Computer is never a bare line of a block to paste, in any format."""
+    diagnosis = Diagnosis(findings=(_weighed_finding(),), now=None, verdict=Verdict.PROBLEMS)
+    for text in (text_report(diagnosis), markdown_report(diagnosis)):
+        assert not re.search(r"^\s*(\[fix\] )?Restart-Computer", text, re.MULTILINE), text
+        assert "Restart-Computer -Confirm' on its own" in " ".join(text.replace("\\", "").split())
+    page = report(diagnosis)
+    for block in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.DOTALL):
+        assert not re.search(r"^Restart-Computer", html.unescape(block), re.MULTILINE)
+    assert "# Restart-Computer -Confirm" in plan_script(diagnosis)
+    # The change that stays carries -WhatIf in the script.
+    assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP' -WhatIf" in (
+        plan_script(diagnosis)
+    )
+
+
+def test_the_script_holds_each_command_once() -> None:
+    """Two findings with the same step: the page's script writes the command once."""
+    retry = RemediationStep(purpose=Purpose.FIX, command=RetryQueue())
+    findings = tuple(_weighed_finding(title=f"finding {n}", remediation=(retry,)) for n in range(3))
+    script = plan_script(Diagnosis(findings=findings, now=None, verdict=Verdict.PROBLEMS))
+    assert script.count("Retry-Queue") == 1
+
+
+def test_no_python_representation_in_the_views_text(examples: Evidence) -> None:
+    """No tuple or repr quoting that the views write leaks into the reports or the summary.
+
+    (The sentences rules write are theirs; the views add none of Python's own.)
+    """
+    diagnosis = diagnose(examples)
+    written = [text_report(diagnosis), str(summary(examples))]
+    for text in written:
+        for finding in diagnosis.findings:
+            text = text.replace(" ".join(finding.summary.split()), "")
+        text = " ".join(text.split())
+        for finding in diagnosis.findings:
+            text = text.replace(" ".join(finding.summary.split()), "")
+        assert not re.search(r" \('|',\)|\\\\|\[\('", text), text[:2000]
+
+
+def test_markdown_escapes_only_what_markdown_needs() -> None:
+    """Dots and dashes in a sentence stay as they are; emphasis and code marks are escaped."""
+    diagnosis = Diagnosis(
+        findings=(_weighed_finding(summary="SEND2017100704-1.LOG has *stars* and `ticks`."),),
+        now=None,
+        verdict=Verdict.PROBLEMS,
+    )
+    text = markdown_report(diagnosis)
+    assert "SEND2017100704-1.LOG has \\*stars\\* and \\`ticks\\`." in text
+
+
+def test_the_cli_names_its_flag_in_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    """An ambiguous date asks a command-line user for --date-order, not date_order."""
+    main(["diagnose", KB])
+    err = capsys.readouterr().err
+    assert "give --date-order MDY, DMY or YMD" in err
+    assert "pass date_order" not in err
+
+
+def test_collector_writes_the_shipped_script(tmp_path: Path) -> None:
+    """`exchange-tls collector -o FILE` writes the package's script, the examples' one."""
+    target = tmp_path / "collect.ps1"
+    assert main(["collector", "-o", str(target)]) == 0
+    written = target.read_text("utf-8-sig").replace("\r\n", "\n")
+    shipped = ROOT / "examples" / "collect" / "Export-ExchangeTlsEvidence.ps1"
+    assert written == shipped.read_text("utf-8-sig")
+    assert written == collector_script()
+    advice = diagnose(Evidence()).advice[0]
+    assert "exchange-tls collector -o Export-ExchangeTlsEvidence.ps1" in advice
+    assert "examples/collect" not in advice
+
+
+def test_weight_fields_are_records_with_ordered_categories(kb: Evidence) -> None:
+    """A finding's record carries its weight; DataFrames sort severity by rank, not by name."""
+    row = record(_weighed_finding())
+    assert row["affects"] == "14 send connectors"
+    assert row["messages_waiting"] == 42
+    assert row["failing_share"] == pytest.approx(40 / 42)
+    assert row["side"] == "local"
+    pandas = pytest.importorskip("pandas")
+    frame = to_dataframe(
+        [_weighed_finding(severity=Severity.INFO), _weighed_finding(severity=Severity.ERROR)]
+    )
+    assert isinstance(frame["severity"].dtype, pandas.CategoricalDtype)
+    assert list(frame.sort_values("severity")["severity"]) == ["error", "info"]
+    certificates = to_dataframe(kb.certificates)
+    assert str(certificates["has_private_key"].dtype) == "boolean"
+
+
+def test_single_records_have_an_html_display(kb: Evidence) -> None:
+    """A certificate, a connector and a queue each render as a table of their properties."""
+    for item in (kb.certificates[0], kb.send_connectors[0], kb.queues[0]):
+        shown = record_html(item)
+        assert shown.startswith('<table class="record">')
+        assert "<th>Property</th>" in shown
+
+
+# -- progress --------------------------------------------------------------------------------
+
+
+def test_progress_under_a_terminal_is_monotonic_and_ends_at_100(tmp_path: Path) -> None:
+    """Under a pseudo-terminal the bar only grows, and says 100% once, at the very end."""
+    pty = pytest.importorskip("pty")
+    module = load_generator()
+    module.generate(tmp_path / "logs", files=2, megabytes=3)
+    command = [sys.executable, "-m", "exchange_tls", "diagnose", str(tmp_path / "logs")]
+    out = _run_in_pty(pty, [*command, "-o", str(tmp_path / "report.txt")])
+    percents = [int(found) for found in re.findall(r"\]\s+(\d+)%", out)]
+    assert len(percents) >= 2, out
+    assert percents == sorted(percents)
+    assert percents[-1] == 100
+    assert percents.count(100) == 1
+    # The report was written: 100% came when summarising and gathering had ended.
+    assert (tmp_path / "report.txt").read_text("utf-8").startswith("Verdict: ")
+    quiet = _run_in_pty(pty, [*command, "--quiet", "-o", str(tmp_path / "quiet.txt")])
+    assert "%" not in quiet
+
+
+def _run_in_pty(pty: Any, command: list[str]) -> str:
+    """Run a command with a pseudo-terminal as its standard error; return what it wrote."""
+    controller, terminal = pty.openpty()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(  # noqa: S603 -- our own interpreter
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+        env=environment,
+        cwd=ROOT,
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait()
+    os.close(controller)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_summary_top_lists_the_most_failures_and_adds_up_the_rest(
+    examples: Evidence, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`summary --top 1`: the connector with the most failures, then the rest in one row."""
+    assert main(["summary", "examples", "--date-order", "MDY", "--top", "1", "-f", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    counted = summary(examples)
+    [first, rest] = document["by_connector"]
+    assert first["tls_failed"] == max(count.tls_failed for count in counted.by_connector)
+    assert rest["connector"] == f"… and {len(counted.by_connector) - 1} more"
+    assert first["sessions"] + rest["sessions"] == counted.sessions
+
+
+def test_summary_of_summarised_evidence_counts_every_session(tmp_path: Path) -> None:
+    """Summarised logs (few sessions kept whole): the summary's totals are the coverage's."""
+    module = load_generator()
+    module.generate(tmp_path, files=1, megabytes=1)
+    evidence = load_evidence(tmp_path)
+    coverage = diagnose(evidence).coverage
+    assert len(evidence.sessions) < coverage.send_sessions  # summarised, not kept whole
+    counted = summary(evidence)
+    assert counted.sessions == coverage.send_sessions + coverage.receive_sessions
+    assert counted.tls_failed == coverage.tls_failed
+    assert sum(count.sessions for count in counted.by_connector) == counted.sessions
+    assert sum(count.tls_failed for count in counted.by_hour) == coverage.tls_failed
+    drawn = outcomes(evidence)
+    assert drawn.total() == counted.sessions
+    assert drawn.total("failed") == coverage.tls_failed
+
+
+def test_single_records_show_as_html_in_a_notebook(kb: Evidence) -> None:
+    """A certificate, a connector and a queue each show as a table of their properties."""
+    for item in (kb.certificates[0], kb.send_connectors[0], kb.queues[0]):
+        shown = item._repr_html_()
+        assert shown.startswith('<table class="record">')
+        assert "<th>Property</th>" in shown
+    assert "<td>Private key</td>" in kb.certificates[0]._repr_html_()

@@ -7,6 +7,7 @@ import enum
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.sources import SourceRef
 
 __all__ = ["CertificateStatus", "ExchangeCertificate", "RootCAType", "Services"]
@@ -160,3 +161,7 @@ class ExchangeCertificate:
     def smtp_enabled(self) -> bool | None:
         """Whether the certificate is enabled for SMTP; ``None`` when not known."""
         return None if self.services is None else Services.SMTP in self.services
+
+    def _repr_html_(self) -> str:
+        # How it shows in a notebook is the views' (exchange_tls.display): a table.
+        return display.html(self)

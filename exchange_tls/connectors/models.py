@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.certificates.names import TlsCertificateName
 from exchange_tls.sources import SourceRef
 
@@ -46,6 +47,10 @@ class SendConnector:
             return None
         return self.protocol_logging_level.casefold() == "verbose"
 
+    def _repr_html_(self) -> str:
+        # How it shows in a notebook is the views' (exchange_tls.display): a table.
+        return display.html(self)
+
 
 @attrs.frozen(kw_only=True)
 class ReceiveConnector:
@@ -64,3 +69,7 @@ class ReceiveConnector:
     enabled: bool | None = None
     server: str | None = None
     source: SourceRef | None = None
+
+    def _repr_html_(self) -> str:
+        # How it shows in a notebook is the views' (exchange_tls.display): a table.
+        return display.html(self)

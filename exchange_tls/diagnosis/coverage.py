@@ -155,8 +155,9 @@ def headline(top: Finding) -> str:
 
 
 _COLLECT = (
-    "Collect the evidence with examples/collect/Export-ExchangeTlsEvidence.ps1 (read-only) "
-    "and diagnose its folder: the send protocol log, Get-ExchangeCertificate, "
+    "Collect the evidence with the read-only collection script: write it with "
+    "'exchange-tls collector -o Export-ExchangeTlsEvidence.ps1', run it on the server, and "
+    "diagnose the zip it writes: the send protocol log, Get-ExchangeCertificate, "
     "Get-SendConnector and Get-Queue output."
 )
 _EXPLAIN = (

@@ -7,6 +7,7 @@ import enum
 
 import attrs
 
+from exchange_tls import display
 from exchange_tls.queues.last_error import LastError
 from exchange_tls.sources import SourceRef
 
@@ -103,3 +104,7 @@ class QueueRecord:
             return False
         reply = self.last_error.reply
         return reply is None or reply.code >= 400
+
+    def _repr_html_(self) -> str:
+        # How it shows in a notebook is the views' (exchange_tls.display): a table.
+        return display.html(self)

@@ -25,9 +25,9 @@ from exchange_tls.views.html import (
     finding_html,
     group_by_server,
     list_html,
+    record_html,
     report,
     session_html,
-    timeline_svg,
 )
 from exchange_tls.views.records import Record, record, records
 from exchange_tls.views.script import render_script
@@ -42,6 +42,7 @@ from exchange_tls.views.tables import (
     text_table,
 )
 from exchange_tls.views.text import coverage_line, finding_text, markdown_report, text_report
+from exchange_tls.views.timeline import outcomes, timeline_svg, timeline_table
 
 # Install how the models print and show in notebooks (see exchange_tls.display).
 hooks.install()
@@ -65,8 +66,10 @@ __all__ = [
     "json_table",
     "list_html",
     "markdown_report",
+    "outcomes",
     "pick",
     "record",
+    "record_html",
     "records",
     "render_script",
     "report",
@@ -76,5 +79,6 @@ __all__ = [
     "text_report",
     "text_table",
     "timeline_svg",
+    "timeline_table",
     "to_dataframe",
 ]

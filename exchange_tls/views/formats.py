@@ -18,13 +18,19 @@ from exchange_tls.display import Format, register_format
 from exchange_tls.safe_text import for_json
 from exchange_tls.views.html import report
 from exchange_tls.views.script import render_script
-from exchange_tls.views.text import markdown_report, text_report
+from exchange_tls.views.text import WIDTH, markdown_report, text_report
 
 __all__ = ["FORMATS"]
 
 
-def _text(diagnosis: Diagnosis, evidence: Evidence | None = None, *, colour: bool = False) -> str:
-    return text_report(diagnosis, colour=colour) + "\n"
+def _text(
+    diagnosis: Diagnosis,
+    evidence: Evidence | None = None,
+    *,
+    colour: bool = False,
+    width: int = WIDTH,
+) -> str:
+    return text_report(diagnosis, colour=colour, width=width) + "\n"
 
 
 def _json(diagnosis: Diagnosis, evidence: Evidence | None = None, *, colour: bool = False) -> str:

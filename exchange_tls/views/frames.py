@@ -11,7 +11,14 @@ from typing import Any
 
 from exchange_tls.views.records import records
 
-__all__ = ["to_dataframe"]
+__all__ = ["ORDERED", "to_dataframe"]
+
+#: Columns whose values have an order of importance, most important first: a DataFrame
+#: sorts them by it (ordered categories), not by name.
+ORDERED: dict[str, tuple[str, ...]] = {
+    "severity": ("error", "warning", "info"),
+    "confidence": ("high", "medium", "low"),
+}
 
 
 def to_dataframe(items: Iterable[object]) -> Any:
@@ -25,4 +32,13 @@ def to_dataframe(items: Iterable[object]) -> Any:
         raise ImportError(
             'to_dataframe() needs pandas: pip install "exchange_tls[pandas]"'
         ) from error
-    return pandas.DataFrame.from_records(records(items))
+    frame = pandas.DataFrame.from_records(records(items))
+    for column, order in ORDERED.items():
+        if column in frame.columns:
+            frame[column] = pandas.Categorical(frame[column], categories=order, ordered=True)
+    for column in frame.columns:
+        values = frame[column].dropna()
+        # True, False and unknown: a nullable boolean, not objects that sort as strings.
+        if len(values) and values.map(lambda value: isinstance(value, bool)).all():
+            frame[column] = frame[column].astype("boolean")
+    return frame

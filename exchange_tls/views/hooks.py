@@ -8,11 +8,20 @@ the models import none of them.
 from __future__ import annotations
 
 from exchange_tls import display
+from exchange_tls.certificates.models import ExchangeCertificate
+from exchange_tls.connectors.models import ReceiveConnector, SendConnector
 from exchange_tls.diagnosis.model import Diagnosis, Finding
 from exchange_tls.protocol_log.models import ProtocolLog, SmtpSession
+from exchange_tls.queues.models import QueueRecord
 from exchange_tls.results import ReadResult
 from exchange_tls.views.frames import to_dataframe
-from exchange_tls.views.html import diagnosis_html, finding_html, list_html, session_html
+from exchange_tls.views.html import (
+    diagnosis_html,
+    finding_html,
+    list_html,
+    record_html,
+    session_html,
+)
 from exchange_tls.views.records import records, session_record
 from exchange_tls.views.tables import text_table
 from exchange_tls.views.text import finding_text, more, text_report
@@ -58,4 +67,6 @@ def install() -> None:
     display.register_html(Finding, finding_html)
     display.register_text(Diagnosis, text_report)
     display.register_html(Diagnosis, diagnosis_html)
+    for single in (ExchangeCertificate, SendConnector, ReceiveConnector, QueueRecord):
+        display.register_html(single, record_html)
     display.register_frame(to_dataframe)

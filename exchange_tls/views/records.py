@@ -185,7 +185,22 @@ def finding_record(finding: Finding) -> Record:
         "first_seen": finding.first_seen,
         "last_seen": finding.last_seen,
         "evidence": len(finding.evidence),
+        "affects": _affects(finding),
+        "messages_waiting": None if finding.impact is None else finding.impact.messages,
+        "oldest_waiting": None if finding.impact is None else finding.impact.oldest,
+        "failing_share": None if finding.share is None else finding.share.ratio,
+        "began": finding.began,
+        "side": None if finding.side is None else finding.side.value,
     }
+
+
+def _affects(finding: Finding) -> str:
+    subjects = finding.subjects
+    if subjects is None or not subjects.top:
+        return finding.subject
+    if subjects.distinct == 1:
+        return subjects.top[0].name
+    return f"{subjects.distinct} {subjects.kind}s"
 
 
 def problem_record(problem: Problem) -> Record:

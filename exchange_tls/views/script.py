@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from exchange_tls._version import __version__
 from exchange_tls.remediation.steps import Purpose
+from exchange_tls.views.headline import is_reboot, reboot_note
 
 if TYPE_CHECKING:
     from exchange_tls.diagnosis.model import Diagnosis
@@ -31,7 +32,8 @@ def render_script(diagnosis: Diagnosis) -> str:
     """Return the script: a banner, then per finding its check, fix and verify steps.
 
     Commands that change state carry ``-WhatIf`` where the cmdlet takes it: remove it
-    to make the change once the checks confirm the finding.
+    to make the change once the checks confirm the finding. A command two findings share
+    is written once; a reboot is a comment, to run as a separate, confirmed step.
     """
     lines = [
         "#Requires -Version 5.1",
@@ -44,6 +46,8 @@ def render_script(diagnosis: Diagnosis) -> str:
     ]
     if not diagnosis.findings:
         lines.append("# Nothing to fix: the evidence shows no problem.")
+    # A command two findings share is written once, under the first.
+    written: dict[str, int] = {}
     for number, finding in enumerate(diagnosis.findings, start=1):
         lines.extend(
             _comment(
@@ -59,8 +63,18 @@ def render_script(diagnosis: Diagnosis) -> str:
                 continue
             lines.append(f"# --- {purpose.value}")
             for step in steps:
+                if is_reboot(step):
+                    # Never a line of the script: removing -WhatIf would restart the
+                    # server in the middle of it.
+                    lines.extend(_comment(reboot_note(step)))
+                    continue
+                command = step.command.render(what_if=purpose is Purpose.FIX)
+                if command in written:
+                    lines.extend(_comment(f"{command[:60]}… as under [{written[command]}]"))
+                    continue
+                written[command] = number
                 if step.note:
                     lines.extend(_comment(step.note))
-                lines.append(step.command.render(what_if=purpose is Purpose.FIX))
+                lines.append(command)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

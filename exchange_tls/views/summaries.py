@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import attrs
 
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.protocol_log.models import SmtpSession
+from exchange_tls.protocol_log.summary import SessionSummary, signature_of
 from exchange_tls.views.records import server_of_queue, server_of_session, tls_outcome
 
 __all__ = ["Count", "Filters", "Summary", "filter_evidence", "summary"]
 
+#: Rows of each breakdown the text shows unless told (``exchange-tls summary --top N``).
+SHOWN_TOP = 20
 #: The key of sessions whose server, remote host or TLS error is not in the evidence.
 NOT_KNOWN = "(not known)"
 
@@ -53,8 +56,12 @@ class Summary:
     by_error: tuple[Count, ...]
     by_hour: tuple[Count, ...]
 
-    def tables(self) -> dict[str, list[dict[str, object]]]:
-        """Return each breakdown as records: ``{"connector": [{...}, ...], ...}``."""
+    def tables(self, top: int | None = None) -> dict[str, list[dict[str, object]]]:
+        """Return each breakdown as records: ``{"connector": [{...}, ...], ...}``.
+
+        ``top`` keeps the first rows of each (most failures first; hours, the latest),
+        and adds up the rest in one last row.
+        """
         named = {
             "server": self.by_server,
             "connector": self.by_connector,
@@ -62,26 +69,24 @@ class Summary:
             "error": self.by_error,
             "hour": self.by_hour,
         }
-        return {
-            name: [
-                {name: count.key, "sessions": count.sessions, "tls_failed": count.tls_failed}
-                for count in counts
-            ]
-            for name, counts in named.items()
-        }
+        return {name: _rows(name, counts, top) for name, counts in named.items()}
 
-    def to_dict(self) -> dict[str, object]:
-        """Return a JSON-ready description."""
+    def to_dict(self, top: int | None = None) -> dict[str, object]:
+        """Return a JSON-ready description (every row, or the first ``top`` of each)."""
         return {
             "sessions": self.sessions,
             "tls_succeeded": self.tls_succeeded,
             "tls_failed": self.tls_failed,
             "first": None if self.first is None else self.first.isoformat(),
             "last": None if self.last is None else self.last.isoformat(),
-            **{f"by_{name}": rows for name, rows in self.tables().items()},
+            **{f"by_{name}": rows for name, rows in self.tables(top).items()},
         }
 
     def __str__(self) -> str:
+        return self.text(top=SHOWN_TOP)
+
+    def text(self, *, top: int | None = SHOWN_TOP) -> str:
+        """Write the counts for a terminal, the first ``top`` rows of each breakdown."""
         from exchange_tls.views.tables import text_table
 
         span = (
@@ -93,7 +98,7 @@ class Summary:
             f"{plural(self.sessions, 'session')}: TLS succeeded in {self.tls_succeeded}, "
             f"failed in {self.tls_failed}{span}"
         ]
-        for name, rows in self.tables().items():
+        for name, rows in self.tables(top).items():
             lines += ["", f"By {name}:", text_table(rows)]
         return "\n".join(lines)
 
@@ -106,33 +111,117 @@ class Summary:
         return "".join(parts)
 
 
+def _rows(name: str, counts: tuple[Count, ...], top: int | None) -> list[dict[str, object]]:
+    shown: tuple[Count, ...] = counts
+    rest: tuple[Count, ...] = ()
+    if top is not None and name == "hour":
+        shown = counts[-top:]  # the latest hours
+    elif top is not None:
+        shown, rest = counts[:top], counts[top:]
+    rows: list[dict[str, object]] = [
+        {name: count.key, "sessions": count.sessions, "tls_failed": count.tls_failed}
+        for count in shown
+    ]
+    if rest:
+        rows.append(
+            {
+                name: f"… and {len(rest)} more",
+                "sessions": sum(count.sessions for count in rest),
+                "tls_failed": sum(count.tls_failed for count in rest),
+            }
+        )
+    return rows
+
+
 def _remote_host(session: SmtpSession) -> str | None:
     endpoint = session.remote_endpoint
     return None if endpoint is None else endpoint.host
 
 
-def _counts(
-    sessions: Iterable[SmtpSession], key: Callable[[SmtpSession], str | None]
-) -> tuple[Count, ...]:
+#: Sessions counted per value of one breakdown, and whether their TLS failed.
+_Column = Counter[tuple[str | None, bool]]
+#: The breakdowns, in the order of :class:`Summary`'s: server, connector, remote, error, hour.
+_BREAKDOWNS = 5
+#: Where sessions to remote hosts a summary did not keep by name are counted.
+OTHER_HOSTS = "(other hosts)"
+
+
+def _hour_text(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(dt.timezone.utc):%Y-%m-%d %H}:00"
+
+
+def _facts_of(session: SmtpSession) -> tuple[str | None, ...]:
+    return (
+        server_of_session(session),
+        session.connector_id,
+        _remote_host(session),
+        session.tls.error if session.tls else None,
+        _hour_text(session.start),
+    )
+
+
+def _add_session(columns: list[_Column], session: SmtpSession) -> None:
+    failed = tls_outcome(session) == "failed"
+    for column, value in zip(columns, _facts_of(session), strict=True):
+        column[value, failed] += 1
+
+
+def _server_of_connector(direction: str, connector: str) -> str | None:
+    return connector.split("\\", 1)[0] if direction == "receive" and "\\" in connector else None
+
+
+def _tallied(summary: SessionSummary) -> list[_Column]:
+    """Count every session a summary saw, kept whole, tallied or counted as an occurrence."""
+    columns: list[_Column] = [Counter() for _ in range(_BREAKDOWNS)]
+    names: dict[str, str] = {}
+    for session in summary.sessions:
+        names.setdefault(session.connector_id.casefold(), session.connector_id)
+        # Ordinary sessions kept whole are in the tallies too (when there are any).
+        if signature_of(session)[2] != "ok" or not summary.tallies:
+            _add_session(columns, session)
+    server, connector, remote, error, hour = columns
+    for tally in summary.tallies:
+        names.setdefault(tally.connector_id.casefold(), tally.connector_id)
+        server[_server_of_connector(tally.direction, tally.connector_id), False] += tally.sessions
+        connector[tally.connector_id, False] += tally.sessions
+        remote[None, False] += tally.sessions
+        error[None, False] += tally.sessions
+        hour[_hour_text(tally.hour), False] += tally.sessions
+    for (direction, folded, outcome, detail, _), found in summary.occurrences:
+        name = names.get(folded, folded)
+        failed = outcome == "tls-failed"
+        server[_server_of_connector(direction, name), failed] += found.count
+        connector[name, failed] += found.count
+        error[detail if failed else None, failed] += found.count
+        for host, sessions in found.hosts:
+            remote[host or None, failed] += sessions
+        if found.hosts_folded_sessions:
+            remote[OTHER_HOSTS, failed] += found.hosts_folded_sessions
+        for moment, sessions in found.hours:
+            hour[_hour_text(moment), failed] += sessions
+    return columns
+
+
+def _counts_of(column: _Column) -> tuple[Count, ...]:
     total: Counter[str] = Counter()
     failed: Counter[str] = Counter()
-    for session in sessions:
-        name = key(session) or NOT_KNOWN
-        total[name] += 1
-        if tls_outcome(session) == "failed":
-            failed[name] += 1
+    for (value, tls_failed), sessions in column.items():
+        name = value or NOT_KNOWN
+        total[name] += sessions
+        if tls_failed:
+            failed[name] += sessions
     return tuple(
         Count(key=name, sessions=total[name], tls_failed=failed[name])
         for name in sorted(total, key=lambda n: (-failed[n], -total[n], n))
     )
 
 
-def _hour(session: SmtpSession) -> str:
-    return f"{session.start.astimezone(dt.timezone.utc):%Y-%m-%d %H}:00"
-
-
 def summary(evidence: Evidence | Iterable[SmtpSession]) -> Summary:
     """Count sessions and TLS failures by server, connector, remote host, error and hour.
+
+    From summarised evidence, every session is counted, kept whole or only counted (a
+    session counted but not kept has no remote host when it succeeded: it counts under
+    "(not known)").
 
     >>> from exchange_tls import load_evidence
     >>> from exchange_tls.views import summary
@@ -141,19 +230,33 @@ def summary(evidence: Evidence | Iterable[SmtpSession]) -> Summary:
     >>> counted.sessions, counted.tls_failed, counted.by_error[0].key
     (1, 1, 'UnknownCredentials')
     """
-    sessions = list(evidence.sessions if isinstance(evidence, Evidence) else evidence)
-    starts = [session.start for session in sessions]
-    by_hour = _counts(sessions, _hour)
+    if isinstance(evidence, Evidence) and evidence.summary is not None:
+        summarised = evidence.summary
+        columns = _tallied(summarised)
+        tls_succeeded = summarised.tls_succeeded
+        # A tally knows its hour, and keeps its latest session whole.
+        starts = [session.start for session in summarised.sessions]
+        starts += [tally.hour for tally in summarised.tallies]
+        for _, found in summarised.occurrences:
+            starts += [moment for moment in (found.first, found.last) if moment is not None]
+    else:
+        sessions = list(evidence.sessions if isinstance(evidence, Evidence) else evidence)
+        columns = [Counter() for _ in range(_BREAKDOWNS)]
+        for session in sessions:
+            _add_session(columns, session)
+        tls_succeeded = sum(tls_outcome(session) == "ok" for session in sessions)
+        starts = [session.start for session in sessions]
+    by_server, by_connector, by_remote, by_error, by_hour = map(_counts_of, columns)
     return Summary(
-        sessions=len(sessions),
-        tls_succeeded=sum(tls_outcome(session) == "ok" for session in sessions),
-        tls_failed=sum(tls_outcome(session) == "failed" for session in sessions),
+        sessions=sum(count.sessions for count in by_connector),
+        tls_succeeded=tls_succeeded,
+        tls_failed=sum(count.tls_failed for count in by_connector),
         first=min(starts, default=None),
         last=max(starts, default=None),
-        by_server=_counts(sessions, server_of_session),
-        by_connector=_counts(sessions, lambda session: session.connector_id),
-        by_remote=_counts(sessions, _remote_host),
-        by_error=_counts(sessions, lambda session: session.tls.error if session.tls else None),
+        by_server=by_server,
+        by_connector=by_connector,
+        by_remote=by_remote,
+        by_error=by_error,
         by_hour=tuple(sorted(by_hour, key=lambda count: count.key)),
     )
 

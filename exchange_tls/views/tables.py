@@ -17,11 +17,14 @@ from exchange_tls.views.records import plain
 
 __all__ = [
     "CLI_COLUMNS",
+    "LONGEST_CELL",
     "csv_table",
+    "header",
     "html_cell",
     "html_table",
     "json_table",
     "pick",
+    "shorten",
     "table",
     "text_table",
 ]
@@ -121,22 +124,72 @@ def table(rows: Sequence[Mapping[str, object]], format: str) -> str:
     return text_table(rows)
 
 
-def html_cell(value: object) -> str:
-    """Escape a value for HTML, control characters shown as visible escapes."""
-    return html.escape(for_terminal(_cell(value)))
+#: The longest value a table cell shows; past it, how many characters were left out (the
+#: JSON has them all). A browser lays out a 50,000-character word slowly, and no one reads it.
+LONGEST_CELL = 600
+
+
+def shorten(text: str, limit: int | None = LONGEST_CELL) -> str:
+    """Cut text longer than ``limit``, saying how much was left out.
+
+    >>> shorten("a" * 30, 10)
+    'aaaaaaaaaa… (20 more characters)'
+    """
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def html_cell(value: object, *, limit: int | None = LONGEST_CELL) -> str:
+    """Escape a value for HTML, control characters shown as visible escapes, long ones cut.
+
+    ``limit=None`` keeps every character (a command meant for copying).
+    """
+    return html.escape(shorten(for_terminal(_cell(value)), limit))
+
+
+#: Headers people read, for the record columns whose names say it less well.
+_HEADERS = {
+    "has_private_key": "Private key",
+    "not_after": "Valid until",
+    "not_before": "Valid from",
+    "rule_id": "Rule",
+    "tls": "TLS",
+    "tls_error": "TLS error",
+    "tls_succeeded": "TLS succeeded",
+    "tls_certificate_name": "TLS certificate name",
+    "tls_auth_level": "TLS auth level",
+    "tls_domain": "TLS domain",
+    "require_tls": "Requires TLS",
+    "fqdn": "FQDN",
+    "next_hop": "Next hop",
+    "failing_share": "Failing share",
+}
+
+
+def header(column: str) -> str:
+    """Return the header a person reads for a record column.
+
+    >>> header("has_private_key"), header("last_retry"), header("TLS failed")
+    ('Private key', 'Last retry', 'TLS failed')
+    """
+    if column in _HEADERS:
+        return _HEADERS[column]
+    text = column.replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def html_table(rows: Sequence[Mapping[str, object]], *, css_class: str = "") -> str:
-    """Render records as an HTML table, every value escaped.
+    """Render records as an HTML table, every value escaped, with headers people read.
 
     >>> from exchange_tls.views import html_table
     >>> html_table([{"subject": "<b>"}])
-    '<table><thead><tr><th>subject</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
+    '<table><thead><tr><th>Subject</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
     """
     if not rows:
         return "<p><em>(none)</em></p>"
     columns = list(rows[0])
-    head = "".join(f"<th>{html_cell(column)}</th>" for column in columns)
+    head = "".join(f"<th>{html_cell(header(column))}</th>" for column in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html_cell(row.get(column))}</td>" for column in columns) + "</tr>"
         for row in rows
