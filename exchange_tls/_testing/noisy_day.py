@@ -105,7 +105,9 @@ def _host_ip(index: int) -> str:
     """Return a stable public-looking IPv4 address for host ``index`` of the pool."""
     value = (index * 2654435761 + 0x1F3D5B79) % (223 * 2**24)
     first = 1 + value // 2**24
-    if first in (10, 127, 172, 192):
+    # Private and loopback ranges, and the first octets of Exchange Online's ranges: a
+    # scanner's address never falls in Microsoft's, as on the real internet.
+    if first in (10, 40, 52, 104, 127, 172, 192):
         first += 1
     return f"{first}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
 

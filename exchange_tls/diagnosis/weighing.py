@@ -312,6 +312,12 @@ class Weigher:
         folded: set[int] = set()
         made: list[tuple[Finding, Cause]] = []
         for key, indexes in sorted(candidates.items()):
+            # A cause that involves a known partner stays a problem on its own; it does not
+            # make the rest of the connector's noise a problem with it (one scanner address
+            # in Exchange Online's ranges must not turn a day's background into errors).
+            indexes = [i for i in indexes if self._known_partner(weighed[i][1]) is None]
+            if not indexes:
+                continue
             causes = [weighed[index][1] for index in indexes]
             together = Cause(
                 sessions=tuple(s for cause in causes for s in cause.sessions),
