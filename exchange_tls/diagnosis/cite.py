@@ -30,7 +30,7 @@ def shorten(text: str) -> str:
 def quoted(value: object) -> str:
     r"""Quote a name for prose as it is written: never Python's repr, which doubles backslashes.
 
-    >>> print(quoted("EX01\Submission"))
+    >>> print(quoted(r"EX01\Submission"))
     'EX01\Submission'
     """
     return f"'{value}'"
