@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -297,17 +298,20 @@ def test_many_failures_of_one_cause_are_one_finding_with_a_count_and_times() -> 
 def test_the_text_report_caps_evidence_and_says_how_many_more(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The text report shows five evidence lines per finding; the JSON counts the rest.
+    """The text report shows five pieces of evidence per finding; the JSON counts the rest.
 
     The finding itself is capped (the first, the last, a few exemplars): the 25 sessions it
-    does not list are counted in ``evidence_omitted``, in every format.
+    does not list are counted in ``evidence_omitted``, in every format. Five sessions with
+    the same excerpt are one entry naming the five lines.
     """
     (tmp_path / "SEND20240601-1.LOG").write_text(
         log_text(*(session_rows(n, "IllegalMessage") for n in range(30))), encoding="utf-8"
     )
     assert main(["diagnose", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert out.count("TLS negotiation failed with error IllegalMessage") == 5
+    assert out.count("TLS negotiation failed with error IllegalMessage") == 1
+    [places] = re.findall(r"SEND20240601-1\.LOG:([\d, ]+):", " ".join(out.split()))
+    assert len(places.split(",")) == 5
     assert "     … and 25 more (counted, not listed)\n" in out
     assert (
         "Accounts for 30 failing sessions and queues, 2024-06-01 00:00 UTC to 2024-06-01 00:29 UTC"

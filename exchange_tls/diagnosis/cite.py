@@ -10,6 +10,7 @@ from exchange_tls.queues.models import QueueRecord
 from exchange_tls.sources import SourceRef
 
 __all__ = [
+    "SAME_OUTCOME",
     "certificate_ref",
     "connector_ref",
     "failure_row",
@@ -19,6 +20,10 @@ __all__ = [
 ]
 
 _EXCERPT = 200
+
+#: The claim of a failing session cited only as one more of its cause's sessions; views
+#: group it with the first session of the same excerpt.
+SAME_OUTCOME = "another session with the same outcome"
 
 
 def shorten(text: str) -> str:

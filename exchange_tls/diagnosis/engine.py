@@ -39,7 +39,7 @@ import attrs
 from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
-from exchange_tls.diagnosis.cite import shorten
+from exchange_tls.diagnosis.cite import SAME_OUTCOME, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import add_coverage, judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
@@ -165,9 +165,6 @@ def _ordered(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: _tie_break(f, place)))
 
 
-_AGAIN = "another session with the same outcome"
-
-
 def _session_order(session: SmtpSession) -> tuple[dt.datetime, str, str, str]:
     """Return the summary's total order of sessions (first and last of a signature by it)."""
     return (session.start, session.connector_id, session.session_id, str(session.rows[0].source))
@@ -246,7 +243,7 @@ class _Accounts:
         return [
             rule_refs[source]
             if source in rule_refs
-            else EvidenceRef(source=source, excerpt=shorten(text), claim=_AGAIN)
+            else EvidenceRef(source=source, excerpt=shorten(text), claim=SAME_OUTCOME)
             for source, text in chosen
         ]
 

@@ -26,13 +26,45 @@ parsed with a grammar.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import itertools
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 
 from exchange_tls.powershell.dates import from_iso
+from exchange_tls.protocol_log.lines import (
+    CERTIFICATE as _CERTIFICATE,
+)
+from exchange_tls.protocol_log.lines import (
+    CERTIFICATE_LABELS as _CERTIFICATE_LABELS,
+)
+from exchange_tls.protocol_log.lines import (
+    PROTOCOL as _PROTOCOL,
+)
+from exchange_tls.protocol_log.lines import (
+    SENDING as _SENDING,
+)
+from exchange_tls.protocol_log.lines import (
+    THUMBPRINT_CONTEXT as _THUMBPRINT_CONTEXT,
+)
+from exchange_tls.protocol_log.lines import (
+    TLS_FAILED as _TLS_FAILED,
+)
+from exchange_tls.protocol_log.lines import (
+    TLS_SUCCEEDED as _TLS_SUCCEEDED,
+)
+from exchange_tls.protocol_log.lines import (
+    InformationKind,
+    classify_information,
+    fact_text,
+    is_certificate_context,
+    is_error_reply,
+    is_thumbprint_context,
+    normalise_thumbprint,
+)
+from exchange_tls.protocol_log.lines import (
+    normalise_thumbprint as _thumbprint,
+)
 from exchange_tls.protocol_log.models import (
     CertificateIdentity,
     ConnectFailure,
@@ -41,7 +73,6 @@ from exchange_tls.protocol_log.models import (
     ProtocolLogRow,
     TlsHandshake,
 )
-from exchange_tls.protocol_log.outcome import refusal_code
 from exchange_tls.sources import SourceRef
 
 __all__ = [
@@ -58,13 +89,6 @@ __all__ = [
     "session_facts",
 ]
 
-_TLS_FAILED = "TLS negotiation failed with error "
-_TLS_SUCCEEDED = re.compile(
-    r"^TLS protocol (?P<protocol>\S+) negotiation succeeded using bulk encryption algorithm "
-    r"(?P<cipher>\S+) with strength (?P<cipher_strength>\d+) bits, MAC hash algorithm "
-    r"(?P<hash>\S+) with strength (?P<hash_strength>\d+) bits and key exchange algorithm "
-    r"(?P<kex>\S+) with strength (?P<kex_strength>\d+) bits"
-)
 _CONNECT_FAILED = re.compile(
     r"^Failed to connect\. Winsock error code: (?P<winsock>-?\d+), Win32 error code: "
     r"(?P<win32>-?\d+)(?:.*?, Error Message: (?P<message>.*))?",
@@ -77,9 +101,7 @@ _CHAIN_STATUS = re.compile(r"^Client certificate chain validation status: '(?P<s
 _DOMAIN = re.compile(
     r"^TlsDomainCapabilities='(?P<capabilities>[^']*)'; Status='(?P<status>[^']*)'"
 )
-_CERTIFICATE_LABELS = ("Sending certificate", "Remote certificate", "Received certificate")
 _CONDENSED_LABELS = "Subject Issuer name Serial number Thumbprint Not before Not after"
-_PROTOCOL = re.compile(r"^SP_PROT_(?P<version>(?:TLS|SSL)\d(?:_\d)?)_(?:CLIENT|SERVER)$")
 # The lookbehind starts the search only where a hex run starts: without it, a long run
 # of hex digits is tried from each of its positions, which is quadratic.
 _THUMBPRINT_AND_DATES = re.compile(
@@ -89,7 +111,6 @@ _THUMBPRINT_AND_DATES = re.compile(
 )
 # A second DN starts at a space that does not follow a comma and precedes "TYPE=".
 _DN_BOUNDARY = re.compile(r"(?<!,) (?=[A-Za-z][A-Za-z0-9.]*=)")
-_HEX = re.compile(r"[0-9A-Fa-f]+")
 _COMMANDS = (
     "EHLO",
     "HELO",
@@ -158,14 +179,6 @@ def _timestamp(text: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def _thumbprint(text: str | None) -> str | None:
-    """Upper-case a real thumbprint; keep a masked one (``xxxx``) as written."""
-    if not text:
-        return None
-    text = text.strip()
-    return text.upper() if _HEX.fullmatch(text) else text
-
-
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name for name in text.split(";") if name)
 
@@ -197,11 +210,6 @@ def _condensed(row: ProtocolLogRow, label: str) -> CertificateIdentity:
         source=row.source,
         thumbprint_source=row.source,
     )
-
-
-_CERTIFICATE = "Certificate "
-_THUMBPRINT_CONTEXT = "Certificate thumbprint"
-_SENDING = "Sending certificate"
 
 
 def _block_identity(
@@ -522,103 +530,6 @@ def _offer_refused(
         if events[index] is reply_event and data[index][3:4] == " " and data[index][:1] == "2":
             return False
     return None
-
-
-_PLAIN_BREAKERS = (
-    _TLS_FAILED,
-    "Failed to connect.",
-    "Outbound Authentication failed",
-    "Inbound AUTH",
-    *_CERTIFICATE_LABELS,
-)
-
-
-class InformationKind(enum.IntEnum):
-    """What an information line's text (its context, else its data) is to :func:`plain_success`.
-
-    The careful reader and the columnar one (:mod:`~exchange_tls.protocol_log.columnar`)
-    both classify through :func:`classify_information`, so that they cannot drift.
-    """
-
-    OTHER = 0  #: says nothing plain_success weighs
-    SENDING = 1  #: ``Sending certificate``: the usual certificate block begins
-    TLS_SUCCEEDED = 2  #: a TLS success line read in full
-    TLS_UNREAD = 3  #: begins ``TLS protocol`` but is not a success line read in full
-    BREAKER = 4  #: a failure, or another certificate label: no plain success
-
-
-def classify_information(text: str) -> tuple[InformationKind, str | None]:
-    """Classify an information line's text; for a TLS success, return its protocol too.
-
-    >>> classify_information("Sending certificate")
-    (<InformationKind.SENDING: 1>, None)
-    >>> classify_information("TLS negotiation failed with error UnknownCredentials")
-    (<InformationKind.BREAKER: 4>, None)
-    """
-    if text == _SENDING:
-        return InformationKind.SENDING, None
-    if text.startswith("TLS protocol "):
-        success = _TLS_SUCCEEDED.match(text)
-        if success is None:
-            return InformationKind.TLS_UNREAD, None
-        raw = success.group("protocol")
-        version = _PROTOCOL.match(raw)
-        return InformationKind.TLS_SUCCEEDED, version.group("version") if version else raw
-    if text.startswith(_PLAIN_BREAKERS):
-        return InformationKind.BREAKER, None
-    return InformationKind.OTHER, None
-
-
-def is_certificate_context(context: str) -> bool:
-    """Whether an information row's context names a field of a certificate block."""
-    return context.startswith(_CERTIFICATE)
-
-
-def is_thumbprint_context(context: str) -> bool:
-    """Whether an information row's context is the thumbprint of a certificate block."""
-    return context == _THUMBPRINT_CONTEXT
-
-
-def normalise_thumbprint(text: str | None) -> str | None:
-    """Upper-case a real thumbprint; keep a masked one (``xxxx``) as written."""
-    return _thumbprint(text)
-
-
-def is_error_reply(data: str) -> bool:
-    """Whether a reply's data is a 4xx or 5xx reply (which fails a plain success)."""
-    return data[:1] in ("4", "5") and data[1:3].isdigit()
-
-
-_TELLING_PREFIXES = ("TLS negotiation failed", "Failed to connect", "Outbound Auth")
-
-
-def fact_text(data: str) -> str:
-    """Return what a session's reading uses of a command's or a reply's data.
-
-    :func:`session_facts` reads a command or a reply in full only when it mentions
-    STARTTLS or is an EHLO (or HELO); otherwise, and so do :func:`plain_success`, the
-    signature and the telling row of a summary, only its first four characters (a
-    reply's code and the character after it: an error reply, the end of an EHLO reply),
-    and of an error reply its enhanced code too (the summary's ``_error_reply``).
-    Sessions whose rows give the same ``fact_text`` (information rows compared whole)
-    have the same facts, signature and telling row: the columnar reader builds one of
-    them for all (unusual sessions whose banners carry the time, say). Keep this in step
-    with :func:`_on_command`, :func:`_on_reply`, :func:`_offer_refused` and the summary's
-    ``_error_reply`` and ``telling_row``.
-
-    >>> fact_text("220 mx1.example.net Microsoft ESMTP MAIL Service ready at Sun, 01 Nov 2026")
-    '220 '
-    >>> fact_text("250-STARTTLS")
-    '250-STARTTLS'
-    """
-    if "STARTTLS" in data.upper() or data[:4].upper() in ("EHLO", "HELO"):
-        return data
-    if data.startswith(_TELLING_PREFIXES):
-        return data
-    if data[:1] in ("4", "5") and data[1:3].isdigit():
-        # A refusal's signature carries its enhanced code (550 5.7.64 is not 550 5.1.1).
-        return data[:4] + refusal_code(data)[4:]
-    return data[:4]
 
 
 def plain_success(

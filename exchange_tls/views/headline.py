@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from exchange_tls.diagnosis.cite import SAME_OUTCOME
 from exchange_tls.diagnosis.coverage import headline as top_cause
 from exchange_tls.diagnosis.coverage import plural
 from exchange_tls.diagnosis.evidence import Evidence
-from exchange_tls.diagnosis.model import Diagnosis, Finding
+from exchange_tls.diagnosis.model import Diagnosis, EvidenceRef, Finding
 from exchange_tls.diagnosis.weight import FaultSide, Impact, Share, Subjects
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 
@@ -34,6 +35,7 @@ __all__ = [
     "evidence_more",
     "finding_impact",
     "fix_step",
+    "group_evidence",
     "impact_line",
     "is_reboot",
     "moment",
@@ -242,3 +244,52 @@ def verdict_reasons(diagnosis: Diagnosis) -> tuple[str, ...]:
         return diagnosis.reasons
     top = top_cause(diagnosis.findings[0])
     return tuple(reason for reason in diagnosis.reasons if reason != top)
+
+
+def group_evidence(refs: Sequence[EvidenceRef]) -> list[tuple[str, str, str]]:
+    """Group evidence that says the same thing: ``(places, claim, excerpt)`` per group.
+
+    References with the same excerpt and claim, or cited as one more session of the same
+    outcome, are one entry whose places list every line (``a.LOG:3, 40; b.LOG:7``), so a
+    cause seen five times reads as one excerpt, not five copies of it. Order is kept: a
+    group stands where its first reference stood.
+
+    >>> from exchange_tls.sources import SourceRef
+    >>> refs = [
+    ...     EvidenceRef(source=SourceRef("a.LOG", 3), excerpt="x", claim="failed"),
+    ...     EvidenceRef(source=SourceRef("b.txt", 1), excerpt="y", claim="queue"),
+    ...     EvidenceRef(source=SourceRef("a.LOG", 40), excerpt="x", claim=SAME_OUTCOME),
+    ...     EvidenceRef(source=SourceRef("c.LOG", 7), excerpt="x", claim="failed"),
+    ... ]
+    >>> for group in group_evidence(refs):
+    ...     print(group)
+    ('a.LOG:3, 40; c.LOG:7', 'failed', 'x')
+    ('b.txt:1', 'queue', 'y')
+    """
+    groups: dict[tuple[str, str], list[EvidenceRef]] = {}
+    for ref in refs:
+        claim = ref.claim
+        if claim == SAME_OUTCOME:
+            # One more session of a cause joins the first reference with its excerpt.
+            claim = next((key[1] for key in groups if key[0] == ref.excerpt), claim)
+        groups.setdefault((ref.excerpt, claim), []).append(ref)
+    return [(_places(members), claim, excerpt) for (excerpt, claim), members in groups.items()]
+
+
+def _places(refs: Sequence[EvidenceRef]) -> str:
+    by_source: dict[str, list[str]] = {}
+    derived = False
+    for ref in refs:
+        if ref.source is None:
+            derived = True
+            continue
+        place = str(ref.source)
+        name, sep, line = place.rpartition(":")
+        if sep and line.split("#", 1)[0].isdigit():
+            by_source.setdefault(name, []).append(line)
+        else:
+            by_source.setdefault(place, [])
+    parts = [f"{name}:{', '.join(lines)}" if lines else name for name, lines in by_source.items()]
+    if derived:
+        parts.append("(derived)")
+    return "; ".join(parts)

@@ -25,6 +25,7 @@ from exchange_tls.views.headline import (
     evidence_more,
     finding_impact,
     fix_step,
+    group_evidence,
     impact_line,
     is_reboot,
     reboot_note,
@@ -235,18 +236,17 @@ def _details(
         text = f"Failures by {subjects.kind}: {listed}"
         lines += _wrap(for_terminal(text), width, pad, pad + "  ")
     lines.append(f"{pad}Evidence:")
-    for ref in finding.evidence[:shown]:
-        where = for_terminal(str(ref.source)) if ref.source else "(derived)"
-        lines += _wrap(f"{where}: {for_terminal(ref.claim)}", width, pad + "  ", pad + "    ")
-        lines += [
-            style(line, "dim") for line in _wrap(for_terminal(ref.excerpt), width, pad + "    ")
-        ]
+    for places, claim, excerpt in group_evidence(finding.evidence[:shown]):
+        where = for_terminal(places)
+        lines += _wrap(f"{where}: {for_terminal(claim)}", width, pad + "  ", pad + "    ")
+        lines += [style(line, "dim") for line in _wrap(for_terminal(excerpt), width, pad + "    ")]
     rest = evidence_more(finding, shown)
     if rest:
         lines.append(f"{pad}  {rest}")
     if finding.remediation:
         lines.append(f"{pad}Plan:")
         repeated = 0
+        written: set[str] = set()
         for step in finding.remediation:
             if is_reboot(step):
                 lines += _wrap(
@@ -262,6 +262,10 @@ def _details(
             if first != number:
                 repeated = first
                 continue
+            # Steps of one kind (a check per host) share their note: it is written once.
+            if step.note in written:
+                continue
+            written.add(step.note)
             note = for_terminal(step.note)
             lines += [style(line, "dim") for line in _wrap(note, width, pad + "    ")]
         if repeated:
