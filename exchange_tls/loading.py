@@ -52,6 +52,7 @@ from exchange_tls.errors import ParseError, Problem, ProblemCollector, Severity
 from exchange_tls.events.reader import EVTX_MAGIC, read_events
 from exchange_tls.kinds import KINDS, ReadOptions, recognise
 from exchange_tls.pipeline import Engine, LogSummary, reduce_logs
+from exchange_tls.powershell.binding import DATE_ORDER_INFERRED, inferred_order
 from exchange_tls.powershell.dates import DateOrder, normalise_date_order
 from exchange_tls.powershell.reader import read_records
 from exchange_tls.protocol_log.pasted import repair_pasted
@@ -289,6 +290,7 @@ def load_evidence(
         check_arguments("load_evidence", paths=path)
     options = ReadOptions(date_order=normalise_date_order(date_order), tz=tz)
     reads: list[_Read] = []
+    read_from: dict[int, tuple[str, Blob]] = {}  # where each read came from, to read it again
     on_disk: list[tuple[str, Blob]] = []
     with ExitStack() as stack:
         walked: list[tuple[str, Blob]] = []
@@ -317,8 +319,11 @@ def load_evidence(
                 tell.total += grown
                 tell.done(blob.size, blob.name)
             else:
+                read_from[len(reads)] = (root, blob)
                 reads.append(read)
                 tell.done(blob.size, blob.name)
+        if options.date_order is None:
+            _settle_day_order(reads, read_from, options, keep_sessions)
     # Logs on disk are summarised and merged as they complete, one summary per group
     # (root and part), so that memory does not grow with the number of files.
     groups: dict[tuple[str, str | None], int] = {}
@@ -340,6 +345,38 @@ def load_evidence(
     if progress is not None:
         progress(total, total, "")
     return evidence
+
+
+def _settle_day_order(
+    reads: list[_Read], read_from: dict[int, tuple[str, Blob]], options: ReadOptions, keep: bool
+) -> None:
+    """Read again, in the day order another file of the same folder decides, ambiguous files.
+
+    One collection shares one culture: a file whose dates fit one order only (25/04/2026)
+    decides it for the files whose dates fit several (03/04/2026), when the deciding files
+    of that folder or archive agree.
+    """
+    decided: dict[str, dict[DateOrder, str]] = defaultdict(dict)
+    for read in reads:
+        for problem in read.problems:
+            if (order := inferred_order(problem)) is not None:
+                decided[read.root].setdefault(order, problem.source)
+    for index, (root, blob) in read_from.items():
+        orders = decided.get(root, {})
+        if len(orders) != 1 or all(p.code != "ambiguous-date" for p in reads[index].problems):
+            continue
+        [(order, decider)] = orders.items()
+        again = _read_blob(root, blob, attrs.evolve(options, date_order=order), keep)
+        if again is None or again.archive:
+            continue
+        told = Problem(
+            message=f"dates read as {order}: the day order the dates of {decider}, from the "
+            "same collection, decide",
+            source=blob.name,
+            severity=Severity.INFO,
+            code=DATE_ORDER_INFERRED,
+        )
+        reads[index] = attrs.evolve(again, problems=(told, *again.problems))
 
 
 def _size_name(blob: Blob) -> tuple[int, str]:

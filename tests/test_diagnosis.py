@@ -659,7 +659,7 @@ def test_timeline_names_the_new_certificate_as_the_likely_trigger() -> None:
     evidence = Evidence(sessions=log(*rows), certificates=[cert(services=Services.IIS)])
     [finding] = diagnose(evidence, now=NOW).findings
     assert finding.rule_id == "certificate-not-enabled-for-smtp"
-    assert "TLS last succeeded at 2024-06-01 00:00 UTC, with 1 failure(s) since." in finding.summary
+    assert "TLS last succeeded at 2024-06-01 00:00 UTC, with 1 failure since." in finding.summary
     assert f"changed at the first failure, from {T2} to {T1}: the likely trigger" in finding.summary
     assert "the connector's last successful TLS handshake" in [
         ref.claim for ref in finding.evidence

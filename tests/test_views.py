@@ -497,9 +497,14 @@ def test_markdown_escapes_only_what_markdown_needs() -> None:
     assert "SEND2017100704-1.LOG has \\*stars\\* and \\`ticks\\`." in text
 
 
-def test_the_cli_names_its_flag_in_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_names_its_flag_in_warnings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """An ambiguous date asks a command-line user for --date-order, not date_order."""
-    main(["diagnose", KB])
+    # The KB queue alone: with the KB certificates beside it, their dates decide the order.
+    queue = Path(KB) / "get-queue-fl.txt"
+    (tmp_path / queue.name).write_bytes(queue.read_bytes())
+    main(["diagnose", str(tmp_path)])
     err = capsys.readouterr().err
     assert "give --date-order MDY, DMY or YMD" in err
     assert "pass date_order" not in err

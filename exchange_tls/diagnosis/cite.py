@@ -32,6 +32,15 @@ def shorten(text: str) -> str:
     return line if len(line) <= _EXCERPT else line[: _EXCERPT - 1] + "…"
 
 
+def quoted(value: object) -> str:
+    r"""Quote a name for prose as it is written: never Python's repr, which doubles backslashes.
+
+    >>> print(quoted(r"EX01\Submission"))
+    'EX01\Submission'
+    """
+    return f"'{value}'"
+
+
 def row_ref(row: ProtocolLogRow, claim: str) -> EvidenceRef:
     """Cite a protocol-log row."""
     return EvidenceRef(source=row.source, excerpt=shorten(row.text), claim=claim)

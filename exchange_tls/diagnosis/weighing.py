@@ -10,8 +10,8 @@ accounts for (its :class:`Cause`). This module then weighs it:
 * **began**: the first failure after the last success on those connectors (the onset of a
   failure that has not stopped), or the first failure when they never succeeded;
 * **impact**: the messages waiting in the queues it cites or that its send connectors
-  serve, and the oldest of them;
-* **side**, where the rule says it plainly.
+  serve, and the oldest of them.
+The side (which end must change) is the rule's, or the finding's when its evidence decides.
 
 Then **background**. An internet-facing receive connector fails TLS all day with scanners
 and old clients. The findings whose failing sessions all ran on one receive connector are
@@ -148,17 +148,6 @@ def _ehlo(session: SmtpSession) -> str:
     return ""
 
 
-#: Sides the rules' findings make plain by their cause.
-_SIDES = {
-    "certificate-not-enabled-for-smtp": FaultSide.LOCAL,
-    "certificate-missing-private-key": FaultSide.LOCAL,
-    "certificate-key-inaccessible": FaultSide.LOCAL,
-    "certificate-expired": FaultSide.LOCAL,
-    "connection-failure": FaultSide.BETWEEN,
-    BACKGROUND: FaultSide.REMOTE,
-}
-
-
 class Weigher:
     """Weigh the findings of one scope (see the module's docstring)."""
 
@@ -215,9 +204,6 @@ class Weigher:
         impact = self._impact(cause)
         if impact is not None:
             changes["impact"] = impact
-        side = _SIDES.get(finding.rule_id)
-        if side is not None and finding.side is None:
-            changes["side"] = side
         return attrs.evolve(finding, **changes) if changes else finding  # type: ignore[arg-type]
 
     def _began(self, cause: Cause) -> dt.datetime | None:

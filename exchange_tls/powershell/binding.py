@@ -18,7 +18,14 @@ from exchange_tls.powershell.records import PSObject
 from exchange_tls.powershell.values import as_datetime
 from exchange_tls.results import ReadResult
 
-__all__ = ["RecordBinder", "parse_records", "settle_date_order", "split_lines"]
+__all__ = [
+    "DATE_ORDER_INFERRED",
+    "RecordBinder",
+    "inferred_order",
+    "parse_records",
+    "settle_date_order",
+    "split_lines",
+]
 
 M = TypeVar("M")
 
@@ -26,6 +33,23 @@ M = TypeVar("M")
 def split_lines(text: str) -> list[str]:
     """Split pasted or decoded text on any line ending."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+#: The code of the problem that says which day order a file's dates settled.
+DATE_ORDER_INFERRED = "date-order-inferred"
+
+
+def inferred_order(problem: Problem) -> DateOrder | None:
+    """Return the day order a :data:`DATE_ORDER_INFERRED` problem reports, else ``None``.
+
+    >>> inferred_order(Problem(message="dates read as DMY: the only day order that fits "
+    ...     "every date in the file", source="q.txt", code=DATE_ORDER_INFERRED))
+    'DMY'
+    """
+    if problem.code != DATE_ORDER_INFERRED:
+        return None
+    orders: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
+    return next((o for o in orders if problem.message.startswith(f"dates read as {o}:")), None)
 
 
 def settle_date_order(
@@ -51,7 +75,7 @@ def settle_date_order(
                 "every date in the file",
                 source=source,
                 severity=Severity.INFO,
-                code="date-order-inferred",
+                code=DATE_ORDER_INFERRED,
             )
         )
     return date_order

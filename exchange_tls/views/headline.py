@@ -30,6 +30,7 @@ __all__ = [
     "HEADLINE_SUBJECTS",
     "REBOOT_CMDLETS",
     "SIDE_TEXT",
+    "SIDE_UNKNOWN",
     "affects_line",
     "evidence_more",
     "finding_impact",
@@ -151,9 +152,19 @@ def impact_line(impact: Impact | None, share: Share | None, began: dt.datetime |
     return "; ".join(parts)
 
 
+#: Said when a finding names no side: its cause, and so the end to change, is unknown.
+SIDE_UNKNOWN = "unknown: the evidence does not tell which end"
+
+
 def side_line(side: FaultSide | None) -> str:
-    """Say which end must change, or nothing when the finding does not say."""
-    return "" if side is None else SIDE_TEXT[side]
+    """Say which end must change; a finding that names none says the side is unknown.
+
+    >>> side_line(FaultSide.BETWEEN)
+    'something between the two (a firewall, a proxy, DNS)'
+    >>> side_line(None)
+    'unknown: the evidence does not tell which end'
+    """
+    return SIDE_UNKNOWN if side is None else SIDE_TEXT[side]
 
 
 def seen_line(finding: Finding) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from exchange_tls.certificates.models import ExchangeCertificate, Services
 from exchange_tls.connectors.models import ReceiveConnector, SendConnector
+from exchange_tls.diagnosis.cite import quoted
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.protocol_log.models import SmtpSession
 
@@ -59,20 +60,20 @@ def _presented(context: Context) -> list[tuple[ExchangeCertificate, list[str]]]:
         kind = "send" if isinstance(connector, SendConnector) else "receive"
         selection = context.selection(connector)
         if selection.presented is not None:
-            add(selection.presented, f"{kind} connector {connector.name!r} presents it")
+            add(selection.presented, f"{kind} connector {quoted(connector.name)} presents it")
         elif selection.candidates:
             # Nothing carrying the name is fit; the best of them is what the connector
             # is meant to present (event 12016: "the existing certificate … has expired").
             add(
                 selection.candidates[0].certificate,
-                f"it is the certificate {kind} connector {connector.name!r} would present, "
+                f"it is the certificate {kind} connector {quoted(connector.name)} would present, "
                 "and no fit certificate carries its name",
             )
     for session in context.sessions:
         identity = session.tls.local_certificate if session.tls else None
         certificate = context.certificate_for(identity)
         if certificate is not None:
-            add(certificate, f"the log shows it presented by {session.connector_id!r}")
+            add(certificate, f"the log shows it presented by {quoted(session.connector_id)}")
     if not chosen and not connectors and not context.sessions:
         for certificate in context.certificates:
             smtp = certificate.services is not None and Services.SMTP in certificate.services

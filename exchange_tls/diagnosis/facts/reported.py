@@ -29,6 +29,7 @@ import attrs
 from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate, Services
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.connectors.selection import names_match, select_certificate
+from exchange_tls.diagnosis.cite import quoted
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.tls_reports.models import FailureDetail, TlsReport, TlsReportPolicy
 from exchange_tls.tls_results import TlsResultType
@@ -115,7 +116,7 @@ def _tie(context: Context, host: str | None) -> tuple[ReceiveConnector | None, s
     listening = [c for c in context.receive_connectors if _listens_on_25(c)]
     for connector in listening:
         if (connector.fqdn or "").rstrip(".").casefold() == host:
-            return connector, f"receive connector {connector.name!r} has the FQDN {host}"
+            return connector, f"receive connector {quoted(connector.name)} has the FQDN {host}"
     own = context.evidence.server_fqdn or (
         context.evidence.manifest.fqdn if context.evidence.manifest is not None else None
     )
@@ -125,7 +126,7 @@ def _tie(context: Context, host: str | None) -> tuple[ReceiveConnector | None, s
         certificate = _presented(context, connector, None)
         if certificate is not None and _carries(certificate, host):
             return connector, (
-                f"the certificate receive connector {connector.name!r} presents "
+                f"the certificate receive connector {quoted(connector.name)} presents "
                 f"({certificate.thumbprint}) names {host}"
             )
     if not context.receive_connectors:

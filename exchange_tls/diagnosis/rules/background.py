@@ -14,6 +14,7 @@ from exchange_tls.diagnosis.catalogue import rule
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Finding
 from exchange_tls.diagnosis.weighing import BACKGROUND
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 
 __all__: list[str] = []
@@ -40,6 +41,7 @@ __all__: list[str] = []
     contradiction="A known partner or Exchange Online among the remotes, a higher share, "
     "few remotes, or a failure that began later (a change) keeps the findings as problems.",
     # No inputs: the engine makes it from other findings, so it is never "not run".
+    side=FaultSide.REMOTE,
 )
 def inbound_background(context: Context) -> Iterator[Finding]:
     """Yield nothing: the engine makes this finding when it weighs the others."""

@@ -19,6 +19,7 @@ from exchange_tls.diagnosis.catalogue import Report, Signature, rule
 from exchange_tls.diagnosis.cite import (
     certificate_ref,
     connector_ref,
+    quoted,
     row_ref,
 )
 from exchange_tls.diagnosis.context import Context
@@ -75,7 +76,8 @@ def _contradicted(
     row = next((r for r in session.rows if r.text.startswith("TLS protocol ")), session.rows[0])
     because = (
         f"the log shows TLS succeeding with this certificate at {session.end:%Y-%m-%d %H:%M} "
-        f"UTC ({session.connector_id!r}); peers that validate certificates may still refuse it"
+        f"UTC ({quoted(session.connector_id)}); peers that validate certificates may still "
+        "refuse it"
     )
     return (
         Severity.WARNING,
@@ -281,6 +283,7 @@ def certificate_untrusted(context: Context, report: Report) -> Iterator[Finding]
     selection=_VALIDITY_SELECTION,
     contradiction=_VALIDITY_CONTRADICTION,
     inputs=("certificates",),
+    side=FaultSide.LOCAL,
 )
 def certificate_revocation_check_failed(context: Context, report: Report) -> Iterator[Finding]:
     """F12: Status RevocationCheckFailure."""
@@ -326,7 +329,7 @@ def self_signed_certificate_external(context: Context, report: Report) -> Iterat
             continue
         yield report(
             summary=(
-                f"Send connector {connector.name!r} goes to Exchange Online but presents the "
+                f"Send connector {quoted(connector.name)} goes to Exchange Online but presents the "
                 f"self-signed certificate {selected.subject} ({selected.thumbprint})."
             ),
             evidence=(

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from exchange_tls.connectors.models import SendConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import connector_ref, queue_ref
+from exchange_tls.diagnosis.cite import connector_ref, queue_ref, quoted
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import receive_connectors_failing_exchange_online
 from exchange_tls.diagnosis.facts.exchange_online import EXO_SUFFIX, to_exchange_online
@@ -61,7 +61,7 @@ def _queue_texts(context: Context, connector: SendConnector, needle: str) -> lis
     for queue in context.queues_for_connector(connector):
         error = queue.last_error
         if error is not None and needle.casefold() in error.raw.casefold():
-            refs.append(queue_ref(queue, f"the queue reports {needle!r}"))
+            refs.append(queue_ref(queue, f"the queue reports {quoted(needle)}"))
     return refs
 
 
@@ -165,8 +165,8 @@ def tls_certificate_name_not_found(context: Context, report: Report) -> Iterator
         )
         yield report(
             summary=(
-                f"Send connector {connector.name!r} names the certificate {name.render()!r}, "
-                f"which is not in the certificate store.{advice}"
+                f"Send connector {quoted(connector.name)} names the certificate "
+                f"{quoted(name.render())}, which is not in the certificate store.{advice}"
             ),
             evidence=tuple(evidence),
             confidence=Confidence.HIGH if queue_refs else Confidence.MEDIUM,
@@ -233,8 +233,8 @@ def tls_certificate_name_invalid(context: Context, report: Report) -> Iterator[F
         )
         yield report(
             summary=(
-                f"Send connector {connector.name!r} has TlsCertificateName {name.raw!r}, which "
-                "lacks its <I> or <S> marker."
+                f"Send connector {quoted(connector.name)} has TlsCertificateName "
+                f"{quoted(name.raw)}, which lacks its <I> or <S> marker."
             ),
             evidence=(
                 connector_ref(
@@ -314,8 +314,8 @@ def receive_connector_certificate_not_found(context: Context, report: Report) ->
             )
         yield report(
             summary=(
-                f"Receive connector {connector.name!r} names the certificate {name.render()!r}, "
-                "which is not in the certificate store."
+                f"Receive connector {quoted(connector.name)} names the certificate "
+                f"{quoted(name.render())}, which is not in the certificate store."
             ),
             evidence=(
                 connector_ref(
@@ -407,7 +407,7 @@ def exchange_online_connector_incomplete(context: Context, report: Report) -> It
         )
         yield report(
             summary=(
-                f"Send connector {connector.name!r} sends to Exchange Online without "
+                f"Send connector {quoted(connector.name)} sends to Exchange Online without "
                 f"{' and '.join(lacks)}."
             ),
             evidence=(
@@ -467,8 +467,8 @@ def no_certificate_for_connector_fqdn(context: Context, report: Report) -> Itera
         reasons = context.selection(connector).reasons()
         yield report(
             summary=(
-                f"Send connector {connector.name!r} uses TLS, but no certificate in the store "
-                f"that has the name {fqdn!r} is fit: {'; '.join(reasons)}."
+                f"Send connector {quoted(connector.name)} uses TLS, but no certificate in the "
+                f"store that has the name {quoted(fqdn)} is fit: {'; '.join(reasons)}."
             ),
             evidence=(
                 connector_ref(
@@ -566,7 +566,7 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
             f"({', '.join(connector.smart_hosts or ())}); it cannot be read from this evidence."
         )
         yield report(
-            summary=f"Send connector {connector.name!r} has {problem}.{advice}",
+            summary=f"Send connector {quoted(connector.name)} has {problem}.{advice}",
             evidence=(
                 connector_ref(
                     connector,
@@ -600,6 +600,7 @@ def tls_domain_validation_misconfigured(context: Context, report: Report) -> Ite
     selection="The connector serving the failing queue (smart host or address space).",
     contradiction="Silent when the evidence holds sessions of the connector.",
     inputs=("queues+send-connectors",),
+    side=FaultSide.LOCAL,
 )
 def protocol_logging_disabled(context: Context, report: Report) -> Iterator[Finding]:
     """Collect more evidence: turn on protocol logging for a failing connector."""
@@ -612,8 +613,8 @@ def protocol_logging_disabled(context: Context, report: Report) -> Iterator[Find
         yield report(
             summary=(
                 f"Queue {failing[0].identity} is failing through send connector "
-                f"{connector.name!r}, whose protocol logging is off; turn it on to see whether "
-                "TLS or the network fails."
+                f"{quoted(connector.name)}, whose protocol logging is off; turn it on to see "
+                "whether TLS or the network fails."
             ),
             evidence=(
                 queue_ref(failing[0], "the queue is failing"),

@@ -328,6 +328,9 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
                 else "; the verdict still cannot be healthy while mail is refused"
             ),
             subject=f"{connector_id}: {code}",
+            # Whoever refused must change its policy, or be agreed with: the remote for a
+            # send session, this server for a receive session.
+            side=FaultSide.REMOTE if direction == "send" else FaultSide.LOCAL,
         )
 
 

@@ -19,6 +19,7 @@ from exchange_tls.diagnosis.cite import (
     connector_ref,
     failure_row,
     queue_ref,
+    quoted,
     row_at,
     row_ref,
 )
@@ -26,6 +27,7 @@ from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.credentials import Cause, CredentialFailure, credential_failures
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.rules._shared import TIMEOUT
+from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 from exchange_tls.protocol_log.models import CertificateIdentity, SmtpSession
 from exchange_tls.remediation.plans.certificates import (
@@ -58,7 +60,8 @@ def _session_evidence(session: SmtpSession) -> list[EvidenceRef]:
     refs = []
     row = failure_row(session)
     if row is not None:
-        refs.append(row_ref(row, f"connector {session.connector_id!r} failed the TLS handshake"))
+        claim = f"connector {quoted(session.connector_id)} failed the TLS handshake"
+        refs.append(row_ref(row, claim))
     identity = session.tls.local_certificate if session.tls else None
     if identity is not None:
         thumbprint_row = row_at(session, identity.thumbprint_source)
@@ -75,10 +78,17 @@ def _history(context: Context, session: SmtpSession) -> tuple[str, list[Evidence
     success = timeline.last_success
     row = next((r for r in success.rows if r.text.startswith("TLS protocol ")), success.rows[0])
     refs = [row_ref(row, "the connector's last successful TLS handshake")]
-    sentence = (
-        f" TLS last succeeded at {success.end:%Y-%m-%d %H:%M} UTC, with "
-        f"{timeline.failures_since} failure(s) since."
-    )
+    when = f"{success.end:%Y-%m-%d %H:%M} UTC"
+    failures = timeline.failures_since
+    if failures:
+        sentence = (
+            f" TLS last succeeded at {when}, with {failures} "
+            f"{'failure' if failures == 1 else 'failures'} since."
+        )
+    else:
+        # No failure after the last success: the connector negotiated TLS again after the
+        # failure cited, which a reader weighing the error should know.
+        sentence = f" The connector negotiated TLS again at {when}, after the failures cited."
     changed = timeline.changed_certificate
     if changed is not None:
         before = success.tls.local_certificate if success.tls else None
@@ -191,6 +201,7 @@ def _what(failure: CredentialFailure) -> str:
     selection=_SELECTION,
     contradiction=_CREDENTIAL_CONTRADICTION,
     inputs=("send-log",),
+    side=FaultSide.LOCAL,
 )
 def certificate_not_enabled_for_smtp(context: Context, report: Report) -> Iterator[Finding]:
     """F1: the presented (or selected) certificate lacks SMTP."""
@@ -225,7 +236,7 @@ def certificate_not_enabled_for_smtp(context: Context, report: Report) -> Iterat
         )
         yield report(
             summary=(
-                f"Send connector {failure.connector_id!r} presents {name} "
+                f"Send connector {quoted(failure.connector_id)} presents {name} "
                 f"(thumbprint {thumbprint or 'unknown'}), which is not enabled for SMTP"
                 f"{failing}.{history}{missing}{_what(failure)}"
             ),
@@ -276,6 +287,7 @@ def certificate_not_enabled_for_smtp(context: Context, report: Report) -> Iterat
         "send-log",
         "certificates",
     ),
+    side=FaultSide.LOCAL,
 )
 def certificate_missing_private_key(context: Context, report: Report) -> Iterator[Finding]:
     """F2: NoCredentials, or the presented certificate has no key."""
@@ -295,7 +307,7 @@ def certificate_missing_private_key(context: Context, report: Report) -> Iterato
         failing = f", so TLS fails with {error}" if error else ", so TLS through it will fail"
         yield report(
             summary=(
-                f"Send connector {failure.connector_id!r} presents the certificate with "
+                f"Send connector {quoted(failure.connector_id)} presents the certificate with "
                 f"thumbprint {thumbprint or 'unknown'}, which has no private key"
                 f"{failing}.{_what(failure)}"
             ),
@@ -328,6 +340,7 @@ def certificate_missing_private_key(context: Context, report: Report) -> Iterato
     selection=_SELECTION,
     contradiction=_CREDENTIAL_CONTRADICTION,
     inputs=("certificates+send-log",),
+    side=FaultSide.LOCAL,
 )
 def certificate_key_inaccessible(context: Context, report: Report) -> Iterator[Finding]:
     """F3: the certificate looks right, but its key cannot be used."""
@@ -347,7 +360,8 @@ def certificate_key_inaccessible(context: Context, report: Report) -> Iterator[F
         )
         yield report(
             summary=(
-                f"Send connector {failure.connector_id!r} presents the certificate {thumbprint}, "
+                f"Send connector {quoted(failure.connector_id)} presents the certificate "
+                f"{thumbprint}, "
                 f"which is enabled for SMTP and has its key, yet TLS fails with "
                 f"{failure.session.tls.error}: the key's permissions are the likely cause."
             ),

@@ -16,7 +16,7 @@ from exchange_tls.certificates.models import ExchangeCertificate, Services
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.diagnosis.catalogue import finding, rule
-from exchange_tls.diagnosis.cite import failure_row, row_ref, shorten
+from exchange_tls.diagnosis.cite import failure_row, quoted, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.schannel_events import event_side, schannel_failures
 from exchange_tls.diagnosis.facts.store import (
@@ -87,11 +87,24 @@ def _value_ref(value: RegistryValue | None, claim: str, key: str, name: str) -> 
     if value is None:
         return EvidenceRef(
             source=None,
-            excerpt=shorten(f"[{key}] has no {name!r} value"),
+            excerpt=shorten(f"[{key}] has no {quoted(name)} value"),
             claim=claim,
         )
-    data = f"dword:{value.data:08x}" if isinstance(value.data, int) else repr(value.data)
-    return EvidenceRef(source=value.source, excerpt=shorten(f"[{key}] {name}={data}"), claim=claim)
+    return EvidenceRef(
+        source=value.source, excerpt=shorten(f"[{key}] {name}={_reg_data(value)}"), claim=claim
+    )
+
+
+def _reg_data(value: RegistryValue) -> str:
+    """Write a value's data the way a .reg export does, never as Python's repr."""
+    data = value.data
+    if isinstance(data, int):
+        return f"dword:{data:08x}"
+    if isinstance(data, bytes):
+        return "hex:" + ",".join(f"{byte:02x}" for byte in data)
+    if isinstance(data, tuple):
+        return ", ".join(f'"{item}"' for item in data)
+    return "(no data)" if data is None else f'"{data}"'
 
 
 def _dropped_handshakes(context: Context, side: Side) -> list[EvidenceRef]:
@@ -221,6 +234,7 @@ def tls12_disabled_in_registry(context: Context) -> Iterator[Finding]:
     selection="Server-wide: the SCHANNEL Protocols\\TLS 1.3 keys in the export.",
     contradiction="None: configuration only.",
     inputs=("tls-settings",),
+    side=FaultSide.LOCAL,
 )
 def tls13_enabled_in_registry(context: Context) -> Iterator[Finding]:
     """TLS 1.3 explicitly enabled (a value read, never a default)."""

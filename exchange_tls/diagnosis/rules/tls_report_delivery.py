@@ -27,7 +27,7 @@ from exchange_tls.certificates.models import ExchangeCertificate
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import Report, rule
-from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
+from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, quoted, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.presented import connectors_naming
 from exchange_tls.diagnosis.facts.reported import (
@@ -123,8 +123,9 @@ def tls_report_starttls_not_supported(context: Context, report: Report) -> Itera
         tied = (f"the MX host is this server: {first.tie}",)
         if connector is not None and _offers_tls(connector) is False:
             finding = report(
-                summary=f"{cause.told()}. Receive connector {connector.name!r} has AuthMechanism "
-                f"{connector.auth_mechanism!r}: without Tls it does not offer STARTTLS.",
+                summary=f"{cause.told()}. Receive connector {quoted(connector.name)} has "
+                "AuthMechanism "
+                f"{quoted(connector.auth_mechanism)}: without Tls it does not offer STARTTLS.",
                 evidence=(
                     *base,
                     connector_ref(

@@ -184,7 +184,7 @@ def _probe_confirms(context: Context, cause: _Cause) -> str | None:
 
 def _probe_text(probe: Any) -> str:
     parts = [f"{name}={getattr(probe, name)}" for name in _PROBE_FACTS if hasattr(probe, name)]
-    return " ".join(parts) or repr(probe)
+    return " ".join(parts) or "a saved probe"
 
 
 _PROBE_FACTS = ("host", "port", "stage", "starttls_offered", "result_type", "error")

@@ -105,10 +105,7 @@ def _success_row(session: SmtpSession) -> EvidenceRef:
     selection="Server-wide: the Schannel and .NET settings of the sending server.",
     contradiction="A session in the logs in which this server negotiated TLS 1.2 or later "
     "drops the registry fix and lowers the confidence to low: the cause lies at the peer.",
-    inputs=(
-        "send-log",
-        "queues",
-    ),
+    inputs=("send-log", "queues"),
 )
 def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]:
     """F8: SocketError / AlgorithmMismatch handshakes, or a queue's SocketError drop."""
@@ -164,6 +161,8 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
             # The connectors, not the hosts: a summary keeps a few sessions per cause, so
             # the hosts it names are examples, while the connectors are all there.
             subject=",".join(dict.fromkeys(connectors)) or "TLS 1.2",
+            # This server negotiates TLS 1.2: the peer's versions or ciphers must change.
+            side=FaultSide.REMOTE,
         )
         return
     schannel = client_handshake_events(context, spans)
@@ -194,6 +193,8 @@ def tls_protocol_mismatch(context: Context, report: Report) -> Iterator[Finding]
         ),
         remediation=tuple(enable_tls12_steps()),
         subject="TLS 1.2",
+        # No session shows this server using TLS 1.2: its own settings must change.
+        side=FaultSide.LOCAL,
     )
 
 
@@ -271,10 +272,7 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
     ),
     selection="Every reply in the send logs and queue errors.",
     contradiction="None.",
-    inputs=(
-        "send-log",
-        "queues",
-    ),
+    inputs=("send-log", "queues"),
     side=FaultSide.LOCAL,
 )
 def remote_requires_starttls(context: Context, report: Report) -> Iterator[Finding]:
@@ -426,10 +424,8 @@ _AMBIGUOUS = ("unable to connect",)
     "on the same path.",
     contradiction="A failing TLS session on the queue's path claims the queue's error "
     "(KB 4051498); '421 4.2.1 Unable to connect' alone gives low confidence.",
-    inputs=(
-        "send-log",
-        "queues",
-    ),
+    inputs=("send-log", "queues"),
+    side=FaultSide.BETWEEN,
 )
 def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
     """F14: positive evidence of a network failure, never the ambiguous 421 4.4.1 alone."""
@@ -620,10 +616,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
     ),
     selection="The replies and authentication rows of the send logs.",
     contradiction="None.",
-    inputs=(
-        "send-log",
-        "queues",
-    ),
+    inputs=("send-log", "queues"),
     side=FaultSide.LOCAL,
 )
 def internal_transport_certificate_problem(context: Context, report: Report) -> Iterator[Finding]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 
 from exchange_tls.diagnosis.catalogue import finding, lookup, rule
-from exchange_tls.diagnosis.cite import failure_row, queue_ref, row_ref, shorten
+from exchange_tls.diagnosis.cite import failure_row, queue_ref, quoted, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.schannel import schannel_error
@@ -124,7 +124,8 @@ def tls_failures(
                 evidence.append(row_ref(row, claim))
         if known is None:
             meaning = (
-                f" The error {error!r} is not in the table of errors Exchange writes; look it up "
+                f" The error {quoted(error)} is not in the table of errors Exchange writes; look "
+                "it up "
                 "among the SSPI status codes."
                 if error
                 else " The log does not name the error."
@@ -150,7 +151,7 @@ def tls_failures(
         yield finding(
             "unexplained-tls-failure",
             summary=(
-                f"{count} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+                f"{count} {direction} session(s) of {where} {quoted(connector_id)} failed the TLS "
                 f"handshake with {error or 'an unnamed error'}, and no rule could tell why from "
                 f"this evidence.{meaning}"
                 + _candidates(known.rule_ids if known is not None else ())
@@ -216,7 +217,7 @@ def _rare_errors(
         yield finding(
             "unexplained-tls-failure",
             summary=(
-                f"{total} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+                f"{total} {direction} session(s) of {where} {quoted(connector_id)} failed the TLS "
                 f"handshake with {len(keys)} other errors beyond its {ERRORS_SHOWN} most "
                 f"frequent (most: {named}), and no rule could tell why from this evidence."
             ),
@@ -240,7 +241,8 @@ def folded_tls_failures(signature: tuple[str, ...], found: Occurrences) -> Itera
     made = finding(
         "unexplained-tls-failure",
         summary=(
-            f"{found.count} {direction} session(s) of {where} {connector_id!r} failed the TLS "
+            f"{found.count} {direction} session(s) of {where} {quoted(connector_id)} failed "
+            "the TLS "
             "handshake with errors too rare and too many to tell apart here (the summary "
             "folded them together); no rule could tell why from this evidence."
         ),
@@ -290,7 +292,7 @@ def queue_errors(queues: Iterable[QueueRecord]) -> Iterator[Finding]:
             explanation = explain_error(first.last_error.raw)
             readings = explanation.readings
             candidates = tuple(rule.rule_id for rule in explanation.candidates)
-        names = ", ".join(repr(queue.identity or "?") for queue in group[:5])
+        names = ", ".join(quoted(queue.identity or "?") for queue in group[:5])
         if len(group) > 5:
             names += f" and {len(group) - 5} more"
         status = f"Status {first.status}" if first.status is not None else "a failing status"
@@ -298,8 +300,12 @@ def queue_errors(queues: Iterable[QueueRecord]) -> Iterator[Finding]:
         yield finding(
             "unexplained-queue-error",
             summary=(
-                f"{len(group)} queue(s) ({names}) show {what}, and no rule could tell why from "
-                "this evidence."
+                (
+                    f"Queue {names} shows {what}"
+                    if len(group) == 1
+                    else f"{len(group)} queues, {names}, show {what}"
+                )
+                + ", and no rule could tell why from this evidence."
                 + (" " + " ".join(readings) if readings else "")
                 + _candidates(candidates)
             ),
