@@ -183,3 +183,42 @@ def test_the_command_line_sets_the_background_share(
     assert BACKGROUND not in [f["rule_id"] for f in strict["findings"]]
     with pytest.raises(SystemExit):
         main(["diagnose", str(noisy_day), "--background-share", "150%"])
+
+
+def test_a_partner_among_the_scanners_stays_a_problem_alone(
+    noisy_day: Path, noisy_diagnosis: Diagnosis, tmp_path: Path
+) -> None:
+    """One failing address in Exchange Online's ranges keeps its own cause a problem.
+
+    The rest of the connector's scanner noise still folds into background: a single
+    partner among thousands of scanners must not turn the whole day into errors.
+    """
+    [background] = [f for f in noisy_diagnosis.findings if f.rule_id == BACKGROUND]
+    assert background.subjects is not None
+    scanner = background.subjects.top[0].name
+    exchange_online = "52.103.206.223"
+    for log in noisy_day.iterdir():
+        text = log.read_text(encoding="utf-8")
+        (tmp_path / log.name).write_text(text.replace(scanner, exchange_online), "utf-8")
+    diagnosis = diagnose(load_evidence(tmp_path))
+    folded = [f for f in diagnosis.findings if f.rule_id == BACKGROUND]
+    assert [f.subject for f in folded] == ["EX01\\Default Frontend EX01"]
+    problems = [
+        f
+        for f in diagnosis.findings
+        if f.severity is not Severity.INFO and "Default Frontend" in f.summary
+    ]
+    assert problems
+    assert all(
+        f.subjects is not None and exchange_online in [s.name for s in f.subjects.top]
+        for f in problems
+    )
+    assert len(problems) < len(
+        [
+            f
+            for f in diagnose(
+                load_evidence(noisy_day), thresholds=Thresholds(background_share=0.0)
+            ).findings
+            if "Default Frontend" in f.summary
+        ]
+    )
