@@ -213,6 +213,7 @@ def test_a_partner_among_the_scanners_stays_a_problem_alone(
         f.subjects is not None and exchange_online in [s.name for s in f.subjects.top]
         for f in problems
     )
+    assert all(f"Exchange Online ({exchange_online})" in f.summary for f in problems)
     assert len(problems) < len(
         [
             f

@@ -301,7 +301,10 @@ class Weigher:
             # A cause that involves a known partner stays a problem on its own; it does not
             # make the rest of the connector's noise a problem with it (one scanner address
             # in Exchange Online's ranges must not turn a day's background into errors).
-            indexes = [i for i in indexes if self._known_partner(weighed[i][1]) is None]
+            partners = {i: self._known_partner(weighed[i][1]) for i in indexes}
+            indexes = [i for i in indexes if partners[i] is None]
+            if len(indexes) < len(partners):
+                weighed = _naming_partners(weighed, partners)
             if not indexes:
                 continue
             causes = [weighed[index][1] for index in indexes]
@@ -416,3 +419,20 @@ def _hours(span: dt.timedelta) -> str:
 def _capped(refs: Iterable[EvidenceRef], shown: int = SUBJECTS_SHOWN) -> tuple[EvidenceRef, ...]:
     unique = list(dict.fromkeys(refs))
     return tuple(unique[:shown])
+
+
+def _naming_partners(
+    weighed: Sequence[tuple[Finding, Cause]], partners: dict[int, str | None]
+) -> list[tuple[Finding, Cause]]:
+    """Say, in each finding kept a problem for a partner, which partner keeps it one."""
+    named = list(weighed)
+    for index, partner in partners.items():
+        if partner is None:
+            continue
+        finding, cause = named[index]
+        note = (
+            f" Among its remote hosts is {partner}: a known partner's failures are a "
+            "problem, not background."
+        )
+        named[index] = (attrs.evolve(finding, summary=finding.summary + note), cause)
+    return named
