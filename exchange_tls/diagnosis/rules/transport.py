@@ -464,7 +464,8 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
     steps = connection_steps(ranked[:_HOSTS_TESTED], unlogged)
     named = ", ".join(ranked[:_HOSTS_NAMED])
     if len(ranked) > _HOSTS_NAMED:
-        named += f" and {len(ranked) - _HOSTS_NAMED} more"
+        # Not a count: only the subjects table counts every host, kept whole or not.
+        named += " and others"
     yield report(
         summary="Connections to the remote host fail at the network level"
         + (f" ({named})." if ranked else ".")
@@ -480,7 +481,7 @@ def connection_failure(context: Context, report: Report) -> Iterator[Finding]:
         if proven
         else ("'421 4.2.1 Unable to connect' alone does not separate network from TLS",),
         remediation=tuple(steps),
-        subject=",".join(ranked) if len(ranked) <= _HOSTS_NAMED else f"{len(ranked)} remote hosts",
+        subject=",".join(ranked) if len(ranked) <= _HOSTS_NAMED else "remote hosts",
     )
 
 
