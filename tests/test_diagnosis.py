@@ -62,6 +62,7 @@ LISTED_RULES = {
     "unexplained-tls-failure",
     "unexplained-queue-error",
     "inbound-background",
+    "inbound-failures-widespread",
 }
 
 
@@ -201,10 +202,21 @@ def rlog(*rows: str) -> list:  # type: ignore[type-arg]
     )
 
 
-def spread(remotes: list[str], ok: int) -> list:  # type: ignore[type-arg]
-    """Return receive sessions: one failing from each remote, then ``ok`` succeeding."""
+#: Errors no rule but the catch-all explains, for the widespread scenario.
+ERRORS = ("IllegalMessage", "InvalidToken", "IncompleteMessage")
+
+
+def spread(  # type: ignore[type-arg]
+    remotes: list[str], ok: int, errors: tuple[str, ...] = ("IllegalMessage",)
+) -> list:
+    """Return receive sessions: one failing from each remote, then ``ok`` succeeding.
+
+    The failures take ``errors`` in turn.
+    """
     lines = []
-    outcomes = [(remote, "IllegalMessage") for remote in remotes] + [("192.0.2.7", None)] * ok
+    outcomes = [(remote, errors[number % len(errors)]) for number, remote in enumerate(remotes)] + [
+        ("192.0.2.7", None)
+    ] * ok
     for number, (remote, error) in enumerate(outcomes):
         minute, second = divmod(number, 60)
         for sequence, row in enumerate(presented(T1, error)):
@@ -416,6 +428,13 @@ SCENARIOS: dict[str, tuple[Evidence, Evidence]] = {
     "inbound-background": (
         Evidence(sessions=spread([f"203.0.113.{n}" for n in range(12)], ok=100)),
         Evidence(sessions=spread([f"40.107.1.{n}" for n in range(12)], ok=100)),
+    ),
+    # Unexplained errors from fifteen scanners at most of the sessions are one problem for
+    # the connector (inbound-tls-failure takes the latest session's error); at a tenth of
+    # the sessions they are background.
+    "inbound-failures-widespread": (
+        Evidence(sessions=spread([f"203.0.113.{n}" for n in range(15)], ok=4, errors=ERRORS)),
+        Evidence(sessions=spread([f"203.0.113.{n}" for n in range(15)], ok=150, errors=ERRORS)),
     ),
     "receive-connector-certificate-not-found": (
         Evidence(

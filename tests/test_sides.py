@@ -43,6 +43,7 @@ BY_EVIDENCE = {
 UNKNOWN = {
     "unexplained-tls-failure": "no rule could tell why the handshake failed",
     "unexplained-queue-error": "no rule could tell why the queue fails",
+    "inbound-failures-widespread": "unexplained failures of many hosts: this server or them",
 }
 
 

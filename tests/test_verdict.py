@@ -21,7 +21,7 @@ from exchange_tls.diagnosis.coverage import KINDS
 from exchange_tls.diagnosis.model import Verdict, schema
 from exchange_tls.diagnosis.rules.unexplained import CATCH_ALL
 from exchange_tls.diagnosis.schannel import SCHANNEL_ERRORS, schannel_error
-from exchange_tls.diagnosis.weighing import BACKGROUND
+from exchange_tls.diagnosis.weighing import BACKGROUND, WIDESPREAD
 from exchange_tls.protocol_log.summary import telling_row
 from exchange_tls.queues.models import QueueRecord
 from tests.builders import (
@@ -370,10 +370,11 @@ def test_rules_that_could_not_run_are_listed_with_what_to_collect() -> None:
 def test_every_rule_but_the_catch_alls_declares_its_inputs() -> None:
     """Every rule but the catch-alls declares the evidence kinds it reads, all known kinds.
 
-    The background finding is made by the engine from other findings: it reads none.
+    The background and widespread findings are made by the engine from other findings:
+    they read none.
     """
     assert {rule.rule_id for rule in CATALOGUE if rule.inputs} == (
-        {rule.rule_id for rule in CATALOGUE} - set(CATCH_ALL) - {BACKGROUND}
+        {rule.rule_id for rule in CATALOGUE} - set(CATCH_ALL) - {BACKGROUND, WIDESPREAD}
     )
     known = set(KINDS)
     assert all(group <= known for rule in CATALOGUE for group in rule.inputs)

@@ -49,10 +49,13 @@ from exchange_tls.queues.models import QueueRecord
 from exchange_tls.remediation.commands import GetReceiveConnector
 from exchange_tls.remediation.steps import Purpose, RemediationStep
 
-__all__ = ["BACKGROUND", "Cause", "Thresholds", "Weigher"]
+__all__ = ["BACKGROUND", "WIDESPREAD", "Cause", "Thresholds", "Weigher"]
 
 #: The rule id of the background finding.
 BACKGROUND = "inbound-background"
+#: The rule id of inbound failures spread over many hosts that are not background.
+WIDESPREAD = "inbound-failures-widespread"
+_UNEXPLAINED = "unexplained-tls-failure"
 
 #: Exchange Online's outbound address ranges (Microsoft 365 URLs and IP address ranges,
 #: "Exchange Online Protection" row): mail from them is Exchange Online's.
@@ -317,6 +320,20 @@ class Weigher:
                 made.append(
                     (self._background_finding(key, [weighed[i] for i in indexes]), together)
                 )
+                continue
+            # Not background (too high a share, or a change), yet spread over many remote
+            # hosts with several errors no rule explains: one problem per connector, not one
+            # per error.
+            unexplained = [i for i in indexes if weighed[i][0].rule_id == _UNEXPLAINED]
+            spread = Cause(
+                sessions=tuple(s for i in unexplained for s in weighed[i][1].sessions),
+                counted=tuple(item for i in unexplained for item in weighed[i][1].counted),
+            )
+            hosts, more, _ = spread.hosts()
+            if len(unexplained) > 1 and len(hosts) + more >= self.thresholds.background_remotes:
+                folded.update(unexplained)
+                members = [weighed[i] for i in unexplained]
+                made.append((self._background_finding(key, members, problem=True), spread))
         return [item for index, item in enumerate(weighed) if index not in folded] + made
 
     def _is_background(self, key: tuple[str, str], cause: Cause) -> bool:
@@ -342,7 +359,11 @@ class Weigher:
         )
 
     def _background_finding(
-        self, key: tuple[str, str], members: Sequence[tuple[Finding, Cause]]
+        self,
+        key: tuple[str, str],
+        members: Sequence[tuple[Finding, Cause]],
+        *,
+        problem: bool = False,
     ) -> Finding:
         connector = next((s.connector_id for _, cause in members for s in cause.sessions), key[1])
         together = Cause(
@@ -363,18 +384,42 @@ class Weigher:
         top_errors = ", ".join(f"{s.name} ({s.count})" for s in error_table.top[:3])
         thresholds = self.thresholds
         evidence = _capped(ref for finding, _ in members for ref in finding.evidence)
+        seen = (
+            f"Receive connector '{connector}' failed {share} from {remotes.distinct} distinct "
+            f"remote hosts (most: {top_hosts}); errors: {top_errors}."
+        )
+        if problem:
+            summary = (
+                f"{seen} No rule can tell why from this evidence, and this is not background: "
+                f"more than {thresholds.background_share:.0%} of the connector's sessions fail, "
+                "or the failures began during the evidence. Compare the connector's certificate "
+                "and TLS settings with what these senders use, and the share with another day's."
+            )
+            check_note = (
+                "Is the certificate this connector presents valid, enabled for SMTP and named "
+                "for the connector's FQDN? A scanner flood also gives a high share: look at the "
+                "top remotes."
+            )
+        else:
+            summary = (
+                f"{seen} Scanners and old clients do this to every server that faces the "
+                "internet; no known partner is among them, and it did not start today."
+            )
+            check_note = (
+                "Nothing to change for scanners and old clients; if a sender you know is among "
+                "the top remotes, diagnose its side."
+            )
         return Finding(
-            rule_id=BACKGROUND,
-            severity=Severity.INFO,
-            title="Background: inbound failures spread over many remote hosts",
-            summary=(
-                f"Receive connector '{connector}' failed {share} from "
-                f"{remotes.distinct} distinct remote hosts (most: {top_hosts}); errors: "
-                f"{top_errors}. Scanners and old clients do this to every server that faces "
-                "the internet; no known partner is among them, and it did not start today."
+            rule_id=WIDESPREAD if problem else BACKGROUND,
+            severity=Severity.WARNING if problem else Severity.INFO,
+            title=(
+                "Inbound TLS fails for many remote hosts, above the background share"
+                if problem
+                else "Background: inbound failures spread over many remote hosts"
             ),
+            summary=summary,
             evidence=evidence,
-            confidence=Confidence.MEDIUM,
+            confidence=Confidence.LOW if problem else Confidence.MEDIUM,
             preconditions=(
                 f"background: at most {thresholds.background_share:.0%} of the connector's "
                 f"sessions, from at least {thresholds.background_remotes} remote hosts, no "
@@ -389,8 +434,7 @@ class Weigher:
                 RemediationStep(
                     purpose=Purpose.CHECK,
                     command=GetReceiveConnector(identity=connector, properties=_RECEIVE_CHECK),
-                    note="Nothing to change for scanners and old clients; if a sender you "
-                    "know is among the top remotes, diagnose its side.",
+                    note=check_note,
                 ),
                 RemediationStep(
                     purpose=Purpose.VERIFY,
@@ -401,7 +445,7 @@ class Weigher:
             ),
             subjects=remotes,
             share=share,
-            side=FaultSide.REMOTE,
+            side=None if problem else FaultSide.REMOTE,
             evidence_omitted=sum(finding.evidence_omitted for finding, _ in members)
             + max(0, sum(len(finding.evidence) for finding, _ in members) - len(evidence)),
         )

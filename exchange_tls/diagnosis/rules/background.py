@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from exchange_tls.diagnosis.catalogue import rule
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Finding
-from exchange_tls.diagnosis.weighing import BACKGROUND
+from exchange_tls.diagnosis.weighing import BACKGROUND, WIDESPREAD
 from exchange_tls.diagnosis.weight import FaultSide
 from exchange_tls.errors import Severity
 
@@ -44,5 +44,30 @@ __all__: list[str] = []
     side=FaultSide.REMOTE,
 )
 def inbound_background(context: Context) -> Iterator[Finding]:
+    """Yield nothing: the engine makes this finding when it weighs the others."""
+    return iter(())
+
+
+@rule(
+    WIDESPREAD,
+    title="Inbound TLS fails for many remote hosts, above the background share",
+    severity=Severity.WARNING,
+    failure_mode=None,
+    meaning="Failures of a receive connector spread over many remote hosts, with several "
+    "errors no rule explains, that are not background: they fail more than the background "
+    "share of the connector's sessions, or began during the evidence. They are one problem "
+    "for the connector, not one per error: the connector's certificate or TLS settings, a "
+    "flood of scanners, or a change on the senders' side.",
+    needs=("failing receive sessions of several unexplained errors from many remote hosts",),
+    remedy="Check the certificate the connector presents (valid, enabled for SMTP, named for "
+    "the connector's FQDN) and its TLS settings; look at the top remotes and compare the "
+    "share with another day's.",
+    selection="The engine folds a receive connector's unexplained TLS failures (two errors or "
+    "more, from at least the background's number of remote hosts, no known partner) into "
+    "one finding when, together, they are not background.",
+    contradiction="A lower share that began with the connector's first sessions is "
+    "background (inbound-background); a single error keeps its own finding.",
+)
+def inbound_failures_widespread(context: Context) -> Iterator[Finding]:
     """Yield nothing: the engine makes this finding when it weighs the others."""
     return iter(())
