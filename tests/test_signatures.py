@@ -174,3 +174,24 @@ def test_a_non_string_is_a_type_error() -> None:
     """The parameter is named."""
     with pytest.raises(TypeError, match="text"):
         normalise_signature_text(b"220 x")  # type: ignore[arg-type]
+
+
+def test_an_ipv4_mapped_ipv6_address_in_brackets_is_one_address() -> None:
+    """``[::ffff:1.2.3.4]`` is one address, not an IPv6 prefix around an IPv4 one."""
+    assert normalise_signature_text("from [::ffff:0.0.0.0]") == normalise_signature_text(
+        "from [::]"
+    )
+
+
+def test_a_host_after_a_clock_is_not_its_zone() -> None:
+    """``12:00:00 z.aa`` is a time and a host, as ``12:00:00 b.aa`` is."""
+    assert normalise_signature_text("12:00:00 z.aa") == normalise_signature_text("12:00:00 b.aa")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0000:0000:0000:0000:0000:ffff:1.2.3.4", "::ffff:1.2.3.4", "64:ff9b::1.2.3.4"],
+)
+def test_an_ipv6_address_with_an_ipv4_tail_is_one_address(text: str) -> None:
+    """Python 3.13 writes an IPv4-mapped address exploded with a dotted tail: one address."""
+    assert normalise_signature_text(f"from {text} now") == "from <ip> now"

@@ -58,7 +58,8 @@ SIGNATURE_TEXT_LIMIT = 200
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DAY = r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?"
 _CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[ap]\.?m\.?)?"
-_ZONE = r"(?:\s*(?:z|utc|gmt|[+-]\d{2}:?\d{2})(?:\s*\([a-z ]+\))?)?"
+# A zone is a word of its own: the ``z`` of a host ``z.example.net`` after a clock is none.
+_ZONE = r"(?:\s*(?:z|utc|gmt|[+-]\d{2}:?\d{2})(?![\w.-])(?:\s*\([a-z ]+\))?)?"
 
 # Order matters: addresses before hosts (``user@host``), IP addresses before dates and
 # clocks, times before numbers, GUIDs and IPv6 before hex ids (their groups are hex).
@@ -68,12 +69,21 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         # <local@domain>, local@domain
         (r"<?[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]+>?", "<address>"),
         (r"\{?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b\}?", "<guid>"),
+        # IPv6 in brackets, before IPv4: ``[::ffff:1.2.3.4]`` is one address
+        (r"\[(?:ipv6:)?[0-9a-f:.]*:[0-9a-f:.]*\](?::\d{1,5}\b)?", "<ip>"),
+        # IPv6 with an IPv4 tail (``::ffff:1.2.3.4``, and Python 3.13's exploded form
+        # ``0000:…:ffff:1.2.3.4``), before IPv4 takes the tail alone
+        (
+            r"(?<![\w:])(?:(?:[0-9a-f]{1,4}:){6}"
+            r"|(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::(?:[0-9a-f]{1,4}:)*)"
+            r"(?:\d{1,3}\.){3}\d{1,3}(?![\w.])",
+            "<ip>",
+        ),
         # IPv4 with an optional port, before dates (``1.22.33.44`` is no date)
         (r"\[?\b(?:\d{1,3}\.){3}\d{1,3}\b\]?(?::\d{1,5}\b)?", "<ip>"),
-        # IPv6: in brackets, or eight groups, or with ``::`` (not a clock: ``08:41:55``)
+        # IPv6: eight groups, or with ``::`` (not a clock: ``08:41:55``)
         (
-            r"\[(?:ipv6:)?[0-9a-f:.]*:[0-9a-f:.]*\](?::\d{1,5}\b)?"
-            r"|(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])"
+            r"(?<![\w:])(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}(?![\w:])"
             r"|(?<![\w:])(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?::"
             r"(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?:%\w+)?(?![\w:])",
             "<ip>",
