@@ -278,7 +278,9 @@ def test_browser_shows_the_kb4051498_report_and_copies_the_fix(
     assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in script
     button = finding.locator("button.copy").first
     button.click()
-    page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
+    # Waited for by selector: a string predicate is evaluated in the page, which the report's
+    # Content-Security-Policy (no unsafe-eval) refuses whenever the first check fails.
+    finding.locator('button.copy[data-target="fix-1"][data-copied]').wait_for(state="attached")
     assert button.get_attribute("data-copied") == "yes"
     assert button.inner_text() == "Copied"
     assert page.locator("svg.timeline rect.failed").count() == 1
@@ -304,7 +306,9 @@ def test_browser_shows_hostile_evidence_as_text_and_runs_no_script(
     assert "\\x07\\x1b[2J\\u202e" in text
     _open_every_details(page)
     page.locator("button.copy").first.click()  # our own script still runs
-    page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
+    # Waited for by selector: a string predicate is evaluated in the page, which the report's
+    # Content-Security-Policy (no unsafe-eval) refuses whenever the first check fails.
+    page.locator("button.copy[data-copied]").first.wait_for(state="attached")
     assert page.locator("button.copy").first.get_attribute("data-copied") == "yes"
     page.screenshot(path=str(artifacts(tmp_path) / "hostile-report.png"), full_page=True)
 
@@ -348,7 +352,9 @@ def test_browser_first_screen_has_the_answer(page: Any, tmp_path: Path) -> None:
     assert "Verdict: problems" in shown["verdict"].inner_text()
     assert f"Enable-ExchangeCertificate -Thumbprint '{T}' -Services 'SMTP'" in fix.inner_text()
     button.click()
-    page.wait_for_function("document.querySelector('button.copy').dataset.copied !== undefined")
+    # Waited for by selector: a string predicate is evaluated in the page, which the report's
+    # Content-Security-Policy (no unsafe-eval) refuses whenever the first check fails.
+    finding.locator('button.copy[data-target="fix-1"][data-copied]').wait_for(state="attached")
     assert button.get_attribute("data-copied") == "yes"
     page.screenshot(path=str(artifacts(tmp_path) / "kb4051498-first-screen.png"))
 
