@@ -92,6 +92,8 @@ _LISTED = 100
 _NOT_EVIDENCE = (".md", ".ps1", ".py", ".ipynb", ".html", ".htm")
 _LOG_ROW = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z,")
 _HEAD_BYTES = 64 * 1024
+# Where a written log's header is looked for first (see _written_log).
+_LOG_HEADER_BYTES = 4096
 _LOG_HEADER = re.compile(r"^#(?:Log-type: SMTP|Fields: date-time,connector-id)", re.MULTILINE)
 
 
@@ -121,6 +123,19 @@ def _log_rows_from(head: str) -> int | None:
         if _LOG_ROW.match(line.lstrip("\ufeff")):
             return index
     return None
+
+
+def _written_log(head: bytes, name: str) -> bool:
+    """Whether a file's head is a protocol log as Exchange wrote it.
+
+    Its header is in the first lines: a few KiB are decoded to find it, not the whole
+    64 KiB head (decoding that head cost a fleet of small logs a tenth of its time).
+    A header found in a prefix is in the whole head too; when it is not found there,
+    the whole head is read as before.
+    """
+    if _LOG_HEADER.search(decode_bytes(head[:_LOG_HEADER_BYTES], name).text):
+        return True
+    return _log_form(decode_bytes(head, name).text[:20000], name) == "written"
 
 
 def _log_form(head: str, name: str) -> Literal["written", "pasted"] | None:
@@ -480,8 +495,7 @@ def _read_blob(root: str, blob: Blob, options: ReadOptions, keep: bool) -> _Read
             return _Read(
                 root=root, part=blob.part, file=file, records=records, problems=result.problems
             )
-        head = decode_bytes(head_bytes, name).text
-        if _log_form(head[:20000], name) == "written":
+        if _written_log(head_bytes, name):
             if blob.path is not None:
                 return None
             builder = SummaryBuilder(keep_all=keep)

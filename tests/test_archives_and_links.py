@@ -155,6 +155,60 @@ def test_a_tiny_member_is_opened_once(tmp_path: Path, monkeypatch: pytest.Monkey
     assert opened == count
 
 
+def test_a_folder_of_logs_is_not_searched_for_zip_directories(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that begins as text is no archive: its last 64 KiB are not read to make sure.
+
+    zipfile.is_zipfile reads that much of every file it is asked about; a fleet's logs
+    are thousands of files. An archive is still found, whatever its first bytes.
+    """
+    import exchange_tls.walking as walking
+
+    probed: list[bool] = []
+    real = zipfile.is_zipfile
+
+    def counting(file: object) -> bool:
+        probed.append(real(file))  # type: ignore[arg-type]
+        return probed[-1]
+
+    monkeypatch.setattr(walking.zipfile, "is_zipfile", counting)
+    write_evidence(tmp_path / "text")
+    (tmp_path / "text" / "UTF16.txt").write_bytes("Status : Retry\n".encode("utf-16"))
+    (tmp_path / "evidence.zip").write_bytes(zip_bytes(EVIDENCE))
+    # A zip after a program's bytes (a self-extracting archive) is still an archive.
+    (tmp_path / "sfx.exe").write_bytes(b"MZ\x90\x00" + zip_bytes({"q.txt": QUEUE_FL}))
+    evidence = load_evidence(tmp_path, date_order="MDY")
+    # Asked of the two UTF-16 files (the example's certificates are UTF-16 too), the zip
+    # and the program only: no to the first two.
+    assert sorted(probed) == [False, False, True, True]
+    names = {file.name for file in evidence.files}
+    assert f"{tmp_path / 'sfx.exe'}!/q.txt" in names
+    assert f"{tmp_path / 'evidence.zip'}!/SEND2017100704-1.LOG" in names
+
+
+@pytest.mark.parametrize(
+    ("head", "text"),
+    [
+        (b"#Software", True),
+        (b"\xef\xbb\xbf#Softwa", True),
+        (b"Status :", True),
+        (b"\tIdentity", True),
+        (b"PK\x03\x04\x14\x00\x00\x00", False),
+        (b"\xff\xfe#\x00S\x00o\x00", False),  # UTF-16: asked, as before
+        (b"MZ\x90\x00", False),
+        (b"\xef\xbb\xbf", False),  # nothing after the BOM yet
+        (b"", False),
+        (b"caf\xc3\xa9 au", False),  # non-ASCII: asked
+    ],
+)
+def test_what_begins_as_text(head: bytes, text: bool) -> None:
+    """The first bytes that spare a file the zip probe, and those that do not."""
+    from exchange_tls.walking import _begins_as_text
+
+    assert _begins_as_text(head) is text
+
+
 # -- links -----------------------------------------------------------------------------------
 
 

@@ -302,3 +302,34 @@ def test_auto_reads_small_files_carefully_among_large_logs(
     monkeypatch.setattr(pipeline, "COLUMNAR_MIN_FILE_BYTES", 1)
     assert reduce_logs(logs, jobs=1).builders[0].freeze() == expected
     assert len(tried) == len(logs)
+
+
+def test_a_written_log_is_told_from_its_first_kilobytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telling a log by its header decodes a few KiB of it, not its 64 KiB head.
+
+    A header that begins further in (after a long preamble) is still found, in the head.
+    """
+    import exchange_tls.loading as loading
+
+    decoded: list[int] = []
+    real = loading.decode_bytes
+
+    def counting(data: bytes, source: str) -> Any:
+        decoded.append(len(data))
+        return real(data, source)
+
+    monkeypatch.setattr(loading, "decode_bytes", counting)
+    rows = "\r\n".join(line for number in range(400) for line in _session(number, False, "Out", 1))
+    log = tmp_path / "SEND2024060100-1.LOG"
+    log.write_text(HEADER + rows + "\r\n")
+    late = tmp_path / "late.log"
+    late.write_text("\r\n" * 3000 + HEADER + rows + "\r\n")
+    evidence = load_evidence(log)
+    assert evidence.summary is not None and evidence.summary.send_sessions == 400
+    assert log.stat().st_size > 64 * 1024 and decoded and max(decoded) <= 4096
+    decoded.clear()
+    late_evidence = load_evidence(late)
+    assert late_evidence.summary is not None and late_evidence.summary.send_sessions == 400
+    assert max(decoded) == 64 * 1024

@@ -543,7 +543,111 @@ def plain_success(
     :func:`session_facts` would have to weigh. Anything else returns ``None``, and the
     session is read in full. What this returns is what :func:`session_facts` finds for
     the same rows (a test holds them to it).
+
+    Most sessions are plain, and most plain sessions of a log have the same shape: the
+    same events and contexts row by row. What the information rows say depends on that
+    shape alone when each has a context, so it is read once per shape
+    (:class:`_PlainShape`); each session then costs a few C-level scans of its columns:
+    its shape, its replies' first characters and its thumbprint.
     """
+    events = tuple(map(_EVENT, rows))
+    contexts = tuple(map(_CONTEXT, rows))
+    key = (direction, events, contexts)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _PlainShape(events, contexts, direction)
+        if len(_SHAPES) >= _MAX_SHAPES:
+            _SHAPES.clear()
+        _SHAPES[key] = shape
+    if not shape.readable:
+        return _plain_success_row_by_row(rows, direction)
+    if shape.protocol is None:
+        return None
+    # A reply that begins with 4 or 5 is read whole, as the row-by-row reading does.
+    if (
+        shape.replies is not None
+        and not _ERROR_HEADS.isdisjoint(map(_HEAD, map(_DATA, shape.replies(rows))))
+        and any(map(is_error_reply, map(_DATA, shape.replies(rows))))
+    ):
+        return None
+    thumbprint = None if shape.thumbprint is None else _thumbprint(rows[shape.thumbprint].data)
+    return thumbprint, shape.protocol
+
+
+_HEAD = operator.itemgetter(slice(0, 1))
+_ERROR_HEADS = frozenset("45")
+# Distinct shapes are few (a log's sessions differ in their number of recipients and
+# replies); the cap only bounds a pathological log.
+_MAX_SHAPES = 4096
+
+
+class _PlainShape:
+    """What :func:`plain_success` reads from a session's events and contexts alone.
+
+    ``readable`` is false when that is not enough: an information row without a context
+    (its data is read instead), or no connect row (sequence number 0 decides); such a
+    session is read row by row. Otherwise ``protocol`` is what the session negotiated, or
+    ``None`` when its shape is no plain success; ``thumbprint`` is the row whose data is
+    the thumbprint, and ``replies`` picks the reply rows (``None`` when there are none).
+    """
+
+    __slots__ = ("protocol", "readable", "replies", "thumbprint")
+
+    def __init__(
+        self, events: tuple[Event, ...], contexts: tuple[str, ...], direction: Direction
+    ) -> None:
+        information = Event.INFORMATION
+        self.readable = Event.CONNECT in events and all(
+            context for event, context in zip(events, contexts, strict=True) if event is information
+        )
+        self.protocol: str | None = None
+        self.thumbprint: int | None = None
+        self.replies: Callable[[Sequence[ProtocolLogRow]], Iterable[ProtocolLogRow]] | None = None
+        if not self.readable:
+            return
+        reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
+        replies = _indexes(event is reply_event for event in events)
+        if len(replies) == 1:
+            only = replies[0]
+            self.replies = lambda rows: (rows[only],)
+        elif replies:
+            self.replies = operator.itemgetter(*replies)
+        in_block = False
+        blocks = 0
+        thumbprint: int | None = None
+        protocol: str | None = None
+        for index, (event, context) in enumerate(zip(events, contexts, strict=True)):
+            if event is not information:
+                in_block = False
+                continue
+            if is_certificate_context(context):
+                if not in_block:
+                    return
+                if is_thumbprint_context(context):
+                    thumbprint = index
+                continue
+            in_block = False
+            kind, named = classify_information(context)
+            if kind is InformationKind.SENDING:
+                blocks += 1
+                in_block = True
+            elif kind is InformationKind.TLS_SUCCEEDED:
+                if protocol is not None:
+                    return
+                protocol = named
+            elif kind is not InformationKind.OTHER:
+                return
+        if blocks <= 1:
+            self.protocol, self.thumbprint = protocol, thumbprint
+
+
+_SHAPES: dict[tuple[Direction, tuple[Event, ...], tuple[str, ...]], _PlainShape] = {}
+
+
+def _plain_success_row_by_row(
+    rows: Sequence[ProtocolLogRow], direction: Direction
+) -> tuple[str | None, str | None] | None:
+    """Read :func:`plain_success` one row at a time, for a shape its columns cannot settle."""
     reply_event = Event.SEND if direction is Direction.RECEIVE else Event.RECEIVE
     information = Event.INFORMATION
     started = False

@@ -213,6 +213,10 @@ def telling_row(session: SmtpSession) -> ProtocolLogRow | None:
     return session.rows[0] if session.rows else None
 
 
+_AN_HOUR = dt.timedelta(hours=1)
+_EPOCH_HOUR = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
@@ -246,6 +250,8 @@ class SummaryBuilder:
         self.tls_succeeded = 0
         self.tls_failed = 0
         self.signatures_folded = 0
+        # The hour of the last plain success tallied (see take).
+        self._hour = _EPOCH_HOUR
 
     def add(self, session: SmtpSession) -> None:
         """Reduce one finished session."""
@@ -294,9 +300,16 @@ class SummaryBuilder:
                 else:
                     self.send_sessions += 1
                 self.tls_succeeded += 1
-                tally = (direction.value, key[1], thumbprint or "", protocol or "", _hour(start))
+                hour = self._hour
+                if start.tzinfo is not hour.tzinfo or not hour <= start < hour + _AN_HOUR:
+                    # Sessions come roughly in time order: the hour is computed again
+                    # only when one leaves it.
+                    hour = self._hour = _hour(start)
+                tally = (direction.value, key[1], thumbprint or "", protocol or "", hour)
                 self._tallies[tally] += 1
-                order = (start, key[1], key[2], str(ordered[0].source))
+                first = ordered[0]
+                # str(first.source), without building the SourceRef.
+                order = (start, key[1], key[2], f"{first.path}:{first.line}")
                 self._keep_latest(tally, (order, _Unbuilt(key, ordered)))
                 return None
         return build_session(key, rows, ended=ended)
