@@ -327,9 +327,13 @@ def test_a_written_log_is_told_from_its_first_kilobytes(
     late = tmp_path / "late.log"
     late.write_text("\r\n" * 3000 + HEADER + rows + "\r\n")
     evidence = load_evidence(log)
-    assert evidence.summary is not None and evidence.summary.send_sessions == 400
-    assert log.stat().st_size > 64 * 1024 and decoded and max(decoded) <= 4096
+    assert evidence.summary is not None
+    assert evidence.summary.send_sessions == 400
+    assert log.stat().st_size > 64 * 1024
+    assert decoded
+    assert max(decoded) <= 4096
     decoded.clear()
     late_evidence = load_evidence(late)
-    assert late_evidence.summary is not None and late_evidence.summary.send_sessions == 400
+    assert late_evidence.summary is not None
+    assert late_evidence.summary.send_sessions == 400
     assert max(decoded) == 64 * 1024

@@ -804,3 +804,32 @@ def test_a_directive_without_a_value_is_reported(directive: str) -> None:
     assert len(log.rows) == 2
     [problem] = log.problems
     assert (problem.code, problem.line, problem.severity) == ("empty-directive", 2, Severity.INFO)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 5000).map(str),
+            st.sampled_from(
+                ["", "007", "-1", "+5", " 5", "1_0", "²", "٣", "9" * 20, "4095", "4096"]
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_column_of_sequence_numbers_reads_as_each_number_does(texts: list[str]) -> None:
+    """The column-wise reading (small numbers looked up) is each text's reading, or None.
+
+    None sends the batch to the row-by-row reading, which also takes blanks around the
+    digits; a column of plain digits is always read column-wise.
+    """
+    from exchange_tls.protocol_log.rows import _all_sequence_numbers, _sequence_number
+
+    each = [_sequence_number(text) for text in texts]
+    column = _all_sequence_numbers(tuple(texts))
+    if column is not None:
+        assert column == each
+    plain = all(text.isascii() and text.isdigit() and len(text) <= 19 for text in texts)
+    assert (column is not None) == plain

@@ -116,8 +116,18 @@ def _sequence_number(text: str) -> int | None:
     return int(text)
 
 
+# A session's rows are numbered from 0, so nearly every sequence number written is one of
+# these: looked up, they cost a third of checking and converting each text.
+_SMALL_NUMBERS = {str(number): number for number in range(4096)}
+_small_number = _SMALL_NUMBERS.__getitem__
+
+
 def _all_sequence_numbers(texts: tuple[str, ...]) -> list[int] | None:
     """Read a whole column by :func:`_sequence_number`'s rule; ``None`` if any fails."""
+    try:
+        return list(map(_small_number, texts))
+    except KeyError:
+        pass  # a larger number, or a text to check: "007", "-1", "", "²"
     if "" in texts:
         return None
     joined = "".join(texts)
