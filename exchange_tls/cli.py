@@ -13,10 +13,10 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from exchange_tls import __version__
 from exchange_tls.bundled import EXAMPLE
+from exchange_tls.cli_probe import add_parser as add_probe_parser
 from exchange_tls.cli_thresholds import add_threshold_options, thresholds_from
 from exchange_tls.diagnosis import CATALOGUE, diagnose, explain_error
 from exchange_tls.diagnosis.evidence import Evidence
@@ -26,7 +26,6 @@ from exchange_tls.errors import ExchangeTlsError, Problem
 from exchange_tls.loading import load_evidence
 from exchange_tls.output_file import written_whole
 from exchange_tls.pipeline import ENGINES
-from exchange_tls.probe import command as probe_command
 from exchange_tls.safe_text import for_json, for_terminal
 from exchange_tls.terminal import (
     collector_script,
@@ -39,18 +38,11 @@ from exchange_tls.terminal import (
     whole_number,
     write_collector,
 )
-from exchange_tls.views import (
-    CLI_COLUMNS,
-    Filters,
-    filter_evidence,
-    pick,
-    records,
-    summary,
-    table,
-)
 from exchange_tls.views.summaries import SHOWN_TOP
 from exchange_tls.views.text import explanation_text
-from exchange_tls.views.tls_reports import tls_report_summary
+
+if TYPE_CHECKING:
+    from exchange_tls.views.summaries import Filters
 
 __all__ = ["build_parser", "collector_script", "iso_time", "main"]
 
@@ -106,21 +98,25 @@ def _paths_with_stdin(paths: Sequence[str]) -> Iterator[list[str]]:
             os.chdir(here)
 
 
-def _filters(arguments: argparse.Namespace) -> Filters:
-    return Filters(
-        since=getattr(arguments, "since", None),
-        until=getattr(arguments, "until", None),
-        connector=getattr(arguments, "connector", None),
-        remote=getattr(arguments, "remote", None),
-        server=getattr(arguments, "server", None),
-    )
+#: The options that pick sessions (``--since`` …), as :class:`~exchange_tls.views.Filters`.
+_FILTER_OPTIONS = ("since", "until", "connector", "remote", "server")
+
+
+def _filters(arguments: argparse.Namespace) -> Filters | None:
+    """Return the filters the options set, or ``None`` when none is set."""
+    values = {name: getattr(arguments, name, None) for name in _FILTER_OPTIONS}
+    if all(value is None for value in values.values()):
+        return None
+    from exchange_tls.views.summaries import Filters
+
+    return Filters(**values)
 
 
 def _load(arguments: argparse.Namespace) -> Evidence:
     filters = _filters(arguments)
     # Tables list every session, and filters pick sessions: both need them whole. A
     # diagnosis alone reads summaries, in memory that does not grow with the logs.
-    keep = filters.active or arguments.command in ("sessions", "summary")
+    keep = filters is not None or arguments.command in ("sessions", "summary")
     with _paths_with_stdin(arguments.paths) as paths:
         evidence = load_evidence(
             *paths,
@@ -130,6 +126,10 @@ def _load(arguments: argparse.Namespace) -> Evidence:
             keep_sessions=keep,
             engine=getattr(arguments, "engine", "auto"),
         )
+    if filters is None:
+        return evidence
+    from exchange_tls.views.summaries import filter_evidence
+
     return filter_evidence(evidence, filters)
 
 
@@ -177,6 +177,9 @@ def _diagnose(arguments: argparse.Namespace) -> int:
 
 
 def _summary(arguments: argparse.Namespace) -> int:
+    from exchange_tls.views.summaries import summary
+    from exchange_tls.views.tls_reports import tls_report_summary
+
     evidence = _load(arguments)
     counted = summary(evidence)
     reported = tls_report_summary(evidence.tls_reports) if evidence.tls_reports else None
@@ -197,6 +200,9 @@ def _summary(arguments: argparse.Namespace) -> int:
 
 
 def _write_table(arguments: argparse.Namespace, kind: str, items: Sequence[object]) -> None:
+    from exchange_tls.views.records import records
+    from exchange_tls.views.tables import CLI_COLUMNS, pick, table
+
     rows = pick(records(items), CLI_COLUMNS[kind])
     with _output(arguments) as stream:
         stream.write(table(rows, arguments.format) + "\n")
@@ -258,6 +264,8 @@ def _collector(arguments: argparse.Namespace) -> int:
 
 
 def _rules(arguments: argparse.Namespace) -> int:
+    from exchange_tls.views.tables import table
+
     rows = [
         {
             "rule": rule.rule_id,
@@ -389,6 +397,31 @@ def _filter_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings=option_strings,
+            dest=dest,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="show program's version number and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from exchange_tls._version import __version__
+
+        sys.stdout.write(f"exchange_tls {__version__}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``exchange-tls`` (the CLI reference is made from it)."""
     parser = argparse.ArgumentParser(
@@ -397,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"exchange_tls {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -487,7 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _format_option(rules_command, ("text", "csv", "json"))
     rules_command.set_defaults(run=_rules)
-    probe_command.add_parser(commands)
+    add_probe_parser(commands)
     return parser
 
 

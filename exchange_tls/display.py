@@ -4,13 +4,18 @@ The models (sessions, read results, findings, the diagnosis) keep ``print(...)``
 notebook's HTML (``_repr_html_``), ``to_dataframe()`` and ``Diagnosis.render(format)``,
 but how they look is decided in :mod:`exchange_tls.views`, which sits above them. So the
 models ask this module, and :mod:`exchange_tls.views` registers its renderers here when
-it is imported; ``import exchange_tls`` imports the views, so a user's code sees no
-difference. The layers stay one-way: this module imports nothing of the package, the
-models import it, and only the views (and the edges above them) import the views.
+it is imported; ``import exchange_tls`` registers a loader that imports them the first
+time a model is shown (below), so a user's code sees no difference. The layers stay
+one-way: this module imports nothing of the package, the models import it, and only the
+views (and the edges above them) import the views.
 
 The formats a diagnosis renders to (``text``, ``json``, ``markdown``, ``html``, ``ps1``)
 are registered here too: the command line's ``--format``, ``Diagnosis.render`` and the
 docs list them from :func:`formats`.
+
+So that ``import exchange_tls`` stays quick, the package root does not import the views
+at once: it registers a loader (:func:`register_loader`) that imports them the first time
+a model is printed or shown, or a format is asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "register_format",
     "register_frame",
     "register_html",
+    "register_loader",
     "register_text",
     "text",
 ]
@@ -40,6 +46,18 @@ _TEXT: dict[type, Renderer] = {}
 _HTML: dict[type, Renderer] = {}
 _FRAMES: list[Callable[[Sequence[Any]], Any]] = []
 _FORMATS: dict[str, Format] = {}
+_LOADERS: list[Callable[[], object]] = []
+
+
+def register_loader(load: Callable[[], object]) -> None:
+    """Call ``load()`` (which installs renderers) before the first renderer is looked up."""
+    _LOADERS.append(load)
+
+
+def _load() -> None:
+    """Run the registered loaders once each (a loader that asks for a renderer is not rerun)."""
+    while _LOADERS:
+        _LOADERS.pop(0)()
 
 
 def _lookup(table: dict[type, Renderer], value: object) -> Renderer | None:
@@ -73,6 +91,7 @@ def text(value: object, default: Renderer = repr) -> str:
     >>> display.text(3.5, default=lambda value: f"<{value}>")
     '<3.5>'
     """
+    _load()
     render = _lookup(_TEXT, value)
     return (render or default)(value)
 
@@ -84,6 +103,7 @@ def html(value: object) -> str:
     >>> display.html(object.__new__(type("Plain", (), {"__repr__": lambda self: "<plain>"})))
     '<pre>&lt;plain&gt;</pre>'
     """
+    _load()
     render = _lookup(_HTML, value)
     if render is None:
         return f"<pre>{_html.escape(text(value))}</pre>"
@@ -92,6 +112,7 @@ def html(value: object) -> str:
 
 def frame(items: Sequence[Any]) -> Any:
     """Return models as a pandas DataFrame, as the views build it."""
+    _load()
     if not _FRAMES:
         raise RuntimeError("no DataFrame view is installed: import exchange_tls.views")
     return _FRAMES[0](items)
@@ -122,6 +143,7 @@ def register_format(entry: Format) -> None:
 
 def formats() -> tuple[Format, ...]:
     """Return the registered formats, in the order they were registered."""
+    _load()
     return tuple(_FORMATS.values())
 
 
@@ -129,6 +151,7 @@ def format_named(name: str) -> Format:
     """Return the format called ``name``; ``ValueError`` names the formats there are."""
     if not isinstance(name, str):
         raise TypeError(f"format must be a str, not {type(name).__name__}")
+    _load()
     entry = _FORMATS.get(name)
     if entry is None:
         known = ", ".join(_FORMATS) or "none (import exchange_tls.views)"

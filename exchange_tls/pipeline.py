@@ -11,6 +11,7 @@ result does not depend on the order or the place the files were summarised in.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import (
@@ -18,7 +19,6 @@ from concurrent.futures import (
     BrokenExecutor,
     Executor,
     Future,
-    ProcessPoolExecutor,
     wait,
 )
 from typing import Literal
@@ -26,9 +26,34 @@ from typing import Literal
 import attrs
 
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
-from exchange_tls.protocol_log.columnar import columnar_available, summarise_clean_log
 from exchange_tls.protocol_log.reader import iter_protocol_rows, parse_protocol_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, summarise_rows
+
+
+# Imported when used: the columnar path is for logs of many megabytes and a pool
+# imports multiprocessing; diagnosing a small bundle needs neither.
+def columnar_available() -> bool:
+    """Return whether the ``columnar`` extra (pyarrow and numpy) can be imported.
+
+    The same test as :func:`exchange_tls.protocol_log.columnar.columnar_available`, without
+    importing that module: the default engine asks on every run.
+    """
+    return all(importlib.util.find_spec(name) is not None for name in ("pyarrow", "numpy"))
+
+
+def summarise_clean_log(path: str | os.PathLike[str]) -> SummaryBuilder | None:
+    """Summarise one log file column-wise, or ``None`` (see its module)."""
+    from exchange_tls.protocol_log import columnar
+
+    return columnar.summarise_clean_log(path)
+
+
+def ProcessPoolExecutor(max_workers: int | None = None) -> Executor:
+    """Return a :class:`concurrent.futures.ProcessPoolExecutor` of ``max_workers``."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=max_workers)
+
 
 __all__ = [
     "COLUMNAR_MIN_BYTES",

@@ -18,7 +18,6 @@ from exchange_tls.certificates.models import (
     RootCAType,
     Services,
 )
-from exchange_tls.certificates.nrbf import NrbfError, read_nrbf
 from exchange_tls.certificates.x509 import CertificateFacts, read_der
 from exchange_tls.errors import ErrorMode, Severity
 from exchange_tls.powershell.binding import RecordBinder, parse_records
@@ -94,6 +93,9 @@ class _CertificateBinder(RecordBinder[ExchangeCertificate]):
         data = record.value_of("SerializationData")
         if not isinstance(data, bytes):
             return {}
+        # The .NET binary format reader is imported for serialised certificates only.
+        from exchange_tls.certificates.nrbf import NrbfError, read_nrbf
+
         try:
             root = read_nrbf(data, source=self.source)
         except NrbfError as error:

@@ -1,34 +1,48 @@
-"""Read a certificate's DER (``RawData``) with the ``cryptography`` package."""
+"""Read a certificate's DER (``RawData``) with the ``cryptography`` package.
+
+``cryptography`` is imported when a DER is read: most pasted certificate listings carry
+no ``RawData``, and importing ``cryptography.x509`` costs more than reading them.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import warnings
+from typing import TYPE_CHECKING
 
 import attrs
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.x509.oid import ObjectIdentifier
 
 __all__ = ["CertificateFacts", "read_der", "windows_name"]
 
-# Windows writes these short names (X500DistinguishedName), e.g. "S" for the state.
-_SHORT_NAMES = {
-    NameOID.COMMON_NAME: "CN",
-    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-    NameOID.ORGANIZATION_NAME: "O",
-    NameOID.LOCALITY_NAME: "L",
-    NameOID.STATE_OR_PROVINCE_NAME: "S",
-    NameOID.COUNTRY_NAME: "C",
-    NameOID.EMAIL_ADDRESS: "E",
-    NameOID.DOMAIN_COMPONENT: "DC",
-    NameOID.STREET_ADDRESS: "STREET",
-    NameOID.SERIAL_NUMBER: "SERIALNUMBER",
-    NameOID.GIVEN_NAME: "G",
-    NameOID.SURNAME: "SN",
-    NameOID.TITLE: "T",
-}
+
+@functools.cache
+def _short_names() -> dict[ObjectIdentifier, str]:
+    """Return the short names Windows writes (X500DistinguishedName), e.g. "S" for the state."""
+    from cryptography.x509.oid import NameOID
+
+    return {
+        NameOID.COMMON_NAME: "CN",
+        NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+        NameOID.ORGANIZATION_NAME: "O",
+        NameOID.LOCALITY_NAME: "L",
+        NameOID.STATE_OR_PROVINCE_NAME: "S",
+        NameOID.COUNTRY_NAME: "C",
+        NameOID.EMAIL_ADDRESS: "E",
+        NameOID.DOMAIN_COMPONENT: "DC",
+        NameOID.STREET_ADDRESS: "STREET",
+        NameOID.SERIAL_NUMBER: "SERIALNUMBER",
+        NameOID.GIVEN_NAME: "G",
+        NameOID.SURNAME: "SN",
+        NameOID.TITLE: "T",
+    }
+
+
 _NEEDS_QUOTES = set(',+="\n<>#;')
 
 
@@ -56,9 +70,10 @@ def _value(value: str) -> str:
 
 def windows_name(name: x509.Name) -> str:
     """Write a name as Windows does: most specific RDN first, ``, `` between."""
+    short_names = _short_names()
     return ", ".join(
         " + ".join(
-            f"{_SHORT_NAMES.get(attribute.oid, attribute.oid.dotted_string)}="
+            f"{short_names.get(attribute.oid, attribute.oid.dotted_string)}="
             f"{_value(str(attribute.value))}"
             for attribute in rdn
         )
@@ -68,19 +83,21 @@ def windows_name(name: x509.Name) -> str:
 
 def read_der(data: bytes) -> CertificateFacts:
     """Read DER bytes; raises ``ValueError`` when they are not a certificate."""
+    from cryptography import x509
+
     try:
         return _read_der(data)
-    except _MALFORMED as error:
+    except (TypeError, x509.InvalidVersion) as error:
         # cryptography raises these outside ValueError for some malformed certificates
         # (a BitString attribute under the wrong OID, version 5); to the caller each is
         # just another bad certificate.
         raise ValueError(f"malformed certificate: {error}") from error
 
 
-_MALFORMED = (TypeError, x509.InvalidVersion)
-
-
 def _read_der(data: bytes) -> CertificateFacts:
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     # cryptography warns about lax certificates (a seven-letter country); those warnings
     # are facts about the evidence, returned rather than raised or printed.
     with warnings.catch_warnings(record=True) as caught:

@@ -17,9 +17,6 @@ import re
 from typing import Literal
 
 from exchange_tls.errors import ErrorMode, ParseError, Problem, ProblemCollector, Severity
-from exchange_tls.powershell.format_clixml import looks_like_clixml, read_clixml
-from exchange_tls.powershell.format_csv import read_csv
-from exchange_tls.powershell.format_json import read_json
 from exchange_tls.powershell.format_list import read_format_list
 from exchange_tls.powershell.format_table import find_table_header, read_format_table
 from exchange_tls.powershell.pasted import strip_common_prefix
@@ -37,6 +34,16 @@ _CSV_HEADER = re.compile(r'^"[^"]+"(?:,"[^"]*")*\s*$')
 _LIST_LINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*[ \t]*:(?:[ \t]|$)")
 # A table header: two or more property names on one line.
 _HEADER_WORDS = re.compile(r"^[ \t]*[A-Z][A-Za-z0-9]+(?:[ \t]+[A-Z][A-Za-z0-9]+)+[ \t]*$")
+
+
+# The readers of CSV, JSON and CLIXML are imported for input in those formats: most
+# evidence is pasted Format-List or Format-Table text.
+def _looks_like_clixml(text_head: str) -> bool:
+    if not text_head.lstrip().startswith("<"):
+        return False
+    from exchange_tls.powershell.format_clixml import looks_like_clixml
+
+    return looks_like_clixml(text_head)
 
 
 def _dashless_table(lines: list[str]) -> list[str] | None:
@@ -86,7 +93,7 @@ def _dashless_table_after_list(lines: list[str]) -> int | None:
 def detect_format(lines: list[str]) -> Format | None:
     """Return the format of the text in ``lines``, or ``None`` when none fits."""
     text_head = "\n".join(lines[:50])
-    if looks_like_clixml(text_head):
+    if _looks_like_clixml(text_head):
         return "clixml"
     if _JSON_START.match(text_head):
         return "json"
@@ -186,9 +193,15 @@ def read_records(
     elif chosen == "table":
         records = read_format_table(lines, source=source, collector=collector)
     elif chosen == "csv":
+        from exchange_tls.powershell.format_csv import read_csv
+
         records = read_csv(lines, source=source, collector=collector)
     elif chosen == "json":
+        from exchange_tls.powershell.format_json import read_json
+
         records = read_json("\n".join(lines), source=source, collector=collector)
     else:
+        from exchange_tls.powershell.format_clixml import read_clixml
+
         records = read_clixml("\n".join(lines), source=source, collector=collector)
     return chosen, records, collector.problems

@@ -15,9 +15,6 @@ import xml.sax
 import xml.sax.handler
 from collections.abc import Callable
 
-import defusedxml
-import defusedxml.expatreader
-
 from exchange_tls.errors import Problem, ProblemCollector
 
 __all__ = ["MAX_ATTRIBUTE_CHARS", "XmlTooDeep", "XmlTooLong", "parse_xml", "strip_declaration"]
@@ -98,6 +95,11 @@ def parse_xml(
             )
         )
         return
+    # Imported here: defusedxml's expat reader imports xml.sax.saxutils, and with it
+    # urllib, http and email, which a run without XML evidence does not need.
+    import defusedxml
+    import defusedxml.expatreader
+
     parser = defusedxml.expatreader.create_parser()
     parser.setContentHandler(handler)
     parser.setErrorHandler(xml.sax.ErrorHandler())

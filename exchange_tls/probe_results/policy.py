@@ -9,9 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from exchange_tls.probe_results.models import MtaStsPolicy, TlsaRecord
 
 __all__ = [
@@ -82,6 +79,10 @@ def tlsa_digest(record: TlsaRecord, der: bytes) -> str | None:
     if record.selector == 0:
         selected = der
     elif record.selector == 1:
+        # cryptography is imported for a DANE check only: reading probes does not need it.
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
         certificate = x509.load_der_x509_certificate(der)
         selected = certificate.public_key().public_bytes(
             Encoding.DER, PublicFormat.SubjectPublicKeyInfo

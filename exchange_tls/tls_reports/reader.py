@@ -15,13 +15,10 @@ Theory of operation.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
 import zlib
 from collections.abc import Iterator
-from email.message import Message
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from exchange_tls.arguments import check_arguments
 from exchange_tls.errors import ErrorMode, Problem, ProblemCollector, Severity
@@ -29,6 +26,9 @@ from exchange_tls.results import ReadResult
 from exchange_tls.sources import decode_bytes, open_regular
 from exchange_tls.tls_reports.document import json_reports
 from exchange_tls.tls_reports.models import TlsReport
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = [
     "GZIP_MAGIC",
@@ -155,6 +155,10 @@ def _is_report_part(part: Message) -> bool:
 
 
 def _mail_reports(text: str, source: str, collector: ProblemCollector) -> list[TlsReport]:
+    # The email package is imported for a mail only: a JSON report does not need it.
+    import email
+    import email.policy
+
     message = email.message_from_string(text, policy=email.policy.compat32)
     reports: list[TlsReport] = []
     found = False

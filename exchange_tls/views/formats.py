@@ -16,8 +16,6 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Diagnosis
 from exchange_tls.display import Format, register_format
 from exchange_tls.safe_text import for_json
-from exchange_tls.views.html import report
-from exchange_tls.views.script import render_script
 from exchange_tls.views.text import WIDTH, markdown_report, text_report
 
 __all__ = ["FORMATS"]
@@ -43,11 +41,17 @@ def _markdown(
     return markdown_report(diagnosis) + "\n"
 
 
+# The HTML report and the script are imported when asked for: a text diagnosis does
+# not load them.
 def _html(diagnosis: Diagnosis, evidence: Evidence | None = None, *, colour: bool = False) -> str:
+    from exchange_tls.views.html import report
+
     return report(diagnosis, evidence)
 
 
 def _ps1(diagnosis: Diagnosis, evidence: Evidence | None = None, *, colour: bool = False) -> str:
+    from exchange_tls.views.script import render_script
+
     return render_script(diagnosis)
 
 
