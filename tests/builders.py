@@ -68,7 +68,7 @@ NOW = dt.datetime(2024, 6, 1, tzinfo=UTC)
 T1 = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
 T2 = "A757A5B5395859FE5415EE33E0F5746199FEE979"
 
-#: The example folders (each with its EXPECTED rules) and the bundled KB 4051498 example.
+#: The example folders (each with its EXPECTED.md rules) and the bundled KB 4051498 example.
 EXAMPLES = Path(__file__).parents[1] / "examples"
 SEND_HEADER = (
     "#Software: Microsoft Exchange Server\n#Version: 15.0.0.0\n"

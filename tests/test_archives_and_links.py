@@ -24,7 +24,7 @@ KB = ROOT / "examples/kb4051498"
 EVIDENCE = {
     path.name: path.read_bytes()
     for path in sorted(KB.iterdir())
-    if path.name not in {"README.md", "EXPECTED"}
+    if path.name not in {"README.md", "EXPECTED.md"}
 }
 QUEUE_FL = b"Identity : EX01\\1\nNextHopDomain : contoso.com\nStatus : Retry\n"
 

@@ -15,7 +15,7 @@ from exchange_tls.diagnosis.model import schema
 from exchange_tls.loading import classify
 
 ROOT = Path(__file__).parent.parent
-EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED").exists())
+EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED.md").exists())
 BUNDLED = ROOT / "exchange_tls" / "bundled" / "kb4051498"
 T = "054FB2800CE2E07A56DE07920D3C9847D3058CE1"
 DATA = ROOT / "tests" / "data"
@@ -51,7 +51,7 @@ def test_no_arguments_at_all_is_diagnose(capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
 def test_each_example_names_its_rule(example: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every example scenario gives exactly its expected rule; the healthy one exits 0."""
-    expected = (example / "EXPECTED").read_text().strip()
+    expected = (example / "EXPECTED.md").read_text().strip()
     status, out, _ = run(capsys, "diagnose", str(example), "--format", "json")
     document = json.loads(out)
     jsonschema.validate(document, schema())
@@ -60,6 +60,19 @@ def test_each_example_names_its_rule(example: Path, capsys: pytest.CaptureFixtur
         assert (status, rule_ids) == (0, [])
     else:
         assert (status, rule_ids) == (1, [expected])
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_no_file_of_an_example_is_left_out(example: Path) -> None:
+    """An example is evidence and its own notes: nothing in it is an unknown file.
+
+    Its notes are Markdown (README.md, EXPECTED.md), skipped as documentation; a file
+    that could not be told would print a warning under every example's diagnosis.
+    """
+    from exchange_tls import load_evidence
+
+    left_out = [file.name for file in load_evidence(example).files if file.kind == "unknown"]
+    assert left_out == []
 
 
 def test_markdown_and_ps1_formats(capsys: pytest.CaptureFixture[str]) -> None:

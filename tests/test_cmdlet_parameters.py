@@ -161,7 +161,7 @@ def test_every_command_class_is_in_the_table() -> None:
 
 
 @pytest.mark.parametrize(
-    "example", sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED").exists())
+    "example", sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED.md").exists())
 )
 def test_every_example_remediation_fits_its_references(example: str) -> None:
     """The commands the bundled examples' findings render fit their references."""

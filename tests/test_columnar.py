@@ -16,7 +16,7 @@ from exchange_tls.protocol_log.columnar import columnar_available, summarise_cle
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder
 
 ROOT = Path(__file__).parent.parent
-EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED").exists())
+EXAMPLES = sorted(path for path in (ROOT / "examples").iterdir() if (path / "EXPECTED.md").exists())
 PROTOCOL_LOGS = sorted((ROOT / "tests" / "data" / "protocol-logs").iterdir())
 
 _START = dt.datetime(2024, 6, 1, 10, 0, tzinfo=dt.timezone.utc)

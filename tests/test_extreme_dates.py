@@ -132,7 +132,7 @@ US = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d\d):(\d\d) 
 EXAMPLES = sorted(
     path
     for path in (ROOT / "examples").iterdir()
-    if (path / "EXPECTED").exists()
+    if (path / "EXPECTED.md").exists()
     and any(
         ISO.search(text) or US.search(text)
         for text in (read_source(file).text for file in path.iterdir())
@@ -179,7 +179,7 @@ def moved_example(example: Path, end: str, folder: Path) -> Path:
     texts = {
         path.name: read_source(path).text
         for path in example.iterdir()
-        if path.name not in {"README.md", "EXPECTED"}
+        if path.name not in {"README.md", "EXPECTED.md"}
     }
     times = [iso_moment(match) for text in texts.values() for match in ISO.finditer(text)]
     times = times or [us_moment(m) for text in texts.values() for m in US.finditer(text)]

@@ -184,7 +184,7 @@ def test_report_without_evidence_still_has_the_findings(kb_evidence: Evidence) -
 
 def test_json_and_html_carry_the_same_findings(tmp_path: Path) -> None:
     """Every example: the HTML report holds each finding of the JSON, with all its evidence."""
-    for example in sorted(p for p in (ROOT / "examples").iterdir() if (p / "EXPECTED").exists()):
+    for example in sorted(p for p in (ROOT / "examples").iterdir() if (p / "EXPECTED.md").exists()):
         json_path, html_path = tmp_path / "d.json", tmp_path / "d.html"
         main(["diagnose", str(example), "--format", "json", "-o", str(json_path)])
         main(["diagnose", str(example), "--format", "html", "-o", str(html_path)])

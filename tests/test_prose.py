@@ -28,7 +28,7 @@ from tests.builders import (
 )
 from tests.builders import presented as presented_rows
 
-FOLDERS = sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED").exists())
+FOLDERS = sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED.md").exists())
 
 
 def prose(finding: Finding) -> Iterator[str]:

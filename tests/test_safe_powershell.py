@@ -472,7 +472,7 @@ def test_a_script_with_hostile_text_is_comments_and_its_commands(
 
 
 @pytest.mark.parametrize(
-    "example", sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED").exists())
+    "example", sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED.md").exists())
 )
 def test_every_example_script_parses_into_its_steps(example: str) -> None:
     """The script written for each bundled example parses into exactly its steps' commands."""

@@ -61,7 +61,7 @@ def test_the_tables_name_only_registered_rules() -> None:
     assert set(BY_EVIDENCE) | set(UNKNOWN) <= known
 
 
-FOLDERS = sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED").exists())
+FOLDERS = sorted(path.name for path in EXAMPLES.iterdir() if (path / "EXPECTED.md").exists())
 
 
 @pytest.mark.parametrize("folder", FOLDERS)
