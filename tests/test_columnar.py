@@ -440,6 +440,18 @@ def test_other_encodings_and_unknown_directions_fall_back(tmp_path: Path) -> Non
         _same(path)
 
 
+def test_a_second_byte_order_mark_falls_back(tmp_path: Path) -> None:
+    """A BOM after the file's BOM is text to csv (a bad timestamp) but skipped by pyarrow.
+
+    The fast path took such a file's first row, which the careful path reports and drops.
+    """
+    path = tmp_path / "SEND2024060110-1.LOG"
+    body = "\ufeff\ufeff" + "\r\n".join(_clean_lines()) + "\r\n"
+    path.write_bytes(body.encode())
+    assert summarise_clean_log(path) is None
+    _same(path)
+
+
 @pytest.mark.parametrize("path", PROTOCOL_LOGS, ids=lambda path: path.name)
 def test_real_samples_agree(path: Path) -> None:
     """Every real protocol log sample gives the same summary and problems on both paths."""

@@ -28,6 +28,7 @@ MAX_FIELD_BYTES = 100_000  # per line: below csv.field_size_limit(), 131,072 cha
 MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z, the first moment Python can hold
 _TIMESTAMP_LENGTH = 24
 _TIMESTAMP_PUNCTUATION = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+_BOM = b"\xef\xbb\xbf"
 
 
 class Fallback(Exception):
@@ -122,6 +123,8 @@ def check_render(columns: list[Any], data: memoryview, newlines: Any, np: Any, p
     """
     import pyarrow.compute as pc
 
+    if bytes(data[:3]) == _BOM:
+        raise Fallback  # pyarrow skips a BOM at the start of its input; csv keeps it
     starts = np.concatenate([[0], newlines + 1]).astype(np.int32)
     if len(newlines) and int(np.diff(starts).max()) > MAX_FIELD_BYTES:
         raise Fallback
