@@ -197,7 +197,6 @@ _MANGLES = (
     "spaced-event",
     "bad-sequence",
     "spaced-sequence",
-    "unneeded-quotes",
     "stray-quote",
     "unclosed-quote",
     "junk-after-quote",
@@ -228,7 +227,6 @@ def _mangle(lines: list[str], mangle: str, at: int) -> list[str]:
         "spaced-event": line.replace(",*,", ", *,").replace(",-,", ",- ,"),
         "bad-sequence": stamp + ",".join([*fields[:3], "-1", *fields[4:]]),
         "spaced-sequence": stamp + ",".join([*fields[:3], " 7", *fields[4:]]),
-        "unneeded-quotes": stamp + ',"' + rest[1:].replace(",", '",', 1),
         "stray-quote": line + 'x"y',
         "unclosed-quote": line + ',"open',
         "junk-after-quote": line.replace('",', '"junk,', 1) if '",' in line else line + '"a"b',
@@ -426,6 +424,29 @@ def test_anything_unusual_falls_back(mangle: str, tmp_path: Path) -> None:
     body = _HEADER.format(kind="Send") + "\n".join(clean) + "\n"
     clean_path.write_bytes(body.replace("\n", "\r\n").encode("utf-8"))
     assert _same(clean_path) is not None
+
+
+_ACCEPTED_QUOTES = {
+    "unneeded quotes": ("Outbound0,", '"Outbound0",'),
+    "empty quoted fields": (",+,,", ',+,"",""'),
+    "doubled quotes": ("EHLO mail.contoso.com", '"EHLO ""mail.contoso.com"", [10.0.0.1]"'),
+    "a lone quote": (",Local", ',""""'),
+}
+
+
+@pytest.mark.parametrize("quoting", _ACCEPTED_QUOTES.values(), ids=list(_ACCEPTED_QUOTES))
+def test_quotes_where_csv_puts_them_take_the_fast_path(
+    quoting: tuple[str, str], tmp_path: Path
+) -> None:
+    """Quoted fields however CSV may write them (not only as Exchange does) are read column-wise."""
+    old, new = quoting
+    lines = [line.replace(old, new, 1) for line in _clean_lines()]
+    assert lines != _clean_lines()
+    for crlf in (False, True):
+        path = tmp_path / f"SEND202406011{int(crlf)}-1.LOG"
+        body = _HEADER.format(kind="Send") + "\n".join(lines)  # no line end after the last
+        path.write_bytes((body.replace("\n", "\r\n") if crlf else body).encode())
+        assert _same(path) is not None
 
 
 def test_other_encodings_and_unknown_directions_fall_back(tmp_path: Path) -> None:
