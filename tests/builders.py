@@ -45,6 +45,7 @@ __all__ = [
     "T1",
     "T2",
     "UTC",
+    "WRITINGS",
     "certificate",
     "example",
     "log_text",
@@ -59,6 +60,7 @@ __all__ = [
     "send_sessions",
     "session_rows",
     "sessions_of",
+    "write_field",
 ]
 
 UTC = dt.timezone.utc
@@ -117,6 +119,32 @@ def session_rows(
         f"{0x08DC000000000000 + number:016X},{index},10.0.0.1:2525,192.0.2.25:25,{row}"
         for index, row in enumerate(body)
     ]
+
+
+#: How a protocol log's field may be written: as Exchange does, and ways no CSV writer would.
+WRITINGS = ("exchange", "quoted", "bare", "stray", "junk-after", "unclosed", "dropped")
+
+
+def write_field(text: str, writing: str = "exchange") -> str | None:
+    """Return one field of a protocol log row holding ``text``, written as ``writing`` says.
+
+    ``exchange`` quotes the field only when it holds ``,`` or ``"``, doubling its quotes,
+    as Exchange writes CSV; ``quoted`` quotes it always; ``bare`` writes the text as it
+    is (stray quotes, more commas); ``stray`` puts a quote inside it; ``junk-after``
+    writes text after the closing quote; ``unclosed`` leaves the quote open; ``dropped``
+    leaves the field out (``None``), for a row with a field fewer.
+    """
+    doubled = '"' + text.replace('"', '""')
+    if writing == "exchange":
+        return doubled + '"' if "," in text or '"' in text else text
+    return {
+        "quoted": doubled + '"',
+        "bare": text,
+        "stray": text[:1] + '"' + text[1:],
+        "junk-after": doubled + '"' + text[:1] + "x",
+        "unclosed": doubled,
+        "dropped": None,
+    }[writing]
 
 
 def log_text(*sessions: list[str], receive: bool = False) -> str:

@@ -8,10 +8,12 @@ into string columns. Nothing is trusted that the careful reader
 * the file is UTF-8 (a BOM or none), its ``#`` directives come first and are read by the
   careful reader itself, without a problem, and name the standard fields;
 * the block has no NUL, no lone carriage return, one row per physical line, lines of
-  at most 100,000 bytes, and each line with a quote is what writing its fields as
-  Exchange writes CSV (quoting only fields with ``,`` or ``"``) gives back byte for byte,
-  so ``csv`` would split it into the same fields (a line without a quote is split at
-  its commas by both);
+  at most 100,000 bytes, no BOM at its start (pyarrow would skip it), and every quote
+  opens a field (at a line's start or after a comma), closes one on the same line
+  (before a comma or the line end), or is one of a doubled pair inside a quoted field,
+  so that ``csv`` would split each line at the same commas and unquote its fields alike
+  (a line without a quote is split at its commas by both); the lengths of each row's
+  values add up to its line's;
 * every timestamp is ``YYYY-MM-DDTHH:MM:SS.fffZ`` and a real date, every event one of
   ``+ - > < *``, every sequence number ASCII digits;
 * no session would meet the session assembler's limits (an hour idle, 90,000 open
@@ -54,8 +56,8 @@ from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.columnar_checks import (
     Fallback,
     as_array,
+    check_fields,
     check_line_ends,
-    check_render,
     memory_pool,
     split_lines,
     timestamps,
@@ -240,21 +242,30 @@ class _Reducer:
             convert_options=unchecked if ascii_only else checked,
         )
 
-    def block(self, data: memoryview, *, final: bool) -> None:
+    def split(self, data: memoryview) -> tuple[Any, list[Any]]:
+        """Return where each line of a block ends and its columns, as ``csv`` splits them.
+
+        Fall back when ``csv`` could split the block otherwise.
+        """
         np, pa = self.np, self.pa
         if data and data[-1] != ord("\n"):
             # The last line has no line end: add the file's (one copy, once a file).
             data = memoryview(bytes(data) + (b"\r\n" if b"\r" in data.tobytes() else b"\n"))
         lines, ascii_only = split_lines(data, np)
+        if not len(lines):
+            return lines, []
+        table = self.read(pa.py_buffer(data), ascii_only)
+        if table.num_rows != len(lines):
+            raise Fallback
+        columns = [as_array(column) for column in table.columns]
+        check_fields(columns, data, lines, np)
+        return lines, columns
+
+    def block(self, data: memoryview, *, final: bool) -> None:
+        np, pa = self.np, self.pa
+        lines, columns = self.split(data)
         count = len(lines)
-        table = None
-        if count:
-            table = self.read(pa.py_buffer(data), ascii_only)
-            if table.num_rows != count:
-                raise Fallback
-            columns = [as_array(column) for column in table.columns]
-            check_render(columns, data, lines, np, pa)
-            table = pa.table(columns, names=list(STANDARD_FIELDS))
+        table = pa.table(columns, names=list(STANDARD_FIELDS)) if count else None
         numbers = np.arange(self.next_line, self.next_line + count, dtype=np.int64)
         self.next_line += count
         if self.carried is not None:

@@ -2,8 +2,8 @@
 
 Each check raises :class:`Fallback` when the careful reader could read the bytes
 differently (see :mod:`~exchange_tls.protocol_log.columnar`): a NUL or a lone carriage
-return, a line too long for ``csv``, a quoted line that is not what Exchange writes, a
-timestamp that is not canonical.
+return, a line too long for ``csv``, a quote that neither opens nor closes a field nor is
+one of a doubled pair, a timestamp that is not canonical.
 """
 
 # pyarrow.compute's functions are generated when it is imported, so no type checker can
@@ -17,8 +17,9 @@ from typing import Any
 __all__ = [
     "Fallback",
     "as_array",
+    "check_fields",
     "check_line_ends",
-    "check_render",
+    "check_quotes",
     "memory_pool",
     "split_lines",
     "timestamps",
@@ -28,6 +29,8 @@ MAX_FIELD_BYTES = 100_000  # per line: below csv.field_size_limit(), 131,072 cha
 MIN_MS = -62_135_596_800_000  # 0001-01-01T00:00:00Z, the first moment Python can hold
 _TIMESTAMP_LENGTH = 24
 _TIMESTAMP_PUNCTUATION = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: ".", 23: "Z"}
+_BOM = b"\xef\xbb\xbf"
+_LF, _CR, _COMMA, _QUOTE = b'\n\r,"'
 
 
 class Fallback(Exception):
@@ -102,52 +105,68 @@ def split_lines(data: memoryview, np: Any) -> tuple[Any, bool]:
     return newlines, not raw.size or int(raw.max()) < 0x80
 
 
-def _commas_and_quotes(column: Any, np: Any) -> tuple[bool, bool]:
-    """Whether any value of a string array holds ``,``, and ``"`` (a scan of its bytes)."""
-    values = column.buffers()[2]
-    if values is None:
-        return False, False
-    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
-    first, last = offsets[column.offset], offsets[column.offset + len(column)]
-    raw = np.frombuffer(values, dtype=np.uint8)[first:last]
-    return bool((raw == ord(",")).any()), bool((raw == ord('"')).any())
+def check_quotes(data: memoryview, newlines: Any, np: Any, fields: int) -> Any:
+    """Return the bytes of each line's values; fall back unless ``csv`` and pyarrow agree.
+
+    ``data`` ends with a line end, ``newlines`` are its LFs and each line should hold
+    ``fields`` fields. Both readers split a line at each comma outside quotes, and read
+    a quoted field alike, as long as every quote is where CSV puts one: opening a field
+    (at the line's start or right after a comma), closing it (right before a comma or
+    the line end), or one of a doubled pair inside a quoted field. Read in order, the
+    quotes of such a line alternate: the first, third, fifth... open (a field, or the
+    second quote of a doubled pair), the others close (a field, or the first of a
+    pair). So the check needs no state machine, only the bytes around each quote: every
+    opener follows a comma, a line end or a closer; every closer precedes a comma, a
+    line end or an opener; every closer is on its opener's line. Anything else (a quote
+    inside an unquoted field, text after a closing quote, a quoted field left open or
+    spanning lines) each reader may read its own way, and falls back. So does a BOM at
+    the start of ``data``, which pyarrow skips and ``csv`` keeps.
+
+    The bytes of a line's values are then all but its commas, its line end and, for
+    each quoted field, its two quotes and one of each doubled pair.
+    """
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if not raw.size or raw[-1] != _LF or bytes(data[:3]) == _BOM:
+        raise Fallback
+    lengths = np.diff(newlines, prepend=-1)  # each line's bytes, its LF included
+    if int(lengths.max()) > MAX_FIELD_BYTES:
+        raise Fallback
+    # raw[-1], before an empty first line, is an LF
+    text = lengths - fields - (raw[newlines - 1] == _CR)
+    quotes = np.flatnonzero(raw == _QUOTE)
+    if not quotes.size:
+        return text
+    if quotes.size % 2:
+        raise Fallback
+    opening, closing = quotes[0::2], quotes[1::2]
+    line = np.searchsorted(newlines, opening)
+    if bool((np.searchsorted(newlines, closing) != line).any()):
+        raise Fallback  # a quoted field spans a line end
+    before = raw[opening - 1]  # before the first byte: raw[-1], an LF
+    after = raw[closing + 1]  # a quote is never the last byte, an LF
+    doubled = before == _QUOTE  # an opener right after a closer: "" inside a field
+    opens = (before == _COMMA) | (before == _LF) | doubled
+    closes = (after == _COMMA) | (after == _LF) | (after == _CR) | (after == _QUOTE)
+    if not (bool(opens.all()) and bool(closes.all())):
+        raise Fallback
+    return (
+        text
+        - 2 * np.bincount(line, minlength=newlines.size)
+        + np.bincount(line[doubled], minlength=newlines.size)
+    )
 
 
-def check_render(columns: list[Any], data: memoryview, newlines: Any, np: Any, pa: Any) -> None:
+def check_fields(columns: list[Any], data: memoryview, newlines: Any, np: Any) -> None:
     """Fall back unless ``csv`` would split ``data`` into these columns.
 
-    A line without a quote is split at its commas by both readers. A line with one must
-    be what writing its fields as Exchange does (quoting only fields with ``,`` or
-    ``"``) gives back, byte for byte.
+    ``newlines`` are the LFs of ``data``, one for each row of ``columns``. The quotes
+    are checked (:func:`check_quotes`), and the engine is held to the bytes: the
+    lengths of each row's values must add up to its line's text.
     """
-    import pyarrow.compute as pc
-
-    starts = np.concatenate([[0], newlines + 1]).astype(np.int32)
-    if len(newlines) and int(np.diff(starts).max()) > MAX_FIELD_BYTES:
-        raise Fallback
-    quotes = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord('"'))
-    if not quotes.size:
-        return
-    # Quotes come in order, so their lines do: keep each line once, without a sort.
-    at = np.searchsorted(newlines, quotes)
-    quoted = pa.array(at[np.flatnonzero(np.diff(at, prepend=-1))])
-    written = pa.StringArray.from_buffers(
-        len(newlines), pa.py_buffer(starts), pa.py_buffer(data)
-    ).take(quoted)
-    terminator = "\r\n" if bytes(data[-2:]) == b"\r\n" else "\n"
-    rendered = []
+    text = check_quotes(data, newlines, np, len(columns))
+    values = np.zeros(newlines.size, dtype=np.int64)
     for column in columns:
-        column = column.take(quoted)
-        commas, quotes_inside = _commas_and_quotes(column, np)
-        if commas or quotes_inside:
-            if commas and quotes_inside:
-                needs = pc.or_(pc.match_substring(column, ","), pc.match_substring(column, '"'))
-            else:
-                needs = pc.match_substring(column, "," if commas else '"')
-            escaped = pc.replace_substring(column, '"', '""') if quotes_inside else column
-            enclosed = pc.binary_join_element_wise('"', escaped, '"', "")
-            column = pc.if_else(needs, enclosed, column)
-        rendered.append(column)
-    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*rendered, ","), "", terminator)
-    if not pc.all(pc.equal(lines, written)).as_py():
+        offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
+        values += np.diff(offsets[column.offset : column.offset + len(column) + 1])
+    if not np.array_equal(values, text):
         raise Fallback
