@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange_tls.errors import ProblemCollector
+from exchange_tls.protocol_log.columnar_arrays import indices, numpy_of, strings
 from exchange_tls.protocol_log.columnar_checks import (
     Fallback,
     as_array,
@@ -225,7 +226,7 @@ class _Reducer:
 
         def options(check_utf8: bool) -> Any:
             return pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                column_types=pa.schema([(name, pa.string()) for name in names]),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 check_utf8=check_utf8,
@@ -288,15 +289,15 @@ class _Reducer:
         lengths = pc.binary_length(sequence_text)
         if not pc.all(pc.ascii_is_decimal(sequence_text)).as_py() or pc.max(lengths).as_py() > 18:
             raise Fallback
-        sequence = pc.cast(sequence_text, pa.int64()).to_numpy()
-        found = pc.index_in(columns[6], value_set=pa.array(EVENTS))
+        sequence = numpy_of(pc.cast(sequence_text, pa.int64()), np)
+        found = pc.index_in(columns[6], value_set=strings(EVENTS, np, pa))
         if found.null_count:
             raise Fallback
-        events = found.to_numpy(zero_copy_only=False).astype(np.int8)
+        events = numpy_of(found, np).astype(np.int8)
         connectors = columns[1].dictionary_encode()
         sessions_ids = columns[2].dictionary_encode()
-        connector_index = connectors.indices.to_numpy().astype(np.int64)
-        key = connector_index * len(sessions_ids.dictionary) + sessions_ids.indices.to_numpy()
+        connector_index = numpy_of(connectors.indices, np).astype(np.int64)
+        key = connector_index * len(sessions_ids.dictionary) + numpy_of(sessions_ids.indices, np)
 
         # Sessions: rows of a key in arrival order; a disconnect ends one.
         disconnect = events == DISCONNECT
@@ -355,41 +356,41 @@ class _Reducer:
             [is_thumbprint_context(text) for text in context_values] + [False]
         )
         context_empty = np.array([not text for text in context_values] + [False])
-        context_index = context_codes.indices.to_numpy()
+        context_index = numpy_of(context_codes.indices, np)
         text_class = context_class[context_index]
         text_protocol = context_protocol[context_index]
         empty_context = context_empty[context_index] & (events == INFORMATION)
         data = columns[7]
         if bool(empty_context.any()):
             at = np.flatnonzero(empty_context)
-            data_codes = data.take(pa.array(at)).dictionary_encode()
+            data_codes = data.take(indices(at, np, pa)).dictionary_encode()
             data_values = data_codes.dictionary.to_pylist()
-            indices = data_codes.indices.to_numpy()
+            positions = numpy_of(data_codes.indices, np)
             data_class, data_protocol = classified(data_values, protocols, np)
-            text_class[at] = data_class[indices]
-            text_protocol[at] = data_protocol[indices]
+            text_class[at] = data_class[positions]
+            text_protocol[at] = data_protocol[positions]
         certificate = (events == INFORMATION) & context_certificate[context_index]
         thumbprint_rows = certificate & context_thumbprint[context_index]
         thumbprint_of = np.full(count, -1, dtype=np.int64)
         thumbprints: list[str | None] = []
         if bool(thumbprint_rows.any()):
             at = np.flatnonzero(thumbprint_rows)
-            codes = data.take(pa.array(at)).dictionary_encode()
+            codes = data.take(indices(at, np, pa)).dictionary_encode()
             values = [normalise_thumbprint(text) for text in codes.dictionary.to_pylist()]
             thumbprints = values
-            thumbprint_of[at] = codes.indices.to_numpy()
+            thumbprint_of[at] = numpy_of(codes.indices, np)
         reply = RECEIVE if self.direction is Direction.SEND else SEND
         error_reply = np.zeros(count, dtype=bool)
         candidates = events == reply
         if bool(candidates.any()):
             at = np.flatnonzero(candidates)
-            replies = data.take(pa.array(at))
+            replies = data.take(indices(at, np, pa))
             maybe = pc.or_(pc.starts_with(replies, "4"), pc.starts_with(replies, "5"))
             if pc.any(maybe).as_py():
-                chosen = at[np.asarray(maybe.to_numpy(zero_copy_only=False))]
-                codes = data.take(pa.array(chosen)).dictionary_encode()
+                chosen = at[numpy_of(maybe, np)]
+                codes = data.take(indices(chosen, np, pa)).dictionary_encode()
                 flags = np.array([is_error_reply(text) for text in codes.dictionary.to_pylist()])
-                error_reply[chosen] = flags[codes.indices.to_numpy()]
+                error_reply[chosen] = flags[numpy_of(codes.indices, np)]
 
         # plain_success, column-wise, on rows in sequence order.
         row_certificate = certificate[order]
@@ -456,7 +457,7 @@ class _Reducer:
         if not final:
             carry = np.flatnonzero(~closed[session])
             if carry.size:
-                self.carried = table.take(pa.array(carry))
+                self.carried = table.take(indices(carry, np, pa))
                 self.carried_lines = lines[carry]
         else:
             keep |= ~closed
@@ -477,7 +478,7 @@ class _Reducer:
                     first_line,
                     connectors.dictionary.to_pylist(),
                     sessions_ids.dictionary.to_pylist(),
-                    sessions_ids.indices.to_numpy()[order][first_rows],
+                    numpy_of(sessions_ids.indices, np)[order][first_rows],
                     thumbprints,
                     protocols,
                 )
@@ -489,7 +490,7 @@ class _Reducer:
         self, table: Any, lines: Any, rows: Any, events: Any, moments: Any, sequence: Any
     ) -> list[ProtocolLogRow]:
         """Build the rows at arrival positions ``rows``, in that order."""
-        taken = table.take(self.pa.array(rows))
+        taken = table.take(indices(rows, self.np, self.pa))
         values = [column.to_pylist() for column in taken.columns]
         naive = moments[rows].astype("datetime64[ms]").tolist()
         return [

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from exchange_tls.protocol_log.columnar_arrays import numpy_of
+
 __all__ = [
     "Fallback",
     "as_array",
@@ -84,7 +86,7 @@ def timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
     )
     if bool(((raw < low) | (raw > high)).any()):
         raise Fallback
-    moments = pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
+    moments = numpy_of(pc.cast(column, pa.timestamp("ms", tz="UTC")).cast(pa.int64()), np)
     if int(moments.min()) < MIN_MS:
         raise Fallback
     return moments

@@ -14,6 +14,7 @@ import operator
 from typing import Any, NamedTuple, Protocol
 
 from exchange_tls.endpoints import Endpoint
+from exchange_tls.protocol_log.columnar_arrays import indices
 from exchange_tls.protocol_log.facts import (
     InformationKind,
     classify_information,
@@ -92,7 +93,7 @@ def count_unusual(
     """
     np, pa = reducer.np, reducer.pa
     positions = np.flatnonzero(np.isin(row_session, unusual))
-    arrival = pa.array(order[positions])
+    arrival = indices(order[positions], np, pa)
     written = table.column(7).take(arrival).to_pylist()
     contexts = table.column(8).take(arrival).to_pylist()
     remotes = table.column(5).take(arrival).to_pylist()

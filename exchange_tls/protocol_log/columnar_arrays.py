@@ -1,0 +1,71 @@
+"""Arrays between numpy and pyarrow for the columnar fast path, without pandas.
+
+``pa.array``, ``pa.scalar``, ``Array.to_numpy`` and a ``ConvertOptions`` given a dict all
+ask pyarrow's pandas shim whether their argument is a pandas object, and the first such
+question imports pandas when it is installed: about 0.25 s and 40 MiB in every process
+that reads a log the fast way, for nothing the fast path uses. These build the same
+arrays from buffers, which asks nothing.
+"""
+
+# pyarrow and numpy are passed in, as everywhere in the fast path: importing this module
+# costs nothing when the columnar extra is not installed.
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["indices", "numpy_of", "strings"]
+
+_NUMPY_TYPES = {
+    "int8": "int8",
+    "int16": "int16",
+    "int32": "int32",
+    "int64": "int64",
+    "uint8": "uint8",
+    "uint16": "uint16",
+    "uint32": "uint32",
+    "uint64": "uint64",
+    "float": "float32",
+    "double": "float64",
+}
+
+
+def numpy_of(array: Any, np: Any) -> Any:
+    """Return the values of a pyarrow array of numbers or booleans, without nulls, as numpy.
+
+    Numbers are a read-only view of the array's buffer, as ``to_numpy()`` gives them;
+    booleans, which pyarrow packs in bits, are unpacked into a new array.
+    """
+    if hasattr(array, "num_chunks"):  # a ChunkedArray
+        array = array.combine_chunks()
+    if array.null_count:
+        raise ValueError("an array with nulls has no numpy values of its type")
+    kind = str(array.type)
+    start, stop = array.offset, array.offset + len(array)
+    values = array.buffers()[1]
+    if kind == "bool":
+        if values is None:
+            return np.zeros(0, dtype=bool)
+        bits = np.unpackbits(np.frombuffer(values, dtype=np.uint8), bitorder="little")
+        return bits[start:stop].astype(bool)
+    dtype = np.dtype(_NUMPY_TYPES[kind])
+    if values is None:
+        return np.zeros(0, dtype=dtype)
+    return np.frombuffer(values, dtype=dtype)[start:stop]
+
+
+def indices(values: Any, np: Any, pa: Any) -> Any:
+    """Return integers (numpy, or a sequence) as a pyarrow int64 array, for ``take``."""
+    array = np.ascontiguousarray(values, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(array), [None, pa.py_buffer(array)])
+
+
+def strings(values: Sequence[str], np: Any, pa: Any) -> Any:
+    """Return texts as a pyarrow string array."""
+    encoded = [value.encode("utf-8") for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(value) for value in encoded], out=offsets[1:])
+    return pa.StringArray.from_buffers(
+        len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
+    )

@@ -1,0 +1,110 @@
+"""Arrays between numpy and pyarrow, built from buffers: as pyarrow's own, without pandas."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+np = pytest.importorskip("numpy")
+pa = pytest.importorskip("pyarrow")
+
+from exchange_tls.protocol_log.columnar_arrays import indices, numpy_of, strings  # noqa: E402
+
+TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float32", "float64"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 100), max_size=40),
+    kind=st.sampled_from(TYPES),
+    cut=st.tuples(st.integers(0, 10), st.integers(0, 10)),
+)
+def test_numbers_are_what_to_numpy_gives(
+    values: list[int], kind: str, cut: tuple[int, int]
+) -> None:
+    """Slices included (an offset into the buffer), the values and their type are numpy's."""
+    array = pa.array(values, type=getattr(pa, kind)())
+    array = array.slice(cut[0], max(0, len(values) - cut[0] - cut[1]))
+    mine = numpy_of(array, np)
+    assert mine.dtype == array.to_numpy().dtype
+    assert mine.tolist() == array.to_numpy().tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.booleans(), max_size=70), start=st.integers(0, 9))
+def test_booleans_are_unpacked_from_their_bits(values: list[bool], start: int) -> None:
+    """Booleans sit eight to a byte, from any offset."""
+    array = pa.array(values, type=pa.bool_()).slice(start)
+    assert numpy_of(array, np).tolist() == array.to_numpy(zero_copy_only=False).tolist()
+
+
+def test_chunked_arrays_are_combined_and_nulls_refused() -> None:
+    """A chunked array reads as one; an array with nulls has no values to give."""
+    chunked = pa.chunked_array([pa.array([1, 2]), pa.array([3])])
+    assert numpy_of(chunked, np).tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="nulls"):
+        numpy_of(pa.array([1, None]), np)
+
+
+@given(st.lists(st.integers(0, 99), max_size=30))
+def test_indices_take_as_pa_array_does(values: list[int]) -> None:
+    """Positions from numpy or a list take the same rows as pa.array's."""
+    column = pa.array([f"row {number}" for number in range(100)])
+    built = indices(np.array(values, dtype=np.int64), np, pa)
+    assert indices(values, np, pa).equals(built)
+    assert column.take(built).equals(column.take(pa.array(values, type=pa.int64())))
+
+
+@given(st.lists(st.text(max_size=8), max_size=20))
+def test_strings_are_pa_array_strings(values: list[str]) -> None:
+    """Any text, empty and non-ASCII included."""
+    assert strings(values, np, pa).equals(pa.array(values, type=pa.string()))
+
+
+def test_the_fast_path_does_not_import_pandas(tmp_path: object) -> None:
+    """Summarising a log column-wise leaves pandas unimported, in a fresh interpreter."""
+    from pathlib import Path
+
+    log = Path(str(tmp_path)) / "SEND2024060100-1.LOG"
+    rows = [
+        f"2024-06-01T00:00:{second:02d}.000Z,Out,08DC{second:012X},{index},10.0.0.1:2525,"
+        f"192.0.2.1:25,{event}"
+        for second in range(50)
+        for index, event in enumerate(
+            [
+                "+,,",
+                ">,EHLO mail.contoso.com,",
+                "<,250-STARTTLS,",
+                ">,STARTTLS,",
+                "<,220 2.0.0 Ready,",
+                "*,,Sending certificate",
+                f"*,{'AB' * 20},Certificate thumbprint",
+                '*,,"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk '
+                "encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm "
+                "CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with "
+                'strength 384 bits"',
+                "<,550 5.7.1 Denied,",
+                "-,,Local",
+            ]
+        )
+    ]
+    log.write_text(
+        "#Software: Microsoft Exchange Server\r\n#Log-type: SMTP Send Protocol Log\r\n"
+        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
+        "remote-endpoint,event,data,context\r\n" + "\r\n".join(rows) + "\r\n"
+    )
+    script = (
+        "import sys\n"
+        "from exchange_tls.protocol_log.columnar import summarise_clean_log\n"
+        f"builder = summarise_clean_log({str(log)!r})\n"
+        "assert builder is not None, 'the fast path fell back'\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    result = subprocess.run(  # noqa: S603 -- our own interpreter, our own code
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
