@@ -221,7 +221,12 @@ class _Reducer:
         self.latest_ms: int | None = None
         names = list(STANDARD_FIELDS)
         pool = memory_pool(pa)
-        read_options = pcsv.ReadOptions(column_names=names)
+        # One block is one chunk of each column: pyarrow cuts its input into blocks of
+        # block_size (1 MiB by default) and gives a chunk for each, which the checks then
+        # copied into one array. Twice the block: a block size just over the input parsed
+        # at half the speed (pyarrow 26). It saves CPU time (0.63 to 0.59 s for nine 10 MB
+        # files) more than wall time, since the chunks were parsed on two threads.
+        read_options = pcsv.ReadOptions(column_names=names, block_size=2 * BLOCK_BYTES)
         parse_options = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
 
         def options(check_utf8: bool) -> Any:
