@@ -606,3 +606,39 @@ def test_failures_whose_banners_carry_the_time_share_one_shape(tmp_path: Path) -
     assert builder is not None
     # Two failures, STARTTLS offered or not: four shapes at most, not forty.
     assert len(columnar_counts._SHAPES) <= 4
+
+
+def test_blocks_are_split_ahead_in_a_thread_that_ends_with_the_file(tmp_path: Path) -> None:
+    """The next block is split in a thread while this one is reduced, as if in turn.
+
+    A spoilt line in the last block still sends the whole file to the careful path, and
+    no thread outlives the file's reading (a process pool forks after it).
+    """
+    import threading
+
+    clean = _clean_lines()
+    path = tmp_path / "SEND2024060110-1.LOG"
+    path.write_bytes((_HEADER.format(kind="Send") + "\r\n".join(clean) + "\r\n").encode())
+    seen: list[str] = []
+    real_split = columnar._Reducer.split
+
+    def split(self: object, data: memoryview) -> object:
+        seen.append(threading.current_thread().name)
+        return real_split(self, data)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar._Reducer, "split", split)
+        patch.setattr(columnar, "BLOCK_BYTES", 1000)
+        builder = summarise_clean_log(path)
+    assert builder is not None
+    assert builder.freeze() == _careful(path)[0]
+    assert len(seen) > 3
+    assert all(name.startswith("exchange-tls-split") for name in seen)
+    assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]
+    spoilt = _mangle(clean, _MANGLES[0], len(clean) - 1)
+    assert spoilt != clean
+    path.write_bytes((_HEADER.format(kind="Send") + "\r\n".join(spoilt) + "\r\n").encode())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "BLOCK_BYTES", 1000)
+        assert summarise_clean_log(path) is None
+    assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]

@@ -22,6 +22,10 @@ into string columns. Nothing is trusted that the careful reader
 Anything else, and any exception of the engine, makes :func:`summarise_clean_log` return
 ``None``: the caller reads the file with the careful path instead.
 
+Splitting a block (pyarrow's reader and the checks above) depends on its bytes alone
+and runs with the GIL released, so the next block is split in a thread while this one
+is reduced (:func:`_pipelined`): one process uses a second core where it has one.
+
 Sessions are found column-wise: rows are grouped by connector and session id, each
 disconnect ends a session, and rows are put in sequence order with a stable sort. The
 test of :func:`~exchange_tls.protocol_log.facts.plain_success` is made column-wise on
@@ -48,7 +52,8 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -144,10 +149,8 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
         raise Fallback
     name = str(paths[0])
     with open_regular(paths[0]) as binary:
-        remaining = os.fstat(binary.fileno()).st_size
-        # Reads of the exact size left: a larger read buffer, shrunk afterwards, raises
-        # glibc's mmap threshold and leaves the heap fragmented (peak RSS doubled).
-        head = binary.read(min(remaining, _HEADER_BYTES))
+        size = os.fstat(binary.fileno()).st_size
+        head = binary.read(min(size, _HEADER_BYTES))
         encoding, mark, guessed = detect_encoding(head[:4096])
         if encoding != "utf-8" or guessed:
             raise Fallback
@@ -160,27 +163,59 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
         direction = _header_direction(head[mark:end], name, paths[0])
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
         binary.seek(end)
-        remaining -= end
-        # Reads of up to READ_BYTES; blocks are views into them, so that no block is
-        # copied before pyarrow reads it.
-        buffer, start = b"", 0
-        while True:
-            if len(buffer) - start < BLOCK_BYTES and remaining > 0:
-                step = min(remaining, READ_BYTES)
-                more = binary.read(step)
-                remaining -= step
-                buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
-            stop = min(start + BLOCK_BYTES, len(buffer))
-            final = remaining <= 0 and stop == len(buffer)
-            if not final:
-                stop = buffer.rfind(b"\n", start, stop) + 1
-                if stop <= start:
-                    raise Fallback  # a line longer than a block
-            reducer.block(memoryview(buffer)[start:stop], final=final)
-            start = stop
-            if final:
-                break
+        blocks = _blocks(binary, size - end)
+        if size - end <= BLOCK_BYTES:
+            for data, final in blocks:  # one block: nothing to overlap
+                reducer.block(data, final=final)
+        else:
+            _pipelined(reducer, blocks)
     return reducer.builder
+
+
+def _blocks(binary: Any, remaining: int) -> Iterator[tuple[memoryview, bool]]:
+    """Yield the blocks of the rest of a file, cut at line ends, and whether each is last.
+
+    Reads of up to READ_BYTES; blocks are views into them, so that no block is copied
+    before pyarrow reads it. Reads are of the exact size left: a larger read buffer,
+    shrunk afterwards, raises glibc's mmap threshold and leaves the heap fragmented (peak
+    RSS doubled).
+    """
+    buffer, start = b"", 0
+    while True:
+        if len(buffer) - start < BLOCK_BYTES and remaining > 0:
+            step = min(remaining, READ_BYTES)
+            more = binary.read(step)
+            remaining -= step
+            buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
+        stop = min(start + BLOCK_BYTES, len(buffer))
+        final = remaining <= 0 and stop == len(buffer)
+        if not final:
+            stop = buffer.rfind(b"\n", start, stop) + 1
+            if stop <= start:
+                raise Fallback  # a line longer than a block
+        yield memoryview(buffer)[start:stop], final
+        start = stop
+        if final:
+            return
+
+
+def _pipelined(reducer: _Reducer, blocks: Iterator[tuple[memoryview, bool]]) -> None:
+    """Split the next block in a thread while this one is reduced.
+
+    Splitting (pyarrow's CSV reader and the numpy checks) runs with the GIL released
+    and depends on nothing but the block's bytes; reducing needs the blocks in order.
+    Overlapping them lets one process use a second core. The thread lives as long as
+    the file's reading, so no thread outlives it into a process pool's fork.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-tls-split") as pool:
+        pending: tuple[Future[Any], bool] | None = None
+        for data, final in blocks:
+            split = pool.submit(reducer.split, data)
+            if pending is not None:
+                reducer.reduce_block(pending[0].result(), final=pending[1])
+            pending = (split, final)
+        if pending is not None:
+            reducer.reduce_block(pending[0].result(), final=pending[1])
 
 
 def _header_direction(header: bytes, name: str, path: Path) -> Direction | None:
@@ -268,8 +303,13 @@ class _Reducer:
         return lines, columns
 
     def block(self, data: memoryview, *, final: bool) -> None:
+        """Split a block and reduce it."""
+        self.reduce_block(self.split(data), final=final)
+
+    def reduce_block(self, split: tuple[Any, list[Any]], *, final: bool) -> None:
+        """Reduce a block that :meth:`split` split, the blocks of a file in order."""
         np, pa = self.np, self.pa
-        lines, columns = self.split(data)
+        lines, columns = split
         count = len(lines)
         table = pa.table(columns, names=list(STANDARD_FIELDS)) if count else None
         numbers = np.arange(self.next_line, self.next_line + count, dtype=np.int64)
