@@ -41,11 +41,13 @@ def columnar_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("pyarrow", "numpy"))
 
 
-def summarise_clean_log(path: str | os.PathLike[str]) -> SummaryBuilder | None:
+def summarise_clean_log(
+    path: str | os.PathLike[str], *, overlap: bool = True
+) -> SummaryBuilder | None:
     """Summarise one log file column-wise, or ``None`` (see its module)."""
     from exchange_tls.protocol_log import columnar
 
-    return columnar.summarise_clean_log(path)
+    return columnar.summarise_clean_log(path, overlap=overlap)
 
 
 def ProcessPoolExecutor(max_workers: int | None = None) -> Executor:
@@ -112,13 +114,15 @@ def summarise_log(
     return _summarise_one(path, keep_all=keep_all, engine=engine)
 
 
-def _summarise_one(path: str | os.PathLike[str], *, keep_all: bool, engine: Engine) -> LogSummary:
+def _summarise_one(
+    path: str | os.PathLike[str], *, keep_all: bool, engine: Engine, overlap: bool = True
+) -> LogSummary:
     # "auto" here means the logs in all are large enough for pyarrow; a small file still
     # costs the columnar path more (a few milliseconds a file) than it saves.
     if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_FILE_BYTES:
         engine = "careful"
     if _use_columnar(engine) and not keep_all:
-        builder = summarise_clean_log(path)
+        builder = summarise_clean_log(path, overlap=overlap)
         if builder is not None:
             return LogSummary(builder=builder)
     reader = iter_protocol_rows(path)
@@ -230,6 +234,9 @@ class _Batch:
     items: tuple[tuple[int, int, str], ...]
     keep_all: bool
     engine: Engine
+    #: Whether the columnar reader may use a thread of its own: only in this process, as
+    #: a pool's workers take every core already.
+    overlap: bool = True
 
 
 @attrs.frozen
@@ -248,7 +255,9 @@ def _summarise_batch(batch: _Batch) -> _BatchResult:
     for index, group, path in batch.items:
         if hook and os.path.basename(path) == hook:
             _kill_this_worker()
-        log = _summarise_one(path, keep_all=batch.keep_all, engine=batch.engine)
+        log = _summarise_one(
+            path, keep_all=batch.keep_all, engine=batch.engine, overlap=batch.overlap
+        )
         kept = builders.get(group)
         if kept is None:
             builders[group] = log.builder
@@ -355,7 +364,10 @@ def reduce_logs(
 
     workers = _workers(jobs, executor, names)
     sizes = [_size(name) for name in names]
-    batches = [_Batch(tuple(batch), keep_all, engine) for batch in _batches(items, sizes)]
+    batches = [
+        _Batch(tuple(batch), keep_all, engine, overlap=workers <= 1)
+        for batch in _batches(items, sizes)
+    ]
     if workers <= 1:
         for batch in batches:
             fold(_summarise_batch(batch))
@@ -428,7 +440,7 @@ def _run_batches(
         number: [None] * len(batch.items) for number, batch in unfinished
     }
     retry = [
-        (number * _RETRY_SPACING + position, _Batch((item,), batch.keep_all, batch.engine))
+        (number * _RETRY_SPACING + position, attrs.evolve(batch, items=(item,)))
         for number, batch in unfinished
         for position, item in enumerate(batch.items)
     ]

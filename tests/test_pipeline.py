@@ -165,6 +165,23 @@ def test_summaries_that_fold_rare_causes_give_the_same_json_for_every_job_count(
         assert _json(folder, executor=pool, engine="careful") == expected
 
 
+@pytest.mark.parametrize(("jobs", "overlap"), [(1, True), (2, False)])
+def test_the_fast_path_takes_a_thread_only_in_one_process(
+    logs: list[Path], jobs: int, overlap: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pool's workers take every core: the columnar reader splits ahead only alone."""
+    seen: set[bool] = set()
+
+    def spy(path: Any, *, overlap: bool = True) -> SummaryBuilder | None:
+        seen.add(overlap)
+        return None  # read carefully
+
+    monkeypatch.setattr(pipeline, "summarise_clean_log", spy)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reduce_logs(logs, engine="columnar", jobs=jobs, executor=pool if jobs > 1 else None)
+    assert seen == {overlap}
+
+
 def test_groups_merge_apart(logs: list[Path]) -> None:
     """Each group's files merge into a builder of their own."""
     reduced = reduce_logs(logs, groups=[index % 2 for index in range(len(logs))], jobs=1)
@@ -294,7 +311,9 @@ def test_auto_reads_small_files_carefully_among_large_logs(
     """With the default engine, the columnar path is tried on large files only."""
     tried: list[str] = []
     monkeypatch.setattr(pipeline, "columnar_available", lambda: True)
-    monkeypatch.setattr(pipeline, "summarise_clean_log", lambda path: tried.append(path))
+    monkeypatch.setattr(
+        pipeline, "summarise_clean_log", lambda path, overlap=True: tried.append(path)
+    )
     monkeypatch.setattr(pipeline, "COLUMNAR_MIN_BYTES", 1)
     expected = reduce_logs(logs, jobs=1, engine="careful").builders[0].freeze()
     assert reduce_logs(logs, jobs=1).builders[0].freeze() == expected

@@ -131,19 +131,23 @@ def columnar_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("pyarrow", "numpy"))
 
 
-def summarise_clean_log(path: str | os.PathLike[str]) -> SummaryBuilder | None:
+def summarise_clean_log(
+    path: str | os.PathLike[str], *, overlap: bool = True
+) -> SummaryBuilder | None:
     """Summarise one log file column-wise; ``None`` when it must be read carefully.
 
     Never raises: a file the fast path cannot read exactly as the careful path would
-    (see the module's docstring), or any error, returns ``None``.
+    (see the module's docstring), or any error, returns ``None``. ``overlap`` splits the
+    next block in a thread while this one is reduced (:func:`_pipelined`): for a process
+    that has a second core to itself, not for one of a pool as large as the cores.
     """
     try:
-        return _summarise(path)
+        return _summarise(path, overlap=overlap)
     except Exception:  # any engine error means: read the file carefully
         return None
 
 
-def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
+def _summarise(path: str | os.PathLike[str], *, overlap: bool) -> SummaryBuilder:
     paths = list(expand_paths([path], ProblemCollector("collect")))
     if len(paths) != 1:
         raise Fallback
@@ -164,11 +168,11 @@ def _summarise(path: str | os.PathLike[str]) -> SummaryBuilder:
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
         binary.seek(end)
         blocks = _blocks(binary, size - end)
-        if size - end <= BLOCK_BYTES:
-            for data, final in blocks:  # one block: nothing to overlap
-                reducer.block(data, final=final)
-        else:
+        if overlap and size - end > BLOCK_BYTES:
             _pipelined(reducer, blocks)
+        else:  # one block has nothing to overlap
+            for data, final in blocks:
+                reducer.block(data, final=final)
     return reducer.builder
 
 
