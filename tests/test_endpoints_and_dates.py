@@ -135,3 +135,30 @@ def test_us_format_round_trip(value: dt.datetime) -> None:
 def test_serialized_dates(text: str, expected: dt.datetime | None) -> None:
     """JSON's /Date(ms)/ and ISO 8601 read as UTC; anything else is None."""
     assert parse_serialized_datetime(text) == expected
+
+
+def _address_by_ipaddress(text: str) -> str | None:
+    """The reading _address is held to: whatever ipaddress makes of the text."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+_ADDRESS_LIKE = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: ".".join(f"{int(p):03d}" for p in str(a).split("."))),
+    st.tuples(st.ip_addresses().map(str), st.integers(0, 70000)).map(lambda t: f"{t[0]}:{t[1]}"),
+    st.text(alphabet="0123456789.:abcdefABCDEF%[]x* ", max_size=45),
+    st.lists(st.integers(0, 300), min_size=3, max_size=5).map(lambda ns: ".".join(map(str, ns))),
+)
+
+
+@given(_ADDRESS_LIKE)
+def test_an_address_reads_as_ipaddress_reads_it(text: str) -> None:
+    """The shortcuts (a canonical dotted quad, one colon) give what ipaddress gives."""
+    from exchange_tls.endpoints import _address
+
+    assert _address(text) == _address_by_ipaddress(text)
