@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 
 from exchange_tls.protocol_log.columnar_arrays import indices, numpy_of, strings  # noqa: E402
+from tests.builders import log_text, session_rows  # noqa: E402
 
 TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float32", "float64"]
 
@@ -65,38 +67,13 @@ def test_strings_are_pa_array_strings(values: list[str]) -> None:
     assert strings(values, np, pa).equals(pa.array(values, type=pa.string()))
 
 
-def test_the_fast_path_does_not_import_pandas(tmp_path: object) -> None:
+def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:
     """Summarising a log column-wise leaves pandas unimported, in a fresh interpreter."""
-    from pathlib import Path
-
-    log = Path(str(tmp_path)) / "SEND2024060100-1.LOG"
-    rows = [
-        f"2024-06-01T00:00:{second:02d}.000Z,Out,08DC{second:012X},{index},10.0.0.1:2525,"
-        f"192.0.2.1:25,{event}"
-        for second in range(50)
-        for index, event in enumerate(
-            [
-                "+,,",
-                ">,EHLO mail.contoso.com,",
-                "<,250-STARTTLS,",
-                ">,STARTTLS,",
-                "<,220 2.0.0 Ready,",
-                "*,,Sending certificate",
-                f"*,{'AB' * 20},Certificate thumbprint",
-                '*,,"TLS protocol SP_PROT_TLS1_2_CLIENT negotiation succeeded using bulk '
-                "encryption algorithm CALG_AES_256 with strength 256 bits, MAC hash algorithm "
-                "CALG_SHA_384 with strength 0 bits and key exchange algorithm CALG_ECDHE with "
-                'strength 384 bits"',
-                "<,550 5.7.1 Denied,",
-                "-,,Local",
-            ]
-        )
+    log = tmp_path / "SEND2024060100-1.LOG"
+    sessions = [
+        session_rows(number, "UnknownCredentials" if number % 5 else None) for number in range(60)
     ]
-    log.write_text(
-        "#Software: Microsoft Exchange Server\r\n#Log-type: SMTP Send Protocol Log\r\n"
-        "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,"
-        "remote-endpoint,event,data,context\r\n" + "\r\n".join(rows) + "\r\n"
-    )
+    log.write_text(log_text(*sessions).replace("\n", "\r\n"))
     script = (
         "import sys\n"
         "from exchange_tls.protocol_log.columnar import summarise_clean_log\n"

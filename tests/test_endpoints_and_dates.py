@@ -138,7 +138,7 @@ def test_serialized_dates(text: str, expected: dt.datetime | None) -> None:
 
 
 def _address_by_ipaddress(text: str) -> str | None:
-    """The reading _address is held to: whatever ipaddress makes of the text."""
+    """Read an address as ipaddress does: the reading _address is held to."""
     import ipaddress
 
     try:
