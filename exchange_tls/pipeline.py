@@ -10,10 +10,11 @@ result does not depend on the order or the place the files were summarised in.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
@@ -21,13 +22,16 @@ from concurrent.futures import (
     Future,
     wait,
 )
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import attrs
 
 from exchange_tls.errors import ExchangeTlsError, Problem, Severity
 from exchange_tls.protocol_log.reader import iter_protocol_rows, parse_protocol_log
 from exchange_tls.protocol_log.summary import SessionSummary, SummaryBuilder, summarise_rows
+
+if TYPE_CHECKING:
+    from exchange_tls.protocol_log.columnar import Ahead
 
 
 # Imported when used: the columnar path is for logs of many megabytes and a pool
@@ -42,12 +46,32 @@ def columnar_available() -> bool:
 
 
 def summarise_clean_log(
-    path: str | os.PathLike[str], *, overlap: bool = True
+    path: str | os.PathLike[str],
+    *,
+    overlap: bool = True,
+    ahead: Ahead | None = None,
+    then: str | None = None,
 ) -> SummaryBuilder | None:
     """Summarise one log file column-wise, or ``None`` (see its module)."""
     from exchange_tls.protocol_log import columnar
 
-    return columnar.summarise_clean_log(path, overlap=overlap)
+    return columnar.summarise_clean_log(path, overlap=overlap, ahead=ahead, then=then)
+
+
+@contextlib.contextmanager
+def _ahead(batches: Sequence[_Batch]) -> Iterator[Ahead | None]:
+    """Yield the columnar reader's thread for batches read here in turn, if a file needs it."""
+    if not any(
+        batch.overlap and _columnar_for(path, batch)
+        for batch in batches
+        for *_, path in batch.items
+    ):
+        yield None
+        return
+    from exchange_tls.protocol_log.columnar import Ahead
+
+    with Ahead() as ahead:
+        yield ahead
 
 
 def ProcessPoolExecutor(max_workers: int | None = None) -> Executor:
@@ -115,14 +139,16 @@ def summarise_log(
 
 
 def _summarise_one(
-    path: str | os.PathLike[str], *, keep_all: bool, engine: Engine, overlap: bool = True
+    path: str | os.PathLike[str],
+    *,
+    keep_all: bool,
+    engine: Engine,
+    overlap: bool = True,
+    ahead: Ahead | None = None,
+    then: str | None = None,
 ) -> LogSummary:
-    # "auto" here means the logs in all are large enough for pyarrow; a small file still
-    # costs the columnar path more (a few milliseconds a file) than it saves.
-    if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_FILE_BYTES:
-        engine = "careful"
-    if _use_columnar(engine) and not keep_all:
-        builder = summarise_clean_log(path, overlap=overlap)
+    if _takes_columnar(path, keep_all, engine):
+        builder = summarise_clean_log(path, overlap=overlap, ahead=ahead, then=then)
         if builder is not None:
             return LogSummary(builder=builder)
     reader = iter_protocol_rows(path)
@@ -141,6 +167,19 @@ def _summarise_one(
             )
         )
     return LogSummary(builder=builder, problems=(*reader.problems, *problems))
+
+
+def _takes_columnar(path: str | os.PathLike[str], keep_all: bool, engine: Engine) -> bool:
+    """Whether a file is tried on the columnar path (it may still fall back)."""
+    # "auto" here means the logs in all are large enough for pyarrow; a small file still
+    # costs the columnar path more (a few milliseconds a file) than it saves.
+    if engine == "auto" and _size(os.fspath(path)) < COLUMNAR_MIN_FILE_BYTES:
+        engine = "careful"
+    return _use_columnar(engine) and not keep_all
+
+
+def _columnar_for(path: str, batch: _Batch) -> bool:
+    return _takes_columnar(path, batch.keep_all, batch.engine)
 
 
 def _use_columnar(engine: Engine) -> bool:
@@ -247,16 +286,32 @@ class _BatchResult:
     indexes: tuple[int, ...] = ()
 
 
-def _summarise_batch(batch: _Batch) -> _BatchResult:
-    """Summarise a batch's files and merge them per group, in the worker."""
+def _summarise_batch(
+    batch: _Batch, ahead: Ahead | None = None, after: str | None = None
+) -> _BatchResult:
+    """Summarise a batch's files and merge them per group, in the worker.
+
+    With ``ahead`` (batches read here, in turn), each file read column-wise names the
+    next one that will be (``after``: the next batch's first file) for it to open early.
+    """
     builders: dict[int, SummaryBuilder] = {}
     problems: list[tuple[int, tuple[Problem, ...]]] = []
     hook = os.environ.get(_KILL_HOOK)
-    for index, group, path in batch.items:
+    paths = [path for *_, path in batch.items]
+    for position, (index, group, path) in enumerate(batch.items):
         if hook and os.path.basename(path) == hook:
             _kill_this_worker()
+        then = None
+        if ahead is not None:
+            following = [*paths[position + 1 :], *([after] if after is not None else [])]
+            then = next((name for name in following[:1] if _columnar_for(name, batch)), None)
         log = _summarise_one(
-            path, keep_all=batch.keep_all, engine=batch.engine, overlap=batch.overlap
+            path,
+            keep_all=batch.keep_all,
+            engine=batch.engine,
+            overlap=batch.overlap,
+            ahead=ahead,
+            then=then,
         )
         kept = builders.get(group)
         if kept is None:
@@ -369,8 +424,10 @@ def reduce_logs(
         for batch in _batches(items, sizes)
     ]
     if workers <= 1:
-        for batch in batches:
-            fold(_summarise_batch(batch))
+        with _ahead(batches) as ahead:
+            for number, batch in enumerate(batches):
+                after = batches[number + 1].items[0][2] if number + 1 < len(batches) else None
+                fold(_summarise_batch(batch, ahead, after))
     else:
         _run_batches(batches, workers, executor, _InOrder(fold))
     return ReducedLogs(builders=builders, problems=tuple(problems))

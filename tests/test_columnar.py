@@ -632,8 +632,10 @@ def test_blocks_are_split_ahead_in_a_thread_that_ends_with_the_file(tmp_path: Pa
         builder = summarise_clean_log(path)
     assert builder is not None
     assert builder.freeze() == _careful(path)[0]
+    # The first block is split as the file is opened, here; the others ahead, there.
     assert len(seen) > 3
-    assert all(name.startswith("exchange-tls-split") for name in seen)
+    assert seen[0] == threading.main_thread().name
+    assert all(name.startswith("exchange-tls-split") for name in seen[1:])
     assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]
     spoilt = _mangle(clean, _MANGLES[0], len(clean) - 1)
     assert spoilt != clean
@@ -641,4 +643,40 @@ def test_blocks_are_split_ahead_in_a_thread_that_ends_with_the_file(tmp_path: Pa
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(columnar, "BLOCK_BYTES", 1000)
         assert summarise_clean_log(path) is None
+    assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]
+
+
+def test_the_next_file_is_opened_ahead_and_read_alike(tmp_path: Path) -> None:
+    """Files read in turn share the thread: each next file is opened and split ahead.
+
+    The summaries are the careful path's, a file that must fall back among them falls
+    back alone, and no thread is left when the reading ends.
+    """
+    import threading
+
+    from exchange_tls.pipeline import reduce_logs
+
+    clean = _clean_lines()
+    paths = []
+    for number in range(4):
+        path = tmp_path / f"SEND202406011{number}-1.LOG"
+        lines = _mangle(clean, _MANGLES[0], 3) if number == 3 else clean
+        path.write_bytes((_HEADER.format(kind="Send") + "\r\n".join(lines) + "\r\n").encode())
+        paths.append(path)
+    opened: list[str] = []
+    real_open = columnar._open
+
+    def spy(path: Path) -> object:
+        opened.append(threading.current_thread().name)
+        return real_open(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "_open", spy)
+        patch.setattr(columnar, "BLOCK_BYTES", 1000)
+        fast = reduce_logs(paths, engine="columnar", jobs=1)
+    careful = reduce_logs(paths, engine="careful", jobs=1)
+    assert fast.builders[0].freeze() == careful.builders[0].freeze()
+    assert fast.problems == careful.problems
+    assert opened[0] == threading.main_thread().name
+    assert [name.startswith("exchange-tls-split") for name in opened[1:]] == [True] * 3
     assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]

@@ -172,7 +172,7 @@ def test_the_fast_path_takes_a_thread_only_in_one_process(
     """A pool's workers take every core: the columnar reader splits ahead only alone."""
     seen: set[bool] = set()
 
-    def spy(path: Any, *, overlap: bool = True) -> SummaryBuilder | None:
+    def spy(path: Any, *, overlap: bool = True, **_: Any) -> SummaryBuilder | None:
         seen.add(overlap)
         return None  # read carefully
 
@@ -311,9 +311,7 @@ def test_auto_reads_small_files_carefully_among_large_logs(
     """With the default engine, the columnar path is tried on large files only."""
     tried: list[str] = []
     monkeypatch.setattr(pipeline, "columnar_available", lambda: True)
-    monkeypatch.setattr(
-        pipeline, "summarise_clean_log", lambda path, overlap=True: tried.append(path)
-    )
+    monkeypatch.setattr(pipeline, "summarise_clean_log", lambda path, **_: tried.append(path))
     monkeypatch.setattr(pipeline, "COLUMNAR_MIN_BYTES", 1)
     expected = reduce_logs(logs, jobs=1, engine="careful").builders[0].freeze()
     assert reduce_logs(logs, jobs=1).builders[0].freeze() == expected

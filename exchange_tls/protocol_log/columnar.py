@@ -24,7 +24,8 @@ Anything else, and any exception of the engine, makes :func:`summarise_clean_log
 
 Splitting a block (pyarrow's reader and the checks above) depends on its bytes alone
 and runs with the GIL released, so the next block is split in a thread while this one
-is reduced (:func:`_pipelined`): one process uses a second core where it has one.
+is reduced (:class:`Ahead`), across the files read in turn: one process uses a second
+core where it has one.
 
 Sessions are found column-wise: rows are grouped by connector and session id, each
 disconnect ends a session, and rows are put in sequence order with a stable sort. The
@@ -49,10 +50,11 @@ summary is the same (property tests hold the two paths to it).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib.util
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -103,7 +105,7 @@ from exchange_tls.protocol_log.summary import (
 )
 from exchange_tls.sources import detect_encoding, open_regular
 
-__all__ = ["columnar_available", "summarise_clean_log"]
+__all__ = ["Ahead", "columnar_available", "summarise_clean_log"]
 
 #: Raw bytes split per block, cut at a line end: memory stays bounded whatever the file.
 BLOCK_BYTES = 4 * 1024 * 1024
@@ -132,27 +134,59 @@ def columnar_available() -> bool:
 
 
 def summarise_clean_log(
-    path: str | os.PathLike[str], *, overlap: bool = True
+    path: str | os.PathLike[str],
+    *,
+    overlap: bool = True,
+    ahead: Ahead | None = None,
+    then: str | os.PathLike[str] | None = None,
 ) -> SummaryBuilder | None:
     """Summarise one log file column-wise; ``None`` when it must be read carefully.
 
     Never raises: a file the fast path cannot read exactly as the careful path would
     (see the module's docstring), or any error, returns ``None``. ``overlap`` splits the
-    next block in a thread while this one is reduced (:func:`_pipelined`): for a process
+    next block in a thread while this one is reduced (:class:`Ahead`): for a process
     that has a second core to itself, not for one of a pool as large as the cores.
+    Files read in turn can share one :class:`Ahead`, given the file that comes
+    ``then``: its first block is split while this file's last one is reduced.
     """
     try:
-        return _summarise(path, overlap=overlap)
+        if ahead is not None:
+            return _summarise(path, ahead, then)
+        if not overlap:
+            return _summarise(path, None, None)
+        with Ahead() as own:
+            return _summarise(path, own, None)
     except Exception:  # any engine error means: read the file carefully
         return None
 
 
-def _summarise(path: str | os.PathLike[str], *, overlap: bool) -> SummaryBuilder:
+_Blocks = Generator[tuple[memoryview, bool], None, None]
+
+
+class _Opened:
+    """A log opened for the fast path: its reducer, its blocks, its first block split."""
+
+    __slots__ = ("blocks", "first", "reducer")
+
+    def __init__(
+        self,
+        reducer: _Reducer,
+        blocks: _Blocks,
+        first: tuple[tuple[Any, list[Any]], bool],
+    ) -> None:
+        self.reducer = reducer
+        self.blocks = blocks
+        self.first = first
+
+
+def _open(path: str | os.PathLike[str]) -> _Opened:
+    """Open a log, read its directives and split its first block; Fallback if unfit."""
     paths = list(expand_paths([path], ProblemCollector("collect")))
     if len(paths) != 1:
         raise Fallback
     name = str(paths[0])
-    with open_regular(paths[0]) as binary:
+    binary = open_regular(paths[0])
+    try:
         size = os.fstat(binary.fileno()).st_size
         head = binary.read(min(size, _HEADER_BYTES))
         encoding, mark, guessed = detect_encoding(head[:4096])
@@ -168,58 +202,125 @@ def _summarise(path: str | os.PathLike[str], *, overlap: bool) -> SummaryBuilder
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
         binary.seek(end)
         blocks = _blocks(binary, size - end)
-        if overlap and size - end > BLOCK_BYTES:
-            _pipelined(reducer, blocks)
-        else:  # one block has nothing to overlap
+    except BaseException:
+        binary.close()
+        raise
+    try:
+        data, final = next(blocks)  # there is always one, empty at the least
+        return _Opened(reducer, blocks, (reducer.split(data), final))
+    except BaseException:
+        blocks.close()
+        raise
+
+
+def _summarise(
+    path: str | os.PathLike[str], ahead: Ahead | None, then: str | os.PathLike[str] | None
+) -> SummaryBuilder:
+    opened = _open(path) if ahead is None else ahead.open(path)
+    reducer, blocks = opened.reducer, opened.blocks
+    with contextlib.closing(blocks):
+        split, final = opened.first
+        if ahead is None:
+            reducer.reduce_block(split, final=final)
             for data, final in blocks:
                 reducer.block(data, final=final)
+            return reducer.builder
+        pending: Callable[[], tuple[Any, list[Any]]] = lambda: split  # noqa: E731
+        for data, following in blocks:
+            future = ahead.split(reducer, data)
+            reducer.reduce_block(pending(), final=final)
+            pending, final = future.result, following
+        if then is not None:
+            ahead.announce(then)  # opened while this file's last block is reduced
+        reducer.reduce_block(pending(), final=final)
     return reducer.builder
 
 
-def _blocks(binary: Any, remaining: int) -> Iterator[tuple[memoryview, bool]]:
+class Ahead:
+    """A thread that splits the next block while this one is reduced, file after file.
+
+    Splitting a block (pyarrow's CSV reader and the numpy checks) depends on its bytes
+    alone and runs with the GIL released; reducing needs the blocks in order. Overlapped,
+    they let one process use a second core. Announced (:meth:`announce`), the next file
+    is opened and its first block split while this file's last block is reduced, so
+    that the overlap does not stop at each file's end. Used as a context manager: the
+    thread ends with it, and no thread outlives it into a process pool's fork.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-tls-split")
+        self._next: tuple[str, Future[_Opened]] | None = None
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def split(self, reducer: _Reducer, data: memoryview) -> Future[tuple[Any, list[Any]]]:
+        """Split ``data`` in the thread."""
+        return self._pool.submit(reducer.split, data)
+
+    def announce(self, path: str | os.PathLike[str]) -> None:
+        """Open ``path`` and split its first block in the thread, for :meth:`open`."""
+        self._discard()
+        self._next = (os.fspath(path), self._pool.submit(_open, path))
+
+    def open(self, path: str | os.PathLike[str]) -> _Opened:
+        """Return ``path`` opened: as announced, or opened now."""
+        if self._next is not None and self._next[0] == os.fspath(path):
+            future = self._next[1]
+            self._next = None
+            return future.result()
+        self._discard()
+        return _open(path)
+
+    def _discard(self) -> None:
+        """Close a file announced and never opened."""
+        if self._next is None:
+            return
+        future = self._next[1]
+        self._next = None
+        try:
+            opened = future.result()
+        except Exception:  # its error is that file's, and nobody reads the file now
+            return
+        opened.blocks.close()
+
+    def close(self) -> None:
+        """Close a file announced and never opened; end the thread."""
+        try:
+            self._discard()
+        finally:
+            self._pool.shutdown()
+
+
+def _blocks(binary: Any, remaining: int) -> _Blocks:
     """Yield the blocks of the rest of a file, cut at line ends, and whether each is last.
 
     Reads of up to READ_BYTES; blocks are views into them, so that no block is copied
     before pyarrow reads it. Reads are of the exact size left: a larger read buffer,
     shrunk afterwards, raises glibc's mmap threshold and leaves the heap fragmented (peak
-    RSS doubled).
+    RSS doubled). The file is closed when the blocks end or are closed.
     """
-    buffer, start = b"", 0
-    while True:
-        if len(buffer) - start < BLOCK_BYTES and remaining > 0:
-            step = min(remaining, READ_BYTES)
-            more = binary.read(step)
-            remaining -= step
-            buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
-        stop = min(start + BLOCK_BYTES, len(buffer))
-        final = remaining <= 0 and stop == len(buffer)
-        if not final:
-            stop = buffer.rfind(b"\n", start, stop) + 1
-            if stop <= start:
-                raise Fallback  # a line longer than a block
-        yield memoryview(buffer)[start:stop], final
-        start = stop
-        if final:
-            return
-
-
-def _pipelined(reducer: _Reducer, blocks: Iterator[tuple[memoryview, bool]]) -> None:
-    """Split the next block in a thread while this one is reduced.
-
-    Splitting (pyarrow's CSV reader and the numpy checks) runs with the GIL released
-    and depends on nothing but the block's bytes; reducing needs the blocks in order.
-    Overlapping them lets one process use a second core. The thread lives as long as
-    the file's reading, so no thread outlives it into a process pool's fork.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="exchange-tls-split") as pool:
-        pending: tuple[Future[Any], bool] | None = None
-        for data, final in blocks:
-            split = pool.submit(reducer.split, data)
-            if pending is not None:
-                reducer.reduce_block(pending[0].result(), final=pending[1])
-            pending = (split, final)
-        if pending is not None:
-            reducer.reduce_block(pending[0].result(), final=pending[1])
+    with binary:
+        buffer, start = b"", 0
+        while True:
+            if len(buffer) - start < BLOCK_BYTES and remaining > 0:
+                step = min(remaining, READ_BYTES)
+                more = binary.read(step)
+                remaining -= step
+                buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
+            stop = min(start + BLOCK_BYTES, len(buffer))
+            final = remaining <= 0 and stop == len(buffer)
+            if not final:
+                stop = buffer.rfind(b"\n", start, stop) + 1
+                if stop <= start:
+                    raise Fallback  # a line longer than a block
+            yield memoryview(buffer)[start:stop], final
+            start = stop
+            if final:
+                return
 
 
 def _header_direction(header: bytes, name: str, path: Path) -> Direction | None:
