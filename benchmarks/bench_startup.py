@@ -21,6 +21,7 @@ exits: ``ru_maxrss`` can carry the parent's size across ``exec``).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import statistics
@@ -129,8 +130,18 @@ def main() -> None:
         label, _, path = item.partition("=")
         measures[f"diagnose@{label}"] = (DIAGNOSE, Path(path).resolve())
 
+    # Measured as installed: a wheel's modules are compiled when it is installed, but a
+    # source tree under PYTHONDONTWRITEBYTECODE (set on some machines, this one among
+    # them) is compiled again by every run, which cost about 0.1 s of each.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    for _, source in measures.values():
+        if source is not None:
+            compileall.compile_dir(source / "exchange_tls", quiet=1)
     print(f"machine: {_machine(arguments.python)}")
-    print(f"source: {arguments.source.resolve()}; {arguments.runs} runs of each, in turns")
+    print(
+        f"source: {arguments.source.resolve()}; {arguments.runs} runs of each, in turns; "
+        "bytecode compiled first, as a wheel's install does"
+    )
     results: dict[str, list[tuple[float, int]]] = {name: [] for name in measures}
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as folder:
         for statement, source in measures.values():  # warm the caches once
