@@ -165,7 +165,7 @@ def test_expired_certificate_gives_a_high_confidence_finding_with_the_renewal() 
     assert finding.subject == T_OLD
     assert T_OLD in finding.summary
     assert "expired on 2024-05-31" in finding.summary
-    assert "57 session(s)" in finding.summary
+    assert "57 sessions" in finding.summary
     cited = finding.evidence[0].source
     assert cited is not None
     assert cited.source == "google.com!contoso.com!1717200000!1717286399.json"
@@ -254,7 +254,7 @@ def test_sessions_and_senders_of_several_reports_fold_into_one_finding() -> None
     finding = only(diagnose(both).findings, "tls-report-certificate-expired")
     assert finding.subjects is not None
     assert [(s.name, s.count) for s in finding.subjects.top] == [("Google Inc.", 57), ("Yahoo", 3)]
-    assert "60 session(s)" in finding.summary
+    assert "60 sessions" in finding.summary
 
 
 def test_a_hundred_thousand_details_give_a_bounded_finding() -> None:
@@ -264,7 +264,7 @@ def test_a_hundred_thousand_details_give_a_bounded_finding() -> None:
         diagnose(evidence(report_json(*listed), EXPIRED)).findings,
         "tls-report-certificate-expired",
     )
-    assert "100000 session(s)" in finding.summary
+    assert "100000 sessions" in finding.summary
     report_refs = [ref for ref in finding.evidence if ref.source and ref.source.pointer]
     assert len(report_refs) == CITED_DETAILS
     assert finding.subjects is not None

@@ -158,7 +158,7 @@ def test_an_unexplained_failure_says_what_the_error_means_and_what_tells_causes_
     [finding] = diagnose(Evidence(sessions=[session])).findings
     assert finding.rule_id == "unexplained-tls-failure"
     assert finding.summary.startswith(
-        "1 send session(s) of send connector 'Out' failed the TLS handshake with UntrustedRoot, "
+        "1 send session of send connector 'Out' failed the TLS handshake with UntrustedRoot, "
         "and no rule could tell why from this evidence. UntrustedRoot (0x80090325) usually means "
         "(the SSPI meaning; no Exchange case documents it): a certificate in the handshake chains"
     )
@@ -439,3 +439,25 @@ def test_a_generated_day_of_logs_is_one_screen(
     assert sum(finding.occurrences for finding in diagnosis.findings) == failing
     main(["diagnose", str(tmp_path)])
     assert len(capsys.readouterr().out.splitlines()) <= 200
+
+
+def test_sentences_count_in_words_not_with_a_parenthesised_plural() -> None:
+    """No finding or note says "session(s)": one session, two sessions."""
+    import re
+
+    from exchange_tls.diagnosis import cite
+
+    assert cite.plural(1, "send session") == "1 send session"
+    assert cite.plural(2, "send session") == "2 send sessions"
+    import io
+    import tokenize
+
+    texts = {tokenize.STRING, getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    sources = Path(cite.__file__).parent.parent
+    written = [
+        (path.name, token.start[0])
+        for path in sources.rglob("*.py")
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text("utf-8")).readline)
+        if token.type in texts and re.search(r"[a-z]\(s\)", token.string)
+    ]
+    assert written == []

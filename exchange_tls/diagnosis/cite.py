@@ -14,6 +14,7 @@ __all__ = [
     "certificate_ref",
     "connector_ref",
     "failure_row",
+    "plural",
     "queue_ref",
     "row_ref",
     "shorten",
@@ -30,6 +31,15 @@ def shorten(text: str) -> str:
     """One line of at most 200 characters."""
     line = " ".join(text.split())
     return line if len(line) <= _EXCERPT else line[: _EXCERPT - 1] + "…"
+
+
+def plural(count: int, noun: str) -> str:
+    """Return ``count noun`` with the noun in the plural when it is not one.
+
+    >>> plural(1, "file"), plural(3, "send session")
+    ('1 file', '3 send sessions')
+    """
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def quoted(value: object) -> str:

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from exchange_tls.diagnosis.catalogue import CATALOGUE
+from exchange_tls.diagnosis.cite import plural
 from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Counts, Coverage, Finding, RuleGap, Verdict
 from exchange_tls.errors import Problem, Severity
@@ -39,15 +40,6 @@ __all__ = [
 
 #: The evidence kinds rules read, as a user collects them (from the kinds table).
 KINDS = {kind.name: kind.description for kind in ALL_KINDS if kind.counted}
-
-
-def plural(count: int, noun: str) -> str:
-    """Return ``count noun`` with the noun in the plural when it is not one.
-
-    >>> plural(1, "file"), plural(3, "file")
-    ('1 file', '3 files')
-    """
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def available_kinds(evidence: Evidence) -> frozenset[str]:

@@ -39,7 +39,7 @@ import attrs
 from exchange_tls.arguments import check_argument, check_arguments, instance_of
 from exchange_tls.diagnosis import rules as _rules  # noqa: F401 -- fills the catalogue
 from exchange_tls.diagnosis.catalogue import CATALOGUE
-from exchange_tls.diagnosis.cite import SAME_OUTCOME, shorten
+from exchange_tls.diagnosis.cite import SAME_OUTCOME, plural, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.coverage import add_coverage, judge, measure
 from exchange_tls.diagnosis.evidence import Evidence
@@ -114,7 +114,7 @@ def _renderable(finding: Finding) -> Finding:
         remediation=tuple(kept),
         preconditions=(
             *finding.preconditions,
-            f"{left_out} remediation step(s) left out: a value from the evidence cannot be "
+            f"{plural(left_out, 'remediation step')} left out: a value from the evidence cannot be "
             "written as a PowerShell literal",
         ),
     )

@@ -52,7 +52,8 @@ def probe_text(probe: SmtpProbe) -> str:
             state = "no TLSA records"
         else:
             matched = f"matches {dane.matched}" if dane.matched else "matches no usable record"
-            state = f"{len(dane.records)} record(s), DNSSEC {_yes(dane.authenticated)}, {matched}"
+            records = "1 record" if len(dane.records) == 1 else f"{len(dane.records)} records"
+            state = f"{records}, DNSSEC {_yes(dane.authenticated)}, {matched}"
         lines.append(f"  DANE:          {dane.name}: {state}")
     domain = probe.domain
     if domain is not None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from exchange_tls.certificates.names import DistinguishedName
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, row_ref
+from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, plural, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import (
     counted,
@@ -246,7 +246,7 @@ def tenant_attribution_refused(context: Context, report: Report) -> Iterator[Fin
         count, _ = counted(context, sessions)
         yield report(
             summary=(
-                f"{count} session(s) of send connector '{connector_id}' to Exchange "
+                f"{plural(count, 'session')} of send connector '{connector_id}' to Exchange "
                 f"Online negotiated TLS and were then refused ({code} TenantAttribution): "
                 "the mail was not accepted. " + " ".join(said)
             ),
@@ -299,7 +299,7 @@ def refused_after_handshake(context: Context, report: Report) -> Iterator[Findin
         count, _ = counted(context, sessions)
         yield report(
             summary=(
-                f"{count} {direction} session(s) of connector '{connector_id}' "
+                f"{plural(count, direction + ' session')} of connector '{connector_id}' "
                 f"negotiated TLS and were then refused by {who} ({code}); the mail was not "
                 "accepted."
                 + _reading(code)
@@ -399,8 +399,8 @@ def starttls_ignored_by_connector(context: Context, report: Report) -> Iterator[
             continue
         yield report(
             summary=(
-                f"{len(sessions)} session(s) of send connector '{connector_id}': the remote "
-                "host offered STARTTLS, Exchange did not use it, and the remote refused the "
+                f"{plural(len(sessions), 'session')} of send connector '{connector_id}': the "
+                "remote host offered STARTTLS, Exchange did not use it, and the remote refused the "
                 f"mail ({refused_code(last)}). "
                 + (
                     "The connector has IgnoreSTARTTLS $true: this server's connector is at "
@@ -471,7 +471,9 @@ def starttls_masked_by_firewall(context: Context, report: Report) -> Iterator[Fi
         offered = session.tls is not None and session.tls.starttls_offered
         yield report(
             summary=(
-                f"{len(found)} {direction} session(s) of connector '{connector_id}' show an "
+                f"{plural(len(found), direction + ' session')} of connector '{connector_id}' "
+                + ("shows" if len(found) == 1 else "show")
+                + " an "
                 "EHLO reply with a masked keyword where STARTTLS should be: a firewall's SMTP "
                 "inspection between the servers removes STARTTLS, so TLS never starts"
                 + (" (STARTTLS was still seen in a later reply)." if offered else ".")

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from exchange_tls.certificates.models import Services
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
+from exchange_tls.diagnosis.cite import plural
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, Finding
 from exchange_tls.diagnosis.rules._shared import event_ref
@@ -138,7 +139,7 @@ def internal_transport_certificate_event(context: Context, report: Report) -> It
         )
         yield report(
             summary=(
-                f"{len(events)} MSExchangeTransport event(s) ({', '.join(map(str, ids))}): "
+                f"{plural(len(events), 'MSExchangeTransport event')} ({', '.join(map(str, ids))}): "
                 f"{meaning.gist}"
                 + (f"; the certificate named is {thumbprint}{state}" if thumbprint else "")
                 + ". Mail flow to other Exchange servers can fail."

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import attrs
 
 from exchange_tls.diagnosis.catalogue import Report, rule
-from exchange_tls.diagnosis.cite import failure_row, row_ref
+from exchange_tls.diagnosis.cite import failure_row, plural, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.probes import (
     PROTOCOL_ERRORS,
@@ -110,7 +110,7 @@ def probe_remote_legacy_tls(context: Context, report: Report) -> Iterator[Findin
         error = sessions[0].tls.error if sessions[0].tls else "SocketError"
         finding = report(
             summary=(
-                f"{len(sessions)} send session(s) to {probe.host} failed the TLS handshake "
+                f"{plural(len(sessions), 'send session')} to {probe.host} failed the TLS handshake "
                 f"with {error}, and a probe of {probe.host} shows it accepts "
                 f"{_accepted(probe)} only: the remote host must enable TLS 1.2. Do not "
                 "re-enable TLS 1.0 on this server to reach it."
@@ -203,8 +203,8 @@ def probe_remote_certificate(context: Context, report: Report) -> Iterator[Findi
         known = _validating(context, sessions[0]) is True
         finding = report(
             summary=(
-                f"{len(sessions)} send session(s) to {probe.host} failed TLS, and a probe of "
-                f"{probe.host} shows why: {why}. The remote host must renew or replace its "
+                f"{plural(len(sessions), 'send session')} to {probe.host} failed TLS, and a probe "
+                f"of {probe.host} shows why: {why}. The remote host must renew or replace its "
                 "certificate."
             ),
             evidence=(
@@ -300,7 +300,9 @@ def probe_starttls(context: Context, report: Report) -> Iterator[Finding]:
         else:
             continue
         finding = report(
-            summary=f"{len(sessions)} send session(s) to {probe.host} went without TLS: {why}.",
+            summary=(
+                f"{plural(len(sessions), 'send session')} to {probe.host} went without TLS: {why}."
+            ),
             evidence=(
                 *_failure_refs(sessions, "the session went without STARTTLS"),
                 probe_ref(probe, "the probe's EHLO shows whether STARTTLS is offered"),
@@ -390,7 +392,7 @@ def probe_rules_out_remote(context: Context, report: Report) -> Iterator[Finding
         protocol = any(s.tls is not None and s.tls.error in PROTOCOL_ERRORS for s in sessions)
         finding = report(
             summary=(
-                f"{len(sessions)} send session(s) to {probe.host} failed TLS "
+                f"{plural(len(sessions), 'send session')} to {probe.host} failed TLS "
                 f"({', '.join(errors)}), yet a probe of {probe.host} negotiated "
                 f"{probe.tls_version} and found its certificate good: the remote host is not "
                 "the cause"

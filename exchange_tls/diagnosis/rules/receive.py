@@ -17,7 +17,7 @@ import attrs
 
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import connector_ref, row_ref
+from exchange_tls.diagnosis.cite import connector_ref, plural, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import (
     counted,
@@ -127,7 +127,7 @@ def receive_requires_tls_refused(context: Context, report: Report) -> Iterator[F
         background = not important
         finding = report(
             summary=(
-                f"Receive connector '{connector_id}' refused {count} session(s) "
+                f"Receive connector '{connector_id}' refused {plural(count, 'session')} "
                 f"with 'Must issue a STARTTLS command first' (RequireTLS), from {names}. "
                 + (
                     "This server offered STARTTLS and the remote did not use it: the remote "
@@ -270,8 +270,8 @@ def exchange_online_rejects_receive_certificate(
             )
         yield report(
             summary=(
-                f"{counted(context, sessions)[0]} session(s) from Exchange Online to receive "
-                "connector "
+                f"{plural(counted(context, sessions)[0], 'session')} from Exchange Online to "
+                "receive connector "
                 f"'{connector_id}' ended without mail: this server {what}."
                 + (" " + " ".join(said) if said else "")
             ),

@@ -16,7 +16,7 @@ from exchange_tls.certificates.models import ExchangeCertificate, Services
 from exchange_tls.connectors.hybrid import HybridConfiguration
 from exchange_tls.connectors.models import ReceiveConnector
 from exchange_tls.diagnosis.catalogue import finding, rule
-from exchange_tls.diagnosis.cite import failure_row, quoted, row_ref, shorten
+from exchange_tls.diagnosis.cite import failure_row, plural, quoted, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.schannel_events import event_side, schannel_failures
 from exchange_tls.diagnosis.facts.store import (
@@ -412,8 +412,11 @@ def dotnet_tls_settings_missing(context: Context) -> Iterator[Finding]:
     yield finding(
         "dotnet-tls-settings-missing",
         summary=(
-            f"{len(changes)} .NET Framework key(s) lack SystemDefaultTlsVersions=1 or "
-            "SchUseStrongCrypto=1: set them and restart the server."
+            f"{plural(len(changes), '.NET Framework key')} "
+            + ("lacks" if len(changes) == 1 else "lack")
+            + " SystemDefaultTlsVersions=1 or SchUseStrongCrypto=1: set "
+            + ("it" if len(changes) == 1 else "them")
+            + " and restart the server."
         ),
         evidence=tuple(refs),
         confidence=Confidence.HIGH,
@@ -521,7 +524,7 @@ def starttls_certificate_missing_event(context: Context) -> Iterator[Finding]:
         yield finding(
             "starttls-certificate-missing-event",
             summary=(
-                f"Exchange logged event 12014 {len(events)} time(s): no certificate holds "
+                f"Exchange logged event 12014 {plural(len(events), 'time')}: no certificate holds "
                 f"{name}, so {where} does not offer STARTTLS."
             ),
             evidence=tuple(refs),

@@ -32,7 +32,7 @@ import attrs
 from exchange_tls.certificates.models import CertificateStatus, ExchangeCertificate, RootCAType
 from exchange_tls.connectors.selection import names_match
 from exchange_tls.diagnosis.catalogue import Report, rule
-from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, shorten
+from exchange_tls.diagnosis.cite import certificate_ref, connector_ref, plural, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.presented import connectors_naming
 from exchange_tls.diagnosis.facts.reported import (
@@ -91,7 +91,7 @@ def detail_ref(failure: ReportedFailure) -> EvidenceRef:
     span = _span([failure])
     folded = f" ({detail.folded} details folded)" if detail.folded else ""
     claim = (
-        f"{failure.organisation} reports {failure.sessions} session(s) to "
+        f"{failure.organisation} reports {plural(failure.sessions, 'session')} to "
         f"{failure.host or 'an unnamed MX'} failing with {detail.result_type}{span}{folded}"
     )
     source = detail.source if detail.source is not None else report.source
@@ -137,8 +137,8 @@ class _Cause:
         more = f" and {table.distinct - 3} more" if table.distinct > 3 else ""
         kinds = ", ".join(sorted({str(f.kind) for f in self.failures}))
         return (
-            f"{names}{more} reported {self.sessions} session(s) to {self.hosts} failing with "
-            f"{kinds}{_span(self.failures)}"
+            f"{names}{more} reported {plural(self.sessions, 'session')} to {self.hosts} failing "
+            f"with {kinds}{_span(self.failures)}"
         )
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from exchange_tls.diagnosis.catalogue import Report, Signature, rule
-from exchange_tls.diagnosis.cite import certificate_ref, failure_row, queue_ref, row_ref
+from exchange_tls.diagnosis.cite import certificate_ref, failure_row, plural, queue_ref, row_ref
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.facts.conversation import remote_fault_replies, sessions_without_offer
 from exchange_tls.diagnosis.facts.exchange_online import session_to_exchange_online
@@ -243,7 +243,7 @@ def legacy_tls_to_exchange_online(context: Context, report: Report) -> Iterator[
         yield report(
             summary=(
                 f"Send connector '{connector_id}' reached Exchange Online over {version} in "
-                f"{len(sessions)} session(s); Exchange Online refuses TLS 1.0 and 1.1."
+                f"{plural(len(sessions), 'session')}; Exchange Online refuses TLS 1.0 and 1.1."
             ),
             evidence=(row_ref(row, f"the session used {version}"),),
             confidence=Confidence.HIGH,
@@ -577,7 +577,7 @@ def inbound_tls_failure(context: Context, report: Report) -> Iterator[Finding]:
         yield report(
             summary=(
                 f"Receive connector '{connector_id}' failed inbound STARTTLS in "
-                f"{len(sessions)} session(s) with {error}: {cause}."
+                f"{plural(len(sessions), 'session')} with {error}: {cause}."
                 + (
                     f" It presents {certificate.subject} ({certificate.thumbprint})."
                     if certificate is not None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import attrs
 
 from exchange_tls.diagnosis.catalogue import finding, lookup, rule
-from exchange_tls.diagnosis.cite import failure_row, queue_ref, quoted, row_ref, shorten
+from exchange_tls.diagnosis.cite import failure_row, plural, queue_ref, quoted, row_ref, shorten
 from exchange_tls.diagnosis.context import Context
 from exchange_tls.diagnosis.model import Confidence, EvidenceRef, Finding
 from exchange_tls.diagnosis.schannel import schannel_error
@@ -151,12 +151,15 @@ def tls_failures(
         yield finding(
             "unexplained-tls-failure",
             summary=(
-                f"{count} {direction} session(s) of {where} {quoted(connector_id)} failed the TLS "
+                f"{plural(count, direction + ' session')} of {where} {quoted(connector_id)} "
+                f"failed the TLS "
                 f"handshake with {error or 'an unnamed error'}, and no rule could tell why from "
                 f"this evidence.{meaning}"
                 + _candidates(known.rule_ids if known is not None else ())
                 + (
-                    f" {len(cited_queues)} queue(s) wait on the same remote host."
+                    f" {plural(len(cited_queues), 'queue')} "
+                    + ("waits" if len(cited_queues) == 1 else "wait")
+                    + " on the same remote host."
                     if cited_queues
                     else ""
                 )
@@ -217,7 +220,8 @@ def _rare_errors(
         yield finding(
             "unexplained-tls-failure",
             summary=(
-                f"{total} {direction} session(s) of {where} {quoted(connector_id)} failed the TLS "
+                f"{plural(total, direction + ' session')} of {where} {quoted(connector_id)} "
+                f"failed the TLS "
                 f"handshake with {len(keys)} other errors beyond its {ERRORS_SHOWN} most "
                 f"frequent (most: {named}), and no rule could tell why from this evidence."
             ),
@@ -241,8 +245,8 @@ def folded_tls_failures(signature: tuple[str, ...], found: Occurrences) -> Itera
     made = finding(
         "unexplained-tls-failure",
         summary=(
-            f"{found.count} {direction} session(s) of {where} {quoted(connector_id)} failed "
-            "the TLS "
+            f"{plural(found.count, direction + ' session')} of {where} {quoted(connector_id)} "
+            "failed the TLS "
             "handshake with errors too rare and too many to tell apart here (the summary "
             "folded them together); no rule could tell why from this evidence."
         ),
