@@ -633,3 +633,16 @@ def test_single_records_show_as_html_in_a_notebook(kb: Evidence) -> None:
         assert shown.startswith('<table class="record">')
         assert "<th>Property</th>" in shown
     assert "<td>Private key</td>" in kb.certificates[0]._repr_html_()
+
+
+def test_every_format_says_which_server_a_finding_is_on(kb: Evidence) -> None:
+    """The text, Markdown and HTML reports name a finding's server beside what it affects."""
+    import attrs
+
+    diagnosis = diagnose(kb)
+    on_server = attrs.evolve(
+        diagnosis, findings=(attrs.evolve(diagnosis.findings[0], server="EX07"),)
+    )
+    assert "on EX07" in " ".join(text_report(on_server).split())
+    assert "on EX07" in " ".join(markdown_report(on_server).split())
+    assert "on EX07" in report(on_server)

@@ -36,6 +36,7 @@ __all__ = [
     "finding_impact",
     "fix_step",
     "group_evidence",
+    "headline_facts",
     "impact_line",
     "is_reboot",
     "moment",
@@ -293,3 +294,16 @@ def _places(refs: Sequence[EvidenceRef]) -> str:
     if derived:
         parts.append("(derived)")
     return "; ".join(parts)
+
+
+def headline_facts(finding: Finding, evidence: Evidence | None = None) -> list[tuple[str, str]]:
+    """Return what a finding affects, its impact and its side, as (name, sentence) pairs."""
+    affects = affects_line(finding.subjects, finding.subject)
+    if finding.server and finding.server.casefold() not in affects.casefold():
+        affects = f"{affects} on {finding.server}" if affects else f"server {finding.server}"
+    facts = [
+        ("Affects", affects),
+        ("Impact", impact_line(finding_impact(finding, evidence), finding.share, finding.began)),
+        ("Must change", side_line(finding.side)),
+    ]
+    return [(name, value) for name, value in facts if value]

@@ -20,14 +20,11 @@ from exchange_tls.diagnosis.evidence import Evidence
 from exchange_tls.diagnosis.model import Diagnosis, Finding
 from exchange_tls.protocol_log.models import SmtpSession
 from exchange_tls.views.headline import (
-    affects_line,
     evidence_more,
-    finding_impact,
     fix_step,
-    impact_line,
+    headline_facts,
     is_reboot,
     reboot_note,
-    side_line,
     subject_rows,
 )
 from exchange_tls.views.records import (
@@ -106,19 +103,6 @@ def _copy_block(target: str, text: str, label: str) -> str:
         f'<button type="button" class="copy" data-target="{target}">Copy</button></p>'
         f'<pre id="{target}"><code>{html_cell_lines(text)}</code></pre></div>'
     )
-
-
-def headline_facts(finding: Finding, evidence: Evidence | None = None) -> list[tuple[str, str]]:
-    """Return what a finding affects, its impact and its side, as (name, sentence) pairs."""
-    affects = affects_line(finding.subjects, finding.subject)
-    if finding.server and finding.server.casefold() not in affects.casefold():
-        affects = f"{affects} on {finding.server}" if affects else f"server {finding.server}"
-    facts = [
-        ("Affects", affects),
-        ("Impact", impact_line(finding_impact(finding, evidence), finding.share, finding.began)),
-        ("Must change", side_line(finding.side)),
-    ]
-    return [(name, value) for name, value in facts if value]
 
 
 def finding_html(

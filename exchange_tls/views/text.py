@@ -21,16 +21,13 @@ from exchange_tls.diagnosis.model import Coverage, Diagnosis, Finding
 from exchange_tls.safe_text import code_fence, for_markdown, for_terminal
 from exchange_tls.views.headline import (
     HEADLINE_SUBJECTS,
-    affects_line,
     evidence_more,
-    finding_impact,
     fix_step,
     group_evidence,
-    impact_line,
+    headline_facts,
     is_reboot,
     reboot_note,
     seen_line,
-    side_line,
     subject_rows,
     verdict_reasons,
 )
@@ -197,17 +194,8 @@ def _headline(
     lines = _wrap(for_terminal(finding.title), width, " " * len(label))
     lines[0] = style(label, severity) + lines[0][len(label) :]
     pad = " " * len(f"{number}. ")
-    affects = affects_line(finding.subjects, finding.subject)
-    if finding.server and finding.server.casefold() not in affects.casefold():
-        affects = f"{affects} on {finding.server}" if affects else f"server {finding.server}"
-    facts = [
-        ("Affects", affects),
-        ("Impact", impact_line(finding_impact(finding, evidence), finding.share, finding.began)),
-        ("Must change", side_line(finding.side)),
-    ]
-    for name, value in facts:
-        if value:
-            lines += _wrap(for_terminal(value), width, f"{pad}{name}: ", pad + "  ")
+    for name, value in headline_facts(finding, evidence):
+        lines += _wrap(for_terminal(value), width, f"{pad}{name}: ", pad + "  ")
     step = fix_step(finding)
     if step is not None:
         lines += wrap_command(for_terminal(step.command.render()), width, pad, "Fix: ")
@@ -391,15 +379,8 @@ def markdown_report(diagnosis: Diagnosis, *, evidence: Evidence | None = None) -
             f"## {number}. {finding.severity.value.upper()}: {for_markdown(finding.title)}",
             "",
         ]
-        affects = affects_line(finding.subjects, finding.subject)
-        impact = impact_line(finding_impact(finding, evidence), finding.share, finding.began)
-        for name, value in (
-            ("Affects", affects),
-            ("Impact", impact),
-            ("Must change", side_line(finding.side)),
-        ):
-            if value:
-                lines.append(f"- **{name}:** {for_markdown(value)}")
+        for name, value in headline_facts(finding, evidence):
+            lines.append(f"- **{name}:** {for_markdown(value)}")
         step = fix_step(finding)
         if step is not None:
             command = step.command.render()
