@@ -9,6 +9,8 @@ tests that must cover every kind (a new kind adds its builder there).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,27 @@ _SUCCEEDED = (
 
 
 # -- protocol logs ---------------------------------------------------------------------
+
+
+def load_generator() -> Any:
+    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_logs", Path(__file__).parents[1] / "benchmarks" / "generate_logs.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # A dataclass looks its module up in sys.modules while the module runs.
+    previous = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if previous is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = previous
+    return module
 
 
 def session_rows(

@@ -9,12 +9,10 @@ Playwright is not installed; ``.ci/run`` installs both. Screenshots go to the fo
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import re
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from exchange_tls.cli import main
 from exchange_tls.views import group_by_server, timeline_svg
 from exchange_tls.views.headline import evidence_more
 from exchange_tls.views.html import SHOWN_EVIDENCE
+from tests.builders import load_generator
 
 ROOT = Path(__file__).parent.parent
 BUNDLED = ROOT / "exchange_tls" / "bundled" / "kb4051498"
@@ -77,27 +76,6 @@ def hostile_evidence(folder: Path) -> Evidence:
         "utf-8",
     )
     return load_evidence(folder)
-
-
-def load_generator() -> Any:
-    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
-    spec = importlib.util.spec_from_file_location(
-        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # A dataclass looks its module up in sys.modules while the module runs.
-    previous = sys.modules.get(spec.name)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if previous is None:
-            del sys.modules[spec.name]
-        else:
-            sys.modules[spec.name] = previous
-    return module
 
 
 @pytest.fixture

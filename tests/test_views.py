@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import importlib.util
 import io
 import json
 import os
@@ -42,33 +41,13 @@ from exchange_tls.views import (
 )
 from exchange_tls.views.page import plan_script
 from exchange_tls.views.text import wrap_command
+from tests.builders import load_generator
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "data" / "golden"
 #: Relative to ROOT, so that the golden files name the same paths on every machine.
 KB = "exchange_tls/bundled/kb4051498"
 UTC = dt.timezone.utc
-
-
-def load_generator() -> Any:
-    """Import benchmarks/generate_logs.py, the seeded generator of send logs."""
-    spec = importlib.util.spec_from_file_location(
-        "generate_logs", ROOT / "benchmarks" / "generate_logs.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # A dataclass looks its module up in sys.modules while the module runs.
-    previous = sys.modules.get(spec.name)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if previous is None:
-            del sys.modules[spec.name]
-        else:
-            sys.modules[spec.name] = previous
-    return module
 
 
 @pytest.fixture
