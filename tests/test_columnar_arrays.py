@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 np = pytest.importorskip("numpy")
 pa = pytest.importorskip("pyarrow")
 
-from exchange_tls.protocol_log.columnar_arrays import indices, numpy_of, strings  # noqa: E402
+from exchange_tls.protocol_log.columnar_arrays import (  # noqa: E402
+    byte_codes,
+    indices,
+    numpy_of,
+    strings,
+)
 from tests.builders import log_text, session_rows  # noqa: E402
 
 TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float32", "float64"]
@@ -65,6 +70,33 @@ def test_indices_take_as_pa_array_does(values: list[int]) -> None:
 def test_strings_are_pa_array_strings(values: list[str]) -> None:
     """Any text, empty and non-ASCII included."""
     assert strings(values, np, pa).equals(pa.array(values, type=pa.string()))
+
+
+EVENTS = ["+", "-", ">", "<", "*"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.sampled_from(EVENTS), st.text(max_size=3)), max_size=30
+    ),
+    start=st.integers(0, 5),
+)
+def test_byte_codes_find_what_index_in_finds(values: list[str], start: int) -> None:
+    """Both ways: codes where every value is one of the events, ``None`` where any is not."""
+    import pyarrow.compute as pc
+
+    table = np.full(256, -1, dtype=np.int8)
+    for code, event in enumerate(EVENTS):
+        table[ord(event)] = code
+    column = pa.array(values, type=pa.string()).slice(start)
+    found = pc.index_in(column, value_set=pa.array(EVENTS))
+    codes = byte_codes(column, table, np)
+    if found.null_count:
+        assert codes is None
+    else:
+        assert codes is not None
+        assert codes.tolist() == found.to_pylist()
 
 
 def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:

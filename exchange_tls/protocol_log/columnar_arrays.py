@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["indices", "numpy_of", "strings"]
+__all__ = ["byte_codes", "indices", "numpy_of", "strings"]
 
 _NUMPY_TYPES = {
     "int8": "int8",
@@ -69,3 +69,25 @@ def strings(values: Sequence[str], np: Any, pa: Any) -> Any:
     return pa.StringArray.from_buffers(
         len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))
     )
+
+
+def byte_codes(column: Any, table: Any, np: Any) -> Any:
+    """Return each one-byte value's code in ``table`` (256 entries, -1 for none), or None.
+
+    ``None`` when a value is not exactly one byte or its byte has no code. It reads the
+    string array's bytes at once: a byte per value, where ``index_in`` hashes each.
+    """
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    if column.null_count or int(offsets[-1]) - int(offsets[0]) != len(column):
+        return None  # some value is not one byte (its lengths add up otherwise)
+    # Every value has at least no bytes, so lengths adding up to one each are all one.
+    if bool((offsets[1:] == offsets[:-1]).any()):
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    codes = table[data]
+    if bool((codes < 0).any()):
+        return None
+    return codes
+
