@@ -426,6 +426,28 @@ def test_anything_unusual_falls_back(mangle: str, tmp_path: Path) -> None:
     assert _same(clean_path) is not None
 
 
+@_SETTINGS
+@given(
+    at=st.integers(0, 23),
+    character=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
+    line=st.integers(0, 5),
+)
+def test_a_timestamp_with_any_byte_changed_is_read_as_carefully(
+    at: int, character: str, line: int, tmp_path: Path
+) -> None:
+    """The fast path checks a stamp's punctuation and leaves its digits to pyarrow's cast.
+
+    Any byte of any stamp changed to any printable byte, both ways: the fast path reads
+    the file as the careful path does, or falls back.
+    """
+    lines = _clean_lines()
+    lines[line] = lines[line][:at] + character + lines[line][at + 1 :]
+    path = tmp_path / "SEND2024060110-1.LOG"
+    body = _HEADER.format(kind="Send") + "\n".join(lines) + "\n"
+    path.write_bytes(body.replace("\n", "\r\n").encode("utf-8"))
+    _same(path)
+
+
 _ACCEPTED_QUOTES = {
     "unneeded quotes": ("Outbound0,", '"Outbound0",'),
     "empty quoted fields": (",+,,", ',+,"",""'),
