@@ -15,6 +15,7 @@ pa = pytest.importorskip("pyarrow")
 
 from exchange_tls.protocol_log.columnar_arrays import (  # noqa: E402
     byte_codes,
+    first_bytes,
     indices,
     numpy_of,
     strings,
@@ -97,6 +98,23 @@ def test_byte_codes_find_what_index_in_finds(values: list[str], start: int) -> N
     else:
         assert codes is not None
         assert codes.tolist() == found.to_pylist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.lists(st.text(max_size=4), max_size=20),
+    start=st.integers(0, 3),
+    picks=st.lists(st.integers(0, 30), max_size=10),
+)
+def test_first_bytes_are_the_first_bytes_of_the_values(
+    values: list[str], start: int, picks: list[int]
+) -> None:
+    """From any offset, empty values and values with no bytes at all included."""
+    column = pa.array(values, type=pa.string()).slice(start)
+    rows = np.array([pick for pick in picks if pick < len(column)], dtype=np.int64)
+    found = first_bytes(column, rows, np)
+    expected = [(column[row].as_py().encode() or b"\0")[0] for row in rows.tolist()]
+    assert found.tolist() == expected
 
 
 def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ from typing import Any
 from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.columnar_arrays import (
     byte_codes,
+    first_bytes,
     indices,
     numpy_of,
 )
@@ -551,10 +552,10 @@ class _Reducer:
         candidates = events == reply
         if bool(candidates.any()):
             at = np.flatnonzero(candidates)
-            replies = data.take(indices(at, np, pa))
-            maybe = pc.or_(pc.starts_with(replies, "4"), pc.starts_with(replies, "5"))
-            if pc.any(maybe).as_py():
-                chosen = at[numpy_of(maybe, np)]
+            first = first_bytes(data, at, np)
+            maybe = (first == ord("4")) | (first == ord("5"))
+            if bool(maybe.any()):
+                chosen = at[maybe]
                 codes = data.take(indices(chosen, np, pa)).dictionary_encode()
                 flags = np.array([is_error_reply(text) for text in codes.dictionary.to_pylist()])
                 error_reply[chosen] = flags[numpy_of(codes.indices, np)]

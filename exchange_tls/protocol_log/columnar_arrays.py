@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["byte_codes", "indices", "numpy_of", "strings"]
+__all__ = ["byte_codes", "first_bytes", "indices", "numpy_of", "strings"]
 
 _NUMPY_TYPES = {
     "int8": "int8",
@@ -91,3 +91,22 @@ def byte_codes(column: Any, table: Any, np: Any) -> Any:
         return None
     return codes
 
+
+
+def first_bytes(column: Any, rows: Any, np: Any) -> Any:
+    """Return the first byte of the values at positions ``rows`` of a string column.
+
+    0 for an empty value (no text has a NUL byte in the fast path). It reads the bytes in
+    place, where taking the values and testing their starts copies every one.
+    """
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ]
+    starts = offsets[rows]
+    found = np.zeros(len(starts), dtype=np.uint8)
+    data = column.buffers()[2]
+    if data is None:
+        return found
+    present = offsets[rows + 1] > starts
+    found[present] = np.frombuffer(data, dtype=np.uint8)[starts[present]]
+    return found
