@@ -702,3 +702,45 @@ def test_the_next_file_is_opened_ahead_and_read_alike(tmp_path: Path) -> None:
     assert opened[0] == threading.main_thread().name
     assert [name.startswith("exchange-tls-split") for name in opened[1:]] == [True] * 3
     assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    columns=st.lists(
+        st.lists(st.one_of(st.text(max_size=4).map(str.encode), st.binary(max_size=4)), max_size=6),
+        min_size=1,
+        max_size=3,
+    ),
+    start=st.integers(0, 2),
+)
+def test_utf8_is_checked_in_every_column_that_needs_it(
+    columns: list[list[bytes]], start: int
+) -> None:
+    """Both ways: a fallback exactly when some value of some column is not UTF-8."""
+    import numpy as np
+    import pyarrow as pa
+
+    from exchange_tls.protocol_log.columnar_checks import Fallback, check_utf8
+
+    arrays = []
+    for values in columns:
+        offsets = np.zeros(len(values) + 1, dtype=np.int32)
+        np.cumsum([len(value) for value in values], out=offsets[1:])
+        array = pa.Array.from_buffers(
+            pa.string(), len(values), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(values))]
+        )
+        arrays.append(array.slice(min(start, len(values))))
+
+    def valid(value: bytes) -> bool:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    kept = [values[min(start, len(values)) :] for values in columns]
+    if all(valid(value) for values in kept for value in values):
+        check_utf8(arrays, np)
+    else:
+        with pytest.raises(Fallback):
+            check_utf8(arrays, np)

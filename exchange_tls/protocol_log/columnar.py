@@ -57,7 +57,7 @@ import os
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.columnar_arrays import (
@@ -71,6 +71,7 @@ from exchange_tls.protocol_log.columnar_checks import (
     as_array,
     check_fields,
     check_line_ends,
+    check_utf8,
     memory_pool,
     split_lines,
     timestamps,
@@ -82,6 +83,7 @@ from exchange_tls.protocol_log.columnar_counts import (
     INFORMATION,
     RECEIVE,
     SEND,
+    Extreme,
     classified,
     count_unusual,
     tally_plain,
@@ -105,6 +107,7 @@ from exchange_tls.protocol_log.sessions import (
     sequence_order,
 )
 from exchange_tls.protocol_log.summary import (
+    Signature,
     SummaryBuilder,
     summarise_rows,
 )
@@ -345,6 +348,47 @@ def _header_direction(header: bytes, name: str, path: Path) -> Direction | None:
     return direction
 
 
+class _Block(NamedTuple):
+    """Rows taken from a block, with their lines, event codes, moments and numbers."""
+
+    table: Any
+    lines: Any
+    events: Any
+    moments: Any
+    sequence: Any
+
+
+class _HeldRows(NamedTuple):
+    """One session's rows in a :class:`_Block`: ``low`` to ``high``."""
+
+    block: _Block
+    low: int
+    high: int
+
+
+# A plain success's tally, as count_plain takes it: connector id, thumbprint, protocol
+# and hour.
+Tally = tuple[str, str, str, dt.datetime]
+
+
+class _Held(NamedTuple):
+    """A session held to the file's end, its rows unbuilt."""
+
+    order: tuple[dt.datetime, str, str, str]
+    rows: _HeldRows
+    #: An unusual session's place among its signature's, as count_unusual found it.
+    extreme: Extreme | None
+    #: A plain success's column-wise verdict (thumbprint and protocol).
+    verdict: tuple[str | None, str | None] | None
+
+
+def _held_order(held: _Held) -> tuple[dt.datetime, str, str, str]:
+    return held.order
+
+
+_HELD_ORDER = _held_order
+
+
 class _Reducer:
     """Reduces the blocks of one file, carrying the sessions still open between them."""
 
@@ -368,6 +412,10 @@ class _Reducer:
         self.carried: Any = None
         self.carried_lines: Any = None
         self.latest_ms: int | None = None
+        # Held to the file's end (see _take): the first and last unusual sessions of
+        # each signature so far, and the latest plain success of each tally.
+        self.extremes: dict[Signature, list[_Held]] = {}
+        self.latest: dict[Tally, _Held] = {}
         names = list(STANDARD_FIELDS)
         pool = memory_pool(pa)
         # One block is one chunk of each column: pyarrow cuts its input into blocks of
@@ -382,23 +430,20 @@ class _Reducer:
         )
         parse_options = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
 
-        def options(check_utf8: bool) -> Any:
-            return pcsv.ConvertOptions(
-                column_types=pa.schema([(name, pa.string()) for name in names]),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=check_utf8,
-            )
-
-        # ASCII is UTF-8: a block of ASCII bytes only needs no UTF-8 check, which is a
-        # fifth of the reader's time.
-        checked, unchecked = options(True), options(False)
-        self.read: Callable[[Any, bool], Any] = lambda data, ascii_only: pcsv.read_csv(
+        # UTF-8 is checked column by column after the split (check_utf8): most columns
+        # of most blocks are ASCII, which needs no check.
+        convert_options = pcsv.ConvertOptions(
+            column_types=pa.schema([(name, pa.string()) for name in names]),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=False,
+        )
+        self.read: Callable[[Any], Any] = lambda data: pcsv.read_csv(
             data,
             memory_pool=pool,
             read_options=read_options,
             parse_options=parse_options,
-            convert_options=unchecked if ascii_only else checked,
+            convert_options=convert_options,
         )
 
     def split(self, data: memoryview) -> tuple[Any, list[Any]]:
@@ -413,11 +458,13 @@ class _Reducer:
         lines, ascii_only = split_lines(data, np)
         if not len(lines):
             return lines, []
-        table = self.read(pa.py_buffer(data), ascii_only)
+        table = self.read(pa.py_buffer(data))
         if table.num_rows != len(lines):
             raise Fallback
         columns = [as_array(column) for column in table.columns]
         check_fields(columns, data, lines, np)
+        if not ascii_only:
+            check_utf8(columns, np)
         return lines, columns
 
     def block(self, data: memoryview, *, final: bool) -> None:
@@ -437,9 +484,10 @@ class _Reducer:
             table = pa.concat_tables([self.carried, table]).combine_chunks()
             numbers = np.concatenate([self.carried_lines, numbers])
         self.carried = self.carried_lines = None
-        if table is None or table.num_rows == 0:
-            return
-        self._reduce(table, numbers, final=final)
+        if table is not None and table.num_rows:
+            self._reduce(table, numbers, final=final)
+        if final:
+            self._release()
 
     def _reduce(self, table: Any, lines: Any, *, final: bool) -> None:
         np, pa = self.np, self.pa
@@ -510,6 +558,7 @@ class _Reducer:
         row_session = session[order]
         row_events = events[order]
         first_rows = np.flatnonzero(np.append(True, row_session[1:] != row_session[:-1]))
+        bounds = np.append(first_rows, count)
         information = row_events == INFORMATION
 
         # The strings plain_success tests, classified once per distinct value.
@@ -604,8 +653,8 @@ class _Reducer:
         keep = closed & ~plain
         row_starts = (row_events == CONNECT) | (row_sequence == 0)
         unusual = np.flatnonzero(keep & (per_session(row_starts) > 0))
-        if unusual.size > 2:
-            counted = count_unusual(
+        if unusual.size:
+            counted, extremes = count_unusual(
                 self,
                 unusual,
                 row_session,
@@ -622,6 +671,17 @@ class _Reducer:
                 sequence,
             )
             keep[counted] = False
+            if extremes:
+                groups = list(extremes.items())
+                chosen = [extreme.session for _, group in groups for extreme in group]
+                keep[chosen] = False
+                rows_of = iter(
+                    self._take(chosen, table, lines, events, moments, sequence, order, bounds)
+                )
+                for signature, group in groups:
+                    for extreme in group:
+                        held = _Held(extreme.order, next(rows_of), extreme, None)
+                        self._offer_extreme(signature, held)
         if not final:
             carry = np.flatnonzero(~closed[session])
             if carry.size:
@@ -629,30 +689,138 @@ class _Reducer:
                 self.carried_lines = lines[carry]
         else:
             keep |= ~closed
-        # Sessions found not plain are passed to the builder, whose take() decides
-        # again; only the sessions counted here without their rows must be right.
-        verdicts: dict[int, tuple[str | None, str | None] | None] = {}
         plain_sessions = np.flatnonzero(plain)
         if plain_sessions.size:
-            keep[
-                tally_plain(
-                    self,
-                    verdicts,
-                    plain_sessions,
-                    session_connector,
-                    thumbprint,
-                    protocol,
-                    session_start,
-                    first_line,
-                    connector_names,
-                    sessions_ids.dictionary.to_pylist(),
-                    session_index[order][first_rows],
-                    thumbprints,
-                    protocols,
-                )
-            ] = True
+            latest = tally_plain(
+                self,
+                plain_sessions,
+                session_connector,
+                thumbprint,
+                protocol,
+                session_start,
+                first_line,
+                connector_names,
+                sessions_ids.dictionary.to_pylist(),
+                session_index[order][first_rows],
+                thumbprints,
+                protocols,
+            )
+            chosen = [found.session for found in latest]
+            taken = self._take(chosen, table, lines, events, moments, sequence, order, bounds)
+            for found, rows in zip(latest, taken, strict=True):
+                self._offer_latest(found.tally, _Held(found.order, rows, None, found.verdict))
         rows = np.flatnonzero(keep[session])
-        self._keep(table, lines, rows, events, moments, sequence, session[rows], verdicts)
+        self._keep(table, lines, rows, events, moments, sequence)
+
+    def _take(
+        self,
+        sessions: list[int],
+        table: Any,
+        lines: Any,
+        events: Any,
+        moments: Any,
+        sequence: Any,
+        order: Any,
+        bounds: Any,
+    ) -> list[_HeldRows]:
+        """Take the rows of finished sessions (numbers in this block) out of the block.
+
+        Rows are built only for the sessions still held when the file ends (see
+        :meth:`_release`); a block's table is freed once none of its sessions is held.
+        """
+        np, pa = self.np, self.pa
+        if not sessions:
+            return []
+        positions = [
+            # In arrival order, as the careful path reads them: the assembler ends a
+            # session at its disconnect, which may come before a row numbered after it.
+            np.sort(order[bounds[number] : bounds[number + 1]])
+            for number in sessions
+        ]
+        rows = np.concatenate(positions)
+        block = _Block(
+            table.take(indices(rows, np, pa)),
+            lines[rows],
+            events[rows],
+            moments[rows],
+            sequence[rows],
+        )
+        taken: list[_HeldRows] = []
+        low = 0
+        for found in positions:
+            taken.append(_HeldRows(block, low, low + len(found)))
+            low += len(found)
+        return taken
+
+    def _offer_extreme(self, signature: Signature, candidate: _Held) -> None:
+        """Hold ``candidate`` if it is the first or the last of its signature; count the rest.
+
+        Only the first and the last of a signature in the whole file can be first or
+        last of all: the others become occurrences as they are displaced.
+        """
+        kept = self.extremes.get(signature)
+        if kept is None:
+            self.extremes[signature] = [candidate]
+            return
+        everything = sorted([*kept, candidate], key=_HELD_ORDER)
+        middle = [held.extreme for held in everything[1:-1] if held.extreme is not None]
+        if middle:
+            self.builder.count_unusual(
+                signature,
+                self.direction,
+                [extreme.succeeded for extreme in middle],
+                [extreme.occurrence for extreme in middle],
+            )
+        self.extremes[signature] = [everything[0], everything[-1]]
+
+    def _offer_latest(self, tally: Tally, candidate: _Held) -> None:
+        """Hold ``candidate`` if it is the latest plain success of its tally; count the other."""
+        kept = self.latest.get(tally)
+        if kept is not None and kept.order > candidate.order:
+            kept, candidate = candidate, kept
+        if kept is not None:
+            self.builder.count_plain(self.direction, *tally, 1)
+        self.latest[tally] = candidate
+
+    def _release(self) -> None:
+        """Build and reduce the sessions held to the file's end.
+
+        The column-wise verdict on each latest plain success is held to plain_success on
+        its rows: only the sessions counted without their rows must be right, and the
+        builder's take() decides again on these.
+        """
+        held = [
+            *(kept for group in self.extremes.values() for kept in group),
+            *self.latest.values(),
+        ]
+        self.extremes, self.latest = {}, {}
+        if not held:
+            return
+        by_block: dict[int, tuple[_Block, list[_Held]]] = {}
+        for kept in held:
+            by_block.setdefault(id(kept.rows.block), (kept.rows.block, []))[1].append(kept)
+        np = self.np
+        built: list[ProtocolLogRow] = []
+        for block, group in by_block.values():
+            rows = self.build_rows(
+                block.table,
+                block.lines,
+                np.concatenate([np.arange(kept.rows.low, kept.rows.high) for kept in group]),
+                block.events,
+                block.moments,
+                block.sequence,
+            )
+            low = 0
+            for kept in group:
+                size = kept.rows.high - kept.rows.low
+                session = rows[low : low + size]
+                low += size
+                if kept.extreme is None:
+                    verdict = plain_success(sequence_order(session), self.direction)
+                    if verdict != kept.verdict:
+                        raise Fallback
+            built.extend(rows)
+        summarise_rows(built, self.builder)
 
     def build_rows(
         self, table: Any, lines: Any, rows: Any, events: Any, moments: Any, sequence: Any
@@ -703,34 +871,9 @@ class _Reducer:
         ]
 
     def _keep(
-        self,
-        table: Any,
-        lines: Any,
-        rows: Any,
-        events: Any,
-        moments: Any,
-        sequence: Any,
-        sessions: Any,
-        verdicts: dict[int, tuple[str | None, str | None] | None],
+        self, table: Any, lines: Any, rows: Any, events: Any, moments: Any, sequence: Any
     ) -> None:
         """Build rows for the kept sessions and reduce them as the careful path does."""
         if not rows.size:
             return
-        # numpy turns milliseconds into naive datetimes in C; they are UTC.
-        built = self.build_rows(table, lines, rows, events, moments, sequence)
-        self._check(built, sessions.tolist(), verdicts)
-        summarise_rows(built, self.builder)
-
-    def _check(
-        self,
-        rows: list[ProtocolLogRow],
-        sessions: list[int],
-        verdicts: dict[int, tuple[str | None, str | None] | None],
-    ) -> None:
-        """Hold the column-wise verdicts to plain_success on the latest plain sessions."""
-        grouped: dict[int, list[ProtocolLogRow]] = {}
-        for row, session in zip(rows, sessions, strict=True):
-            grouped.setdefault(session, []).append(row)
-        for session, verdict in verdicts.items():
-            if plain_success(sequence_order(grouped[session]), self.direction) != verdict:
-                raise Fallback
+        summarise_rows(self.build_rows(table, lines, rows, events, moments, sequence), self.builder)

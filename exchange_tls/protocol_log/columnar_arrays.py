@@ -92,7 +92,6 @@ def byte_codes(column: Any, table: Any, np: Any) -> Any:
     return codes
 
 
-
 def first_bytes(column: Any, rows: Any, np: Any) -> Any:
     """Return the first byte of the values at positions ``rows`` of a string column.
 

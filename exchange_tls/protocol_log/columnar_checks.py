@@ -22,6 +22,7 @@ __all__ = [
     "check_fields",
     "check_line_ends",
     "check_quotes",
+    "check_utf8",
     "memory_pool",
     "split_lines",
     "timestamps",
@@ -171,3 +172,25 @@ def check_fields(columns: list[Any], data: memoryview, newlines: Any, np: Any) -
         values += np.diff(offsets[column.offset : column.offset + len(column) + 1])
     if not np.array_equal(values, text):
         raise Fallback
+
+
+def check_utf8(columns: list[Any], np: Any) -> None:
+    """Fall back unless every column that holds a byte above ASCII is valid UTF-8.
+
+    The reader does not check (quotes, commas and line ends are ASCII, so every other
+    byte is in some value). A log's non-ASCII text is mostly a connector's name, in one
+    column: checking the columns that have any, the others are scanned, not decoded.
+    """
+    for column in columns:
+        data = column.buffers()[2]
+        if data is None:
+            continue
+        offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
+        start, stop = offsets[column.offset], offsets[column.offset + len(column)]
+        values = np.frombuffer(data, dtype=np.uint8)[start:stop]
+        if not values.size or int(values.max()) < 0x80:
+            continue
+        try:
+            column.validate(full=True)
+        except Exception:  # pyarrow's ArrowInvalid: the careful reader says where
+            raise Fallback from None

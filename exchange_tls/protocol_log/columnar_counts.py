@@ -32,7 +32,16 @@ from exchange_tls.protocol_log.summary import (
 )
 from exchange_tls.sources import SourceRef
 
-__all__ = ["EVENTS", "Reducing", "classified", "count_unusual", "moment", "tally_plain"]
+__all__ = [
+    "EVENTS",
+    "Extreme",
+    "Latest",
+    "Reducing",
+    "classified",
+    "count_unusual",
+    "moment",
+    "tally_plain",
+]
 
 #: The events, in the order of their codes in the columns.
 EVENTS = ("+", "-", ">", "<", "*")
@@ -59,6 +68,29 @@ class Reducing(Protocol):
         ...
 
 
+class Extreme(NamedTuple):
+    """An unusual session that may be the first or the last of its signature."""
+
+    order: tuple[dt.datetime, str, str, str]
+    #: The session's number in its block.
+    session: int
+    occurrence: Occurrence
+    #: Its TLS outcome, as :meth:`SummaryBuilder.count_unusual` counts it.
+    succeeded: bool | None
+
+
+class Latest(NamedTuple):
+    """The latest plain success of a tally in a block."""
+
+    #: As :meth:`SummaryBuilder.count_plain` takes it: connector, thumbprint, protocol, hour.
+    tally: tuple[str, str, str, dt.datetime]
+    order: tuple[dt.datetime, str, str, str]
+    #: The session's number in its block.
+    session: int
+    #: Its thumbprint and protocol, as plain_success must find them.
+    verdict: tuple[str | None, str | None]
+
+
 class _Shape(NamedTuple):
     """What a session's rows say, in sequence order: event code, number, data, context."""
 
@@ -82,14 +114,15 @@ def count_unusual(
     events: Any,
     moments: Any,
     sequence: Any,
-) -> list[int]:
+) -> tuple[list[int], dict[Signature, list[Extreme]]]:
     """Count the finished unusual sessions that are neither first nor last of their kind.
 
     Sessions whose rows say the same (events, data and context in sequence order, on
     one connector) have the same signature and their failure on the same row: one of
     them is built and reduced (:func:`_shape_of`), the others become occurrences at
-    once. Those first or last of their signature in this block are built as on the
-    careful path: only they can be first or last of all. Returns the sessions counted.
+    once. Those first or last of their signature in this block are returned apart
+    (one, or the first and the last): only they can be first or last of all, and the
+    reducer keeps them until the file ends. Returns the sessions counted, and those.
     """
     np, pa = reducer.np, reducer.pa
     positions = np.flatnonzero(np.isin(row_session, unusual))
@@ -110,7 +143,7 @@ def count_unusual(
     row_lines = lines[order[positions]].tolist()
     bounds = [*np.flatnonzero(np.diff(row_session[positions], prepend=-1)).tolist()]
     bounds.append(len(positions))
-    found: dict[Signature, list[tuple[_OrderKey, int, Occurrence, bool | None]]] = {}
+    found: dict[Signature, list[Extreme]] = {}
     for number, index in enumerate(unusual.tolist()):
         low, high = bounds[number], bounds[number + 1]
         connector = connectors[low]
@@ -161,26 +194,29 @@ def count_unusual(
             end=moment(int(end[index])),
             remote_host=host,
         )
-        found.setdefault(signature, []).append((session_order, index, occurrence, succeeded))
+        found.setdefault(signature, []).append(Extreme(session_order, index, occurrence, succeeded))
     counted: list[int] = []
+    extremes: dict[Signature, list[Extreme]] = {}
     for signature, sessions in found.items():
-        if len(sessions) <= 2:
+        if len(sessions) == 1:
+            extremes[signature] = sessions
             continue
         sessions.sort(key=_FIRST_ITEM)
         middle = sessions[1:-1]
-        reducer.builder.count_unusual(
-            signature,
-            reducer.direction,
-            [succeeded for _, _, _, succeeded in middle],
-            [occurrence for _, _, occurrence, _ in middle],
-        )
-        counted.extend(index for _, index, _, _ in middle)
-    return counted
+        if middle:
+            reducer.builder.count_unusual(
+                signature,
+                reducer.direction,
+                [extreme.succeeded for extreme in middle],
+                [extreme.occurrence for extreme in middle],
+            )
+            counted.extend(extreme.session for extreme in middle)
+        extremes[signature] = [sessions[0], sessions[-1]]
+    return counted, extremes
 
 
 def tally_plain(
     reducer: Reducing,
-    verdicts: dict[int, tuple[str | None, str | None] | None],
     plain: Any,
     connector: Any,
     thumbprint: Any,
@@ -192,8 +228,8 @@ def tally_plain(
     session_id: Any,
     thumbprints: list[str | None],
     protocols: list[str],
-) -> list[int]:
-    """Count the plain successes; return the latest session of each tally, to keep."""
+) -> list[Latest]:
+    """Count the plain successes but the latest of each tally; return those, to keep."""
     np = reducer.np
     hour = start[plain] // 3_600_000
     # One key per tally. The product of four counts can pass 64 bits, so the key is
@@ -233,24 +269,25 @@ def tally_plain(
         group = int(inverse[at])
         if group not in best or order > best[group][0]:
             best[group] = (order, index)
+    latest: list[Latest] = []
     for group, (key, count) in enumerate(zip(groups.tolist(), counts.tolist(), strict=True)):
+        tally = (
+            connectors[key[0]],
+            (thumbprints[key[1]] if key[1] >= 0 else None) or "",
+            protocols[key[2]] if key[2] >= 0 else "",
+            moment(key[3] * 3_600_000),
+        )
         if count > 1:
-            reducer.builder.count_plain(
-                reducer.direction,
-                connectors[key[0]],
-                (thumbprints[key[1]] if key[1] >= 0 else None) or "",
-                protocols[key[2]] if key[2] >= 0 else "",
-                moment(key[3] * 3_600_000),
-                count - 1,
-            )
-        verdicts[best[group][1]] = (
+            reducer.builder.count_plain(reducer.direction, *tally, count - 1)
+        order, index = best[group]
+        verdict = (
             thumbprints[key[1]] if key[1] >= 0 else None,
             protocols[key[2]] if key[2] >= 0 else None,
         )
-    return [index for _, index in best.values()]
+        latest.append(Latest(tally, order, index, verdict))
+    return latest
 
 
-_OrderKey = tuple[dt.datetime, str, str, str]
 _Known = tuple[Signature, int, "bool | None"]
 _FIRST_ITEM = operator.itemgetter(0)
 # What the sessions of one shape were found to be; kept across files, as the same
