@@ -509,6 +509,7 @@ class _Reducer:
         connector_index = numpy_of(connectors.indices, np).astype(np.int64)
         sessions_ids = columns[2].dictionary_encode()
         session_index = numpy_of(sessions_ids.indices, np)
+        session_names = sessions_ids.dictionary.to_pylist()
         key = connector_index * len(sessions_ids.dictionary) + session_index
 
         # Sessions: rows of a key in arrival order; a disconnect ends one.
@@ -657,18 +658,17 @@ class _Reducer:
             counted, extremes = count_unusual(
                 self,
                 unusual,
-                row_session,
                 order,
                 row_events,
                 first_rows,
                 session_start,
-                np.maximum.reduceat(moments[order], first_rows),
                 first_line,
                 table,
                 lines,
                 events,
                 moments,
                 sequence,
+                (connector_names, connector_index, session_names, session_index),
             )
             keep[counted] = False
             if extremes:
@@ -700,7 +700,7 @@ class _Reducer:
                 session_start,
                 first_line,
                 connector_names,
-                sessions_ids.dictionary.to_pylist(),
+                session_names,
                 session_index[order][first_rows],
                 thumbprints,
                 protocols,

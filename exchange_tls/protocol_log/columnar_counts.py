@@ -102,18 +102,17 @@ class _Shape(NamedTuple):
 def count_unusual(
     reducer: Reducing,
     unusual: Any,
-    row_session: Any,
     order: Any,
     row_events: Any,
     first_rows: Any,
     start: Any,
-    end: Any,
     first_line: Any,
     table: Any,
     lines: Any,
     events: Any,
     moments: Any,
     sequence: Any,
+    names: tuple[list[str], Any, list[str], Any],
 ) -> tuple[list[int], dict[Signature, list[Extreme]]]:
     """Count the finished unusual sessions that are neither first nor last of their kind.
 
@@ -123,15 +122,25 @@ def count_unusual(
     once. Those first or last of their signature in this block are returned apart
     (one, or the first and the last): only they can be first or last of all, and the
     reducer keeps them until the file ends. Returns the sessions counted, and those.
+
+    ``names`` are the block's connector ids and session ids, each with its index for
+    every row (in arrival order).
     """
     np, pa = reducer.np, reducer.pa
-    positions = np.flatnonzero(np.isin(row_session, unusual))
+    # The rows of the unusual sessions, in sequence order: each session's range.
+    lows = first_rows[unusual]
+    sizes = np.append(first_rows[1:], len(order))[unusual] - lows
+    offsets = np.cumsum(sizes) - sizes
+    positions = np.repeat(lows - offsets, sizes) + np.arange(int(sizes.sum()))
     arrival = indices(order[positions], np, pa)
+    end = np.maximum.reduceat(moments[order[positions]], offsets).tolist()
     written = table.column(7).take(arrival).to_pylist()
     contexts = table.column(8).take(arrival).to_pylist()
     remotes = table.column(5).take(arrival).to_pylist()
-    connectors = table.column(1).take(arrival).to_pylist()
-    session_ids = table.column(2).take(arrival).to_pylist()
+    connector_names, connector_index, session_names, session_index = names
+    session_rows = order[lows]
+    connectors = [connector_names[at] for at in connector_index[session_rows].tolist()]
+    session_ids = [session_names[at] for at in session_index[session_rows].tolist()]
     kinds = row_events[positions].tolist()
     # Commands and replies as the session's reading uses them (fact_text): a banner
     # that carries the time makes no shape of its own.
@@ -141,12 +150,11 @@ def count_unusual(
     ]
     numbers = sequence[order[positions]].tolist()
     row_lines = lines[order[positions]].tolist()
-    bounds = [*np.flatnonzero(np.diff(row_session[positions], prepend=-1)).tolist()]
-    bounds.append(len(positions))
+    bounds = [*offsets.tolist(), len(positions)]
     found: dict[Signature, list[Extreme]] = {}
     for number, index in enumerate(unusual.tolist()):
         low, high = bounds[number], bounds[number + 1]
-        connector = connectors[low]
+        connector = connectors[number]
         shape = _Shape(
             reducer.direction,
             connector,
@@ -184,14 +192,14 @@ def count_unusual(
         session_order = (
             moment(int(start[index])),
             connector,
-            session_ids[low],
+            session_ids[number],
             f"{reducer.name}:{row_lines[low]}",
         )
         occurrence = Occurrence(
             source=SourceRef(reducer.name, row_lines[low + telling]),
             excerpt=_text(written[low + telling], contexts[low + telling]),
             start=session_order[0],
-            end=moment(int(end[index])),
+            end=moment(end[number]),
             remote_host=host,
         )
         found.setdefault(signature, []).append(Extreme(session_order, index, occurrence, succeeded))
