@@ -552,13 +552,14 @@ class _Reducer:
             raise Fallback  # the assembler could have cut a session as idle
 
         # Sequence order within each session, stable: sequence_order's order.
-        order = by_key
-        sorted_sequence = sequence[by_key]
-        if bool((sorted_sequence[1:] < sorted_sequence[:-1])[~begins[1:]].any()):
+        # Sessions are numbered in key order, so in either order each session's rows
+        # sit where they sit by key: the same numbers, beginning at the same places.
+        order, row_sequence = by_key, sequence[by_key]
+        if bool((row_sequence[1:] < row_sequence[:-1])[~begins[1:]].any()):
             order = np.lexsort((sequence, session))
-        row_session = session[order]
+            row_sequence = sequence[order]
+        row_session, first_rows = session_sorted, starts
         row_events = events[order]
-        first_rows = np.flatnonzero(np.append(True, row_session[1:] != row_session[:-1]))
         bounds = np.append(first_rows, count)
         information = row_events == INFORMATION
 
@@ -621,7 +622,6 @@ class _Reducer:
         session_first = first_rows[row_session]
         block_ok = (before >= session_first) & label[np.maximum(before, 0)]
         bad_certificate = row_certificate & ~block_ok
-        row_sequence = sequence[order]
         began = ~information & ((row_events == CONNECT) | (row_sequence == 0))
         # An error reply fails a session even on the row that began it (sequence 0).
         failed = ~information & error_reply[order]
@@ -642,14 +642,15 @@ class _Reducer:
         # The protocol of the one TLS row; the last thumbprint in sequence order.
         protocol = np.full(total, -1, dtype=np.int64)
         ok_rows = np.flatnonzero(row_class == _TLS_OK)
-        protocol[row_session[ok_rows]] = text_protocol[order][ok_rows]
+        protocol[row_session[ok_rows]] = text_protocol[order[ok_rows]]
         thumbprint = np.full(total, -1, dtype=np.int64)
         last_thumbprints = np.flatnonzero(thumbprint_rows[order])
         # Later rows are assigned later: numpy keeps the last write to an index.
-        thumbprint[row_session[last_thumbprints]] = thumbprint_of[order][last_thumbprints]
-        session_start = np.minimum.reduceat(moments[order], first_rows)
-        first_line = lines[order][first_rows]
-        session_connector = connector_index[order][first_rows]
+        thumbprint[row_session[last_thumbprints]] = thumbprint_of[order[last_thumbprints]]
+        session_start = session_min
+        first_arrival = order[first_rows]
+        first_line = lines[first_arrival]
+        session_connector = connector_index[first_arrival]
 
         keep = closed & ~plain
         row_starts = (row_events == CONNECT) | (row_sequence == 0)
@@ -701,7 +702,7 @@ class _Reducer:
                 first_line,
                 connector_names,
                 session_names,
-                session_index[order][first_rows],
+                session_index[first_arrival],
                 thumbprints,
                 protocols,
             )
