@@ -15,6 +15,7 @@ pa = pytest.importorskip("pyarrow")
 
 from exchange_tls.protocol_log.columnar_arrays import (  # noqa: E402
     byte_codes,
+    decimal_numbers,
     first_bytes,
     indices,
     numpy_of,
@@ -78,9 +79,7 @@ EVENTS = ["+", "-", ">", "<", "*"]
 
 @settings(max_examples=150, deadline=None)
 @given(
-    values=st.lists(
-        st.one_of(st.sampled_from(EVENTS), st.text(max_size=3)), max_size=30
-    ),
+    values=st.lists(st.one_of(st.sampled_from(EVENTS), st.text(max_size=3)), max_size=30),
     start=st.integers(0, 5),
 )
 def test_byte_codes_find_what_index_in_finds(values: list[str], start: int) -> None:
@@ -115,6 +114,32 @@ def test_first_bytes_are_the_first_bytes_of_the_values(
     found = first_bytes(column, rows, np)
     expected = [(column[row].as_py().encode() or b"\0")[0] for row in rows.tolist()]
     assert found.tolist() == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.integers(0, 10**18).map(str),
+            st.text("0123456789", min_size=0, max_size=20),
+            st.text(max_size=3),
+        ),
+        max_size=20,
+    ),
+    start=st.integers(0, 3),
+)
+def test_decimal_numbers_are_what_pyarrow_casts(values: list[str], start: int) -> None:
+    """Both ways: the numbers where every value is 1 to 18 ASCII digits, else ``None``."""
+    import pyarrow.compute as pc
+
+    column = pa.array(values, type=pa.string()).slice(start)
+    found = decimal_numbers(column, np)
+    kept = values[start:]
+    if all(value.isascii() and value.isdigit() and 1 <= len(value) <= 18 for value in kept):
+        assert found is not None
+        assert found.tolist() == pc.cast(column, pa.int64()).to_pylist()
+    else:
+        assert found is None
 
 
 def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:

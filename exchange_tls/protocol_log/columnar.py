@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 from exchange_tls.errors import ProblemCollector
 from exchange_tls.protocol_log.columnar_arrays import (
     byte_codes,
+    decimal_numbers,
     first_bytes,
     indices,
     numpy_of,
@@ -496,11 +497,9 @@ class _Reducer:
         count = table.num_rows
         columns = [as_array(column) for column in table.columns]
         moments = timestamps(columns[0], np, pa, pc)
-        sequence_text = columns[3]
-        lengths = pc.binary_length(sequence_text)
-        if not pc.all(pc.ascii_is_decimal(sequence_text)).as_py() or pc.max(lengths).as_py() > 18:
+        sequence = decimal_numbers(columns[3], np)
+        if sequence is None:
             raise Fallback
-        sequence = numpy_of(pc.cast(sequence_text, pa.int64()), np)
         events = byte_codes(columns[6], self.event_codes, np)
         if events is None:
             raise Fallback

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["byte_codes", "first_bytes", "indices", "numpy_of", "strings"]
+__all__ = ["byte_codes", "decimal_numbers", "first_bytes", "indices", "numpy_of", "strings"]
 
 _NUMPY_TYPES = {
     "int8": "int8",
@@ -109,3 +109,37 @@ def first_bytes(column: Any, rows: Any, np: Any) -> Any:
     present = offsets[rows + 1] > starts
     found[present] = np.frombuffer(data, dtype=np.uint8)[starts[present]]
     return found
+
+
+#: Digits a sequence number may have: more could pass 64 bits.
+MAX_DIGITS = 18
+
+
+def decimal_numbers(column: Any, np: Any) -> Any:
+    """Return a string column's values as int64 when every one is 1 to 18 ASCII digits.
+
+    ``None`` when one is empty, longer, or holds anything but ``0`` to ``9``. The digits
+    are read in place, a place at a time, as many times as the longest value has them
+    (a session's numbers have one to three).
+    """
+    offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)[
+        column.offset : column.offset + len(column) + 1
+    ].astype(np.int64)
+    if column.null_count or not len(column):
+        return None if column.null_count else np.zeros(0, dtype=np.int64)
+    lengths = offsets[1:] - offsets[:-1]
+    longest = int(lengths.max())
+    if int(lengths.min()) < 1 or longest > MAX_DIGITS:
+        return None
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    digits = data - np.uint8(ord("0"))  # wraps below "0": every non-digit is above 9
+    if int(digits.max()) > 9:
+        return None
+    starts = offsets[:-1] - offsets[0]
+    last = len(digits) - 1
+    numbers = digits[starts].astype(np.int64)
+    for place in range(1, longest):
+        more = lengths > place
+        following = digits[np.minimum(starts + place, last)]
+        numbers = np.where(more, numbers * 10 + following, numbers)
+    return numbers
