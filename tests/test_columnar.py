@@ -744,3 +744,26 @@ def test_utf8_is_checked_in_every_column_that_needs_it(
     else:
         with pytest.raises(Fallback):
             check_utf8(arrays, np)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    remote=st.one_of(
+        st.builds(
+            "{}.{}.{}.{}{}".format,
+            *(
+                st.sampled_from(["0", "1", "10", "255", "256", "01", "199", "x", ""])
+                for _ in range(4)
+            ),
+            st.sampled_from(["", ":", ":25", ":4711", ":99999", ":x", "::25", ": 25", " :25"]),
+        ),
+        st.sampled_from(["[2001:db8::1]:25", "2001:db8::5:25", "10.**.**.31:37964", " 1.2.3.4:25"]),
+        st.text(max_size=12),
+    )
+)
+def test_a_remote_host_is_what_endpoint_parse_reads(remote: str) -> None:
+    """The shortcut for a canonical dotted quad and a port, both ways: Endpoint.parse's host."""
+    from exchange_tls.endpoints import Endpoint
+
+    parsed = Endpoint.parse(remote).host if remote else None
+    assert columnar_counts._host_of.__wrapped__(remote) == (parsed or "")
