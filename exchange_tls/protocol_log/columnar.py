@@ -86,6 +86,7 @@ from exchange_tls.protocol_log.columnar_counts import (
     SEND,
     Extreme,
     classified,
+    count_between,
     count_unusual,
     tally_plain,
 )
@@ -764,13 +765,7 @@ class _Reducer:
             return
         everything = sorted([*kept, candidate], key=_HELD_ORDER)
         middle = [held.extreme for held in everything[1:-1] if held.extreme is not None]
-        if middle:
-            self.builder.count_unusual(
-                signature,
-                self.direction,
-                [extreme.succeeded for extreme in middle],
-                [extreme.occurrence for extreme in middle],
-            )
+        count_between(self.builder, signature, self.direction, middle)
         self.extremes[signature] = [everything[0], everything[-1]]
 
     def _offer_latest(self, tally: Tally, candidate: _Held) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "Latest",
     "Reducing",
     "classified",
+    "count_between",
     "count_unusual",
     "moment",
     "tally_plain",
@@ -211,16 +212,23 @@ def count_unusual(
             continue
         sessions.sort(key=_FIRST_ITEM)
         middle = sessions[1:-1]
-        if middle:
-            reducer.builder.count_unusual(
-                signature,
-                reducer.direction,
-                [extreme.succeeded for extreme in middle],
-                [extreme.occurrence for extreme in middle],
-            )
-            counted.extend(extreme.session for extreme in middle)
+        count_between(reducer.builder, signature, reducer.direction, middle)
+        counted.extend(extreme.session for extreme in middle)
         extremes[signature] = [sessions[0], sessions[-1]]
     return counted, extremes
+
+
+def count_between(
+    builder: SummaryBuilder, signature: Signature, direction: Direction, middle: list[Extreme]
+) -> None:
+    """Count sessions of a signature that are neither its first nor its last."""
+    if middle:
+        builder.count_unusual(
+            signature,
+            direction,
+            [extreme.succeeded for extreme in middle],
+            [extreme.occurrence for extreme in middle],
+        )
 
 
 def tally_plain(
