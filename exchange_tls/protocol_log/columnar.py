@@ -36,10 +36,11 @@ Plain successes become counts of their tally
 sessions whose rows say the same (events, numbers, data and context) share a signature
 and a telling row: one of them is built once per process, and in each block those
 neither first nor last of their signature become occurrences at once
-(:meth:`~exchange_tls.protocol_log.summary.SummaryBuilder.count_unusual`). Python rows
-are built only for the sessions the summary keeps: the first and last unusual session
-of each signature, the latest plain success of each tally, and the sessions still open
-at the end of the file. Those go through
+(:meth:`~exchange_tls.protocol_log.summary.SummaryBuilder.count_unusual`). The first
+and last of each signature, and the latest plain success of each tally, are held with
+their rows taken from the block (unbuilt) to the end of the file, and counted as later
+ones displace them. Python rows are built only for the sessions the summary keeps: those
+still held when the file ends, and the sessions still open then. Those go through
 :func:`~exchange_tls.protocol_log.summary.summarise_rows` as on the careful path, so the
 summary is the same (property tests hold the two paths to it).
 """
