@@ -239,9 +239,11 @@ def _block_identity(
     )
 
 
-_EVENT = operator.attrgetter("event")
-_DATA = operator.attrgetter("data")
-_CONTEXT = operator.attrgetter("context")
+# A row's field by its place in the tuple: attrgetter would go through the field's
+# descriptor on each call, which costs about three times as much on these hot paths.
+_EVENT = operator.itemgetter(ProtocolLogRow._fields.index("event"))
+_DATA = operator.itemgetter(ProtocolLogRow._fields.index("data"))
+_CONTEXT = operator.itemgetter(ProtocolLogRow._fields.index("context"))
 
 
 def _indexes(flags: Iterable[object]) -> list[int]:
