@@ -53,7 +53,6 @@ STANDARD_FIELDS = (
     "context",
 )
 _EVENTS = {event.value: event for event in Event}
-_EVENT_CHARACTERS = frozenset(_EVENTS)
 _DIRECTIVE_NAMES = frozenset({"software", "version", "log-type", "date", "fields"})
 _DIRECTIVE = re.compile(r"^#(?P<name>[A-Za-z-]+):\s?(?P<value>.*)$")
 # Rows are checked and built in batches; small batches keep the work in the CPU cache
@@ -316,12 +315,14 @@ class LogReader:
         return cleaned
 
     def _fast(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow] | None:
-        if [] in batch or set(map(len, batch)) != {9}:
-            return None
-        (stamps, connectors, sessions, numbers, local, remote, events, data, contexts) = zip(
-            *batch, strict=True
-        )
-        if not set(events) <= _EVENT_CHARACTERS:
+        try:
+            # Nine fields on every row, or a ValueError: zip's strict check refuses rows
+            # of different lengths, and the unpacking any other number of columns.
+            (stamps, connectors, sessions, numbers, local, remote, events, data, contexts) = zip(
+                *batch, strict=True
+            )
+            typed_events = list(map(_EVENTS.__getitem__, events))
+        except (ValueError, KeyError):
             return None
         # A directive line ("#Fields: …") fails the timestamp check below, so directives
         # need no test of their own here.
@@ -342,7 +343,7 @@ class LogReader:
                 sequence,
                 local,
                 remote,
-                map(_EVENTS.__getitem__, events),
+                typed_events,
                 data,
                 contexts,
             ),
