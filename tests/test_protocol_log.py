@@ -876,3 +876,33 @@ def test_rows_numbered_from_zero_are_taken_as_they_are(numbers: list[int | None]
     assert ordered == sorted(
         rows, key=lambda row: row.sequence_number if row.sequence_number is not None else -1
     )
+
+
+@settings(max_examples=300, deadline=None)
+@example(numbers=[0, 1, 2])
+@example(numbers=[2, 0, 1])
+@example(numbers=[None, 0])
+@given(numbers=st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=1, max_size=8))
+def test_ordered_columns_are_the_columns_of_the_rows_in_sequence_order(
+    numbers: list[int | None],
+) -> None:
+    """ordered_columns gives sequence_order's rows and, field by field, their values."""
+    from exchange_tls.protocol_log.sessions import ordered_columns, sequence_order
+
+    rows = [
+        ProtocolLogRow.create(
+            timestamp=dt.datetime(2024, 6, 1, tzinfo=UTC) + dt.timedelta(seconds=line),
+            connector_id="Out",
+            session_id="0A",
+            sequence_number=number,
+            event=Event.SEND,
+            data=f"row {line}",
+            line=line,
+        )
+        for line, number in enumerate(numbers, start=1)
+    ]
+    ordered, columns = ordered_columns(rows)
+    assert ordered == sequence_order(rows)
+    assert columns == tuple(
+        tuple(getattr(row, name) for row in ordered) for name in ProtocolLogRow._fields
+    )
