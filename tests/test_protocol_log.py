@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import (
@@ -833,3 +833,76 @@ def test_a_column_of_sequence_numbers_reads_as_each_number_does(texts: list[str]
         assert column == each
     plain = all(text.isascii() and text.isdigit() and len(text) <= 19 for text in texts)
     assert (column is not None) == plain
+
+
+@settings(max_examples=300, deadline=None)
+@example(numbers=[0, 1, 2, 3])
+@example(numbers=[0, 2, 1])
+@example(numbers=[1, 2, 3])
+@example(numbers=[0, None, 1])
+@given(numbers=st.lists(st.one_of(st.none(), st.integers(0, 6)), max_size=8))
+def test_rows_numbered_from_zero_are_taken_as_they_are(numbers: list[int | None]) -> None:
+    """Rows numbered 0, 1, 2 and on skip the general ordering, and only those.
+
+    Whichever way it goes, the order is the general one: a stable sort by sequence
+    number, a missing number first.
+    """
+    from exchange_tls.protocol_log import sessions
+
+    rows = [
+        ProtocolLogRow.create(
+            timestamp=dt.datetime(2024, 6, 1, tzinfo=UTC),
+            connector_id="Out",
+            session_id="0A",
+            sequence_number=number,
+            event=Event.SEND,
+            line=line,
+        )
+        for line, number in enumerate(numbers, start=1)
+    ]
+    general = sessions._ordered
+    ordered_generally = []
+
+    def spy(rows: list[ProtocolLogRow], numbers: list[int | None]) -> list[ProtocolLogRow]:
+        ordered_generally.append(numbers)
+        return general(rows, numbers)
+
+    sessions._ordered = spy
+    try:
+        ordered = sessions.sequence_order(rows)
+    finally:
+        sessions._ordered = general
+    assert (not ordered_generally) == (numbers == list(range(len(numbers))))
+    assert ordered == sorted(
+        rows, key=lambda row: row.sequence_number if row.sequence_number is not None else -1
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@example(numbers=[0, 1, 2])
+@example(numbers=[2, 0, 1])
+@example(numbers=[None, 0])
+@given(numbers=st.lists(st.one_of(st.none(), st.integers(0, 6)), min_size=1, max_size=8))
+def test_ordered_columns_are_the_columns_of_the_rows_in_sequence_order(
+    numbers: list[int | None],
+) -> None:
+    """ordered_columns gives sequence_order's rows and, field by field, their values."""
+    from exchange_tls.protocol_log.sessions import ordered_columns, sequence_order
+
+    rows = [
+        ProtocolLogRow.create(
+            timestamp=dt.datetime(2024, 6, 1, tzinfo=UTC) + dt.timedelta(seconds=line),
+            connector_id="Out",
+            session_id="0A",
+            sequence_number=number,
+            event=Event.SEND,
+            data=f"row {line}",
+            line=line,
+        )
+        for line, number in enumerate(numbers, start=1)
+    ]
+    ordered, columns = ordered_columns(rows)
+    assert ordered == sequence_order(rows)
+    assert columns == tuple(
+        tuple(getattr(row, name) for row in ordered) for name in ProtocolLogRow._fields
+    )

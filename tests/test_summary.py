@@ -307,6 +307,31 @@ def test_plain_success_reads_columns_as_the_row_by_row_reading_does(
     assert plain_success(rows, way) == _plain_success_row_by_row(rows, way)
 
 
+@settings(max_examples=300, deadline=None)
+@example(picks=_PLAIN, sequence="in order", direction="send")
+@example(picks=[0, 2, 7, 3, 5, 6, 10, 12, 13, 17, 1], sequence="from one", direction="send")
+@given(
+    picks=st.lists(st.integers(0, len(_ROWS) - 1), min_size=1, max_size=24),
+    sequence=st.sampled_from(["in order", "from one", "none"]),
+    direction=st.sampled_from(["send", "receive"]),
+)
+def test_plain_success_of_a_sessions_columns_is_plain_success_of_its_rows(
+    picks: list[int], sequence: str, direction: str
+) -> None:
+    """Read from the columns ordered_columns gives, plain_success finds what it finds in rows.
+
+    The summary reads a session's columns once, from one zip; the same rows in sequence
+    order give the same verdict, thumbprint and protocol row by row.
+    """
+    from exchange_tls.protocol_log.facts import plain_success
+    from exchange_tls.protocol_log.sessions import ordered_columns, sequence_order
+
+    rows = _rows(picks, sequence)
+    ordered, columns = ordered_columns(rows)
+    way = Direction(direction)
+    assert plain_success(ordered, way, columns) == plain_success(sequence_order(rows), way)
+
+
 def _rows(picks: list[int], sequence: str) -> list:  # type: ignore[type-arg]
     """Return the rows of a send session made of the row templates ``picks`` names."""
     from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogRow

@@ -10,7 +10,6 @@ size of the log.
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import os
@@ -100,7 +99,7 @@ class ProtocolRowReader:
                 continue
             with binary:
                 text = open_text(binary, name, self._collector)
-                yield from log.batches(csv.reader(text), reopener(path, name))
+                yield from log.batches(text, reopener(path, name))
             self.headers.extend(log.headers)
 
 
@@ -120,7 +119,7 @@ def stream_protocol_rows(
     def batches() -> Iterator[list[ProtocolLogRow]]:
         with opener() as binary:
             text = open_text(binary, name, collector)
-            yield from log.batches(csv.reader(text), reopen)
+            yield from log.batches(text, reopen)
 
     # Flattened in C: a generator that yielded each row would cost a frame resume per row.
     return itertools.chain.from_iterable(batches())
@@ -217,9 +216,7 @@ def parse_protocol_log(
         direction=direction or direction_from_path(Path(label)),
         pasted=pasted,
     )
-    batches = reader.batches(
-        csv.reader(io.StringIO(text, newline="")), lambda: io.StringIO(text, newline="")
-    )
+    batches = reader.batches(io.StringIO(text, newline=""), lambda: io.StringIO(text, newline=""))
     rows = tuple(itertools.chain.from_iterable(batches))
     return ProtocolLog(
         # attrs' mypy plugin leaves the inherited converter's type variable unbound.

@@ -1,8 +1,9 @@
-"""The protocol log reader's engine: rows split by ``csv``, checked and typed.
+"""The protocol log reader's engine: rows split as ``csv`` splits them, checked and typed.
 
-Theory of operation. The standard library's ``csv`` module splits the text (a file
-streamed through a decoder, or text in memory) into rows, taken 256 at a time. Each batch
-takes one of two paths:
+Theory of operation. The text (a file streamed through a decoder, or text in memory) is
+split into rows, 256 at a time, as the standard library's ``csv`` module splits it: lines
+without a quote by ``str.split``, the rest by ``csv`` itself
+(:class:`~exchange_tls.protocol_log.streams.Records`). Each batch takes one of two paths:
 
 * the fast path, for the normal case of a log written by Exchange: no ``#`` directive,
   no blank line, nine fields in the standard order on every row. Timestamps, sequence
@@ -22,22 +23,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import itertools
 import operator
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Protocol
 
 from exchange_tls.errors import Problem, ProblemCollector, Severity
 from exchange_tls.protocol_log.models import Direction, Event, ProtocolLogHeader, ProtocolLogRow
-from exchange_tls.protocol_log.streams import PhysicalLines
+from exchange_tls.protocol_log.streams import PhysicalLines, Records
 from exchange_tls.sources import (
     SourceRef,
     hide_nul,
     replace_undecodable,
     restore_nul,
-    undecodable_seen,
 )
 
 __all__ = ["STANDARD_FIELDS", "LogReader", "render_fields"]
@@ -55,7 +53,6 @@ STANDARD_FIELDS = (
     "context",
 )
 _EVENTS = {event.value: event for event in Event}
-_EVENT_CHARACTERS = frozenset(_EVENTS)
 _DIRECTIVE_NAMES = frozenset({"software", "version", "log-type", "date", "fields"})
 _DIRECTIVE = re.compile(r"^#(?P<name>[A-Za-z-]+):\s?(?P<value>.*)$")
 # Rows are checked and built in batches; small batches keep the work in the CPU cache
@@ -138,23 +135,6 @@ def _all_sequence_numbers(texts: tuple[str, ...]) -> list[int] | None:
     return list(map(int, texts))
 
 
-class _Split(Protocol):
-    """What the reader needs of a ``csv.reader``: rows, and the lines read so far."""
-
-    @property
-    def line_num(self) -> int:
-        """Physical lines read so far."""
-        ...
-
-    def __iter__(self) -> Iterator[list[str]]:
-        """Rows, each a list of fields."""
-        ...
-
-    def __next__(self) -> list[str]:
-        """Return the next row."""
-        ...
-
-
 class _Columns:
     """Where each standard field is in a row, from the last ``#Fields`` line."""
 
@@ -222,32 +202,27 @@ class LogReader:
     # -- batches -------------------------------------------------------------------------
 
     def batches(
-        self, split: _Split, reopen: Callable[[], Iterator[str]] | None = None
+        self, text: Iterator[str], reopen: Callable[[], Iterator[str]] | None = None
     ) -> Iterator[list[ProtocolLogRow]]:
-        """Read the rows a ``csv.reader`` splits, a batch at a time.
+        """Read the rows of a text's lines, a batch at a time.
 
-        ``reopen`` gives the same lines again from the start: where a quote left open
-        made ``csv`` join lines into one row, those lines are split again one by one.
+        ``text``'s lines are split as ``csv.reader`` splits them (:class:`Records`); ``reopen``
+        gives the same lines again from the start: where a quote left open made ``csv``
+        join lines into one row, those lines are split again one by one.
         """
         line = 0
+        split = Records(text)
         physical = PhysicalLines(reopen)
         try:
             while True:
-                seen = undecodable_seen()
-                batch: list[list[str]] = []
-                failure: str | None = None
-                try:
-                    # extend() keeps the rows split before an error, and the reader goes
-                    # on with the next line afterwards: one bad line costs only itself.
-                    batch.extend(itertools.islice(split, _BATCH_ROWS))
-                except csv.Error as error:
-                    failure = str(error)
+                # The records split before an error are kept, and the reader goes on with
+                # the next line afterwards: one bad line costs only itself.
+                batch, failure, undecodable = split.take(_BATCH_ROWS)
                 if not batch and failure is None:
                     if self._directives:
                         self._finish_header()  # a header block that never reached #Fields
                     return
                 first, line = line + 1, split.line_num
-                undecodable = undecodable_seen() != seen
                 if failure is not None:
                     # Usually a quote left open: csv joined the lines after it into one
                     # field until the field limit. Each line is split again on its own,
@@ -340,12 +315,14 @@ class LogReader:
         return cleaned
 
     def _fast(self, batch: list[list[str]], first: int) -> list[ProtocolLogRow] | None:
-        if [] in batch or set(map(len, batch)) != {9}:
-            return None
-        (stamps, connectors, sessions, numbers, local, remote, events, data, contexts) = zip(
-            *batch, strict=True
-        )
-        if not set(events) <= _EVENT_CHARACTERS:
+        try:
+            # Nine fields on every row, or a ValueError: zip's strict check refuses rows
+            # of different lengths, and the unpacking any other number of columns.
+            (stamps, connectors, sessions, numbers, local, remote, events, data, contexts) = zip(
+                *batch, strict=True
+            )
+            typed_events = list(map(_EVENTS.__getitem__, events))
+        except (ValueError, KeyError):
             return None
         # A directive line ("#Fields: …") fails the timestamp check below, so directives
         # need no test of their own here.
@@ -366,7 +343,7 @@ class LogReader:
                 sequence,
                 local,
                 remote,
-                map(_EVENTS.__getitem__, events),
+                typed_events,
                 data,
                 contexts,
             ),

@@ -58,7 +58,7 @@ from exchange_tls.protocol_log.models import (
 )
 from exchange_tls.protocol_log.occurrences import Occurrence, Occurrences, Pile
 from exchange_tls.protocol_log.outcome import refusal, refusal_code
-from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, sequence_order
+from exchange_tls.protocol_log.sessions import SessionAssembler, build_session, ordered_columns
 from exchange_tls.protocol_log.signatures import normalise_signature_text
 
 __all__ = [
@@ -177,7 +177,7 @@ def signature_of(session: SmtpSession) -> Signature:
 
 _Order = tuple[dt.datetime, str, str, str]
 _FIRST = operator.itemgetter(0)
-_TIMESTAMP = operator.attrgetter("timestamp")
+_TIMESTAMP_PLACE = ProtocolLogRow._fields.index("timestamp")
 
 
 def _order(session: SmtpSession) -> _Order:
@@ -284,17 +284,17 @@ class SummaryBuilder:
     ) -> SmtpSession | None:
         """Count a plain success at once; build any other session (the assembler's hook).
 
-        Most sessions are plain successes (:func:`~exchange_tls.protocol_log.facts.plain_success`):
-        they are tallied from their rows without building a model. The rest are built, and
-        returned for :meth:`add`.
+        Most sessions are plain successes (:func:`~exchange_tls.protocol_log.facts.plain_success`,
+        read from the session's columns): they are tallied without building a model. The
+        rest are built, and returned for :meth:`add`.
         """
         direction = key[0]
         if ended and direction is not None and not self.keep_all:
-            ordered = sequence_order(rows)
-            plain = plain_success(ordered, direction)
+            ordered, columns = ordered_columns(rows)
+            plain = plain_success(ordered, direction, columns)
             if plain is not None:
                 thumbprint, protocol = plain
-                start = min(map(_TIMESTAMP, ordered))
+                start = min(columns[_TIMESTAMP_PLACE])
                 if direction is Direction.RECEIVE:
                     self.receive_sessions += 1
                 else:
