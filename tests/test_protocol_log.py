@@ -551,6 +551,28 @@ def test_utf16_file_with_undecodable_bytes(tmp_path: Path) -> None:
     assert (problem.code, problem.line, problem.source) == ("undecodable-bytes", 7, str(bad))
 
 
+@pytest.mark.parametrize("line", [2, 257, 263, 300, 520, 700])
+def test_a_bad_byte_is_reported_wherever_the_decoder_met_it(line: int, tmp_path: Path) -> None:
+    """A bad byte on any line, a batch's first or one a text stream decoded ahead, is seen.
+
+    The reader takes rows 256 at a time, and the text stream decodes 8 KiB ahead of the
+    lines it gives: a bad byte a little after a batch's end was decoded while that batch
+    was read, and was once neither replaced nor reported.
+    """
+    rows = [f"2017-10-07T04:42:00.000Z,Out,0A{n:04d},0,,,*,,row {n}" for n in range(1, 701)]
+    bad = _write(tmp_path / "SEND20171007-1.LOG", rows)
+    spoilt = b"row \xff" + str(line).encode() + b"\r"
+    bad.write_bytes(bad.read_bytes().replace(f"row {line}\r".encode(), spoilt))
+    reader = iter_protocol_rows(bad)
+    read = list(reader)
+    assert len(read) == 700
+    assert read[line - 1].context == f"row \ufffd{line}"
+    assert not any("\udcff" in row.context for row in read)
+    [problem] = reader.problems
+    header_lines = HEADER.count("\n")
+    assert (problem.code, problem.line) == ("undecodable-bytes", header_lines + line)
+
+
 def test_missing_path_and_empty_glob(tmp_path: Path) -> None:
     """A missing file raises FileNotFoundError; a glob matching nothing is a problem."""
     with pytest.raises(FileNotFoundError):

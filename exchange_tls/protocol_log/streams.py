@@ -62,6 +62,9 @@ class Records:
         self._pending: list[str] = []
         #: Whether the pending lines were read while undecodable bytes were met.
         self._pending_undecodable = False
+        # Characters still to come that may have been decoded, bad bytes and all, while
+        # an earlier batch was read: a text stream decodes a chunk ahead of its lines.
+        self._decoded_ahead = 0
         #: Physical lines split so far, as ``csv.reader.line_num`` counts them.
         self.line_num = 0
 
@@ -81,7 +84,7 @@ class Records:
             chunk.extend(itertools.islice(self._lines, count - len(chunk)))
         else:
             chunk = list(itertools.islice(self._lines, count))
-        undecodable = undecodable or undecodable_seen() != seen
+        undecodable = self._met_undecodable(chunk, seen, undecodable)
         self._pending_undecodable = False
         records = _split_plainly(chunk)
         if records is not None:
@@ -98,12 +101,34 @@ class Records:
         except csv.Error as error:
             failure = str(error)
         self.line_num += reader.line_num
-        undecodable = undecodable or undecodable_seen() != seen
+        undecodable = self._met_undecodable([], seen, undecodable)
         self._pending = [*unread, *later]
         if self._pending:
             # Those lines were decoded here, so a later batch could not tell.
             self._pending_undecodable = undecodable
         return records, failure, undecodable
+
+
+    def _met_undecodable(self, chunk: list[str], seen: int, undecodable: bool) -> bool:
+        """Whether the lines of ``chunk`` may hold bytes the decoder could not read.
+
+        The escape handler counts bad bytes as the text stream decodes them, which is a
+        chunk ahead of the lines taken: a count that moved while one batch was read may
+        be for the next batch's lines. Those are flagged too, until the text decoded so
+        far has been taken (:data:`DECODED_AHEAD` characters after the count last moved).
+        """
+        if undecodable_seen() != seen:
+            self._decoded_ahead = DECODED_AHEAD
+            return True
+        if self._decoded_ahead > 0:
+            self._decoded_ahead -= sum(map(len, chunk))
+            return True
+        return undecodable
+
+
+#: More than a text stream decodes ahead of the line it returns (io's chunk of 8,192
+#: bytes, each at most one character, and the lines of a batch cut after it).
+DECODED_AHEAD = 4 * 8192
 
 
 def _split_plainly(chunk: list[str]) -> list[list[str]] | None:
