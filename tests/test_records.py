@@ -1,4 +1,8 @@
-"""The reader's records: lines split by str.split where csv would split them alike."""
+"""The reader's records: lines split by str.split where csv would split them alike.
+
+Records reads lines as a text stream opened with newline="" ends them (at CR LF, LF or a
+lone CR), whether its stream ends them so or at LF only, as the reader's does.
+"""
 
 import codecs
 import csv
@@ -11,6 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from exchange_tls import iter_protocol_rows
+from exchange_tls.protocol_log.reader import STANDARD_FIELDS
 from exchange_tls.protocol_log.streams import Records, _split_plainly
 from exchange_tls.sources import ESCAPE_HANDLER
 
@@ -18,12 +24,27 @@ from exchange_tls.sources import ESCAPE_HANDLER
 _PIECES = st.sampled_from(
     ["a", "b,c", ",", '"', '""', '"x,y"', " ", "\t", "\x00", "é", "中", "\r", "\n", "\r\n"]
 )
+_TEXT = st.lists(_PIECES, max_size=60).map("".join)
 # Text as a file streams it: lines end at \r\n, \n or \r, the last one maybe at nothing.
-_STREAMED = st.lists(_PIECES, max_size=60).map(
-    lambda pieces: list(io.StringIO("".join(pieces), newline=""))
-)
+_STREAMED = _TEXT.map(lambda text: list(io.StringIO(text, newline="")))
+# ... or at \n only, as the reader's stream ends them.
+_STREAMED_AT_LF = _TEXT.map(lambda text: list(io.StringIO(text, newline="\n")))
 # Any strings at all, as any iterable of lines could hold.
 _ANY_LINES = st.lists(st.lists(_PIECES, max_size=8).map("".join), max_size=12)
+
+
+def _at_lone_crs(lines: list[str]) -> list[str]:
+    """Split lines again after each CR inside them that no LF follows, one at a time."""
+    split = []
+    for line in lines:
+        start = 0
+        for end in range(1, len(line)):
+            if line[end - 1] == "\r" and line[end] != "\n":
+                split.append(line[start:end])
+                start = end
+        split.append(line[start:])
+    return split
+
 
 _Batch = tuple[list[list[str]], str | None, int]
 
@@ -61,15 +82,48 @@ def _record_batches(lines: list[str], size: int) -> list[_Batch]:
 @example(lines=["\r\n", "a\r\n", "\n"], size=2)  # empty lines are records of no field
 @example(lines=["a\rb,c\r\n"], size=2)  # a line break inside a line: csv refuses it
 @example(lines=["a\x00b,c\r\n", '"\x00",d\r\n'], size=2)
-@given(lines=_STREAMED | _ANY_LINES, size=st.integers(1, 5))
+@example(lines=["a\r\r\n", "\r\r\r\n", "b\rc\r\n"], size=2)  # lone CRs end lines too
+@given(lines=_STREAMED | _STREAMED_AT_LF | _ANY_LINES, size=st.integers(1, 5))
 def test_records_are_what_csv_reader_gives(lines: list[str], size: int) -> None:
-    """Records gives csv.reader's records, errors and line counts, batch by batch."""
-    assert _record_batches(lines, size) == _csv_batches(lines, size)
+    """Records gives csv.reader's records, errors and line counts, batch by batch.
+
+    csv.reader reads the lines split again at each lone CR, as a text stream opened with
+    newline="" splits them.
+    """
+    assert _record_batches(lines, size) == _csv_batches(_at_lone_crs(lines), size)
+
+
+@settings(max_examples=300, deadline=None)
+@example(text="a,b\r\rc,d\r\n\r", chunk=4, size=2)
+@given(text=_TEXT, chunk=st.integers(1, 9), size=st.integers(1, 5))
+def test_a_stream_ending_lines_at_lf_gives_what_csv_reads_of_universal_lines(
+    text: str, chunk: int, size: int
+) -> None:
+    """Records over a stream that ends lines at LF gives csv.reader's over newline="".
+
+    The decoder's chunks are made tiny, so that a CR LF is often cut between two.
+    """
+
+    def stream(newline: str) -> io.TextIOWrapper:
+        wrapper = io.TextIOWrapper(io.BytesIO(text.encode()), encoding="utf-8", newline=newline)
+        wrapper._CHUNK_SIZE = chunk  # type: ignore[attr-defined]
+        return wrapper
+
+    records = Records(stream("\n"))
+    batches = []
+    while True:
+        batch, failure, _ = records.take(size)
+        if not batch and failure is None:
+            break
+        batches.append((batch, failure, records.line_num))
+    assert batches == _csv_batches(list(stream("")), size)
 
 
 def _one_record_per_line(lines: list[str]) -> bool:
-    """Whether csv splits each line alone into one record with no line break in it."""
+    """Whether each line is one line of a text stream and csv splits it into one record."""
     for line in lines:
+        if list(io.StringIO(line, newline="")) != [line]:
+            return False  # a lone CR inside it ends a line
         body = line.rstrip("\r\n")
         if "\r" in body or "\n" in body or ("\x00" in body and sys.version_info < (3, 11)):
             return False
@@ -89,16 +143,25 @@ def _one_record_per_line(lines: list[str]) -> bool:
 @settings(max_examples=500, deadline=None)
 @example(lines=['a,"b,c",d\r\n', "e,f\r\n", "\r\n"])
 @example(lines=['"open\r\n', "more\r\n"])
-@given(lines=_STREAMED | _ANY_LINES)
+@example(lines=["a\r\r\n"])
+@given(lines=_STREAMED | _STREAMED_AT_LF)
 def test_lines_are_split_plainly_exactly_when_csv_reads_each_alone(lines: list[str]) -> None:
     """The shortcut takes every batch whose lines are one record each, and only those.
 
-    Lines that csv reads one record each (no line break or NUL inside a line, every
-    quote closed on its line) are split without a csv.reader over the batch, as csv
-    would split them; the rest go to csv.reader as a whole.
+    Lines of a text stream that csv reads one record each (no lone CR or NUL inside a
+    line, every quote closed on its line) are split without a csv.reader over the batch,
+    as csv would split them; the rest go to csv.reader as a whole.
     """
     split = _split_plainly(lines)
     assert (split is not None) == _one_record_per_line(lines)
+    if split is not None:
+        assert split == list(csv.reader(lines))
+
+
+@given(lines=_ANY_LINES)
+def test_lines_split_plainly_are_what_csv_reads_of_any_lines(lines: list[str]) -> None:
+    """Whatever the lines hold, what the shortcut splits is what csv.reader gives."""
+    split = _split_plainly(lines)
     if split is not None:
         assert split == list(csv.reader(lines))
 
@@ -131,3 +194,44 @@ def test_lines_decoded_ahead_of_their_batch_are_still_checked(small_field_limit:
     assert (first, failure is not None, undecodable) == ([["a", "b"]], True, True)
     second, failure, undecodable = records.take(3)
     assert (second, failure, undecodable) == ([["c", "\udcff"]], None, True)
+
+
+_LOG_LINE = st.sampled_from(
+    [
+        "2024-06-01T00:00:00.000Z,Out,0A,0,,,+,,",
+        '2024-06-01T00:00:01.000Z,Out,0A,1,,,*,"CN=x, O=y",Certificate subject',
+        '2024-06-01T00:00:02.000Z,Out,0A,2,,,*,"torn,ok',
+        "2024-06-01T00:00:03.000Z,Out,0A,3,,,-,,Local",
+        "#Fields: " + ",".join(STANDARD_FIELDS),
+        "",
+        "not a row",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.tuples(_LOG_LINE, st.sampled_from(["\r\n", "\n", "\r", "\r\r\n"]))),
+)
+def test_the_reader_reads_lines_ended_at_lf_as_it_read_universal_lines(
+    lines: list[tuple[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A log read from a stream that ends lines at LF gives the rows and problems of newline=""."""
+    from exchange_tls.protocol_log import reader
+
+    path = tmp_path_factory.mktemp("log") / "SEND.LOG"
+    path.write_bytes("".join(line + end for line, end in lines).encode())
+    streamed = iter_protocol_rows(path)
+    rows = list(streamed)
+    original = reader.open_text
+
+    def universal(*args: object, newline: str = "") -> io.TextIOWrapper:
+        return original(*args)  # type: ignore[arg-type]
+
+    reader.open_text = universal  # type: ignore[assignment]
+    try:
+        before = iter_protocol_rows(path)
+        assert rows == list(before)
+    finally:
+        reader.open_text = original
+    assert streamed.problems == before.problems

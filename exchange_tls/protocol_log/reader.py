@@ -98,7 +98,7 @@ class ProtocolRowReader:
                 )
                 continue
             with binary:
-                text = open_text(binary, name, self._collector)
+                text = open_text(binary, name, self._collector, newline="\n")
                 yield from log.batches(text, reopener(path, name))
             self.headers.extend(log.headers)
 
@@ -118,7 +118,7 @@ def stream_protocol_rows(
 
     def batches() -> Iterator[list[ProtocolLogRow]]:
         with opener() as binary:
-            text = open_text(binary, name, collector)
+            text = open_text(binary, name, collector, newline="\n")
             yield from log.batches(text, reopen)
 
     # Flattened in C: a generator that yielded each row would cost a frame resume per row.

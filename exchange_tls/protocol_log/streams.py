@@ -6,6 +6,11 @@ most lines split by ``str.split``), and read a second time, in step, only where 
 left open made ``csv`` join lines (:class:`PhysicalLines`). An archive member, which
 cannot seek back, gets the bytes read to detect its encoding put back in front
 (:class:`Prefixed`).
+
+Lines end where a text stream opened with ``newline=""`` ends them: at CR LF, LF or a
+lone CR. The stream that :class:`Records` reads ends them at LF only, which costs less
+(no scan of every character for CRs), and :class:`Records` splits a line again after a
+lone CR inside it, which Exchange never writes.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import csv
 import io
 import itertools
 import operator
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -35,10 +41,15 @@ _consume: Callable[[Iterable[object]], None] = collections.deque[object](maxlen=
 _LINE_BREAKS = ("\r", "\n")
 # Python 3.10's csv refuses a line with NUL; later ones read NUL as any other character.
 _CSV_REFUSES_NUL = sys.version_info < (3, 11)
+# Where a line ends after a lone CR: not before an LF, not at the line's own end.
+_AFTER_LONE_CR = re.compile(r"(?<=\r)(?!\n|\Z)")
 
 
 class Records:
     r"""The records ``csv.reader`` splits from lines, taken a batch at a time.
+
+    The lines may end at LF only (see the module's docstring): a lone CR inside one ends
+    a line too, as it does in a text stream opened with ``newline=""``.
 
     Exchange quotes a field only when it holds a comma or a quote, so most lines hold
     no quote. Such a line is one record whatever ``csv`` would do with it (no quote to
@@ -87,13 +98,22 @@ class Records:
         undecodable = self._met_undecodable(chunk, seen, undecodable)
         self._pending_undecodable = False
         records = _split_plainly(chunk)
+        if records is None:
+            lines = _at_lone_crs(chunk)
+            if len(lines) != len(chunk):
+                chunk = lines[:count]
+                self._pending[:0] = lines[count:]
+                # Decoded with this batch: the next batch cannot tell on its own.
+                self._pending_undecodable = undecodable and bool(self._pending)
+                records = _split_plainly(chunk)
         if records is not None:
             self.line_num += len(chunk)
             return records, None, undecodable
         # The general way: csv over the batch's lines and on, as far as its records go.
         unread = iter(chunk)
         later = iter(self._pending)
-        reader = csv.reader(itertools.chain(unread, later, self._lines))
+        rest = _AtLoneCrs(self._lines)
+        reader = csv.reader(itertools.chain(unread, later, rest))
         records = []
         failure: str | None = None
         try:
@@ -102,12 +122,11 @@ class Records:
             failure = str(error)
         self.line_num += reader.line_num
         undecodable = self._met_undecodable([], seen, undecodable)
-        self._pending = [*unread, *later]
+        self._pending = [*unread, *later, *rest.held]
         if self._pending:
             # Those lines were decoded here, so a later batch could not tell.
             self._pending_undecodable = undecodable
         return records, failure, undecodable
-
 
     def _met_undecodable(self, chunk: list[str], seen: int, undecodable: bool) -> bool:
         """Whether the lines of ``chunk`` may hold bytes the decoder could not read.
@@ -131,12 +150,44 @@ class Records:
 DECODED_AHEAD = 4 * 8192
 
 
+def _at_lone_crs(lines: list[str]) -> list[str]:
+    """Split lines again after each lone CR inside them."""
+    return [part for line in lines for part in _AFTER_LONE_CR.split(line)]
+
+
+class _AtLoneCrs:
+    """Lines split again after each lone CR inside them, as ``csv`` takes them."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        #: The parts of the last line split that were not taken yet.
+        self.held: list[str] = []
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if not self.held:
+            self.held = _AFTER_LONE_CR.split(next(self._lines))
+        return self.held.pop(0)
+
+
 def _split_plainly(chunk: list[str]) -> list[list[str]] | None:
     """Split each line into one record as ``csv`` would; ``None`` when it cannot tell."""
-    bodies = list(map(str.rstrip, chunk, itertools.repeat("\r\n")))
+    # A log's lines all end alike: the first line's break is taken off each line.
+    ending = "\r\n" if chunk and chunk[0].endswith("\r\n") else "\n"
+    bodies = list(map(str.removesuffix, chunk, itertools.repeat(ending)))
     plain = "".join(bodies)
-    if "\r" in plain or "\n" in plain or (_CSV_REFUSES_NUL and "\x00" in plain):
-        return None  # a line break inside a line (no text stream gives one), or NUL
+    if "\r" in plain or "\n" in plain:
+        # Another break, or a lone CR (which ends a line too): the LFs at each line's end
+        # come off, then one CR, so that a lone CR before them stays and is seen.
+        ended = map(str.rstrip, chunk, itertools.repeat("\n"))
+        bodies = list(map(str.removesuffix, ended, itertools.repeat("\r")))
+        plain = "".join(bodies)
+        if "\r" in plain or "\n" in plain:
+            return None  # a line break inside a line
+    if _CSV_REFUSES_NUL and "\x00" in plain:
+        return None
     if bodies and max(map(len, bodies)) > csv.field_size_limit():
         return None  # csv refuses a field that long
     if "" in bodies:
@@ -190,8 +241,14 @@ class PhysicalLines:
             close()
 
 
-def open_text(binary: IO[bytes], name: str, collector: ProblemCollector) -> io.TextIOWrapper:
-    """Wrap a seekable binary file as text in the encoding its first bytes show."""
+def open_text(
+    binary: IO[bytes], name: str, collector: ProblemCollector, *, newline: str = ""
+) -> io.TextIOWrapper:
+    r"""Wrap a binary file as text in the encoding its first bytes show.
+
+    ``newline`` is the text stream's: ``""`` ends lines at CR LF, LF and a lone CR;
+    ``"\n"``, for :class:`Records`, at LF only.
+    """
     head = binary.read(4096)
     encoding, mark, guessed = detect_encoding(head)
     if guessed:
@@ -202,7 +259,7 @@ def open_text(binary: IO[bytes], name: str, collector: ProblemCollector) -> io.T
     else:
         # An archive member cannot seek back: put the bytes after the mark in front.
         stream = io.BufferedReader(Prefixed(head[mark:], binary))
-    return io.TextIOWrapper(stream, encoding=encoding, errors=ESCAPE_HANDLER, newline="")
+    return io.TextIOWrapper(stream, encoding=encoding, errors=ESCAPE_HANDLER, newline=newline)
 
 
 class Prefixed(io.RawIOBase):
