@@ -13,7 +13,7 @@ import re
 
 import attrs
 
-__all__ = ["Endpoint"]
+__all__ = ["Endpoint", "host_of"]
 
 
 def _port(text: str) -> int | None:
@@ -96,3 +96,19 @@ class Endpoint:
             return self.raw
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port is None else f"{host}:{self.port}"
+
+
+def host_of(text: str) -> str | None:
+    """Return ``Endpoint.parse(text).host``, reading a dotted quad and its port at once.
+
+    Most remote endpoints in a log are a canonical dotted quad and a port, which is that
+    host; a summary asks for the host of tens of thousands of them, and parsing costs
+    microseconds.
+
+    >>> host_of("216.32.181.234:25"), host_of("[2001:DB8::1]:25"), host_of("10.**.**.31:25")
+    ('216.32.181.234', '2001:db8::1', None)
+    """
+    address, colon, port = text.partition(":")
+    if colon and ":" not in port and _CANONICAL_IPV4.fullmatch(address):
+        return address
+    return Endpoint.parse(text).host if text else None

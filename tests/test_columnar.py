@@ -380,12 +380,12 @@ def _clean_lines() -> list[str]:
     return lines
 
 
-def test_repeated_failures_are_counted_column_wise(tmp_path: Path) -> None:
-    """Failures of one kind beyond the first and last are counted without their rows, alike."""
+def _sessions_log(tmp_path: Path, kinds: tuple[str, ...]) -> Path:
+    """Write a send log of twelve sessions, of ``kinds`` in turn, to a few remote hosts."""
     lines = []
     for offset in range(12):
         moment = _START + dt.timedelta(seconds=offset)
-        kind = ("tls-failed", "connect-failed")[offset % 2]
+        kind = kinds[offset % len(kinds)]
         for number, (event, data, context) in enumerate(_rows(kind, receive=False)):
             remote = _REMOTES[offset % len(_REMOTES)]
             fields = ("Outbound", f"08DC42C8FF2{offset:05X}", str(number), "10.0.0.1:25")
@@ -394,6 +394,12 @@ def test_repeated_failures_are_counted_column_wise(tmp_path: Path) -> None:
             lines.append(_stamp(moment) + "," + ",".join(_quote(field) for field in fields))
     path = tmp_path / "SEND2024060110-1.LOG"
     path.write_bytes((_HEADER.format(kind="Send") + "\n".join(lines) + "\n").encode())
+    return path
+
+
+def test_repeated_failures_are_counted_column_wise(tmp_path: Path) -> None:
+    """Failures of one kind beyond the first and last are counted without their rows, alike."""
+    path = _sessions_log(tmp_path, ("tls-failed", "connect-failed"))
     counted: list[int] = []
     count_unusual = SummaryBuilder.count_unusual
 
@@ -746,24 +752,20 @@ def test_utf8_is_checked_in_every_column_that_needs_it(
             check_utf8(arrays, np)
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    remote=st.one_of(
-        st.builds(
-            "{}.{}.{}.{}{}".format,
-            *(
-                st.sampled_from(["0", "1", "10", "255", "256", "01", "199", "x", ""])
-                for _ in range(4)
-            ),
-            st.sampled_from(["", ":", ":25", ":4711", ":99999", ":x", "::25", ": 25", " :25"]),
-        ),
-        st.sampled_from(["[2001:db8::1]:25", "2001:db8::5:25", "10.**.**.31:37964", " 1.2.3.4:25"]),
-        st.text(max_size=12),
-    )
-)
-def test_a_remote_host_is_what_endpoint_parse_reads(remote: str) -> None:
-    """The shortcut for a canonical dotted quad and a port, both ways: Endpoint.parse's host."""
-    from exchange_tls.endpoints import Endpoint
+def test_sessions_held_past_the_bound_are_built_as_the_careful_path_builds_them(
+    tmp_path: Path,
+) -> None:
+    """With room to hold one session, held sessions are built block by block, alike."""
+    path = _sessions_log(tmp_path, ("tls-failed", "connect-failed", "plain"))
+    released: list[int] = []
+    release = columnar._Reducer._release
 
-    parsed = Endpoint.parse(remote).host if remote else None
-    assert columnar_counts._host_of.__wrapped__(remote) == (parsed or "")
+    def spy(reducer: columnar._Reducer) -> None:
+        released.append(len(reducer.extremes) + len(reducer.latest))
+        release(reducer)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(columnar, "MAX_HELD", 1)
+        patch.setattr(columnar._Reducer, "_release", spy)
+        assert _same(path, block=2048) is not None
+    assert len(released) > 2  # before the end of the file, too

@@ -1,10 +1,11 @@
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exchange_tls import Endpoint
+from exchange_tls.endpoints import host_of
 from exchange_tls.powershell.dates import (
     infer_date_order,
     parse_culture_datetime,
@@ -162,3 +163,24 @@ def test_an_address_reads_as_ipaddress_reads_it(text: str) -> None:
     from exchange_tls.endpoints import _address
 
     assert _address(text) == _address_by_ipaddress(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    remote=st.one_of(
+        st.builds(
+            "{}.{}.{}.{}{}".format,
+            *(
+                st.sampled_from(["0", "1", "10", "255", "256", "01", "199", "x", ""])
+                for _ in range(4)
+            ),
+            st.sampled_from(["", ":", ":25", ":4711", ":99999", ":x", "::25", ": 25", " :25"]),
+        ),
+        st.sampled_from(["[2001:db8::1]:25", "2001:db8::5:25", "10.**.**.31:37964", " 1.2.3.4:25"]),
+        st.text(max_size=12),
+    )
+)
+def test_a_remote_host_is_what_endpoint_parse_reads(remote: str) -> None:
+    """The shortcut for a canonical dotted quad and a port, both ways: Endpoint.parse's host."""
+    parsed = Endpoint.parse(remote).host if remote else None
+    assert host_of(remote) == parsed

@@ -54,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import importlib.util
+import operator
 import os
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -86,6 +87,7 @@ from exchange_tls.protocol_log.columnar_counts import (
     RECEIVE,
     SEND,
     Extreme,
+    Tally,
     classified,
     count_between,
     count_unusual,
@@ -369,11 +371,6 @@ class _HeldRows(NamedTuple):
     high: int
 
 
-# A plain success's tally, as count_plain takes it: connector id, thumbprint, protocol
-# and hour.
-Tally = tuple[str, str, str, dt.datetime]
-
-
 class _Held(NamedTuple):
     """A session held to the file's end, its rows unbuilt."""
 
@@ -385,11 +382,11 @@ class _Held(NamedTuple):
     verdict: tuple[str | None, str | None] | None
 
 
-def _held_order(held: _Held) -> tuple[dt.datetime, str, str, str]:
-    return held.order
-
-
-_HELD_ORDER = _held_order
+_HELD_ORDER = operator.attrgetter("order")
+#: Sessions held to the file's end (see _Reducer._take) before they are built at once,
+#: as they were at each block's end: a file with failures from tens of thousands of
+#: hosts holds two sessions for each, so what is held stays bounded whatever the file.
+MAX_HELD = 4096
 
 
 class _Reducer:
@@ -424,10 +421,8 @@ class _Reducer:
         # One block is one chunk of each column: pyarrow cuts its input into blocks of
         # block_size (1 MiB by default) and gives a chunk for each, which the checks then
         # copied into one array. Twice the block: a block size just over the input parsed
-        # at half the speed (pyarrow 26). It saves CPU time (0.63 to 0.59 s for nine 10 MB
-        # files) more than wall time, since the chunks were parsed on two threads.
-        # No threads of pyarrow's: a block is one chunk, split in the thread of Ahead or
-        # in a worker of a pool as large as the cores; its threads only added switching.
+        # at half the speed (pyarrow 26). No threads of pyarrow's: a block is one chunk,
+        # split in the thread of Ahead or in a worker of a pool as large as the cores.
         read_options = pcsv.ReadOptions(
             column_names=names, block_size=2 * BLOCK_BYTES, use_threads=False
         )
@@ -543,13 +538,13 @@ class _Reducer:
         if self.latest_ms is not None:
             running = np.maximum(running, self.latest_ms)
         self.latest_ms = int(running[-1])
-        session_min = np.minimum.reduceat(moments[by_key], starts)
+        session_start = np.minimum.reduceat(moments[by_key], starts)
         reached = running[by_key[last_positions]]
         if final:
             reached = np.where(closed, reached, self.latest_ms)
         else:
-            reached = np.where(closed, reached, session_min)
-        if bool((reached - session_min >= _IDLE_MS).any()):
+            reached = np.where(closed, reached, session_start)
+        if bool((reached - session_start >= _IDLE_MS).any()):
             raise Fallback  # the assembler could have cut a session as idle
 
         # Sequence order within each session, stable: sequence_order's order.
@@ -648,7 +643,6 @@ class _Reducer:
         last_thumbprints = np.flatnonzero(thumbprint_rows[order])
         # Later rows are assigned later: numpy keeps the last write to an index.
         thumbprint[row_session[last_thumbprints]] = thumbprint_of[order[last_thumbprints]]
-        session_start = session_min
         first_arrival = order[first_rows]
         first_line = lines[first_arrival]
         session_connector = connector_index[first_arrival]
@@ -713,6 +707,8 @@ class _Reducer:
                 self._offer_latest(found.tally, _Held(found.order, rows, None, found.verdict))
         rows = np.flatnonzero(keep[session])
         self._keep(table, lines, rows, events, moments, sequence)
+        if 2 * len(self.extremes) + len(self.latest) > MAX_HELD:
+            self._release()
 
     def _take(
         self,

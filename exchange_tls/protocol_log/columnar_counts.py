@@ -13,7 +13,7 @@ import functools
 import operator
 from typing import Any, NamedTuple, Protocol
 
-from exchange_tls.endpoints import _CANONICAL_IPV4, Endpoint
+from exchange_tls.endpoints import host_of
 from exchange_tls.protocol_log.columnar_arrays import indices
 from exchange_tls.protocol_log.facts import (
     InformationKind,
@@ -37,6 +37,7 @@ __all__ = [
     "Extreme",
     "Latest",
     "Reducing",
+    "Tally",
     "classified",
     "count_between",
     "count_unusual",
@@ -80,11 +81,15 @@ class Extreme(NamedTuple):
     succeeded: bool | None
 
 
+#: A plain success's tally, as :meth:`SummaryBuilder.count_plain` takes it: connector id,
+#: thumbprint, protocol and hour.
+Tally = tuple[str, str, str, dt.datetime]
+
+
 class Latest(NamedTuple):
     """The latest plain success of a tally in a block."""
 
-    #: As :meth:`SummaryBuilder.count_plain` takes it: connector, thumbprint, protocol, hour.
-    tally: tuple[str, str, str, dt.datetime]
+    tally: Tally
     order: tuple[dt.datetime, str, str, str]
     #: The session's number in its block.
     session: int
@@ -336,16 +341,7 @@ _fact_text = functools.lru_cache(maxsize=65536)(fact_text)
 
 @functools.lru_cache(maxsize=65536)  # a fleet talks to tens of thousands of hosts
 def _host_of(remote: str) -> str:
-    """Return the host of a remote endpoint, as ``Endpoint.parse(remote).host`` reads it.
-
-    Most are a canonical dotted quad and a port, which is that host: tens of thousands
-    of hosts each failing once miss the cache, and parsing costs microseconds.
-    """
-    address, colon, port = remote.partition(":")
-    if colon and ":" not in port and _CANONICAL_IPV4.fullmatch(address):
-        return address
-    endpoint = Endpoint.parse(remote) if remote else None
-    return endpoint.host if endpoint is not None and endpoint.host else ""
+    return host_of(remote) or ""
 
 
 def _text(data: str, context: str) -> str:
