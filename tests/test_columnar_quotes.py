@@ -232,3 +232,23 @@ def test_whenever_the_fast_path_splits_a_block_csv_splits_it_alike(data: bytes) 
         return
     event("accepted, with quotes" if b'"' in data else "accepted")
     assert fast == _careful(data)
+
+
+def _outcome(data: bytes, scratch: np.ndarray | None) -> object:
+    """Return what split_lines and check_quotes say of ``data``, or that it falls back."""
+    try:
+        newlines, ascii_only = split_lines(memoryview(data), np, scratch)
+        text = check_quotes(memoryview(data), newlines, np, 4, scratch)
+    except Fallback:
+        return "fallback"
+    return list(newlines), ascii_only, list(text)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=_lines(), left=st.booleans(), spare=st.integers(0, 9))
+def test_the_checks_say_the_same_in_an_array_of_another_block(
+    data: bytes, left: bool, spare: int
+) -> None:
+    """An array reused from block to block, longer and holding the last one's bytes, or not."""
+    scratch = np.full(len(data) + spare, left)
+    assert _outcome(data, scratch) == _outcome(data, None)

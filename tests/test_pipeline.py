@@ -354,3 +354,23 @@ def test_a_written_log_is_told_from_its_first_kilobytes(
     assert late_evidence.summary is not None
     assert late_evidence.summary.send_sessions == 400
     assert max(decoded) == 64 * 1024
+
+
+def _environment(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("OPENBLAS_NUM_THREADS", "1"), ("MIMALLOC_PURGE_DELAY", "-1")]
+)
+def test_a_pool_worker_is_prepared_before_it_imports_the_fast_path(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker runs without BLAS threads and keeps mimalloc's pages; a user's setting wins."""
+    monkeypatch.delenv(name, raising=False)
+    with pipeline.ProcessPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(_environment, name).result() == value
+    monkeypatch.setenv(name, "7")
+    with pipeline.ProcessPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(_environment, name).result() == "7"
+    assert os.environ[name] == "7"

@@ -56,6 +56,7 @@ import datetime as dt
 import importlib.util
 import operator
 import os
+import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -125,6 +126,7 @@ BLOCK_BYTES = 4 * 1024 * 1024
 #: Raw bytes read at once (a day's log of 10 MB is one read).
 READ_BYTES = 16 * 1024 * 1024
 _HEADER_BYTES = 64 * 1024  # the directives come first, in a few hundred bytes
+_SLACK_BYTES = 64 * 1024
 # Below the assembler's limits with a margin of more than a sweep's rows (it checks its
 # limits every SWEEP_EVERY rows), so that the careful path would cut no session either.
 _MAX_OPEN = MAX_OPEN_SESSIONS - 10_000
@@ -192,8 +194,11 @@ class _Opened:
         self.first = first
 
 
-def _open(path: str | os.PathLike[str]) -> _Opened:
-    """Open a log, read its directives and split its first block; Fallback if unfit."""
+def _open(path: str | os.PathLike[str], *, one_thread: bool = False) -> _Opened:
+    """Open a log, read its directives and split its first block; Fallback if unfit.
+
+    ``one_thread``: the log is split and reduced in this thread alone (no :class:`Ahead`).
+    """
     paths = list(expand_paths([path], ProblemCollector("collect")))
     if len(paths) != 1:
         raise Fallback
@@ -212,9 +217,9 @@ def _open(path: str | os.PathLike[str]) -> _Opened:
                 raise Fallback
             end = newline + 1
         direction = _header_direction(head[mark:end], name, paths[0])
-        reducer = _Reducer(name, direction, head[mark:end].count(b"\n"))
+        reducer = _Reducer(name, direction, head[mark:end].count(b"\n"), one_thread=one_thread)
         binary.seek(end)
-        blocks = _blocks(binary, size - end)
+        blocks = _blocks(binary, size - end, _most_bytes(one_thread))
     except BaseException:
         binary.close()
         raise
@@ -229,7 +234,7 @@ def _open(path: str | os.PathLike[str]) -> _Opened:
 def _summarise(
     path: str | os.PathLike[str], ahead: Ahead | None, then: str | os.PathLike[str] | None
 ) -> SummaryBuilder:
-    opened = _open(path) if ahead is None else ahead.open(path)
+    opened = _open(path, one_thread=True) if ahead is None else ahead.open(path)
     reducer, blocks = opened.reducer, opened.blocks
     with contextlib.closing(blocks):
         split, final = opened.first
@@ -308,23 +313,30 @@ class Ahead:
             self._pool.shutdown()
 
 
-def _blocks(binary: Any, remaining: int) -> _Blocks:
+def _blocks(binary: Any, remaining: int, most: int) -> _Blocks:
     """Yield the blocks of the rest of a file, cut at line ends, and whether each is last.
 
+    Blocks are of about even size, each at most ``most`` bytes: a file of 10 MB is two
+    blocks of 5 MB, not one of 8 and one of 2, so that a thread splitting ahead and this
+    one take turns evenly, and no small last block pays a block's fixed cost for little.
     Reads of up to READ_BYTES; blocks are views into them, so that no block is copied
     before pyarrow reads it. Reads are of the exact size left: a larger read buffer,
     shrunk afterwards, raises glibc's mmap threshold and leaves the heap fragmented (peak
     RSS doubled). The file is closed when the blocks end or are closed.
     """
+    count = max(1, -(-remaining // most))
+    # Each block ends at the last line end it holds, short of its size by part of a line:
+    # the slack keeps the last block from spilling into one more.
+    size = min(most, -(-remaining // count) + _SLACK_BYTES)
     with binary:
         buffer, start = b"", 0
         while True:
-            if len(buffer) - start < BLOCK_BYTES and remaining > 0:
+            if len(buffer) - start < size and remaining > 0:
                 step = min(remaining, READ_BYTES)
                 more = binary.read(step)
                 remaining -= step
                 buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
-            stop = min(start + BLOCK_BYTES, len(buffer))
+            stop = min(start + size, len(buffer))
             final = remaining <= 0 and stop == len(buffer)
             if not final:
                 stop = buffer.rfind(b"\n", start, stop) + 1
@@ -334,6 +346,16 @@ def _blocks(binary: Any, remaining: int) -> _Blocks:
             start = stop
             if final:
                 return
+
+
+def _most_bytes(one_thread: bool) -> int:
+    """Return the most bytes of a block: twice BLOCK_BYTES for a reader in one thread.
+
+    With no thread splitting ahead, fewer and larger blocks cost less (a block's fixed
+    cost is some hundred numpy and pyarrow calls): about 3 % of a pool's worker's time
+    with blocks of 8 MiB rather than 4. A thread ahead needs blocks to take turns with.
+    """
+    return BLOCK_BYTES * (2 if one_thread else 1)
 
 
 def _header_direction(header: bytes, name: str, path: Path) -> Direction | None:
@@ -389,10 +411,30 @@ _HELD_ORDER = operator.attrgetter("order")
 MAX_HELD = 4096
 
 
+# Each thread's array for split's byte comparisons (see equal_bytes): a thread splits
+# one block at a time, and keeps the array from block to block and file to file.
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int, np: Any) -> Any:
+    """Return this thread's bool array of at least ``size`` (a block's, at the least)."""
+    array = getattr(_SCRATCH, "array", None)
+    if array is None or array.size < size:
+        array = _SCRATCH.array = np.empty(max(size, BLOCK_BYTES), dtype=bool)
+    return array
+
+
 class _Reducer:
     """Reduces the blocks of one file, carrying the sessions still open between them."""
 
-    def __init__(self, name: str, direction: Direction | None, header_lines: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        direction: Direction | None,
+        header_lines: int,
+        *,
+        one_thread: bool = False,
+    ) -> None:
         import numpy as np
         import pyarrow as pa
         import pyarrow.csv as pcsv
@@ -417,14 +459,14 @@ class _Reducer:
         self.extremes: dict[Signature, list[_Held]] = {}
         self.latest: dict[Tally, _Held] = {}
         names = list(STANDARD_FIELDS)
-        pool = memory_pool(pa)
+        pool = memory_pool(pa, one_thread=one_thread)
         # One block is one chunk of each column: pyarrow cuts its input into blocks of
         # block_size (1 MiB by default) and gives a chunk for each, which the checks then
         # copied into one array. Twice the block: a block size just over the input parsed
         # at half the speed (pyarrow 26). No threads of pyarrow's: a block is one chunk,
         # split in the thread of Ahead or in a worker of a pool as large as the cores.
         read_options = pcsv.ReadOptions(
-            column_names=names, block_size=2 * BLOCK_BYTES, use_threads=False
+            column_names=names, block_size=2 * _most_bytes(one_thread), use_threads=False
         )
         parse_options = pcsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False)
 
@@ -453,14 +495,15 @@ class _Reducer:
         if data and data[-1] != ord("\n"):
             # The last line has no line end: add the file's (one copy, once a file).
             data = memoryview(bytes(data) + (b"\r\n" if b"\r" in data.tobytes() else b"\n"))
-        lines, ascii_only = split_lines(data, np)
+        scratch = _scratch(len(data), np)
+        lines, ascii_only = split_lines(data, np, scratch)
         if not len(lines):
             return lines, []
         table = self.read(pa.py_buffer(data))
         if table.num_rows != len(lines):
             raise Fallback
         columns = [as_array(column) for column in table.columns]
-        check_fields(columns, data, lines, np)
+        check_fields(columns, data, lines, np, scratch)
         if not ascii_only:
             check_utf8(columns, np)
         return lines, columns

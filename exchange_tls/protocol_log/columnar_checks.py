@@ -23,6 +23,7 @@ __all__ = [
     "check_line_ends",
     "check_quotes",
     "check_utf8",
+    "equal_bytes",
     "memory_pool",
     "split_lines",
     "timestamps",
@@ -51,12 +52,21 @@ def check_line_ends(data: bytes) -> None:
         raise Fallback
 
 
-def memory_pool(pa: Any) -> Any:
-    """Return jemalloc's pool, else the system's: both give freed blocks back to the OS.
+def memory_pool(pa: Any, *, one_thread: bool) -> Any:
+    """Return the pool for the CSV reader's buffers, by the threads that use them.
 
-    pyarrow's default, mimalloc, keeps them per thread, which raised peak RSS by about
-    80 MiB here. The process's default pool is left as it is.
+    Read and freed in ``one_thread``: mimalloc's (pyarrow's default), which keeps a
+    thread's freed pages for its next block, so that a block's buffers fault no fresh
+    pages in (in a process pool's worker, a third of the page faults, 2 to 3 % of the
+    CPU time). Read in one thread and freed in another (the columnar reader's ``Ahead``):
+    jemalloc's, else the system's, which give freed blocks back to the OS; mimalloc kept
+    them per thread there, which raised peak RSS by about 80 MiB.
     """
+    if one_thread:
+        try:
+            return pa.mimalloc_memory_pool()
+        except NotImplementedError:
+            return pa.default_memory_pool()
     try:
         return pa.jemalloc_memory_pool()
     except NotImplementedError:
@@ -92,22 +102,34 @@ def timestamps(column: Any, np: Any, pa: Any, pc: Any) -> Any:
     return moments
 
 
-def split_lines(data: memoryview, np: Any) -> tuple[Any, bool]:
+def equal_bytes(raw: Any, byte: int, scratch: Any, np: Any) -> Any:
+    """Return ``raw == byte``, written into ``scratch`` (a bool array at least as long).
+
+    A block's comparisons reuse one array: a fresh one of 4 MB each time is pages
+    mapped and faulted in anew, each fault dear in a virtual machine. Without
+    ``scratch``, a fresh array.
+    """
+    if scratch is None:
+        return raw == byte
+    return np.equal(raw, byte, out=scratch[: raw.size])
+
+
+def split_lines(data: memoryview, np: Any, scratch: Any = None) -> tuple[Any, bool]:
     """Return where each line of ``data`` ends (its LF), and whether it is all ASCII.
 
-    Fall back on a NUL or a lone CR.
+    Fall back on a NUL or a lone CR. ``scratch``: see :func:`equal_bytes`.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
     if raw.size and int(raw.min()) == 0:
         raise Fallback
-    newlines = np.flatnonzero(raw == ord("\n"))
-    returns = int(np.count_nonzero(raw == ord("\r")))
+    newlines = np.flatnonzero(equal_bytes(raw, _LF, scratch, np))
+    returns = int(np.count_nonzero(equal_bytes(raw, _CR, scratch, np)))
     if returns and (returns != newlines.size or bool((raw[newlines - 1] != ord("\r")).any())):
         raise Fallback
     return newlines, not raw.size or int(raw.max()) < 0x80
 
 
-def check_quotes(data: memoryview, newlines: Any, np: Any, fields: int) -> Any:
+def check_quotes(data: memoryview, newlines: Any, np: Any, fields: int, scratch: Any = None) -> Any:
     """Return the bytes of each line's values; fall back unless ``csv`` and pyarrow agree.
 
     ``data`` ends with a line end, ``newlines`` are its LFs and each line should hold
@@ -135,7 +157,7 @@ def check_quotes(data: memoryview, newlines: Any, np: Any, fields: int) -> Any:
         raise Fallback
     # raw[-1], before an empty first line, is an LF
     text = lengths - fields - (raw[newlines - 1] == _CR)
-    quotes = np.flatnonzero(raw == _QUOTE)
+    quotes = np.flatnonzero(equal_bytes(raw, _QUOTE, scratch, np))
     if not quotes.size:
         return text
     if quotes.size % 2:
@@ -158,14 +180,17 @@ def check_quotes(data: memoryview, newlines: Any, np: Any, fields: int) -> Any:
     )
 
 
-def check_fields(columns: list[Any], data: memoryview, newlines: Any, np: Any) -> None:
+def check_fields(
+    columns: list[Any], data: memoryview, newlines: Any, np: Any, scratch: Any = None
+) -> None:
     """Fall back unless ``csv`` would split ``data`` into these columns.
 
     ``newlines`` are the LFs of ``data``, one for each row of ``columns``. The quotes
     are checked (:func:`check_quotes`), and the engine is held to the bytes: the
-    lengths of each row's values must add up to its line's text.
+    lengths of each row's values must add up to its line's text. ``scratch``: see
+    :func:`equal_bytes`.
     """
-    text = check_quotes(data, newlines, np, len(columns))
+    text = check_quotes(data, newlines, np, len(columns), scratch)
     values = np.zeros(newlines.size, dtype=np.int64)
     for column in columns:
         offsets = np.frombuffer(column.buffers()[1], dtype=np.int32)
