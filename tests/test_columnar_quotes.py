@@ -80,15 +80,13 @@ def _fast(data: bytes) -> list[list[str]]:
 
 def _quotes(data: bytes) -> list[int]:
     """Run the boundary check alone; return the bytes of each line's values."""
-    newlines, _ = split_lines(memoryview(data), np)
-    return list(check_quotes(memoryview(data), newlines, np, 9))
+    return list(check_quotes(memoryview(data), split_lines(memoryview(data), np), np, 9))
 
 
 def _check(data: bytes, rows: list[list[str]]) -> None:
     """Run the whole check on ``data``, as if pyarrow had split it into ``rows``."""
     columns = [pa.array(column, pa.string()) for column in zip(*rows, strict=True)]
-    newlines, _ = split_lines(memoryview(data), np)
-    check_fields(columns, memoryview(data), newlines, np)
+    check_fields(columns, memoryview(data), split_lines(memoryview(data), np), np)
 
 
 def _accepted(data: bytes) -> None:
@@ -237,18 +235,41 @@ def test_whenever_the_fast_path_splits_a_block_csv_splits_it_alike(data: bytes) 
 def _outcome(data: bytes, scratch: np.ndarray | None) -> object:
     """Return what split_lines and check_quotes say of ``data``, or that it falls back."""
     try:
-        newlines, ascii_only = split_lines(memoryview(data), np, scratch)
-        text = check_quotes(memoryview(data), newlines, np, 4, scratch)
+        marks = split_lines(memoryview(data), np, scratch)
+        text = check_quotes(memoryview(data), marks, np, 4)
     except Fallback:
         return "fallback"
-    return list(newlines), ascii_only, list(text)
+    return list(marks.newlines), list(marks.quotes), marks.crlf, marks.ascii_only, list(text)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_lines(), left=st.booleans(), spare=st.integers(0, 9))
-def test_the_checks_say_the_same_in_an_array_of_another_block(
+def test_the_checks_say_the_same_in_arrays_of_another_block(
     data: bytes, left: bool, spare: int
 ) -> None:
-    """An array reused from block to block, longer and holding the last one's bytes, or not."""
-    scratch = np.full(len(data) + spare, left)
+    """Arrays reused from block to block, longer and holding the last one's bytes, or not."""
+    scratch = np.full((2, len(data) + spare), left)
     assert _outcome(data, scratch) == _outcome(data, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=300) | _lines())
+def test_the_marks_are_every_line_end_and_quote(data: bytes) -> None:
+    """One scan finds what a scan for each byte finds; it refuses what it must.
+
+    That is a NUL, a lone CR, or lines that end both with CR LF and with an LF alone.
+    """
+    lone_cr = data.replace(b"\r\n", b"").count(b"\r") > 0
+    mixed = b"\r\n" in data and data.count(b"\r\n") != data.count(b"\n")
+    try:
+        marks = split_lines(memoryview(data), np)
+    except Fallback:
+        assert b"\x00" in data or lone_cr or mixed
+        return
+    assert b"\x00" not in data
+    assert not lone_cr
+    assert not mixed
+    assert list(marks.newlines) == [at for at, byte in enumerate(data) if byte == ord("\n")]
+    assert list(marks.quotes) == [at for at, byte in enumerate(data) if byte == ord('"')]
+    assert marks.crlf == (b"\r" in data)
+    assert marks.ascii_only == data.isascii()

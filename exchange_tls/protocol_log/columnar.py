@@ -411,16 +411,16 @@ _HELD_ORDER = operator.attrgetter("order")
 MAX_HELD = 4096
 
 
-# Each thread's array for split's byte comparisons (see equal_bytes): a thread splits
-# one block at a time, and keeps the array from block to block and file to file.
+# Each thread's arrays for split's scan of the bytes (see split_lines): a thread splits
+# one block at a time, and keeps them from block to block and file to file.
 _SCRATCH = threading.local()
 
 
 def _scratch(size: int, np: Any) -> Any:
-    """Return this thread's bool array of at least ``size`` (a block's, at the least)."""
+    """Return this thread's two rows of bools, each of at least ``size`` (a block's)."""
     array = getattr(_SCRATCH, "array", None)
-    if array is None or array.size < size:
-        array = _SCRATCH.array = np.empty(max(size, BLOCK_BYTES), dtype=bool)
+    if array is None or array.shape[1] < size:
+        array = _SCRATCH.array = np.empty((2, max(size, BLOCK_BYTES)), dtype=bool)
     return array
 
 
@@ -496,15 +496,16 @@ class _Reducer:
             # The last line has no line end: add the file's (one copy, once a file).
             data = memoryview(bytes(data) + (b"\r\n" if b"\r" in data.tobytes() else b"\n"))
         scratch = _scratch(len(data), np)
-        lines, ascii_only = split_lines(data, np, scratch)
+        marks = split_lines(data, np, scratch)
+        lines = marks.newlines
         if not len(lines):
             return lines, []
         table = self.read(pa.py_buffer(data))
         if table.num_rows != len(lines):
             raise Fallback
         columns = [as_array(column) for column in table.columns]
-        check_fields(columns, data, lines, np, scratch)
-        if not ascii_only:
+        check_fields(columns, data, marks, np)
+        if not marks.ascii_only:
             check_utf8(columns, np)
         return lines, columns
 
