@@ -706,6 +706,31 @@ def test_blocks_are_split_ahead_in_a_thread_that_ends_with_the_file(tmp_path: Pa
     assert not [t for t in threading.enumerate() if t.name.startswith("exchange-tls-split")]
 
 
+def test_files_read_in_turn_in_one_thread_share_a_buffer_and_read_alike(
+    tmp_path: Path,
+) -> None:
+    """Files read in turn in one thread are read from one buffer, each as if alone.
+
+    A long file, a shorter one, then one whose last line has no line end: nothing of
+    the longer one before is left over.
+    """
+    clean = _clean_lines()
+    bodies = [clean * 3, clean, clean[:-1]]
+    paths = []
+    for number, lines in enumerate(bodies):
+        path = tmp_path / f"SEND202406011{number}-1.LOG"
+        ending = "\r\n" if number < 2 else ""
+        path.write_bytes((_HEADER.format(kind="Send") + "\r\n".join(lines) + ending).encode())
+        paths.append(path)
+    buffers = []
+    for path in paths:
+        builder = summarise_clean_log(path, overlap=False)
+        assert builder is not None
+        assert builder.freeze() == _careful(path)[0]
+        buffers.append(columnar._SCRATCH.read)
+    assert buffers[0] is buffers[1] is buffers[2]
+
+
 def test_the_next_file_is_opened_ahead_and_read_alike(tmp_path: Path) -> None:
     """Files read in turn share the thread: each next file is opened and split ahead.
 

@@ -127,6 +127,10 @@ BLOCK_BYTES = 4 * 1024 * 1024
 READ_BYTES = 16 * 1024 * 1024
 _HEADER_BYTES = 64 * 1024  # the directives come first, in a few hundred bytes
 _SLACK_BYTES = 64 * 1024
+# Each thread's arrays for split's scan of the bytes (see split_lines), and its read
+# buffer (_read_buffer): a thread splits one block at a time, and keeps them from block
+# to block and file to file.
+_SCRATCH = threading.local()
 # Below the assembler's limits with a margin of more than a sweep's rows (it checks its
 # limits every SWEEP_EVERY rows), so that the careful path would cut no session either.
 _MAX_OPEN = MAX_OPEN_SESSIONS - 10_000
@@ -219,7 +223,8 @@ def _open(path: str | os.PathLike[str], *, one_thread: bool = False) -> _Opened:
         direction = _header_direction(head[mark:end], name, paths[0])
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"), one_thread=one_thread)
         binary.seek(end)
-        blocks = _blocks(binary, size - end, _most_bytes(one_thread))
+        reuse = _read_buffer() if one_thread and size - end <= READ_BYTES else None
+        blocks = _blocks(binary, size - end, _most_bytes(one_thread), reuse)
     except BaseException:
         binary.close()
         raise
@@ -313,7 +318,7 @@ class Ahead:
             self._pool.shutdown()
 
 
-def _blocks(binary: Any, remaining: int, most: int) -> _Blocks:
+def _blocks(binary: Any, remaining: int, most: int, reuse: bytearray | None = None) -> _Blocks:
     """Yield the blocks of the rest of a file, cut at line ends, and whether each is last.
 
     Blocks are of about even size, each at most ``most`` bytes: a file of 10 MB is two
@@ -322,22 +327,30 @@ def _blocks(binary: Any, remaining: int, most: int) -> _Blocks:
     Reads of up to READ_BYTES; blocks are views into them, so that no block is copied
     before pyarrow reads it. Reads are of the exact size left: a larger read buffer,
     shrunk afterwards, raises glibc's mmap threshold and leaves the heap fragmented (peak
-    RSS doubled). The file is closed when the blocks end or are closed.
+    RSS doubled). A file of at most READ_BYTES may be read into ``reuse`` instead, a
+    buffer its blocks are split and reduced from before anything else is read into it
+    (:func:`_read_buffer`). The file is closed when the blocks end or are closed.
     """
     count = max(1, -(-remaining // most))
     # Each block ends at the last line end it holds, short of its size by part of a line:
     # the slack keeps the last block from spilling into one more.
     size = min(most, -(-remaining // count) + _SLACK_BYTES)
     with binary:
-        buffer, start = b"", 0
+        # The bytes read and not yet yielded from start; a bytearray only when reused,
+        # and then the whole file, so that it is never cut and joined (which copies).
+        buffer: bytes | bytearray = b""
+        filled = start = 0
+        if reuse is not None and remaining <= len(reuse):
+            buffer, filled, remaining = reuse, binary.readinto(memoryview(reuse)[:remaining]), 0
         while True:
-            if len(buffer) - start < size and remaining > 0:
+            if filled - start < size and remaining > 0:
                 step = min(remaining, READ_BYTES)
                 more = binary.read(step)
                 remaining -= step
-                buffer, start = (buffer[start:] + more if start < len(buffer) else more), 0
-            stop = min(start + size, len(buffer))
-            final = remaining <= 0 and stop == len(buffer)
+                buffer = buffer[start:filled] + more if start < filled else more
+                filled, start = len(buffer), 0
+            stop = min(start + size, filled)
+            final = remaining <= 0 and stop == filled
             if not final:
                 stop = buffer.rfind(b"\n", start, stop) + 1
                 if stop <= start:
@@ -346,6 +359,20 @@ def _blocks(binary: Any, remaining: int, most: int) -> _Blocks:
             start = stop
             if final:
                 return
+
+
+def _read_buffer() -> bytearray:
+    """Return this thread's buffer of READ_BYTES for the files it reads in one thread.
+
+    A file read into fresh bytes is fresh pages faulted in, and a worker reads file after
+    file: read into one buffer, about 1.5 ms less for each log of 10 MB (3 % of a
+    worker's time). Only a reader in one thread splits and reduces a file's blocks before
+    it reads the next file; 16 MiB stay with the thread.
+    """
+    buffer: bytearray | None = getattr(_SCRATCH, "read", None)
+    if buffer is None:
+        buffer = _SCRATCH.read = bytearray(READ_BYTES)
+    return buffer
 
 
 def _most_bytes(one_thread: bool) -> int:
@@ -415,11 +442,6 @@ _HELD_ORDER = operator.attrgetter("order")
 #: as they were at each block's end: a file with failures from tens of thousands of
 #: hosts holds two sessions for each, so what is held stays bounded whatever the file.
 MAX_HELD = 4096
-
-
-# Each thread's arrays for split's scan of the bytes (see split_lines): a thread splits
-# one block at a time, and keeps them from block to block and file to file.
-_SCRATCH = threading.local()
 
 
 def _scratch(size: int, np: Any) -> Any:
