@@ -223,7 +223,7 @@ def _open(path: str | os.PathLike[str], *, one_thread: bool = False) -> _Opened:
         direction = _header_direction(head[mark:end], name, paths[0])
         reducer = _Reducer(name, direction, head[mark:end].count(b"\n"), one_thread=one_thread)
         binary.seek(end)
-        reuse = _read_buffer() if one_thread and size - end <= READ_BYTES else None
+        reuse = _read_buffer() if one_thread else None
         blocks = _blocks(binary, size - end, _most_bytes(one_thread), reuse)
     except BaseException:
         binary.close()

@@ -122,13 +122,15 @@ _CONTROL = 14
 def split_lines(data: memoryview, np: Any, scratch: Any = None) -> Marks:
     """Return where the lines of ``data`` end and its quotes are (:class:`Marks`).
 
-    Fall back on a NUL or a lone CR. One scan finds every byte the checks look at: NUL,
-    LF and CR are below 14 (with tabs and rarer control characters, passed over), the
-    quote is 34; finding the places of marked bytes costs by the byte scanned, not by
-    the byte found, so one scan instead of three (LF, CR, quote) is about 6 % of a
-    worker's time. ``scratch``, a bool array of two rows each at least as long as
-    ``data``, is written instead of fresh arrays: a fresh one of megabytes each time is
-    pages mapped and faulted in anew, each fault dear in a virtual machine.
+    Fall back on a NUL, a lone CR, or lines that end both with CR LF and with an LF
+    alone (the lengths of :func:`check_quotes` take one kind of line end). One scan
+    finds every byte the checks look at: NUL, LF and CR are below 14 (with tabs and
+    rarer control characters, passed over), the quote is 34; finding the places of
+    marked bytes costs by the byte scanned, not by the byte found, so one scan instead
+    of three (LF, CR, quote) is about 6 % of a worker's time. ``scratch``, a bool array
+    of two rows each at least as long as ``data``, is written instead of fresh arrays:
+    a fresh one of megabytes each time is pages mapped and faulted in anew, each fault
+    dear in a virtual machine.
     """
     raw = np.frombuffer(data, dtype=np.uint8)
     if scratch is None:
@@ -159,9 +161,9 @@ def check_quotes(data: memoryview, marks: Marks, np: Any, fields: int) -> Any:
     ``data`` ends with a line end, ``marks`` are its line ends and quotes
     (:func:`split_lines`), and each line should hold ``fields`` fields. Both readers
     split a line at each comma outside quotes, and read a quoted field alike, as long
-    as every quote is where CSV puts one: opening a field
-    (at the line's start or right after a comma), closing it (right before a comma or
-    the line end), or one of a doubled pair inside a quoted field. Read in order, the
+    as every quote is where CSV puts one: opening a field (at the line's start or right
+    after a comma), closing it (right before a comma or the line end), or one of a
+    doubled pair inside a quoted field. Read in order, the
     quotes of such a line alternate: the first, third, fifth... open (a field, or the
     second quote of a doubled pair), the others close (a field, or the first of a
     pair). So the check needs no state machine, only the bytes around each quote: every
@@ -224,8 +226,8 @@ def check_utf8(columns: list[Any], np: Any) -> None:
     """Fall back unless every column that holds a byte above ASCII is valid UTF-8.
 
     The reader does not check (quotes, commas and line ends are ASCII, so every other
-    byte is in some value). A log's non-ASCII text is mostly a connector's name, in one
-    column: checking the columns that have any, the others are scanned, not decoded.
+    byte is in some value). Most columns of a log are ASCII: they are scanned, not
+    decoded. Columns the caller encodes as dictionaries are best checked on those.
     """
     for column in columns:
         data = column.buffers()[2]
